@@ -1,0 +1,77 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+)
+
+func init() {
+	register(&Command{
+		Name: "help", Group: "session",
+		Usage:   []string{"help", "help CMD", "help tour"},
+		Summary: "list the commands, explain one, or take the guided tour",
+		Run:     runHelp,
+		Complete: func(s *Session, args []string, partial string) []string {
+			if len(args) == 0 {
+				return append(Names(), "tour")
+			}
+			return nil
+		},
+	})
+}
+
+func runHelp(s *Session, args []string) error {
+	switch {
+	case len(args) == 0:
+		for _, g := range groups {
+			fmt.Fprintf(s.Out, "%s:\n", g)
+			for _, name := range order {
+				c := registry[name]
+				if c.Group == g {
+					fmt.Fprintf(s.Out, "  %-28s %s\n", c.Usage[0], c.Summary)
+				}
+			}
+		}
+		fmt.Fprintln(s.Out, "\n`help CMD` for one command, `help tour` for a five-minute guided tour.")
+		return nil
+	case len(args) == 1 && args[0] == "tour":
+		fmt.Fprint(s.Out, tour)
+		return nil
+	case len(args) == 1:
+		c, ok := Lookup(args[0])
+		if !ok {
+			return unknownCommand(args[0])
+		}
+		fmt.Fprintf(s.Out, "%s\n\n", c.Summary)
+		for _, u := range c.Usage {
+			fmt.Fprintf(s.Out, "  %s\n", u)
+		}
+		if c.Help != "" {
+			fmt.Fprintf(s.Out, "\n%s\n", strings.TrimSpace(c.Help))
+		}
+		return nil
+	}
+	return fmt.Errorf("help: name one command, or tour")
+}
+
+const tour = `A five-minute tour of nsh.
+
+1. Where am I?  Every process is in one namespace of each type.
+     ns                     # like ls -l /proc/self/ns: type and inode
+2. Plan a child.  Commands change the session; nothing runs yet.
+     unshare uts pid mnt    # the prompt now shows [uts,pid,mnt]
+     hostname foobar        # only possible with a new uts namespace
+     show                   # the whole plan
+3. Run it.  spawn applies the plan to a new child.
+     spawn hostname         # prints foobar; the host's name is untouched
+     spawn ps ax            # a fresh /proc: the child is PID 1
+4. Watch the kernel work.
+     explain on
+     spawn true             # clone flags, mounts, sethostname, execve
+5. Shift time.
+     unshare time
+     timens boottime +1d
+     spawn cat /proc/uptime # a day more than the host's
+6. Without root:  unshare user  makes you root in a namespace of your own.
+7. Keep it:  save demo.nsh, then  nsh demo.nsh  or  source demo.nsh.
+`

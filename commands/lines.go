@@ -1,0 +1,134 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/shlex"
+)
+
+// Stmt is one command of a script with the line it starts on.
+type Stmt struct {
+	Line  int
+	Words []string
+}
+
+// ErrIncomplete means the source ends inside a `\` continuation; the REPL
+// reads another line.
+var ErrIncomplete = errors.New("line continues")
+
+// ParseError is a syntax error with the line it was found on.
+type ParseError struct {
+	Line int
+	Err  error
+}
+
+func (e *ParseError) Error() string { return e.Err.Error() }
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Parse splits a script into statements. google/shlex treats newlines as
+// spaces and knows nothing of positions or `;`, so the script is cut into
+// segments here first, tracking quotes so that a quoted `#`, `;` or `\`
+// stays literal, and only then is each segment split into words by shlex.
+func Parse(src string) ([]Stmt, error) {
+	var (
+		stmts []Stmt
+		seg   strings.Builder
+		line  = 1
+		start = 1
+		quote rune // 0, '\'' or '"'
+		empty = true
+	)
+	flush := func() error {
+		text := seg.String()
+		seg.Reset()
+		defer func() { empty = true }()
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		words, err := shlex.Split(text)
+		if err != nil {
+			return &ParseError{Line: start, Err: fmt.Errorf("cannot split %q into words: %w", text, err)}
+		}
+		if len(words) > 0 {
+			stmts = append(stmts, Stmt{Line: start, Words: words})
+		}
+		return nil
+	}
+	rs := []rune(src)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		if empty && r != ' ' && r != '\t' && r != '\n' && r != ';' {
+			start, empty = line, false
+		}
+		switch {
+		case quote == '\'':
+			if r == '\n' {
+				return nil, &ParseError{Line: start, Err: errors.New("unterminated ' quote: close it on the same line")}
+			}
+			if r == '\'' {
+				quote = 0
+			}
+			seg.WriteRune(r)
+		case r == '\\':
+			if i+1 == len(rs) || (rs[i+1] == '\n' && i+2 == len(rs)) {
+				return stmts, ErrIncomplete
+			}
+			if rs[i+1] == '\n' { // continuation: the two characters vanish
+				i++
+				line++
+				continue
+			}
+			seg.WriteRune(r)
+			seg.WriteRune(rs[i+1])
+			i++
+		case quote == '"':
+			if r == '\n' {
+				return nil, &ParseError{Line: start, Err: errors.New("unterminated \" quote: close it on the same line")}
+			}
+			if r == '"' {
+				quote = 0
+			}
+			seg.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote = r
+			seg.WriteRune(r)
+		case r == '#' && (seg.Len() == 0 || isSpace(lastRune(seg.String()))):
+			for i+1 < len(rs) && rs[i+1] != '\n' {
+				i++
+			}
+		case r == ';' || r == '\n':
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			if r == '\n' {
+				line++
+			}
+		default:
+			seg.WriteRune(r)
+		}
+	}
+	if quote != 0 {
+		return nil, &ParseError{Line: start, Err: fmt.Errorf("unterminated %c quote: close it on the same line", quote)}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return stmts, nil
+}
+
+func isSpace(r rune) bool { return r == ' ' || r == '\t' }
+
+func lastRune(s string) rune {
+	r := []rune(s)
+	return r[len(r)-1]
+}
+
+// Quote renders a word so that Parse reads it back unchanged.
+func Quote(w string) string {
+	if w != "" && !strings.ContainsAny(w, " \t\n'\"\\#;$`*?[]{}()<>|&~") {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'"'"'`) + "'"
+}

@@ -1,0 +1,252 @@
+package commands
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"nsh/isolate"
+)
+
+func init() {
+	register(
+		&Command{
+			Name: "unshare", Group: "namespaces",
+			Usage:    []string{"unshare NS...", "unshare all"},
+			Summary:  "create these namespaces for each child",
+			Help:     "NS is one of cgroup ipc net mnt pid time user uts (mount is accepted for mnt), or all.\nWith pid and mnt both new, children get a fresh /proc and run as PID 1.",
+			Run:      runUnshare,
+			Complete: completeNamespaces,
+		},
+		&Command{
+			Name: "share", Group: "namespaces",
+			Usage:    []string{"share NS...", "share all"},
+			Summary:  "undo unshare: children stay in nsh's namespace of these types",
+			Help:     "Settings that need the namespace go with it: the hostname with uts, the id map with user, clock offsets with time.",
+			Run:      runShare,
+			Complete: completeNamespaces,
+		},
+		&Command{
+			Name: "hostname", Group: "namespaces",
+			Usage:   []string{"hostname NAME", "hostname off", "hostname"},
+			Summary: "hostname of children (needs unshare uts; the host's name never changes)",
+			Run:     runHostname,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"off"}
+				}
+				return nil
+			},
+		},
+		&Command{
+			Name: "map", Group: "namespaces",
+			Usage:   []string{"map root", "map UID[:GID]", "map off"},
+			Summary: "uid/gid map of a new user namespace (default: you are root inside, like unshare -r)",
+			Help:    "map root: your uid and gid become 0 inside.\nmap UID[:GID]: they become UID and GID (GID defaults to UID).\nmap off: no map is written; ids show as 65534 (nobody) inside, like unshare -U.",
+			Run:     runMap,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"root", "off", "1000:1000"}
+				}
+				return nil
+			},
+		},
+		&Command{
+			Name: "timens", Group: "namespaces",
+			Usage:   []string{"timens monotonic OFFSET", "timens boottime OFFSET", "timens off", "timens"},
+			Summary: "clock offsets of a new time namespace (needs unshare time)",
+			Help:    "OFFSET is seconds with an optional sign and unit: +3600, -90, +2h, -1d (s m h d).\nThe offsets move CLOCK_MONOTONIC and CLOCK_BOOTTIME (uptime), not the wall clock.",
+			Run:     runTimens,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"monotonic", "boottime", "off"}
+				}
+				return nil
+			},
+		},
+	)
+}
+
+func completeNamespaces(s *Session, args []string, partial string) []string {
+	return append(append([]string(nil), isolate.Namespaces...), "all")
+}
+
+// parseNamespaces expands the words of unshare and share.
+func parseNamespaces(c *Command, args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, usageError(c, "name at least one namespace ("+strings.Join(isolate.Namespaces, " ")+" or all)")
+	}
+	var out []string
+	for _, a := range args {
+		if strings.EqualFold(a, "all") {
+			out = append(out, isolate.Namespaces...)
+			continue
+		}
+		ns, err := isolate.ParseNamespace(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ns)
+	}
+	return out, nil
+}
+
+func runUnshare(s *Session, args []string) error {
+	c, _ := Lookup("unshare")
+	nss, err := parseNamespaces(c, args)
+	if err != nil {
+		return err
+	}
+	next := s.Spec.Clone()
+	for _, ns := range nss {
+		if !next.Has(ns) {
+			next.Namespaces = append(next.Namespaces, ns)
+		}
+	}
+	return s.commit(next)
+}
+
+func runShare(s *Session, args []string) error {
+	c, _ := Lookup("share")
+	nss, err := parseNamespaces(c, args)
+	if err != nil {
+		return err
+	}
+	next := s.Spec.Clone()
+	drop := map[string]bool{}
+	for _, ns := range nss {
+		drop[ns] = true
+	}
+	var keep []string
+	for _, ns := range next.Namespaces {
+		if !drop[ns] {
+			keep = append(keep, ns)
+		}
+	}
+	next.Namespaces = keep
+	var dropped []string
+	if drop["uts"] && next.Hostname != "" {
+		dropped = append(dropped, "hostname "+next.Hostname)
+		next.Hostname = ""
+	}
+	if drop["user"] && next.Map != nil {
+		dropped = append(dropped, "map "+next.Map.String())
+		next.Map = nil
+	}
+	if drop["time"] && next.Time != (isolate.TimeOffsets{}) {
+		dropped = append(dropped, "clock offsets")
+		next.Time = isolate.TimeOffsets{}
+	}
+	if err := s.commit(next); err != nil {
+		return err
+	}
+	if len(dropped) > 0 {
+		fmt.Fprintf(s.Err, "share: also dropped %s, which needed the namespace\n", strings.Join(dropped, ", "))
+	}
+	return nil
+}
+
+func runHostname(s *Session, args []string) error {
+	c, _ := Lookup("hostname")
+	switch len(args) {
+	case 0:
+		if s.Spec.Hostname == "" {
+			fmt.Fprintln(s.Out, "no hostname set: children keep the uts namespace's name")
+		} else {
+			fmt.Fprintln(s.Out, s.Spec.Hostname)
+		}
+		return nil
+	case 1:
+	default:
+		return usageError(c, "give one name")
+	}
+	next := s.Spec.Clone()
+	if args[0] == "off" {
+		next.Hostname = ""
+	} else {
+		if err := isolate.ValidateHostname(args[0]); err != nil {
+			return err
+		}
+		next.Hostname = args[0]
+	}
+	return s.commit(next)
+}
+
+func runMap(s *Session, args []string) error {
+	c, _ := Lookup("map")
+	if len(args) != 1 {
+		return usageError(c, "give one mapping")
+	}
+	next := s.Spec.Clone()
+	switch args[0] {
+	case "root":
+		next.Map = &isolate.IDMap{Mode: "root"}
+	case "off":
+		next.Map = &isolate.IDMap{Mode: "none"}
+	default:
+		uidS, gidS, hasGID := strings.Cut(args[0], ":")
+		uid, err := strconv.ParseUint(uidS, 10, 32)
+		if err != nil {
+			return usageError(c, fmt.Sprintf("%q is not root, off or UID[:GID] with numeric ids", args[0]))
+		}
+		gid := uid
+		if hasGID {
+			if gid, err = strconv.ParseUint(gidS, 10, 32); err != nil {
+				return usageError(c, fmt.Sprintf("gid %q is not a number", gidS))
+			}
+		}
+		next.Map = &isolate.IDMap{Mode: "id", UID: int(uid), GID: int(gid)}
+	}
+	return s.commit(next)
+}
+
+func runTimens(s *Session, args []string) error {
+	c, _ := Lookup("timens")
+	if len(args) == 0 {
+		fmt.Fprintf(s.Out, "monotonic %s\nboottime %s\n", formatOffset(s.Spec.Time.Monotonic), formatOffset(s.Spec.Time.Boottime))
+		return nil
+	}
+	next := s.Spec.Clone()
+	switch {
+	case len(args) == 1 && args[0] == "off":
+		next.Time = isolate.TimeOffsets{}
+	case len(args) == 2 && (args[0] == "monotonic" || args[0] == "boottime"):
+		off, err := ParseOffset(args[1])
+		if err != nil {
+			return fmt.Errorf("timens %s: %w", args[0], err)
+		}
+		if args[0] == "monotonic" {
+			next.Time.Monotonic = off
+		} else {
+			next.Time.Boottime = off
+		}
+	default:
+		return usageError(c, "name a clock and an offset")
+	}
+	return s.commit(next)
+}
+
+// ParseOffset reads a clock offset such as +3600, -90s, +2h or -1d.
+func ParseOffset(w string) (int64, error) {
+	units := map[byte]int64{'s': 1, 'm': 60, 'h': 3600, 'd': 86400}
+	num, mult := w, int64(1)
+	if n := len(w); n > 0 {
+		if u, ok := units[w[n-1]]; ok {
+			num, mult = w[:n-1], u
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimPrefix(num, "+"), 10, 64)
+	if err != nil || strings.HasPrefix(num, "+-") || strings.HasPrefix(num, "++") {
+		return 0, fmt.Errorf("bad offset %q: give seconds with an optional sign and unit, e.g. +3600, -90s, +2h, -1d", w)
+	}
+	const limit = 1 << 40
+	if v > limit/mult || v < -limit/mult {
+		return 0, fmt.Errorf("offset %q is too large", w)
+	}
+	return v * mult, nil
+}
+
+// formatOffset is the inverse of ParseOffset, in plain seconds.
+func formatOffset(sec int64) string {
+	return fmt.Sprintf("%+d", sec)
+}

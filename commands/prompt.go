@@ -1,0 +1,22 @@
+package commands
+
+import (
+	"os"
+	"strings"
+)
+
+// Prompt shows the state at a glance: nsh[uts,pid]# .
+func (s *Session) Prompt() string {
+	sign := "#"
+	if os.Geteuid() != 0 {
+		sign = "$"
+	}
+	var parts []string
+	if len(s.Spec.Namespaces) > 0 {
+		parts = append(parts, strings.Join(s.Spec.Namespaces, ","))
+	}
+	if len(parts) == 0 {
+		return "nsh" + sign + " "
+	}
+	return "nsh[" + strings.Join(parts, " ") + "]" + sign + " "
+}

@@ -1,0 +1,77 @@
+// Package commands is the nsh language: the session state, one registry of
+// commands that drives dispatch, help and completion, and the script runner.
+// It never touches the terminal; children are started through a Launcher.
+package commands
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Command is one verb of the language.
+type Command struct {
+	Name    string
+	Group   string   // heading in `help`
+	Usage   []string // one line per form
+	Summary string
+	Help    string // longer text for `help NAME`
+	Run     func(s *Session, args []string) error
+	// Complete returns candidates for the word after args.
+	Complete func(s *Session, args []string, partial string) []string
+}
+
+var (
+	registry = map[string]*Command{}
+	order    []string
+	groups   []string
+)
+
+// register is called from each command file's init.
+func register(cmds ...*Command) {
+	for _, c := range cmds {
+		if _, dup := registry[c.Name]; dup {
+			panic("command registered twice: " + c.Name)
+		}
+		registry[c.Name] = c
+		order = append(order, c.Name)
+		known := false
+		for _, g := range groups {
+			known = known || g == c.Group
+		}
+		if !known {
+			groups = append(groups, c.Group)
+		}
+	}
+}
+
+// Lookup finds a command by name.
+func Lookup(name string) (*Command, bool) {
+	c, ok := registry[name]
+	return c, ok
+}
+
+// Names returns every command name, sorted.
+func Names() []string {
+	names := append([]string(nil), order...)
+	sort.Strings(names)
+	return names
+}
+
+func unknownCommand(name string) error {
+	var near []string
+	for _, n := range Names() {
+		if strings.HasPrefix(n, name) || strings.HasPrefix(name, n) {
+			near = append(near, n)
+		}
+	}
+	if len(near) > 0 {
+		return fmt.Errorf("unknown command %q: did you mean %s? (`help` lists all)", name, strings.Join(near, ", "))
+	}
+	return fmt.Errorf("unknown command %q: `help` lists the commands", name)
+}
+
+// usageError says how a command is used.
+func usageError(c *Command, problem string) error {
+	return fmt.Errorf("%s: %s; usage: %s", c.Name, problem, strings.Join(c.Usage, " | "))
+}

@@ -1,0 +1,144 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"nsh/isolate"
+)
+
+// Launcher starts a child from a spec and waits for it; tests of the
+// language inject a fake one, so they need no privileges.
+type Launcher interface {
+	Run(spec *isolate.Spec, opt isolate.Options) (status int, err error)
+}
+
+// IsolateLauncher launches real children with package isolate.
+type IsolateLauncher struct{}
+
+func (IsolateLauncher) Run(spec *isolate.Spec, opt isolate.Options) (int, error) {
+	c, err := isolate.Launch(spec, opt)
+	if err != nil {
+		return 0, err
+	}
+	return c.Wait()
+}
+
+// Session is the state the commands mutate.
+type Session struct {
+	Spec     *isolate.Spec
+	Explain  bool
+	Launcher Launcher
+
+	// Children's standard files; Out and Err are nsh's own output.
+	Stdin, Stdout, Stderr *os.File
+	Out, Err              io.Writer
+
+	// Interactive is set in the REPL: errors do not stop anything and a
+	// non-zero child status is reported.
+	Interactive bool
+
+	status      int  // status of the last command
+	prevStatus  int  // status of the command before the running one (for exit)
+	childStatus int  // status of the last foreground child
+	haveChild   bool // whether any foreground child has run
+	depth       int  // nesting of source
+}
+
+// NewSession returns an empty session attached to the process's own files.
+func NewSession() *Session {
+	return &Session{
+		Spec:     &isolate.Spec{},
+		Launcher: IsolateLauncher{},
+		Stdin:    os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Out: os.Stdout, Err: os.Stderr,
+	}
+}
+
+// Status is the status of the last command, what nsh exits with.
+func (s *Session) Status() int { return s.status }
+
+// commit replaces the spec with next if next is valid; a command changes
+// the session only through here, so a refused command changes nothing.
+func (s *Session) commit(next *isolate.Spec) error {
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	s.Spec = next
+	return nil
+}
+
+// explain prints a kernel-facing step when explain is on.
+func (s *Session) explain(step string) {
+	if s.Explain {
+		fmt.Fprintf(s.Err, "+ %s\n", step)
+	}
+}
+
+// ExitError asks nsh to exit with Code.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit %d", e.Code) }
+
+// ScriptError is an nsh error at a position: FILE:LINE: message.
+type ScriptError struct {
+	Pos string
+	Err error
+}
+
+func (e *ScriptError) Error() string { return e.Pos + ": " + e.Err.Error() }
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// Exec runs one command.
+func (s *Session) Exec(words []string) error {
+	if len(words) == 0 {
+		return nil
+	}
+	c, ok := Lookup(words[0])
+	if !ok {
+		return unknownCommand(words[0])
+	}
+	s.prevStatus, s.status = s.status, 0
+	err := c.Run(s, words[1:])
+	var exit *ExitError
+	if err != nil && !errors.As(err, &exit) {
+		s.status = 2
+		if !strings.HasPrefix(err.Error(), c.Name+":") && !errors.As(err, new(*ScriptError)) {
+			err = fmt.Errorf("%s: %w", c.Name, err)
+		}
+	}
+	return err
+}
+
+// RunScript runs a whole script in this session. The first nsh error
+// stops it and comes back as a *ScriptError naming NAME:LINE; `exit`
+// comes back as *ExitError.
+func (s *Session) RunScript(name, src string) error {
+	stmts, err := Parse(src)
+	if err == ErrIncomplete {
+		err = nil // a trailing backslash at the end of a file continues nothing
+	}
+	if err != nil {
+		var pe *ParseError
+		line := 0
+		if errors.As(err, &pe) {
+			line = pe.Line
+		}
+		s.status = 2
+		return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, line), Err: err}
+	}
+	for _, st := range stmts {
+		if err := s.Exec(st.Words); err != nil {
+			var exit *ExitError
+			var se *ScriptError
+			if errors.As(err, &exit) || errors.As(err, &se) {
+				return err
+			}
+			return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, st.Line), Err: err}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"nsh/isolate"
+)
+
+func init() {
+	register(
+		&Command{
+			Name: "show", Group: "session",
+			Usage:   []string{"show"},
+			Summary: "the whole planned state",
+			Run: func(s *Session, args []string) error {
+				if len(args) > 0 {
+					c, _ := Lookup("show")
+					return usageError(c, "show takes no arguments")
+				}
+				return printTable(s.Out, []string{"SETTING", "VALUE"}, showRows(s))
+			},
+		},
+		&Command{
+			Name: "reset", Group: "session",
+			Usage:   []string{"reset"},
+			Summary: "back to an empty state (running children keep running)",
+			Run: func(s *Session, args []string) error {
+				s.Spec = &isolate.Spec{}
+				return nil
+			},
+		},
+		&Command{
+			Name: "save", Group: "session",
+			Usage:   []string{"save FILE.nsh"},
+			Summary: "write a script that recreates this state; source it to get the same show",
+			Run:     runSave,
+			Complete: func(s *Session, args []string, partial string) []string {
+				return completeFiles(args, partial)
+			},
+		},
+	)
+}
+
+func showRows(s *Session) [][]string {
+	sp := s.Spec
+	var shared []string
+	for _, n := range isolate.Namespaces {
+		if !sp.Has(n) {
+			shared = append(shared, n)
+		}
+	}
+	rows := [][]string{
+		{"new namespaces", orNone(strings.Join(sp.Namespaces, " "))},
+		{"shared with nsh", orNone(strings.Join(shared, " "))},
+	}
+	if sp.Has("uts") {
+		rows = append(rows, []string{"hostname", orDefault(sp.Hostname, "(the uts namespace's own)")})
+	}
+	if sp.Has("user") {
+		m := sp.IDMapping()
+		desc := map[string]string{
+			"root": fmt.Sprintf("root: your uid %d is 0 inside", os.Getuid()),
+			"id":   fmt.Sprintf("%d:%d: your uid %d is %d inside", m.UID, m.GID, os.Getuid(), m.UID),
+			"none": "off: no map, ids show as 65534 inside",
+		}[m.Mode]
+		rows = append(rows, []string{"id map", desc})
+	}
+	if sp.Has("time") {
+		rows = append(rows, []string{"clock offsets", fmt.Sprintf("monotonic %s, boottime %s", formatOffset(sp.Time.Monotonic), formatOffset(sp.Time.Boottime))})
+	}
+	if sp.Has("pid") && sp.Has("mnt") {
+		rows = append(rows, []string{"/proc", "fresh: the child is PID 1"})
+	}
+	explain := "off"
+	if s.Explain {
+		explain = "on"
+	}
+	rows = append(rows, []string{"explain", explain})
+	return rows
+}
+
+func orNone(s string) string { return orDefault(s, "(none)") }
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// SaveScript renders the state as commands; Parse and the commands read it
+// back to the same state.
+func SaveScript(sp *isolate.Spec) string {
+	var b strings.Builder
+	b.WriteString("# nsh session state, written by save; `source` it or run it with nsh\nreset\n")
+	if len(sp.Namespaces) > 0 {
+		fmt.Fprintf(&b, "unshare %s\n", strings.Join(sp.Namespaces, " "))
+	}
+	if sp.Hostname != "" {
+		fmt.Fprintf(&b, "hostname %s\n", Quote(sp.Hostname))
+	}
+	if sp.Map != nil {
+		fmt.Fprintf(&b, "map %s\n", sp.Map.String())
+	}
+	if sp.Time.Monotonic != 0 {
+		fmt.Fprintf(&b, "timens monotonic %s\n", formatOffset(sp.Time.Monotonic))
+	}
+	if sp.Time.Boottime != 0 {
+		fmt.Fprintf(&b, "timens boottime %s\n", formatOffset(sp.Time.Boottime))
+	}
+	return b.String()
+}
+
+func runSave(s *Session, args []string) error {
+	if len(args) != 1 {
+		c, _ := Lookup("save")
+		return usageError(c, "name one file")
+	}
+	if err := os.WriteFile(args[0], []byte(SaveScript(s.Spec)), 0o644); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package isolate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"golang.org/x/sys/unix"
+)
+
+// Namespaces lists the eight namespace types in the order the kernel's
+// /proc/PID/ns directory and util-linux present them.
+var Namespaces = []string{"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}
+
+// cloneFlags maps a namespace type to its CLONE_NEW* flag.
+var cloneFlags = map[string]uintptr{
+	"cgroup": unix.CLONE_NEWCGROUP,
+	"ipc":    unix.CLONE_NEWIPC,
+	"mnt":    unix.CLONE_NEWNS,
+	"net":    unix.CLONE_NEWNET,
+	"pid":    unix.CLONE_NEWPID,
+	"time":   unix.CLONE_NEWTIME,
+	"user":   unix.CLONE_NEWUSER,
+	"uts":    unix.CLONE_NEWUTS,
+}
+
+// CloneFlagName returns the CLONE_NEW* name of a namespace type.
+func CloneFlagName(ns string) string {
+	if ns == "mnt" {
+		return "CLONE_NEWNS"
+	}
+	return "CLONE_NEW" + strings.ToUpper(ns)
+}
+
+// ParseNamespace turns a user's word into a namespace type. "mount" is
+// accepted for "mnt" because util-linux spells the flag --mount.
+func ParseNamespace(word string) (string, error) {
+	w := strings.ToLower(word)
+	if w == "mount" {
+		w = "mnt"
+	}
+	if _, ok := cloneFlags[w]; ok {
+		return w, nil
+	}
+	return "", fmt.Errorf("unknown namespace %q: use one of %s, or all", word, strings.Join(Namespaces, " "))
+}
+
+// IDMap says how ids of a new user namespace map to the caller's.
+type IDMap struct {
+	// Mode is "root" (the caller is root inside, like unshare -r), "id"
+	// (the caller is UID:GID inside) or "none" (no map is written: the
+	// child sees the overflow id, like unshare -U without -r).
+	Mode string `json:"mode"`
+	UID  int    `json:"uid,omitempty"`
+	GID  int    `json:"gid,omitempty"`
+}
+
+// String renders the map the way the `map` command takes it.
+func (m IDMap) String() string {
+	switch m.Mode {
+	case "id":
+		return fmt.Sprintf("%d:%d", m.UID, m.GID)
+	case "none":
+		return "off"
+	}
+	return "root"
+}
+
+// TimeOffsets are the clock offsets of a new time namespace, in seconds.
+type TimeOffsets struct {
+	Monotonic int64 `json:"monotonic,omitempty"`
+	Boottime  int64 `json:"boottime,omitempty"`
+}
+
+// Spec is everything a child is made from. The session builds it, Validate
+// checks it before any command changes the session, and the child stage
+// receives the same struct as JSON.
+type Spec struct {
+	// Namespaces to create, in the order the user asked for them.
+	Namespaces []string `json:"namespaces,omitempty"`
+	Hostname   string   `json:"hostname,omitempty"`
+	// Map is nil for the default: the caller maps to root inside.
+	Map  *IDMap      `json:"map,omitempty"`
+	Time TimeOffsets `json:"time,omitempty"`
+
+	// Args is the command; Args[0] is looked up in the child's PATH.
+	Args []string `json:"args,omitempty"`
+	Env  []string `json:"env,omitempty"`
+	Dir  string   `json:"dir,omitempty"`
+}
+
+// Has reports whether the spec creates a new namespace of type ns.
+func (s *Spec) Has(ns string) bool {
+	for _, n := range s.Namespaces {
+		if n == ns {
+			return true
+		}
+	}
+	return false
+}
+
+// Clone returns a deep copy, so a command can change the copy and keep the
+// original when validation fails.
+func (s *Spec) Clone() *Spec {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // a Spec is plain data; this cannot fail
+	}
+	var c Spec
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	return &c
+}
+
+// IDMapping is the map in force: the default when user is new and none
+// was set.
+func (s *Spec) IDMapping() IDMap {
+	if s.Map != nil {
+		return *s.Map
+	}
+	return IDMap{Mode: "root"}
+}
+
+// CloneFlags is the OR of the CLONE_NEW* flags the spec asks for, without
+// CLONE_NEWTIME: a time namespace's offsets can only be written before any
+// process is in it, so the child stage unshares it itself.
+func (s *Spec) CloneFlags() uintptr {
+	var f uintptr
+	for _, n := range s.Namespaces {
+		if n != "time" {
+			f |= cloneFlags[n]
+		}
+	}
+	return f
+}
+
+// Validation errors name the setting and how to fix it; the command layer
+// prefixes the command.
+var (
+	ErrHostnameNeedsUTS = errors.New("setting a hostname needs a new uts namespace: run `unshare uts` first (nsh never changes the host's name)")
+	ErrMapNeedsUser     = errors.New("an id map needs a new user namespace: run `unshare user` first")
+	ErrTimeNeedsTime    = errors.New("clock offsets need a new time namespace: run `unshare time` first")
+)
+
+// maxTimeOffset keeps offsets far from the kernel's KTIME_SEC_MAX/2 limit.
+const maxTimeOffset = 100 * 365 * 24 * 3600
+
+// Validate checks that the spec is consistent. It reads nothing from the
+// host, so it is cheap enough to run before every change.
+func (s *Spec) Validate() error {
+	seen := map[string]bool{}
+	for _, n := range s.Namespaces {
+		if _, ok := cloneFlags[n]; !ok {
+			return fmt.Errorf("unknown namespace %q", n)
+		}
+		if seen[n] {
+			return fmt.Errorf("namespace %s listed twice", n)
+		}
+		seen[n] = true
+	}
+	if s.Hostname != "" {
+		if !s.Has("uts") {
+			return ErrHostnameNeedsUTS
+		}
+		if err := ValidateHostname(s.Hostname); err != nil {
+			return err
+		}
+	}
+	if s.Map != nil {
+		if !s.Has("user") {
+			return ErrMapNeedsUser
+		}
+		switch s.Map.Mode {
+		case "root", "none":
+		case "id":
+			if s.Map.UID < 0 || s.Map.GID < 0 || s.Map.UID > 1<<32-2 || s.Map.GID > 1<<32-2 {
+				return fmt.Errorf("id map %d:%d: ids must be between 0 and 4294967294", s.Map.UID, s.Map.GID)
+			}
+		default:
+			return fmt.Errorf("unknown id map mode %q", s.Map.Mode)
+		}
+	}
+	if s.Time != (TimeOffsets{}) && !s.Has("time") {
+		return ErrTimeNeedsTime
+	}
+	for _, off := range []int64{s.Time.Monotonic, s.Time.Boottime} {
+		if off > maxTimeOffset || off < -maxTimeOffset {
+			return fmt.Errorf("clock offset %ds is too large: keep it within ±100 years", off)
+		}
+	}
+	return nil
+}
+
+// ValidateHostname accepts what sethostname(2) accepts, less what would
+// only confuse: empty names, spaces and control characters.
+func ValidateHostname(name string) error {
+	if name == "" {
+		return errors.New("empty hostname: give a name such as foobar")
+	}
+	if len(name) > 64 {
+		return fmt.Errorf("hostname %q is %d bytes long: the kernel allows at most 64", name, len(name))
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return fmt.Errorf("hostname %q contains a space or control character: use letters, digits, '-' and '.'", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+// nsh is a namespace shell: an interactive REPL for the Linux primitives
+// containers are made of. main picks the mode; the language lives in
+// package commands, the mechanism in package isolate.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/commands"
+	"nsh/repl"
+)
+
+const version = "0.1.0"
+
+const usage = `nsh — a namespace shell
+
+usage:
+  nsh                     REPL on a terminal; otherwise read a script from stdin
+  nsh FILE.nsh [ARG...]   run a script (also as a #!/usr/bin/env nsh shebang)
+  nsh -c 'CMD; CMD'       run these commands
+  nsh -i FILE.nsh         run a script, then stay interactive with its state
+  nsh -x ...              explain on from the start
+  nsh --version | --help
+
+Inside nsh, "help" lists the commands and "help tour" is a guided tour.
+`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("nsh", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cmds := fs.String("c", "", "")
+	interactive := fs.Bool("i", false, "")
+	explain := fs.Bool("x", false, "")
+	showVersion := fs.Bool("version", false, "")
+	help := fs.Bool("help", false, "")
+	fs.BoolVar(help, "h", false, "")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "nsh: %v\n%s", err, usage)
+		return 2
+	}
+	switch {
+	case *help:
+		fmt.Print(usage)
+		return 0
+	case *showVersion:
+		fmt.Printf("nsh %s\n", version)
+		return 0
+	}
+
+	s := commands.NewSession()
+	s.Explain = *explain
+	rest := fs.Args()
+	switch {
+	case *cmds != "":
+		return finish(s, s.RunScript("-c", *cmds))
+	case len(rest) > 0:
+		src, err := os.ReadFile(rest[0])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
+			return 2
+		}
+		err = s.RunScript(rest[0], string(src))
+		if !*interactive {
+			return finish(s, err)
+		}
+		var exit *commands.ExitError
+		if errors.As(err, &exit) {
+			return exit.Code
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		return interact(s)
+	case *interactive || isTerminal(os.Stdin):
+		return interact(s)
+	default:
+		src, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: read stdin: %v\n", err)
+			return 2
+		}
+		// Children must not read the rest of the script as their input.
+		if devnull, err := os.Open(os.DevNull); err == nil {
+			s.Stdin = devnull
+		}
+		return finish(s, s.RunScript("stdin", string(src)))
+	}
+}
+
+// finish turns a script's outcome into nsh's exit status.
+func finish(s *commands.Session, err error) int {
+	var exit *commands.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.Code
+	case err != nil:
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	return s.Status()
+}
+
+// interact runs the REPL: the line editor on a terminal, plain lines else.
+func interact(s *commands.Session) int {
+	var lr repl.LineReader
+	if isTerminal(os.Stdin) && isTerminal(os.Stdout) {
+		ed, err := repl.NewEditor(repl.HistoryFile(), s.Complete)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: line editor: %v; reading plain lines\n", err)
+		} else {
+			lr = ed
+		}
+	}
+	if lr == nil {
+		lr = repl.NewPlain(os.Stdin, os.Stdout)
+	}
+	defer lr.Close()
+	return repl.Run(s, lr)
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -1,0 +1,77 @@
+package repl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"nsh/commands"
+)
+
+// Run reads commands from lr until end of input or exit, printing errors
+// as `error: message` and going on. It returns nsh's exit status.
+func Run(s *commands.Session, lr LineReader) int {
+	// Ctrl-C between reads must not end nsh; catching SIGINT (rather than
+	// ignoring it) keeps children's default disposition across execve.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt)
+	defer signal.Stop(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+
+	s.Interactive = true
+	for {
+		src, err := readStatement(s, lr)
+		switch {
+		case errors.Is(err, ErrInterrupt):
+			continue
+		case err == io.EOF:
+			return s.Status()
+		case err != nil:
+			fmt.Fprintf(s.Err, "error: read input: %v\n", err)
+			return 2
+		}
+		stmts, err := commands.Parse(src)
+		if err != nil {
+			fmt.Fprintf(s.Err, "error: %v\n", err)
+			continue
+		}
+		for _, st := range stmts {
+			err := s.Exec(st.Words)
+			var exit *commands.ExitError
+			if errors.As(err, &exit) {
+				return exit.Code
+			}
+			if err != nil {
+				fmt.Fprintf(s.Err, "error: %v\n", err)
+				break
+			}
+		}
+	}
+}
+
+// readStatement reads a line and its `\` continuations.
+func readStatement(s *commands.Session, lr LineReader) (string, error) {
+	var b strings.Builder
+	prompt := s.Prompt()
+	for {
+		line, err := lr.Readline(prompt)
+		if err != nil {
+			if err == io.EOF && b.Len() > 0 {
+				return b.String(), nil
+			}
+			return "", err
+		}
+		b.WriteString(line)
+		b.WriteString("\n")
+		if _, err := commands.Parse(b.String()); err != commands.ErrIncomplete {
+			return b.String(), nil
+		}
+		prompt = "> "
+	}
+}
