@@ -1,0 +1,116 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The test binary answers to `nsh` in the scripts' PATH, so testdata/script
+// runs the real program, child stage included.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"nsh": main})
+}
+
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Condition:           condition,
+		Setup: func(env *testscript.Env) error {
+			before := hostSnapshot()
+			env.Defer(func() {
+				if after := hostSnapshot(); after != before {
+					env.T().Fatal("the host changed:\n" + diffLines(before, after))
+				}
+			})
+			return nil
+		},
+	})
+}
+
+// condition answers the scripts' [root] and [timens].
+func condition(cond string) (bool, error) {
+	switch cond {
+	case "root":
+		return os.Geteuid() == 0, nil
+	case "timens":
+		_, err := os.Stat("/proc/self/ns/time")
+		return err == nil, nil
+	}
+	return false, os.ErrNotExist
+}
+
+// hostSnapshot is what no test may change: the hostname, the mounts, the
+// network links and the sysctls nsh's namespaces touch.
+func hostSnapshot() string {
+	var b strings.Builder
+	name, _ := os.Hostname()
+	b.WriteString("hostname " + name + "\n")
+	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, l := range strings.Split(string(mi), "\n") {
+			f := strings.Fields(l)
+			if len(f) > 4 {
+				b.WriteString("mount " + strings.Join(f[3:], " ") + "\n")
+			}
+		}
+	}
+	links, _ := filepath.Glob("/sys/class/net/*")
+	b.WriteString("links " + strings.Join(links, " ") + "\n")
+	for _, k := range []string{"kernel/hostname", "kernel/domainname", "net/ipv4/ping_group_range"} {
+		v, _ := os.ReadFile("/proc/sys/" + k)
+		b.WriteString(k + " " + strings.TrimSpace(string(v)) + "\n")
+	}
+	return b.String()
+}
+
+func diffLines(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ina, inb := in(a), in(b)
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if !inb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ina[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestExampleScripts runs every scripts/*.nsh; they check themselves with
+// expect, so a zero exit status is the assertion.
+func TestExampleScripts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the example scripts use namespaces that need root")
+	}
+	files, _ := filepath.Glob("scripts/*.nsh")
+	if len(files) == 0 {
+		t.Fatal("no scripts/*.nsh found")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			before := hostSnapshot()
+			out, err := exec.Command("nsh", f).CombinedOutput()
+			if err != nil {
+				t.Fatalf("nsh %s: %v\n%s", f, err, out)
+			}
+			if after := hostSnapshot(); after != before {
+				t.Fatalf("the host changed:\n%s", diffLines(before, after))
+			}
+		})
+	}
+}
