@@ -1,0 +1,29 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+)
+
+func init() {
+	register(
+		&Command{
+			Name: "echo", Group: "teaching",
+			Usage:   []string{"echo TEXT..."},
+			Summary: "print TEXT (narration in scripts and demos)",
+			Run: func(s *Session, args []string) error {
+				fmt.Fprintln(s.Out, strings.Join(args, " "))
+				return nil
+			},
+		},
+		&Command{
+			Name: "note", Group: "teaching",
+			Usage:   []string{"note TEXT..."},
+			Summary: "print TEXT as a note, set apart from the output around it",
+			Run: func(s *Session, args []string) error {
+				fmt.Fprintf(s.Out, "\n== %s\n", strings.Join(args, " "))
+				return nil
+			},
+		},
+	)
+}

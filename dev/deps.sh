@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what building and testing nsh needs on a Debian machine, as root.
+# Idempotent: it asks apt only for what is missing.
+set -eu
+
+missing=""
+need() { # need COMMAND PACKAGE
+	command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
+}
+export PATH="/usr/local/go/bin:$PATH"
+need go golang-go        # go.mod's toolchain line fetches a newer Go through the module proxy
+need tmux tmux           # the end-to-end REPL test drives nsh in a real terminal
+need unshare util-linux  # unshare, setpriv: the reference tools the tests compare with
+need awk mawk
+need paste coreutils
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "dev/deps.sh: missing packages:$missing; run as root to install them" >&2
+		exit 1
+	fi
+	echo "dev/deps.sh: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $missing >/dev/null
+fi

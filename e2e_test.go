@@ -1,0 +1,199 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// installNSH copies the nsh that testscript put on PATH into a directory
+// everyone may read, so that other users and tmux can run it.
+func installNSH(t *testing.T) (bin, dir string) {
+	t.Helper()
+	src, err := exec.LookPath("nsh")
+	if err != nil {
+		t.Fatalf("nsh is not on PATH: %v", err)
+	}
+	dir, err = os.MkdirTemp("", "nsh-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "nsh")
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return bin, dir
+}
+
+// TestRootless runs nsh as nobody: `unshare user` makes every other
+// namespace possible, and without it the error names the privilege.
+func TestRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	bin, dir := installNSH(t)
+	run := func(script string) (stdout, stderr string, status int) {
+		cmd := exec.Command(bin, "-c", script)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/nonexistent"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+		var o, e strings.Builder
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			status = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("run nsh as nobody: %v", err)
+		}
+		return o.String(), e.String(), status
+	}
+
+	out, errOut, st := run(`unshare user uts pid mnt ipc; hostname rootless; spawn sh -c 'hostname; id -u; echo $$; ls /proc | grep -c "^[0-9]"'`)
+	if st != 0 || !regexp.MustCompile(`^rootless\n0\n1\n[1-4]\n$`).MatchString(out) {
+		t.Errorf("unshare user uts pid mnt as nobody: status %d, stdout %q, stderr %q", st, out, errOut)
+	}
+
+	out, errOut, st = run(`unshare user; map 5:5; spawn id -u`)
+	if st != 0 || out != "5\n" {
+		t.Errorf("map 5:5 as nobody: status %d, stdout %q, stderr %q", st, out, errOut)
+	}
+
+	out, errOut, st = run(`unshare user time; timens boottime +1d; spawn cut -d. -f1 /proc/uptime`)
+	if up, _ := strconv.Atoi(strings.TrimSpace(out)); st != 0 || up < 86400 {
+		t.Errorf("time offsets as nobody: status %d, stdout %q, stderr %q", st, out, errOut)
+	}
+
+	_, errOut, st = run(`unshare uts; hostname x; spawn hostname`)
+	want := "-c:1: spawn: creating namespaces uts: operation not permitted: it needs CAP_SYS_ADMIN; run nsh as root, or add `unshare user` to be root in a user namespace of your own\n"
+	if st != 2 || errOut != want {
+		t.Errorf("unshare uts as nobody: status %d, stderr %q, want 2 and %q", st, errOut, want)
+	}
+}
+
+// tmux drives the real binary in a real terminal.
+type tmux struct {
+	t    *testing.T
+	sock string
+}
+
+func (x *tmux) cmd(args ...string) string {
+	x.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", x.sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
+	if err != nil {
+		x.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (x *tmux) keys(keys ...string) { x.cmd(append([]string{"send-keys", "-t", "nsh"}, keys...)...) }
+
+// screen is the pane without the blank rows below the cursor.
+func (x *tmux) screen() string {
+	return strings.TrimRight(x.cmd("capture-pane", "-p", "-t", "nsh"), " \n")
+}
+
+// waitFor polls the screen until re matches.
+func (x *tmux) waitFor(re string) {
+	x.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if rx.MatchString(x.screen()) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	x.t.Fatalf("screen never matched %q:\n%s", re, x.screen())
+}
+
+func (x *tmux) start(bin, state string) {
+	x.cmd("new-session", "-d", "-s", "nsh", "-x", "120", "-y", "40",
+		"env", "XDG_STATE_HOME="+state, "SHELL=/bin/sh", "PS1=inner$ ", bin)
+	x.waitFor(`(?m)^nsh# ?$`)
+}
+
+// TestREPL is the end-to-end test of the interactive shell: the prompt
+// with state, Tab completion, an interactive child shell, Ctrl-C reaching
+// a foreground child and not nsh, and history across two runs.
+func TestREPL(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the REPL test spawns children in new namespaces")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: .ci/run installs it")
+		}
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	bin, dir := installNSH(t)
+	state := filepath.Join(dir, "state")
+	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	x.start(bin, state)
+
+	// Tab completes a command name; the prompt shows the state.
+	x.keys("unsh", "Tab")
+	x.waitFor(`nsh# unshare ?$`)
+	x.keys("uts mnt", "Enter")
+	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+	x.keys("hostname foobar", "Enter")
+
+	// An interactive shell inside, and back.
+	x.keys("spawn", "Enter")
+	x.waitFor(`(?m)^inner\$ ?$`)
+	x.keys("echo inside-$(hostname)", "Enter")
+	x.waitFor(`(?m)^inside-foobar$`)
+	x.keys("exit", "Enter")
+	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+
+	// Ctrl-C goes to the foreground child; nsh lives on.
+	x.keys("spawn sleep 60", "Enter")
+	time.Sleep(300 * time.Millisecond)
+	x.keys("C-c")
+	x.waitFor(`\[status 130\]\s+nsh\[uts,mnt\]# ?$`)
+	// Ctrl-C at the prompt clears the line.
+	x.keys("garbage", "C-c")
+	x.waitFor(`nsh\[uts,mnt\]# garbage\^C\s+nsh\[uts,mnt\]# ?$`)
+	x.keys("echo history-marker", "Enter")
+	x.waitFor(`(?m)^history-marker$`)
+	x.keys("C-d")
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("tmux", "-S", x.sock, "has-session", "-t", "nsh").Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("nsh did not exit on Ctrl-D:\n%s", x.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// History survives into the next run.
+	if _, err := os.Stat(filepath.Join(state, "nsh", "history")); err != nil {
+		t.Fatalf("no history file: %v", err)
+	}
+	x.start(bin, state)
+	x.keys("Up")
+	x.waitFor(`nsh# echo history-marker$`)
+	x.keys("C-u", "exit 0", "Enter")
+}

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs every test of nsh. As root (as CI does) the tests create real
+# namespaces; they never change the host and check that they did not.
+set -eu
+cd "$(dirname "$0")"
+. ./dev/deps.sh
+export PATH="/usr/local/go/bin:$PATH"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go test -count=1 ./... "$@"
