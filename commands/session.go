@@ -99,6 +99,7 @@ func (s *Session) Exec(words []string) error {
 	}
 	c, ok := Lookup(words[0])
 	if !ok {
+		s.prevStatus, s.status = s.status, 2
 		return unknownCommand(words[0])
 	}
 	s.prevStatus, s.status = s.status, 0

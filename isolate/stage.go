@@ -112,6 +112,11 @@ func (st *stage) setup(spec *Spec) error {
 			offsets := fmt.Sprintf("monotonic %d 0\nboottime %d 0\n", spec.Time.Monotonic, spec.Time.Boottime)
 			st.step("write /proc/self/timens_offsets: monotonic %+ds, boottime %+ds", spec.Time.Monotonic, spec.Time.Boottime)
 			if err := os.WriteFile("/proc/self/timens_offsets", []byte(offsets), 0); err != nil {
+				if errors.Is(err, unix.ERANGE) {
+					var ts unix.Timespec
+					unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+					return fmt.Errorf("set clock offsets: %w: a negative offset may not take a clock below zero, and this host's monotonic clock is at %ds", err, ts.Sec)
+				}
 				return fmt.Errorf("set clock offsets: %w", err)
 			}
 		}

@@ -109,6 +109,10 @@ func HistoryFile() string {
 		if err != nil || home == "" {
 			return ""
 		}
+		// Never create a home directory: HOME=/no-home means no history.
+		if st, err := os.Stat(home); err != nil || !st.IsDir() {
+			return ""
+		}
 		base = filepath.Join(home, ".local", "state")
 	}
 	dir := filepath.Join(base, "nsh")

@@ -1,0 +1,199 @@
+package commands
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"nsh/isolate"
+)
+
+// fakeLauncher records what spawn asked for; no privileges needed.
+type fakeLauncher struct {
+	specs  []*isolate.Spec
+	status int
+	err    error
+}
+
+func (f *fakeLauncher) Run(spec *isolate.Spec, opt isolate.Options) (int, error) {
+	f.specs = append(f.specs, spec)
+	return f.status, f.err
+}
+
+func newTestSession() (*Session, *fakeLauncher, *bytes.Buffer, *bytes.Buffer) {
+	s := NewSession()
+	f := &fakeLauncher{}
+	var out, errOut bytes.Buffer
+	s.Launcher, s.Out, s.Err = f, &out, &errOut
+	return s, f, &out, &errOut
+}
+
+// Every refused command leaves the session exactly as it was.
+func TestRefusalsChangeNothing(t *testing.T) {
+	bad := []string{
+		"unshare uts nope", "unshare", "share bogus", "hostname 'a b'", "map root",
+		"timens boottime +99999999999", "share uts pid time bogus", "timens boottime soon", "hostname", "map 1:x",
+		"timens realtime 1", "explain maybe", "expect status 0", "ns nope",
+		"spawn -x", "source /nonexistent/file", "exit 999", "save",
+	}
+	for _, line := range bad {
+		s, _, _, _ := newTestSession()
+		if err := s.RunScript("t", "unshare uts pid time; hostname keep; timens monotonic +5"); err != nil {
+			t.Fatal(err)
+		}
+		before := s.Spec.Clone()
+		err := s.RunScript("t", line)
+		if line == "hostname" { // prints the name; not an error
+			if err != nil {
+				t.Errorf("%q: %v", line, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%q was accepted", line)
+		}
+		if !reflect.DeepEqual(before, s.Spec) {
+			t.Errorf("%q changed the spec: %+v -> %+v", line, before, s.Spec)
+		}
+	}
+}
+
+func TestSpawnPassesTheSpec(t *testing.T) {
+	s, f, _, _ := newTestSession()
+	f.status = 3
+	if err := s.RunScript("t", "unshare uts; hostname h; spawn echo hi"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.specs[0]
+	if !reflect.DeepEqual(got.Args, []string{"echo", "hi"}) || got.Hostname != "h" || !got.Has("uts") {
+		t.Errorf("spawn launched %+v", got)
+	}
+	if s.Status() != 3 {
+		t.Errorf("status %d, want 3", s.Status())
+	}
+	// The child's Args never leak into the session's plan.
+	if s.Spec.Args != nil {
+		t.Errorf("session spec kept the command: %v", s.Spec.Args)
+	}
+}
+
+func TestSpawnShellDefault(t *testing.T) {
+	s, f, _, _ := newTestSession()
+	t.Setenv("SHELL", "/bin/myshell")
+	s.RunScript("t", "spawn")
+	if got := f.specs[0].Args; !reflect.DeepEqual(got, []string{"/bin/myshell"}) {
+		t.Errorf("spawn without a command ran %v", got)
+	}
+	t.Setenv("SHELL", "")
+	s.RunScript("t", "spawn")
+	if got := f.specs[1].Args; !reflect.DeepEqual(got, []string{"/bin/sh"}) {
+		t.Errorf("spawn without SHELL ran %v", got)
+	}
+}
+
+func TestExecErrorIsAStatus(t *testing.T) {
+	s, f, _, errOut := newTestSession()
+	f.err = &isolate.ExecError{Path: "/nope", Err: errors.New("permission denied")}
+	if err := s.RunScript("t", "spawn /nope; expect status 126"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), `spawn: exec "/nope": permission denied`) {
+		t.Errorf("stderr %q", errOut)
+	}
+}
+
+func TestSaveSourceRoundTrip(t *testing.T) {
+	s, _, _, _ := newTestSession()
+	script := "unshare user time uts; map 3:4; hostname 'h-1'; timens boottime -7; timens monotonic +2"
+	if err := s.RunScript("t", script); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "s.nsh")
+	if err := s.RunScript("t", "save "+file); err != nil {
+		t.Fatal(err)
+	}
+	s2, _, _, _ := newTestSession()
+	s2.RunScript("t", "unshare net; hostname gone")
+	if err := s2.RunScript("t", "source "+file); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.Spec, s2.Spec) {
+		t.Errorf("source of save: %+v, want %+v", s2.Spec, s.Spec)
+	}
+}
+
+func TestPrompt(t *testing.T) {
+	s, _, _, _ := newTestSession()
+	sign := "#"
+	if os.Geteuid() != 0 {
+		sign = "$"
+	}
+	if p := s.Prompt(); p != "nsh"+sign+" " {
+		t.Errorf("empty prompt %q", p)
+	}
+	s.RunScript("t", "unshare uts pid mnt net")
+	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net]"+sign+" " {
+		t.Errorf("prompt %q", p)
+	}
+}
+
+func TestComplete(t *testing.T) {
+	s, _, _, _ := newTestSession()
+	tests := []struct {
+		line    string
+		want    []string
+		partial string
+	}{
+		{"unsh", []string{"unshare"}, "unsh"},
+		{"s", []string{"save", "share", "show", "source", "spawn"}, "s"},
+		{"unshare u", []string{"user", "uts"}, "u"},
+		{"unshare uts ", []string{"all", "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}, ""},
+		{"explain o", []string{"off", "on"}, "o"},
+		{"show; ti", []string{"timens"}, "ti"},
+		{"help tim", []string{"timens"}, "tim"},
+		{"timens ", []string{"boottime", "monotonic", "off"}, ""},
+		{"nosuch ", nil, ""},
+	}
+	for _, tt := range tests {
+		got, partial := s.Complete(tt.line)
+		if !reflect.DeepEqual(got, tt.want) || partial != tt.partial {
+			t.Errorf("Complete(%q) = %v, %q; want %v, %q", tt.line, got, partial, tt.want, tt.partial)
+		}
+	}
+}
+
+// Every registered command has a usage, a summary and a help group, so
+// help and completion, built from the registry, cover all of them.
+func TestRegistryComplete(t *testing.T) {
+	for _, name := range Names() {
+		c, _ := Lookup(name)
+		if len(c.Usage) == 0 || c.Summary == "" || c.Group == "" || c.Run == nil {
+			t.Errorf("command %s lacks usage, summary, group or Run", name)
+		}
+	}
+	s, _, out, _ := newTestSession()
+	s.RunScript("t", "help")
+	for _, name := range Names() {
+		if !strings.Contains(out.String(), "  "+name) {
+			t.Errorf("help does not list %s", name)
+		}
+	}
+}
+
+func TestParseOffset(t *testing.T) {
+	good := map[string]int64{"+3600": 3600, "-90": -90, "+2h": 7200, "-1d": -86400, "5m": 300, "0": 0, "+7s": 7}
+	for in, want := range good {
+		if got, err := ParseOffset(in); err != nil || got != want {
+			t.Errorf("ParseOffset(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "+", "d", "1w", "++1", "+-1", "1.5h", "99999999999999d"} {
+		if _, err := ParseOffset(in); err == nil {
+			t.Errorf("ParseOffset(%q) accepted", in)
+		}
+	}
+}
