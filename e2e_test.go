@@ -174,6 +174,23 @@ func TestREPL(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	x.keys("C-c")
 	x.waitFor(`\[status 130\]\s+nsh\[uts,mnt\]# ?$`)
+	// Ctrl-Z: nsh has no job control, so the stopped child is killed.
+	x.keys("spawn sleep 60", "Enter")
+	time.Sleep(300 * time.Millisecond)
+	x.keys("C-z")
+	x.waitFor(`spawn: the child was stopped \(Ctrl-Z\); nsh has no job control, so it was killed\s+\[status 148\]\s+nsh\[uts,mnt\]# ?$`)
+
+	// PID 1 of a pid namespace ignores Ctrl-C; nsh explains, and a second
+	// Ctrl-C kills it.
+	x.keys("unshare pid", "Enter")
+	x.keys("spawn sleep 60", "Enter")
+	time.Sleep(300 * time.Millisecond)
+	x.keys("C-c")
+	x.waitFor(`has no SIGINT handler, so the kernel ignores it`)
+	x.keys("C-c")
+	x.waitFor(`spawn: killing the child \(SIGKILL\)\s+\[status 137\]\s+nsh\[uts,mnt,pid\]# ?$`)
+	x.keys("share pid", "Enter")
+
 	// Ctrl-C at the prompt clears the line.
 	x.keys("garbage", "C-c")
 	x.waitFor(`nsh\[uts,mnt\]# garbage\^C\s+nsh\[uts,mnt\]# ?$`)

@@ -15,6 +15,10 @@ func init() {
 		Summary: "launch a child with the session state in the foreground and wait for it",
 		Help: "Without CMD: an interactive shell ($SHELL, else /bin/sh).\n" +
 			"The child owns the terminal while it runs: Ctrl-C and Ctrl-Z reach it, not nsh.\n" +
+			"nsh has no job control: a child stopped with Ctrl-Z is killed.\n" +
+			"With unshare pid the child is PID 1 of its namespace, and the kernel ignores Ctrl-C for it\n" +
+			"unless it handles SIGINT (docker run without --init is the same); nsh says so, and a\n" +
+			"second Ctrl-C, or Ctrl-\\, kills it.\n" +
 			"Its status becomes nsh's: the exit code, 128+N for signal N, 127 when CMD is not found, 126 when it cannot be executed.",
 		Run: runSpawn,
 	})
@@ -40,6 +44,7 @@ func runSpawn(s *Session, args []string) error {
 		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
 		Foreground: true,
 		Step:       s.explain,
+		Notice:     func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
 	})
 	var ee *isolate.ExecError
 	switch {

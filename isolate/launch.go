@@ -25,6 +25,9 @@ type Options struct {
 	// Step, when set, is called before each kernel-facing step, in the
 	// parent and in the child stage alike (explain).
 	Step func(string)
+	// Notice, when set, receives what the user should know while a
+	// foreground child runs (why Ctrl-C did nothing, what nsh did).
+	Notice func(string)
 }
 
 // ExecError is a failed execve of the command in the child stage.
@@ -52,6 +55,8 @@ type Child struct {
 	foreground bool
 	tty        *os.File
 	termios    *unix.Termios
+	pidInit    bool // PID 1 of a new pid namespace
+	notice     func(string)
 }
 
 func (o *Options) step(format string, args ...any) {
@@ -96,7 +101,7 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 		ExtraFiles:  []*os.File{childEnd},
 		SysProcAttr: attr,
 	}
-	c := &Child{}
+	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice}
 	if opt.Foreground && opt.Stdin != nil && isTerminal(opt.Stdin) {
 		c.foreground = true
 		c.tty = opt.Stdin
@@ -226,6 +231,8 @@ func startError(spec *Spec, err error) error {
 // returns 128+SIGTSTP and ErrStopped.
 func (c *Child) Wait() (int, error) {
 	defer c.proc.Release()
+	stop := c.watchInterrupts()
+	defer stop()
 	for {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(c.Pid, &ws, unix.WUNTRACED, nil)

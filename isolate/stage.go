@@ -21,7 +21,11 @@ import (
 // runner. It is already inside the new namespaces; what is left here
 // needs no other process.
 func init() {
-	if os.Getenv(stageEnv) != stageInit {
+	switch os.Getenv(stageEnv) {
+	case stageWatch:
+		os.Exit(watchStage())
+	case stageInit:
+	default:
 		return
 	}
 	runtime.LockOSThread()

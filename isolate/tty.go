@@ -1,8 +1,15 @@
 package isolate
 
 import (
+	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,6 +17,126 @@ import (
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// The kernel drops every signal it would handle by default for the first
+// process of a pid namespace, Ctrl-C and Ctrl-Z included (docker run
+// without --init behaves the same), so a foreground `sleep 100` as PID 1
+// could only be killed from elsewhere. For such a child nsh starts a
+// watcher (nsh:[ttywatch]) in the child's process group: it hears the
+// terminal's signals and passes them on over a pipe, and nsh explains and,
+// on a second Ctrl-C or a Ctrl-\, kills the child. A helper process rather
+// than nsh itself joins the group, because a session leader (nsh started
+// by tmux or docker exec) cannot change its process group.
+const stageWatch = "ttywatch"
+
+// watchStage is the watcher's whole life: signals in, signal numbers out,
+// until nsh closes its stdin.
+func watchStage() int {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP)
+	go func() {
+		for s := range sigs {
+			os.Stdout.Write([]byte{byte(s.(unix.Signal))})
+		}
+	}()
+	buf := make([]byte, 1)
+	for {
+		if _, err := os.Stdin.Read(buf); err != nil {
+			return 0
+		}
+	}
+}
+
+func (c *Child) say(format string, args ...any) {
+	if c.notice != nil {
+		c.notice(fmt.Sprintf(format, args...))
+	}
+}
+
+// watchInterrupts starts the watcher for a foreground child that is PID 1
+// of its pid namespace; the returned func stops it.
+func (c *Child) watchInterrupts() (stop func()) {
+	if !c.foreground || !c.pidInit {
+		return func() {}
+	}
+	fail := func(err error) func() {
+		c.say("the child is PID 1 of a new pid namespace: the kernel ignores Ctrl-C for it unless it handles it; end it from elsewhere (kill %d): %v", c.Pid, err)
+		return func() {}
+	}
+	toWatch, fromNSH, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	fromWatch, toNSH, err := os.Pipe()
+	if err != nil {
+		toWatch.Close()
+		fromNSH.Close()
+		return fail(err)
+	}
+	w := &exec.Cmd{
+		Path:   "/proc/self/exe",
+		Args:   []string{"nsh:[ttywatch]"},
+		Env:    append(os.Environ(), stageEnv+"="+stageWatch),
+		Stdin:  toWatch,
+		Stdout: toNSH,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid: true, Pgid: c.Pid, Pdeathsig: unix.SIGKILL,
+		},
+	}
+	err = w.Start()
+	toWatch.Close()
+	toNSH.Close()
+	if err != nil {
+		fromNSH.Close()
+		fromWatch.Close()
+		return fail(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var warned time.Time
+		buf := make([]byte, 1)
+		for {
+			if _, err := fromWatch.Read(buf); err != nil {
+				return
+			}
+			s := unix.Signal(buf[0])
+			if handles(c.Pid, s) {
+				continue // the child got it and acts on it itself
+			}
+			if s == unix.SIGQUIT || (s == unix.SIGINT && time.Since(warned) < 5*time.Second) {
+				c.say("killing the child (SIGKILL)")
+				unix.Kill(c.Pid, unix.SIGKILL)
+				continue
+			}
+			warned = time.Now()
+			c.say("the child is PID 1 of a new pid namespace and has no %s handler, so the kernel ignores it (as with docker run without --init); press Ctrl-C again to kill it", unix.SignalName(s))
+		}
+	}()
+	return func() {
+		fromNSH.Close() // the watcher sees end of file and exits
+		w.Wait()
+		fromWatch.Close()
+		<-done
+	}
+}
+
+// handles reports whether process pid catches sig (SigCgt in its status).
+func handles(pid int, sig unix.Signal) bool {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "SigCgt:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
 }
 
 // restoreTerminal makes nsh's process group the terminal's foreground
