@@ -86,6 +86,16 @@ func TestRootless(t *testing.T) {
 		t.Errorf("time offsets as nobody: status %d, stdout %q, stderr %q", st, out, errOut)
 	}
 
+	// The whole walkthrough script, as nobody.
+	script, err := os.ReadFile("scripts/01-namespaces.nsh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, st = run(string(script))
+	if st != 0 || !strings.Contains(out, "my pid: 1") {
+		t.Errorf("scripts/01-namespaces.nsh as nobody: status %d\n%s%s", st, out, errOut)
+	}
+
 	_, errOut, st = run(`unshare uts; hostname x; spawn hostname`)
 	want := "-c:1: spawn: creating namespaces uts: operation not permitted: it needs CAP_SYS_ADMIN; run nsh as root, or add `unshare user` to be root in a user namespace of your own\n"
 	if st != 2 || errOut != want {
