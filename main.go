@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -31,7 +33,16 @@ usage:
 Inside nsh, "help" lists the commands and "help tour" is a guided tour.
 `
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	code := run(os.Args[1:])
+	if sig := signalled.Load(); sig != 0 {
+		code = 128 + int(sig) // the signal's status wins over the script's
+	}
+	os.Exit(code)
+}
+
+// signalled is the signal that is ending nsh, if any.
+var signalled atomic.Int32
 
 func run(args []string) int {
 	fs := flag.NewFlagSet("nsh", flag.ContinueOnError)
@@ -58,6 +69,12 @@ func run(args []string) int {
 	s := commands.NewSession()
 	s.Explain = *explain
 	rest := fs.Args()
+	// However nsh ends, its children end with it: here on return, in
+	// endOnSignal for signals, and by their parent-death signal even when
+	// nsh is killed outright.
+	defer s.Close()
+	interactiveMode := *interactive || (*cmds == "" && len(rest) == 0 && isTerminal(os.Stdin))
+	endOnSignal(s, !interactiveMode)
 	switch {
 	case *cmds != "":
 		return finish(s, s.RunScript("-c", *cmds))
@@ -93,6 +110,23 @@ func run(args []string) int {
 		}
 		return finish(s, s.RunScript("stdin", string(src)))
 	}
+}
+
+// endOnSignal ends the children and nsh on SIGTERM and SIGHUP, and on
+// SIGINT in a script (the REPL uses Ctrl-C to clear the line).
+func endOnSignal(s *commands.Session, script bool) {
+	sigs := []os.Signal{unix.SIGTERM, unix.SIGHUP}
+	if script {
+		sigs = append(sigs, unix.SIGINT)
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		sig := <-ch
+		signalled.Store(int32(sig.(unix.Signal)))
+		s.Close()
+		os.Exit(128 + int(sig.(unix.Signal)))
+	}()
 }
 
 // finish turns a script's outcome into nsh's exit status.

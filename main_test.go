@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -26,6 +28,9 @@ func TestScript(t *testing.T) {
 			env.Defer(func() {
 				if after := hostSnapshot(); after != before {
 					env.T().Fatal("the host changed:\n" + diffLines(before, after))
+				}
+				if left := processesOf(env.WorkDir); len(left) > 0 {
+					env.T().Fatal("processes left behind: " + strings.Join(left, "; "))
 				}
 			})
 			return nil
@@ -66,6 +71,32 @@ func hostSnapshot() string {
 		b.WriteString(k + " " + strings.TrimSpace(string(v)) + "\n")
 	}
 	return b.String()
+}
+
+// processesOf lists the processes that still carry WORK=dir in their
+// environment: everything a test script started inherits it, nsh's
+// children included. Children killed by a parent-death signal take a
+// moment to go, so it looks again for up to two seconds.
+func processesOf(dir string) []string {
+	marker := []byte("WORK=" + dir + "\x00")
+	var left []string
+	for try := 0; try < 40; try++ {
+		left = nil
+		pids, _ := filepath.Glob("/proc/[0-9]*")
+		for _, p := range pids {
+			env, err := os.ReadFile(p + "/environ")
+			if err != nil || !bytes.Contains(env, marker) {
+				continue
+			}
+			cmd, _ := os.ReadFile(p + "/cmdline")
+			left = append(left, filepath.Base(p)+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return left
 }
 
 func diffLines(a, b string) string {

@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -12,18 +13,27 @@ import (
 func init() {
 	register(&Command{
 		Name: "ns", Group: "children",
-		Usage:   []string{"ns [self|PID|@ID]", "ns diff A B"},
-		Summary: "a process's namespaces (like ls -l /proc/PID/ns), or which two processes share",
+		Usage:   []string{"ns [self|PID|@ID]", "ns diff A B", "ns pin NS PATH @ID", "ns unpin PATH"},
+		Summary: "a process's namespaces (like ls -l /proc/PID/ns), which two share; pin one to a file",
 		Help: "Each namespace is a kernel object; /proc/PID/ns/TYPE names it by inode, and the same inode\n" +
 			"means the same namespace. pid_for_children and time_for_children show where the process's\n" +
-			"future children will live. A and B are self, a PID or @ID.",
+			"future children will live. A and B are self, a PID or @ID.\n" +
+			"ns pin bind-mounts a child's /proc/PID/ns/NS on PATH (made if missing), so the namespace\n" +
+			"outlives the child, like unshare --uts=FILE; `join NS PATH` enters it later, from any nsh.\n" +
+			"Pins are the one thing nsh leaves behind; `ns` lists this session's, `ns unpin` removes one.",
 		Run: runNS,
 		Complete: func(s *Session, args []string, partial string) []string {
-			if len(args) == 0 {
-				return []string{"self", "diff"}
-			}
-			if args[0] == "diff" && len(args) < 3 {
-				return []string{"self"}
+			switch {
+			case len(args) == 0:
+				return append([]string{"self", "diff", "pin", "unpin"}, s.childRefs()...)
+			case args[0] == "diff" && len(args) < 3:
+				return append([]string{"self"}, s.childRefs()...)
+			case args[0] == "pin" && len(args) == 1:
+				return isolate.Namespaces
+			case args[0] == "pin" && len(args) == 2, args[0] == "unpin" && len(args) == 1:
+				return completeFiles(nil, partial)
+			case args[0] == "pin" && len(args) == 3:
+				return s.childRefs()
 			}
 			return nil
 		},
@@ -41,7 +51,11 @@ func (s *Session) resolveProcess(word string) (target, error) {
 	case word == "self":
 		return target{label: "self", pid: 0}, nil
 	case strings.HasPrefix(word, "@"):
-		return target{}, fmt.Errorf("no child %s: children started with spawn -d are named @ID; see ps", word)
+		c, err := s.lookupChild(word, true)
+		if err != nil {
+			return target{}, err
+		}
+		return target{label: word, pid: c.proc.Pid}, nil
 	}
 	pid, err := strconv.Atoi(word)
 	if err != nil || pid <= 0 {
@@ -58,11 +72,24 @@ func (s *Session) resolveProcess(word string) (target, error) {
 
 func runNS(s *Session, args []string) error {
 	c, _ := Lookup("ns")
-	if len(args) > 0 && args[0] == "diff" {
-		if len(args) != 3 {
-			return usageError(c, "ns diff needs two processes")
+	if len(args) > 0 {
+		switch args[0] {
+		case "diff":
+			if len(args) != 3 {
+				return usageError(c, "ns diff needs two processes")
+			}
+			return nsDiff(s, args[1], args[2])
+		case "pin":
+			if len(args) != 4 {
+				return usageError(c, "ns pin needs a namespace type, a file and a child")
+			}
+			return nsPin(s, args[1], args[2], args[3])
+		case "unpin":
+			if len(args) != 2 {
+				return usageError(c, "ns unpin needs the pinned file")
+			}
+			return nsUnpin(s, args[1])
 		}
-		return nsDiff(s, args[1], args[2])
 	}
 	if len(args) > 1 {
 		return usageError(c, "name one process")
@@ -94,7 +121,78 @@ func runNS(s *Session, args []string) error {
 		}
 		rows = append(rows, []string{e.Link, nsName(e), rel})
 	}
-	return printTable(s.Out, []string{"NS", "NAMESPACE", "VS NSH"}, rows)
+	if err := printTable(s.Out, []string{"NS", "NAMESPACE", "VS NSH"}, rows); err != nil {
+		return err
+	}
+	if len(args) == 0 && len(s.pins) > 0 {
+		fmt.Fprintln(s.Out, "\npinned by this session (they outlive nsh; ns unpin PATH removes one):")
+		var rows [][]string
+		for _, p := range s.pins {
+			rows = append(rows, []string{p.path, fmt.Sprintf("%s:[%d]", p.ns, p.ino), p.from})
+		}
+		return printTable(s.Out, []string{"PATH", "NAMESPACE", "FROM"}, rows)
+	}
+	return nil
+}
+
+// pin is a namespace this session bind-mounted on a file.
+type pin struct {
+	ns, path, from string
+	ino            uint64
+	created        bool // nsh made the file, and removes it on unpin
+}
+
+func nsPin(s *Session, nsWord, path, ref string) error {
+	ns, err := isolate.ParseNamespace(nsWord)
+	if err != nil {
+		return err
+	}
+	ch, err := s.lookupChild(ref, true)
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(filepath.Dir(abs)); err != nil || !st.IsDir() {
+		return fmt.Errorf("ns pin: no directory %s to hold the pin: create it first", filepath.Dir(abs))
+	}
+	ino, created, err := ch.proc.Pin(ns, abs, s.explain)
+	if err != nil {
+		return fmt.Errorf("ns pin %s %s %s: %w", ns, path, ref, err)
+	}
+	s.pins = append(s.pins, pin{ns: ns, path: abs, from: ch.ref(), ino: ino, created: created})
+	fmt.Fprintf(s.Out, "pinned %s:[%d] of %s at %s\n", ns, ino, ch.ref(), abs)
+	return nil
+}
+
+func nsUnpin(s *Session, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	ns, ino, err := isolate.Unpin(abs, s.explain)
+	if err != nil {
+		return fmt.Errorf("ns unpin %s: %w", path, err)
+	}
+	var keep []pin
+	removed := false
+	for _, p := range s.pins {
+		if p.path == abs {
+			if p.created {
+				removed = os.Remove(abs) == nil
+			}
+			continue
+		}
+		keep = append(keep, p)
+	}
+	s.pins = keep
+	fmt.Fprintf(s.Out, "unpinned %s:[%d] from %s\n", ns, ino, abs)
+	if !removed {
+		fmt.Fprintf(s.Out, "the file %s stays: this session did not create it\n", abs)
+	}
+	return nil
 }
 
 func nsDiff(s *Session, a, b string) error {

@@ -15,6 +15,13 @@ func (s *Session) Prompt() string {
 	if len(s.Spec.Namespaces) > 0 {
 		parts = append(parts, strings.Join(s.Spec.Namespaces, ","))
 	}
+	if len(s.Spec.Join) > 0 {
+		var joined []string
+		for _, j := range s.Spec.Join {
+			joined = append(joined, j.Type)
+		}
+		parts = append(parts, "join:"+strings.Join(joined, ","))
+	}
 	if len(parts) == 0 {
 		return "nsh" + sign + " "
 	}

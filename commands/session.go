@@ -6,25 +6,16 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"nsh/isolate"
 )
 
-// Launcher starts a child from a spec and waits for it; tests of the
-// language inject a fake one, so they need no privileges.
+// Launcher, when set, runs foreground children instead of package
+// isolate; tests of the language inject a fake one, so they need no
+// privileges.
 type Launcher interface {
 	Run(spec *isolate.Spec, opt isolate.Options) (status int, err error)
-}
-
-// IsolateLauncher launches real children with package isolate.
-type IsolateLauncher struct{}
-
-func (IsolateLauncher) Run(spec *isolate.Spec, opt isolate.Options) (int, error) {
-	c, err := isolate.Launch(spec, opt)
-	if err != nil {
-		return 0, err
-	}
-	return c.Wait()
 }
 
 // Session is the state the commands mutate.
@@ -41,6 +32,13 @@ type Session struct {
 	// non-zero child status is reported.
 	Interactive bool
 
+	mu       sync.Mutex // guards children and fg against the signal handler
+	closing  sync.Mutex // held while Close ends the children
+	children []*child
+	nextID   int
+	fg       *isolate.Child // the foreground child, while one runs
+	pins     []pin
+
 	status      int  // status of the last command
 	prevStatus  int  // status of the command before the running one (for exit)
 	childStatus int  // status of the last foreground child
@@ -51,9 +49,8 @@ type Session struct {
 // NewSession returns an empty session attached to the process's own files.
 func NewSession() *Session {
 	return &Session{
-		Spec:     &isolate.Spec{},
-		Launcher: IsolateLauncher{},
-		Stdin:    os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Spec:  &isolate.Spec{},
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Out: os.Stdout, Err: os.Stderr,
 	}
 }

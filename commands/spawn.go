@@ -11,28 +11,62 @@ import (
 func init() {
 	register(&Command{
 		Name: "spawn", Group: "children",
-		Usage:   []string{"spawn [CMD ARG...]"},
-		Summary: "launch a child with the session state in the foreground and wait for it",
+		Usage:   []string{"spawn [CMD ARG...]", "spawn -d [--name NAME] CMD ARG..."},
+		Summary: "launch a child with the session state (in the foreground, or detached with -d)",
 		Help: "Without CMD: an interactive shell ($SHELL, else /bin/sh).\n" +
 			"The child owns the terminal while it runs: Ctrl-C and Ctrl-Z reach it, not nsh.\n" +
 			"nsh has no job control: a child stopped with Ctrl-Z is killed.\n" +
 			"With unshare pid the child is PID 1 of its namespace, and the kernel ignores Ctrl-C for it\n" +
 			"unless it handles SIGINT (docker run without --init is the same); nsh says so, and a\n" +
 			"second Ctrl-C, or Ctrl-\\, kills it.\n" +
-			"Its status becomes nsh's: the exit code, 128+N for signal N, 127 when CMD is not found, 126 when it cannot be executed.",
+			"Its status becomes nsh's: the exit code, 128+N for signal N, 127 when CMD is not found, 126 when it cannot be executed.\n" +
+			"-d: the child runs in the background; nsh prints @ID and its host pid, keeps its output for\n" +
+			"logs, and ends it when nsh ends. --name NAME lets @NAME stand for @ID.",
 		Run: runSpawn,
 	})
 }
 
 func runSpawn(s *Session, args []string) error {
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	} else if len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' {
-		c, _ := Lookup("spawn")
-		return usageError(c, fmt.Sprintf("unknown flag %s (put -- before a command that starts with -)", args[0]))
+	c, _ := Lookup("spawn")
+	detached, name := false, ""
+flags:
+	for len(args) > 0 {
+		switch {
+		case args[0] == "--":
+			args = args[1:]
+			break flags
+		case args[0] == "-d":
+			detached = true
+			args = args[1:]
+		case args[0] == "--name":
+			if len(args) < 2 {
+				return usageError(c, "--name needs a name")
+			}
+			name = args[1]
+			args = args[2:]
+		case len(args[0]) > 1 && args[0][0] == '-':
+			return usageError(c, fmt.Sprintf("unknown flag %s (put -- before a command that starts with -)", args[0]))
+		default:
+			break flags
+		}
+	}
+	if name != "" && !detached {
+		return usageError(c, "--name names a detached child: add -d")
 	}
 	spec := s.Spec.Clone()
 	spec.Args = args
+	if err := s.verifyJoins(spec)(); err != nil {
+		return err
+	}
+	if detached {
+		if len(args) == 0 {
+			return usageError(c, "spawn -d needs a command: a detached child has no terminal for a shell")
+		}
+		if err := s.spawnDetached(name, spec); err != nil {
+			return s.childFailed("spawn", err)
+		}
+		return nil
+	}
 	if len(args) == 0 {
 		shell := os.Getenv("SHELL")
 		if shell == "" {
@@ -40,28 +74,82 @@ func runSpawn(s *Session, args []string) error {
 		}
 		spec.Args = []string{shell}
 	}
-	status, err := s.Launcher.Run(spec, isolate.Options{
+	if s.Launcher != nil {
+		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr})
+		if err != nil {
+			return s.childFailed("spawn", err)
+		}
+		s.setChildStatus(status)
+		return nil
+	}
+	proc, err := isolate.Launch(spec, isolate.Options{
 		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
 		Foreground: true,
 		Step:       s.explain,
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
+		Verify:     s.verifyJoins(spec),
 	})
+	if err != nil {
+		return s.childFailed("spawn", err)
+	}
+	return s.waitForeground("spawn", proc)
+}
+
+// childFailed turns a failed start into the command's outcome: like a
+// shell, a command that cannot be executed is a status (127, 126), not an
+// error of the script; anything else is an nsh error.
+func (s *Session) childFailed(verb string, err error) error {
 	var ee *isolate.ExecError
+	if errors.As(err, &ee) {
+		fmt.Fprintf(s.Err, "%s: %v\n", verb, ee)
+		s.setChildStatus(ee.Status())
+		return nil
+	}
+	return err
+}
+
+// waitForeground waits for a child that owns the terminal.
+func (s *Session) waitForeground(verb string, proc *isolate.Child) error {
+	s.mu.Lock()
+	s.fg = proc
+	s.mu.Unlock()
+	status, err := proc.Wait()
+	s.mu.Lock()
+	s.fg = nil
+	s.mu.Unlock()
 	switch {
-	case errors.As(err, &ee):
-		// Like a shell: a command that cannot run is the child's status,
-		// not an error of the script.
-		fmt.Fprintf(s.Err, "spawn: %v\n", ee)
-		status = ee.Status()
 	case errors.Is(err, isolate.ErrStopped):
-		fmt.Fprintf(s.Err, "spawn: %v\n", err)
+		fmt.Fprintf(s.Err, "%s: %v\n", verb, err)
 	case err != nil:
 		return err
 	}
-	s.childStatus, s.haveChild = status, true
-	s.status = status
-	if s.Interactive && status != 0 && ee == nil {
+	s.setChildStatus(status)
+	if s.Interactive && status != 0 {
 		fmt.Fprintf(s.Err, "[status %d]\n", status)
 	}
 	return nil
+}
+
+func (s *Session) setChildStatus(status int) {
+	s.childStatus, s.haveChild = status, true
+	s.status = status
+}
+
+// verifyJoins checks, once the namespace files are open, that children
+// named by @ID are still running, so their /proc files were theirs.
+func (s *Session) verifyJoins(spec *isolate.Spec) func() error {
+	return func() error {
+		for _, j := range spec.Join {
+			if len(j.Ref) > 0 && j.Ref[0] == '@' {
+				c, err := s.lookupChild(j.Ref, true)
+				if err != nil {
+					return fmt.Errorf("join %s %s: %w", j.Type, j.Ref, err)
+				}
+				if !c.proc.Alive() {
+					return fmt.Errorf("join %s %s: the child has exited", j.Type, j.Ref)
+				}
+			}
+		}
+		return nil
+	}
 }

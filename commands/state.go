@@ -47,13 +47,20 @@ func showRows(s *Session) [][]string {
 	sp := s.Spec
 	var shared []string
 	for _, n := range isolate.Namespaces {
-		if !sp.Has(n) {
+		if _, joined := sp.Joined(n); !sp.Has(n) && !joined {
 			shared = append(shared, n)
 		}
 	}
 	rows := [][]string{
 		{"new namespaces", orNone(strings.Join(sp.Namespaces, " "))},
 		{"shared with nsh", orNone(strings.Join(shared, " "))},
+	}
+	for _, j := range sp.Join {
+		where := j.Ref
+		if j.Ref != j.Path {
+			where += " (" + j.Path + ")"
+		}
+		rows = append(rows, []string{"joins " + j.Type, where})
 	}
 	if sp.Has("uts") {
 		rows = append(rows, []string{"hostname", orDefault(sp.Hostname, "(the uts namespace's own)")})
@@ -97,6 +104,13 @@ func SaveScript(sp *isolate.Spec) string {
 	b.WriteString("# nsh session state, written by save; `source` it or run it with nsh\nreset\n")
 	if len(sp.Namespaces) > 0 {
 		fmt.Fprintf(&b, "unshare %s\n", strings.Join(sp.Namespaces, " "))
+	}
+	for _, j := range sp.Join {
+		if strings.HasPrefix(j.Ref, "@") {
+			fmt.Fprintf(&b, "# join %s %s: %s was a child of the session that saved this\n", j.Type, j.Ref, j.Ref)
+		} else {
+			fmt.Fprintf(&b, "join %s %s\n", j.Type, Quote(j.Ref))
+		}
 	}
 	if sp.Hostname != "" {
 		fmt.Fprintf(&b, "hostname %s\n", Quote(sp.Hostname))

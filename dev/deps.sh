@@ -13,6 +13,7 @@ need tmux tmux           # the end-to-end REPL test drives nsh in a real termina
 need unshare util-linux  # unshare, setpriv: the reference tools the tests compare with
 need awk mawk
 need paste coreutils
+need gcc gcc             # cgo: the constructor that joins namespaces before Go starts
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -ne 0 ]; then

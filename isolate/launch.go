@@ -22,12 +22,19 @@ type Options struct {
 	// foreground group of the terminal on Stdin, so Ctrl-C and Ctrl-Z reach
 	// the child and not nsh. Wait gives the terminal back.
 	Foreground bool
+	// Detached puts the child in a process group of its own, away from
+	// the terminal's signals; nsh ends it when nsh ends.
+	Detached bool
 	// Step, when set, is called before each kernel-facing step, in the
 	// parent and in the child stage alike (explain).
 	Step func(string)
 	// Notice, when set, receives what the user should know while a
 	// foreground child runs (why Ctrl-C did nothing, what nsh did).
 	Notice func(string)
+	// Verify, when set, runs once the namespace files to join are open
+	// and before the child is made: it says whether they still belong to
+	// the processes they were taken from.
+	Verify func() error
 }
 
 // ExecError is a failed execve of the command in the child stage.
@@ -50,9 +57,14 @@ func (e *ExecError) Status() int {
 
 // Child is a running child.
 type Child struct {
-	Pid        int
-	proc       *os.Process
+	// Pid runs the command. It is nsh's own child, except after joining a
+	// pid namespace: then nsh's child is a relay and Pid is the relay's.
+	Pid    int
+	direct int // nsh's child
+	pidfd  int // of direct, from clone; -1 where the kernel has none
+
 	foreground bool
+	ownGroup   bool // leads a process group of its own
 	tty        *os.File
 	termios    *unix.Termios
 	pidInit    bool // PID 1 of a new pid namespace
@@ -65,6 +77,23 @@ func (o *Options) step(format string, args ...any) {
 	}
 }
 
+// setnsPlan is what the constructor in setns.c is asked to do.
+type setnsPlan struct {
+	files     []*os.File // namespace files or pidfds, each with its flags
+	flags     []int
+	root, cwd *os.File
+	enter     bool // entering a running process: its cgroups too
+	target    int  // the process entered
+}
+
+func (p *setnsPlan) close() {
+	for _, f := range append(p.files, p.root, p.cwd) {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
 // Launch starts a child made from spec and returns once its command runs.
 // A failure anywhere on the way, in nsh or in the child stage, is returned
 // as an error and nothing is left running.
@@ -72,6 +101,25 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	plan := &setnsPlan{}
+	defer plan.close()
+	for _, j := range spec.Join {
+		f, err := OpenNamespace(j.Path, j.Type)
+		if err != nil {
+			return nil, fmt.Errorf("join %s %s: %w", j.Type, j.Ref, err)
+		}
+		plan.files = append(plan.files, f)
+		plan.flags = append(plan.flags, int(cloneFlags[j.Type]))
+	}
+	if opt.Verify != nil {
+		if err := opt.Verify(); err != nil {
+			return nil, err
+		}
+	}
+	return start(spec, opt, plan)
+}
+
+func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	if len(spec.Args) == 0 {
 		return nil, errors.New("no command to run")
 	}
@@ -83,26 +131,47 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 	childEnd := os.NewFile(uintptr(fds[1]), "nsh-child")
 	defer parentEnd.Close()
 
+	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, pidfd: -1}
 	attr := &syscall.SysProcAttr{
 		Cloneflags: spec.CloneFlags(),
 		// The child must not outlive nsh even if nsh is killed outright.
 		Pdeathsig: unix.SIGKILL,
+		PidFD:     &c.pidfd,
 	}
 	if spec.Has("user") {
 		setUserMaps(spec, attr, &opt)
 	}
+	env := append(os.Environ(), stageEnv+"="+stageInit)
+	extra := []*os.File{childEnd}
+	if len(plan.files) > 0 {
+		var parts []string
+		for i, f := range plan.files {
+			parts = append(parts, fmt.Sprintf("%d:%d", stageFD+len(extra), plan.flags[i]))
+			extra = append(extra, f)
+		}
+		env = append(env, "_NSH_SETNS="+strings.Join(parts, ","))
+		for _, d := range []struct {
+			name string
+			f    *os.File
+		}{{"_NSH_SETNS_ROOT", plan.root}, {"_NSH_SETNS_CWD", plan.cwd}} {
+			if d.f != nil {
+				env = append(env, fmt.Sprintf("%s=%d", d.name, stageFD+len(extra)))
+				extra = append(extra, d.f)
+			}
+		}
+	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{stageName},
-		Env:         append(os.Environ(), stageEnv+"="+stageInit),
+		Env:         env,
 		Stdin:       opt.Stdin,
 		Stdout:      opt.Stdout,
 		Stderr:      opt.Stderr,
-		ExtraFiles:  []*os.File{childEnd},
+		ExtraFiles:  extra,
 		SysProcAttr: attr,
 	}
-	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice}
-	if opt.Foreground && opt.Stdin != nil && isTerminal(opt.Stdin) {
+	switch {
+	case opt.Foreground && opt.Stdin != nil && isTerminal(opt.Stdin):
 		c.foreground = true
 		c.tty = opt.Stdin
 		if t, err := unix.IoctlGetTermios(int(opt.Stdin.Fd()), unix.TCGETS); err == nil {
@@ -111,8 +180,16 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 		attr.Setpgid = true
 		attr.Foreground = true
 		attr.Ctty = 0
+		c.ownGroup = true
+	case opt.Detached:
+		attr.Setpgid = true
+		c.ownGroup = true
 	}
-	opt.step("clone(%s) and execve(/proc/self/exe) as %s", cloneFlagNames(spec), stageName)
+	if attr.Cloneflags != 0 || len(plan.files) == 0 {
+		opt.step("clone(%s) and execve(/proc/self/exe) as %s", cloneFlagNames(spec), stageName)
+	} else {
+		opt.step("fork and execve(/proc/self/exe) as %s", stageName)
+	}
 
 	// Pdeathsig fires when the creating thread exits; a locked thread
 	// cannot be handed to another goroutine and exit under us mid-start.
@@ -120,58 +197,130 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 	err = cmd.Start()
 	runtime.UnlockOSThread()
 	childEnd.Close()
+	plan.close()
 	if err != nil {
 		return nil, startError(spec, err)
 	}
 	c.Pid = cmd.Process.Pid
-	c.proc = cmd.Process
+	c.direct = c.Pid
+	// Wait4 reaps the child; os.Process must not try to as well.
+	cmd.Process.Release()
 
+	r := newStageReader(parentEnd, &opt)
+	if len(plan.files) > 0 {
+		// The constructor says which process runs the command; an
+		// entered process's cgroups must hold it before its command runs.
+		pid, err := r.waitPid()
+		if err != nil {
+			c.kill()
+			return nil, err
+		}
+		c.Pid = pid
+		if plan.enter {
+			if err := joinCgroups(plan.target, pid, &opt); err != nil {
+				c.kill()
+				return nil, err
+			}
+		}
+	}
 	if err := json.NewEncoder(parentEnd).Encode(spec); err != nil {
 		c.kill()
 		return nil, fmt.Errorf("send spec to child stage: %w", err)
 	}
-	if err := readStage(parentEnd, &opt); err != nil {
+	if err := r.finish(); err != nil {
 		c.kill()
 		return nil, err
 	}
 	return c, nil
 }
 
-// readStage relays the child stage's steps until end of file (exec done)
-// or an error message.
-func readStage(r *os.File, opt *Options) error {
+// stageReader relays the child stage's messages.
+type stageReader struct {
+	sc  *bufio.Scanner
+	opt *Options
+}
+
+func newStageReader(r *os.File, opt *Options) *stageReader {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxMessage)
-	for sc.Scan() {
+	return &stageReader{sc: sc, opt: opt}
+}
+
+// next returns the next message that is not a step, or nil at end of file.
+func (r *stageReader) next() (*message, error) {
+	for r.sc.Scan() {
 		var m message
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return fmt.Errorf("child stage sent %q: %w", sc.Text(), err)
+		if err := json.Unmarshal(r.sc.Bytes(), &m); err != nil {
+			return nil, fmt.Errorf("child stage sent %q: %w", r.sc.Text(), err)
 		}
 		if m.Step != "" {
-			opt.step("%s", m.Step)
+			r.opt.step("%s", m.Step)
 			continue
 		}
-		var err error = errors.New(m.Error)
-		if m.Errno != 0 {
-			err = fmt.Errorf("%s: %w", m.Error, unix.Errno(m.Errno))
+		if m.Error != "" || m.Exec != "" {
+			return nil, m.err()
 		}
-		if m.Exec != "" {
-			return &ExecError{Path: m.Exec, Err: unix.Errno(m.Errno)}
+		return &m, nil
+	}
+	if err := r.sc.Err(); err != nil {
+		return nil, fmt.Errorf("read from child stage: %w", err)
+	}
+	return nil, nil
+}
+
+func (r *stageReader) waitPid() (int, error) {
+	m, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	if m == nil || m.Pid == 0 {
+		return 0, errors.New("the child stage ended before it joined the namespaces")
+	}
+	return m.Pid, nil
+}
+
+// finish reads until end of file: the command runs.
+func (r *stageReader) finish() error {
+	for {
+		m, err := r.next()
+		if err != nil || m == nil {
+			return err
 		}
-		return err
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read from child stage: %w", err)
+}
+
+func (m *message) err() error {
+	if m.Exec != "" {
+		return &ExecError{Path: m.Exec, Err: unix.Errno(m.Errno)}
 	}
-	return nil
+	if m.Errno != 0 {
+		return fmt.Errorf("%s: %w", m.Error, unix.Errno(m.Errno))
+	}
+	return errors.New(m.Error)
 }
 
 func (c *Child) kill() {
-	c.proc.Kill()
+	unix.Kill(c.direct, unix.SIGKILL)
 	var ws unix.WaitStatus
-	unix.Wait4(c.Pid, &ws, 0, nil)
+	unix.Wait4(c.direct, &ws, 0, nil)
 	c.restoreTerminal()
-	c.proc.Release()
+	c.closePidfd()
+}
+
+func (c *Child) closePidfd() {
+	if c.pidfd >= 0 {
+		unix.Close(c.pidfd)
+		c.pidfd = -1
+	}
+}
+
+// Signal sends sig to the child (through its pidfd, so never to a
+// recycled pid); a relay passes it on.
+func (c *Child) Signal(sig unix.Signal) error {
+	if c.pidfd >= 0 {
+		return unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
+	}
+	return unix.Kill(c.direct, sig)
 }
 
 func setUserMaps(spec *Spec, attr *syscall.SysProcAttr, opt *Options) {
@@ -230,18 +379,18 @@ func startError(spec *Spec, err error) error {
 // stops (Ctrl-Z) is killed, since nsh has nobody to resume it; Wait then
 // returns 128+SIGTSTP and ErrStopped.
 func (c *Child) Wait() (int, error) {
-	defer c.proc.Release()
+	defer c.closePidfd()
 	stop := c.watchInterrupts()
 	defer stop()
 	for {
 		var ws unix.WaitStatus
-		_, err := unix.Wait4(c.Pid, &ws, unix.WUNTRACED, nil)
+		_, err := unix.Wait4(c.direct, &ws, unix.WUNTRACED, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			c.restoreTerminal()
-			return 0, fmt.Errorf("wait for pid %d: %w", c.Pid, err)
+			return 0, fmt.Errorf("wait for pid %d: %w", c.direct, err)
 		}
 		switch {
 		case ws.Exited():
@@ -253,9 +402,9 @@ func (c *Child) Wait() (int, error) {
 		case ws.Stopped():
 			sig := ws.StopSignal()
 			c.restoreTerminal()
-			unix.Kill(c.Pid, unix.SIGKILL)
-			unix.Kill(c.Pid, unix.SIGCONT)
-			unix.Wait4(c.Pid, &ws, 0, nil)
+			unix.Kill(c.direct, unix.SIGKILL)
+			unix.Kill(c.direct, unix.SIGCONT)
+			unix.Wait4(c.direct, &ws, 0, nil)
 			return 128 + int(sig), ErrStopped
 		}
 	}

@@ -12,6 +12,9 @@ package isolate
 //	                  {"step": "sethostname(\"foobar\")"}   about to do this
 //	                  {"error": "...", "errno": N, "exec": P} setup failed;
 //	                                                          the child exits
+//	                  {"pid": N}  only when namespaces are joined (setns.c):
+//	                              sent before the spec, which the parent
+//	                              sends only after it; N runs the command
 //	                  (end of file)                           execve succeeded:
 //	                                                          fd 3 is close-on-exec
 //
@@ -33,4 +36,7 @@ type message struct {
 	Errno int    `json:"errno,omitempty"`
 	// Exec is the path whose execve failed, when that was the failure.
 	Exec string `json:"exec,omitempty"`
+	// Pid is the process that will run the command, sent by the setns
+	// constructor (setns.c) before the spec is read.
+	Pid int `json:"pid,omitempty"`
 }

@@ -85,10 +85,36 @@ type Spec struct {
 	Map  *IDMap      `json:"map,omitempty"`
 	Time TimeOffsets `json:"time,omitempty"`
 
+	// Join lists existing namespaces children enter instead of new ones.
+	Join []Join `json:"join,omitempty"`
+
+	// Enter is set for a process that enters a running child: the
+	// credentials and capabilities it takes on before its command.
+	Enter *Creds `json:"enter,omitempty"`
+
 	// Args is the command; Args[0] is looked up in the child's PATH.
 	Args []string `json:"args,omitempty"`
 	Env  []string `json:"env,omitempty"`
 	Dir  string   `json:"dir,omitempty"`
+}
+
+// Join is an existing namespace for children to enter.
+type Join struct {
+	Type string `json:"type"`
+	// Path is a namespace file: a pin, or /proc/PID/ns/TYPE of a child.
+	Path string `json:"path"`
+	// Ref is what the user named: the file, or @ID.
+	Ref string `json:"ref"`
+}
+
+// Joined returns the join of type ns, if any.
+func (s *Spec) Joined(ns string) (Join, bool) {
+	for _, j := range s.Join {
+		if j.Type == ns {
+			return j, true
+		}
+	}
+	return Join{}, false
 }
 
 // Has reports whether the spec creates a new namespace of type ns.
@@ -160,6 +186,19 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("namespace %s listed twice", n)
 		}
 		seen[n] = true
+	}
+	joined := map[string]bool{}
+	for _, j := range s.Join {
+		if _, ok := cloneFlags[j.Type]; !ok {
+			return fmt.Errorf("unknown namespace %q", j.Type)
+		}
+		if joined[j.Type] {
+			return fmt.Errorf("two namespaces of type %s to join", j.Type)
+		}
+		joined[j.Type] = true
+		if seen[j.Type] {
+			return fmt.Errorf("%s is both unshared and joined: a child enters an existing %s namespace or gets a new one; `share %s` or `join %s off`", j.Type, j.Type, j.Type, j.Type)
+		}
 	}
 	if s.Hostname != "" {
 		if !s.Has("uts") {

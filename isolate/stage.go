@@ -132,6 +132,11 @@ func (st *stage) setup(spec *Spec) error {
 // execve moves the task into its time_for_children namespace; older
 // kernels only place forked children there, so the stage forks instead.
 func (st *stage) exec(spec *Spec) int {
+	if spec.Enter != nil {
+		if err := spec.Enter.apply(st.step); err != nil {
+			return st.fail(err)
+		}
+	}
 	env := spec.Env
 	if env == nil {
 		env = os.Environ()
@@ -142,7 +147,7 @@ func (st *stage) exec(spec *Spec) int {
 	}
 	// Capabilities raised only to get the stage through its own execve
 	// must not reach the command.
-	if spec.Has("user") && spec.IDMapping().Mode != "root" {
+	if spec.Enter == nil && spec.Has("user") && spec.IDMapping().Mode != "root" {
 		if err := dropStageCaps(); err != nil {
 			return st.fail(err)
 		}

@@ -156,3 +156,38 @@ func (c *Child) restoreTerminal() {
 		unix.IoctlSetTermios(fd, unix.TCSETS, c.termios)
 	}
 }
+
+// SignalAll sends sig to the child and to everything in its process group
+// (what a shell child started), where the child leads one.
+func (c *Child) SignalAll(sig unix.Signal) error {
+	if !c.ownGroup {
+		return c.Signal(sig)
+	}
+	err := unix.Kill(-c.direct, sig)
+	if err == unix.ESRCH {
+		return nil
+	}
+	return err
+}
+
+// Terminate asks the child to end: SIGTERM, or SIGKILL at once for PID 1
+// of a pid namespace that does not handle SIGTERM, since the kernel would
+// drop the SIGTERM.
+func (c *Child) Terminate() error {
+	if c.pidInit && c.Pid == c.direct && !handles(c.Pid, unix.SIGTERM) {
+		return c.SignalAll(unix.SIGKILL)
+	}
+	return c.SignalAll(unix.SIGTERM)
+}
+
+// Stop terminates the child and kills it if it is still there after grace.
+// Someone else (Wait) reaps it.
+func (c *Child) Stop(grace time.Duration) {
+	c.Terminate()
+	for end := time.Now().Add(grace); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !c.Alive() {
+			return
+		}
+	}
+	c.SignalAll(unix.SIGKILL)
+}

@@ -1,0 +1,495 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/isolate"
+)
+
+// maxLogBytes bounds what nsh keeps of a detached child's output.
+const maxLogBytes = 1 << 20
+
+// child is a detached child of the session.
+type child struct {
+	id   int
+	name string
+	args []string
+	ns   string // its namespaces, for ps
+	proc *isolate.Child
+	out  *ringBuffer
+
+	done chan struct{} // closed once reaped and its output drained
+	mu   sync.Mutex
+	ws   int // status, once done
+}
+
+func (c *child) ref() string {
+	if c.name != "" {
+		return fmt.Sprintf("@%d (%s)", c.id, c.name)
+	}
+	return fmt.Sprintf("@%d", c.id)
+}
+
+func (c *child) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *child) state() string {
+	if !c.exited() {
+		return "running"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return describeStatus(c.ws)
+}
+
+func describeStatus(st int) string {
+	if st > 128 && st < 128+65 {
+		return "killed by " + unix.SignalName(unix.Signal(st-128))
+	}
+	return fmt.Sprintf("exited %d", st)
+}
+
+// ringBuffer keeps the last maxLogBytes of a child's output.
+type ringBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	dropped int64
+}
+
+func (r *ringBuffer) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf = append(r.buf, p...)
+	if over := len(r.buf) - maxLogBytes; over > 0 {
+		r.dropped += int64(over)
+		r.buf = append(r.buf[:0:0], r.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (r *ringBuffer) snapshot() ([]byte, int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]byte(nil), r.buf...), r.dropped
+}
+
+func init() {
+	register(
+		&Command{
+			Name: "ps", Group: "children",
+			Usage:   []string{"ps", "ps --prune"},
+			Summary: "the children: id, name, host pid, state, command, namespaces, cgroup",
+			Help:    "Exited children stay listed until the session ends; --prune forgets them.",
+			Run:     runPs,
+			Complete: func(s *Session, args []string, partial string) []string {
+				return []string{"--prune"}
+			},
+		},
+		&Command{
+			Name: "enter", Group: "children",
+			Usage:   []string{"enter @ID [CMD ARG...]", "enter --ns NS,NS @ID [CMD ARG...]"},
+			Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
+			Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
+				"included), its cgroups, its root and working directory, its ids and capability sets.\n" +
+				"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
+				"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
+				"process (a multithreaded process cannot join a mount or user namespace).",
+			Run:      runEnter,
+			Complete: completeChildArg(0),
+		},
+		&Command{
+			Name: "kill", Group: "children",
+			Usage:    []string{"kill @ID [SIGNAL]"},
+			Summary:  "send a signal to a child (default TERM)",
+			Help:     "SIGNAL is a name (TERM, SIGKILL, int) or a number.",
+			Run:      runKill,
+			Complete: completeChildArg(0),
+		},
+		&Command{
+			Name: "wait", Group: "children",
+			Usage:    []string{"wait @ID"},
+			Summary:  "wait for a detached child; its status becomes the command's (and expect's)",
+			Run:      runWait,
+			Complete: completeChildArg(0),
+		},
+		&Command{
+			Name: "logs", Group: "children",
+			Usage:    []string{"logs @ID"},
+			Summary:  "what a detached child printed (the last 1 MiB)",
+			Run:      runLogs,
+			Complete: completeChildArg(0),
+		},
+	)
+}
+
+// completeChildArg completes @IDs and @NAMEs as argument n.
+func completeChildArg(n int) func(s *Session, args []string, partial string) []string {
+	return func(s *Session, args []string, partial string) []string {
+		skip := 0
+		for i, a := range args {
+			if a == "--ns" && i+1 < len(args) {
+				skip += 2
+			}
+		}
+		if len(args)-skip == n {
+			return s.childRefs()
+		}
+		return nil
+	}
+}
+
+func (s *Session) childRefs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.children {
+		out = append(out, "@"+strconv.Itoa(c.id))
+		if c.name != "" {
+			out = append(out, "@"+c.name)
+		}
+	}
+	return out
+}
+
+// lookupChild resolves @ID or @NAME; running insists that it runs.
+func (s *Session) lookupChild(word string, running bool) (*child, error) {
+	if !strings.HasPrefix(word, "@") || len(word) < 2 {
+		return nil, fmt.Errorf("%q is not a child: give @ID or @NAME (see ps)", word)
+	}
+	key := word[1:]
+	s.mu.Lock()
+	var found *child
+	for _, c := range s.children {
+		if strconv.Itoa(c.id) == key || c.name == key {
+			found = c
+		}
+	}
+	s.mu.Unlock()
+	if found == nil {
+		return nil, fmt.Errorf("no child %s: ps lists the children", word)
+	}
+	if running && found.exited() {
+		return nil, fmt.Errorf("child %s is gone (%s)", found.ref(), found.state())
+	}
+	return found, nil
+}
+
+var childName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+
+// spawnDetached starts a child in the background with its output kept.
+func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
+	if name != "" {
+		if !childName.MatchString(name) {
+			return fmt.Errorf("spawn: bad name %q: start with a letter, then letters, digits, '.', '_' or '-'", name)
+		}
+		if _, err := s.lookupChild("@"+name, false); err == nil {
+			return fmt.Errorf("spawn: a child is already named %q: pick another name, or ps --prune", name)
+		}
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	proc, err := isolate.Launch(spec, isolate.Options{
+		Stdin: devnull, Stdout: w, Stderr: w,
+		Detached: true,
+		Step:     s.explain,
+		Verify:   s.verifyJoins(spec),
+	})
+	w.Close()
+	if err != nil {
+		r.Close()
+		return err
+	}
+	s.mu.Lock()
+	s.nextID++
+	c := &child{id: s.nextID, name: name, args: spec.Args, ns: nsSummary(spec), proc: proc, out: &ringBuffer{}, done: make(chan struct{})}
+	s.children = append(s.children, c)
+	s.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() {
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := r.Read(buf)
+			c.out.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		r.Close()
+		close(drained)
+	}()
+	go func() {
+		st, _ := proc.Wait()
+		// What the child wrote just before it exited is still in the
+		// pipe; a grandchild holding the pipe open must not delay this.
+		select {
+		case <-drained:
+		case <-time.After(100 * time.Millisecond):
+		}
+		c.mu.Lock()
+		c.ws = st
+		c.mu.Unlock()
+		close(c.done)
+	}()
+	fmt.Fprintf(s.Out, "@%d pid %d\n", c.id, proc.Pid)
+	return nil
+}
+
+func nsSummary(spec *isolate.Spec) string {
+	parts := append([]string(nil), spec.Namespaces...)
+	for _, j := range spec.Join {
+		parts = append(parts, j.Type+"="+j.Ref)
+	}
+	if len(parts) == 0 {
+		return "(nsh's)"
+	}
+	return strings.Join(parts, ",")
+}
+
+func runPs(s *Session, args []string) error {
+	if len(args) == 1 && args[0] == "--prune" {
+		s.mu.Lock()
+		var keep []*child
+		for _, c := range s.children {
+			if !c.exited() {
+				keep = append(keep, c)
+			}
+		}
+		s.children = keep
+		s.mu.Unlock()
+		return nil
+	}
+	if len(args) > 0 {
+		c, _ := Lookup("ps")
+		return usageError(c, "unknown argument "+args[0])
+	}
+	s.mu.Lock()
+	list := append([]*child(nil), s.children...)
+	s.mu.Unlock()
+	var rows [][]string
+	for _, c := range list {
+		cg := "-"
+		if !c.exited() {
+			cg = cgroupOf(c.proc.Pid)
+		}
+		rows = append(rows, []string{"@" + strconv.Itoa(c.id), orDefault(c.name, "-"), strconv.Itoa(c.proc.Pid), c.state(), strings.Join(c.args, " "), c.ns, cg})
+	}
+	return printTable(s.Out, []string{"ID", "NAME", "PID", "STATE", "COMMAND", "NAMESPACES", "CGROUP"}, rows)
+}
+
+// cgroupOf is a process's cgroup: the unified one where it has one below
+// the root, else that of its memory controller.
+func cgroupOf(pid int) string {
+	lines, err := isolate.ProcessCgroups(pid)
+	if err != nil {
+		return "-"
+	}
+	best := ""
+	for _, l := range lines {
+		if l.Hierarchy == 0 && l.Path != "/" {
+			return l.Path
+		}
+		if l.Controllers == "memory" || (best == "" && l.Hierarchy == 0) {
+			best = l.Path
+		}
+	}
+	return orDefault(best, "-")
+}
+
+func runEnter(s *Session, args []string) error {
+	c, _ := Lookup("enter")
+	var types []string
+	if len(args) >= 2 && args[0] == "--ns" {
+		for _, w := range strings.Split(args[1], ",") {
+			ns, err := isolate.ParseNamespace(w)
+			if err != nil {
+				return err
+			}
+			types = append(types, ns)
+		}
+		args = args[2:]
+	}
+	if len(args) == 0 {
+		return usageError(c, "name a child")
+	}
+	ch, err := s.lookupChild(args[0], true)
+	if err != nil {
+		return err
+	}
+	cmd := args[1:]
+	if len(cmd) == 0 {
+		cmd = []string{defaultShell(ch.proc.Pid)}
+	}
+	proc, err := isolate.Enter(ch.proc, types, cmd, isolate.Options{
+		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
+		Foreground: true,
+		Step:       s.explain,
+		Notice:     func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },
+	})
+	if err != nil {
+		return s.childFailed("enter", err)
+	}
+	return s.waitForeground("enter", proc)
+}
+
+// defaultShell is $SHELL where the child's root has it, else /bin/sh.
+func defaultShell(pid int) string {
+	sh := os.Getenv("SHELL")
+	if sh != "" {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, sh)); err == nil {
+			return sh
+		}
+	}
+	return "/bin/sh"
+}
+
+func runKill(s *Session, args []string) error {
+	c, _ := Lookup("kill")
+	if len(args) < 1 || len(args) > 2 {
+		return usageError(c, "name a child and at most one signal")
+	}
+	sig := unix.SIGTERM
+	if len(args) == 2 {
+		var err error
+		if sig, err = ParseSignal(args[1]); err != nil {
+			return err
+		}
+	}
+	ch, err := s.lookupChild(args[0], true)
+	if err != nil {
+		return err
+	}
+	s.explain(fmt.Sprintf("pidfd_send_signal(pid %d, %s)", ch.proc.Pid, unix.SignalName(sig)))
+	if err := ch.proc.Signal(sig); err != nil {
+		return fmt.Errorf("kill %s: %w", ch.ref(), err)
+	}
+	return nil
+}
+
+// ParseSignal reads TERM, SIGTERM, term or 15.
+func ParseSignal(w string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(w); err == nil {
+		if n < 1 || n > 64 {
+			return 0, fmt.Errorf("signal %d is out of range: give 1-64", n)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(w)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q: give a name such as TERM, KILL, INT, HUP, or a number 1-64", w)
+}
+
+func runWait(s *Session, args []string) error {
+	if len(args) != 1 {
+		c, _ := Lookup("wait")
+		return usageError(c, "name one child")
+	}
+	ch, err := s.lookupChild(args[0], false)
+	if err != nil {
+		return err
+	}
+	// Ctrl-C gives the prompt back, whether or not the REPL catches it.
+	intr := make(chan os.Signal, 1)
+	signal.Notify(intr, os.Interrupt)
+	defer signal.Stop(intr)
+	select {
+	case <-ch.done:
+	case <-intr:
+		return fmt.Errorf("wait %s: interrupted; the child is still running", ch.ref())
+	}
+	ch.mu.Lock()
+	st := ch.ws
+	ch.mu.Unlock()
+	s.childStatus, s.haveChild = st, true
+	s.status = st
+	return nil
+}
+
+func runLogs(s *Session, args []string) error {
+	if len(args) != 1 {
+		c, _ := Lookup("logs")
+		return usageError(c, "name one child")
+	}
+	ch, err := s.lookupChild(args[0], false)
+	if err != nil {
+		return err
+	}
+	out, dropped := ch.out.snapshot()
+	if dropped > 0 {
+		fmt.Fprintf(s.Err, "logs: the first %d bytes are gone; nsh keeps the last %d\n", dropped, maxLogBytes)
+	}
+	_, err = s.Out.Write(out)
+	return err
+}
+
+// Close ends every child nsh started: TERM, then KILL after a short
+// grace, and reaps them. Pins stay: they are meant to outlive nsh.
+func (s *Session) Close() {
+	// A signal and the end of the script may both close the session; the
+	// second waits for the first.
+	s.closing.Lock()
+	defer s.closing.Unlock()
+	s.mu.Lock()
+	var running []*child
+	for _, c := range s.children {
+		if !c.exited() {
+			running = append(running, c)
+		}
+	}
+	fg := s.fg
+	s.mu.Unlock()
+	if fg != nil {
+		fg.Stop(grace)
+	}
+	for _, c := range running {
+		s.explain(fmt.Sprintf("end %s: SIGTERM, SIGKILL after %s", c.ref(), grace))
+		c.proc.Terminate()
+	}
+	deadline := time.After(grace)
+	for _, c := range running {
+		select {
+		case <-c.done:
+		case <-deadline:
+		}
+	}
+	for _, c := range running {
+		if !c.exited() {
+			c.proc.SignalAll(unix.SIGKILL)
+		}
+	}
+	for _, c := range running {
+		select {
+		case <-c.done:
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+const grace = time.Second

@@ -1,0 +1,158 @@
+package isolate
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// CgroupMount is one mounted cgroup hierarchy, from /proc/self/mountinfo.
+type CgroupMount struct {
+	Point string // where it is mounted
+	Root  string // the cgroup shown at Point
+	V2    bool
+	// Options of a v1 mount: its controllers, or name=systemd.
+	Options []string
+}
+
+// CgroupMounts lists the cgroup hierarchies mounted in nsh's mount
+// namespace.
+func CgroupMounts() ([]CgroupMount, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []CgroupMount
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		a, b := strings.Fields(pre), strings.Fields(post)
+		if len(a) < 5 || len(b) < 3 || (b[0] != "cgroup" && b[0] != "cgroup2") {
+			continue
+		}
+		out = append(out, CgroupMount{
+			Point:   unescapeMountinfo(a[4]),
+			Root:    unescapeMountinfo(a[3]),
+			V2:      b[0] == "cgroup2",
+			Options: strings.Split(b[2], ","),
+		})
+	}
+	return out, sc.Err()
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// CgroupLine is one line of /proc/PID/cgroup.
+type CgroupLine struct {
+	Hierarchy   int
+	Controllers string // "memory", "cpu,cpuacct", "name=systemd", "" for v2
+	Path        string
+}
+
+// ProcessCgroups reads /proc/PID/cgroup.
+func ProcessCgroups(pid int) ([]CgroupLine, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	var out []CgroupLine
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		h, _ := strconv.Atoi(parts[0])
+		out = append(out, CgroupLine{Hierarchy: h, Controllers: parts[1], Path: parts[2]})
+	}
+	return out, nil
+}
+
+// Dir is the directory of cgroup l under the mounts, "" when its
+// hierarchy is not mounted here.
+func (l CgroupLine) Dir(mounts []CgroupMount) string {
+	for _, m := range mounts {
+		if l.Hierarchy == 0 && l.Controllers == "" {
+			if !m.V2 {
+				continue
+			}
+		} else if m.V2 || !hasAll(m.Options, strings.Split(l.Controllers, ",")) {
+			continue
+		}
+		rel, err := filepath.Rel(m.Root, l.Path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // this mount shows another part of the hierarchy
+		}
+		return filepath.Join(m.Point, rel)
+	}
+	return ""
+}
+
+func hasAll(have, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// joinCgroups moves pid into every cgroup of target that it is not in yet.
+func joinCgroups(target, pid int, opt *Options) error {
+	theirs, err := ProcessCgroups(target)
+	if err != nil {
+		return fmt.Errorf("read cgroups of pid %d: %w", target, err)
+	}
+	mine, err := ProcessCgroups(pid)
+	if err != nil {
+		return fmt.Errorf("read cgroups of pid %d: %w", pid, err)
+	}
+	mounts, err := CgroupMounts()
+	if err != nil {
+		return fmt.Errorf("find cgroup mounts: %w", err)
+	}
+	for _, t := range theirs {
+		same := false
+		for _, m := range mine {
+			same = same || (m.Hierarchy == t.Hierarchy && m.Controllers == t.Controllers && m.Path == t.Path)
+		}
+		dir := t.Dir(mounts)
+		if same || dir == "" {
+			continue
+		}
+		procs := filepath.Join(dir, "cgroup.procs")
+		opt.step("write %d to %s", pid, procs)
+		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package isolate
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// nsGetNSType is ioctl NS_GET_NSTYPE (linux/nsfs.h): the CLONE_NEW* type
+// of a namespace file, or ENOTTY for any other file.
+const nsGetNSType = 0xb703
+
+// NamespaceOf returns the type and inode of a namespace file.
+func NamespaceOf(f *os.File) (string, uint64, error) {
+	t, err := unix.IoctlRetInt(int(f.Fd()), nsGetNSType)
+	if err != nil {
+		if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
+			return "", 0, fmt.Errorf("%s is not a namespace file (like /proc/PID/ns/uts, or one pinned with ns pin)", f.Name())
+		}
+		return "", 0, fmt.Errorf("ioctl(NS_GET_NSTYPE) on %s: %w", f.Name(), err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return "", 0, fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	for name, flag := range cloneFlags {
+		if int(flag) == t {
+			return name, st.Ino, nil
+		}
+	}
+	return "", 0, fmt.Errorf("%s is a namespace of unknown type %#x", f.Name(), t)
+}
+
+// OpenNamespace opens a namespace file and checks that it is one of type
+// want ("" for any).
+func OpenNamespace(path, want string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	got, _, err := NamespaceOf(f)
+	if err == nil && want != "" && got != want {
+		err = fmt.Errorf("%s is a %s namespace, not %s", path, got, want)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// NSPath is the /proc file of a process's namespace of type ns.
+func NSPath(pid int, ns string) string {
+	return "/proc/" + strconv.Itoa(pid) + "/ns/" + ns
+}
+
+// Pin bind-mounts the child's namespace of type ns on path, creating path
+// as an empty file if it is missing, so the namespace outlives its last
+// process (like unshare --uts=FILE). It returns the namespace's inode and
+// whether it created the file.
+func (c *Child) Pin(ns, path string, step func(string)) (ino uint64, created bool, err error) {
+	src := NSPath(c.Pid, ns)
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
+		if err != nil {
+			return 0, false, fmt.Errorf("create %s: %w", path, err)
+		}
+		f.Close()
+		created = true
+	}
+	undo := func() {
+		if created {
+			os.Remove(path)
+		}
+	}
+	if !c.Alive() {
+		undo()
+		return 0, false, errors.New("the child has exited")
+	}
+	if step != nil {
+		step(fmt.Sprintf("mount --bind %s %s", src, path))
+	}
+	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+		undo()
+		if errors.Is(err, unix.EINVAL) && ns == "mnt" {
+			return 0, false, fmt.Errorf("mount --bind %s %s: %w: a mount namespace can only be pinned on a private mount (mount --make-private the directory's mount first)", src, path, err)
+		}
+		return 0, false, fmt.Errorf("mount --bind %s %s: %w", src, path, err)
+	}
+	f, err := os.Open(path)
+	if err == nil {
+		_, ino, err = NamespaceOf(f)
+		f.Close()
+	}
+	return ino, created, err
+}
+
+// Unpin unmounts a pinned namespace file and says what it held.
+func Unpin(path string, step func(string)) (ns string, ino uint64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	ns, ino, err = NamespaceOf(f)
+	f.Close()
+	if err != nil {
+		return "", 0, fmt.Errorf("%s holds no pinned namespace: %w", path, err)
+	}
+	if step != nil {
+		step("umount " + path)
+	}
+	if err := unix.Unmount(path, 0); err != nil {
+		return "", 0, fmt.Errorf("umount %s: %w", path, err)
+	}
+	return ns, ino, nil
+}
+
+// Alive reports whether the child has not exited (it may not be reaped
+// yet). The pidfd makes the answer about this child, never a recycled pid.
+func (c *Child) Alive() bool {
+	if c.pidfd >= 0 {
+		if c.Pid != c.direct {
+			// Behind a relay: the relay exits right after the command.
+			return unix.PidfdSendSignal(c.pidfd, 0, nil, 0) == nil && processState(c.Pid) != "Z"
+		}
+		return unix.PidfdSendSignal(c.pidfd, 0, nil, 0) == nil && processState(c.direct) != "Z"
+	}
+	return processState(c.Pid) != "" && processState(c.Pid) != "Z"
+}
+
+// processState is the state letter of /proc/PID/stat, "" when there is no
+// such process.
+func processState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	// The command name is in parentheses and may hold anything.
+	for i := len(b) - 1; i > 0; i-- {
+		if b[i] == ')' && i+2 < len(b) {
+			return string(b[i+2])
+		}
+	}
+	return ""
+}
