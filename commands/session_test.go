@@ -197,3 +197,20 @@ func TestParseOffset(t *testing.T) {
 		}
 	}
 }
+
+func TestCompleteChildren(t *testing.T) {
+	s, _, _, _ := newTestSession()
+	s.children = []*child{{id: 1, name: "web", done: make(chan struct{})}, {id: 2, done: make(chan struct{})}}
+	for line, want := range map[string][]string{
+		"enter @":            {"@1", "@2", "@web"},
+		"kill @w":            {"@web"},
+		"enter --ns uts @":   {"@1", "@2", "@web"},
+		"ns pin uts /tmp/x ": {"@1", "@2", "@web"},
+		"join net @":         {"@1", "@2", "@web"},
+		"wait @1 ":           nil,
+	} {
+		if got, _ := s.Complete(line); !reflect.DeepEqual(got, want) {
+			t.Errorf("Complete(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
