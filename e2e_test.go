@@ -86,6 +86,16 @@ func TestRootless(t *testing.T) {
 		t.Errorf("time offsets as nobody: status %d, stdout %q, stderr %q", st, out, errOut)
 	}
 
+	// enter, without root: through the child's user namespace.
+	out, errOut, st = run(`unshare user uts pid mnt; hostname kid; spawn -d sleep 30; enter @1 sh -c 'hostname; echo $$'; enter --ns user,uts @1 hostname`)
+	if st != 0 || !regexp.MustCompile(`^@1 pid [0-9]+\nkid\n[0-9]\nkid\n$`).MatchString(out) {
+		t.Errorf("enter as nobody: status %d, stdout %q, stderr %q", st, out, errOut)
+	}
+	_, errOut, st = run(`unshare user uts; spawn -d sleep 30; enter --ns uts @1 hostname`)
+	if st != 2 || !strings.Contains(errOut, "add user to --ns") {
+		t.Errorf("enter --ns uts as nobody: status %d, stderr %q", st, errOut)
+	}
+
 	// The whole walkthrough script, as nobody.
 	script, err := os.ReadFile("scripts/01-namespaces.nsh")
 	if err != nil {

@@ -1,10 +1,12 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,6 +351,9 @@ func runEnter(s *Session, args []string) error {
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },
 	})
 	if err != nil {
+		if errors.Is(err, unix.EPERM) && len(types) > 0 && !slices.Contains(types, "user") && os.Geteuid() != 0 {
+			err = fmt.Errorf("%w: without root, a namespace is joined through the user namespace that owns it: add user to --ns", err)
+		}
 		return s.childFailed("enter", err)
 	}
 	return s.waitForeground("enter", proc)
