@@ -32,6 +32,9 @@ func TestScript(t *testing.T) {
 				if left := processesOf(env.WorkDir); len(left) > 0 {
 					env.T().Fatal("processes left behind: " + strings.Join(left, "; "))
 				}
+				if left := nshCgroups(); len(left) > 0 {
+					env.T().Fatal("cgroups left behind: " + strings.Join(left, " "))
+				}
 			})
 			return nil
 		},
@@ -46,6 +49,19 @@ func condition(cond string) (bool, error) {
 	case "timens":
 		_, err := os.Stat("/proc/self/ns/time")
 		return err == nil, nil
+	case "cgroup1":
+		// v1 memory, cpu and pids: the v1 translation tests need them.
+		for _, c := range []string{"memory", "cpu", "pids"} {
+			if _, err := os.Stat("/sys/fs/cgroup/" + c + "/cgroup.procs"); err != nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	case "cgroup2":
+		// A v2 hierarchy with memory, cpu and pids for nsh's children.
+		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+		have := " " + string(b) + " "
+		return err == nil && strings.Contains(have, " memory ") && strings.Contains(have, " pids "), nil
 	}
 	return false, os.ErrNotExist
 }
@@ -91,6 +107,37 @@ func processesOf(dir string) []string {
 			cmd, _ := os.ReadFile(p + "/cmdline")
 			left = append(left, filepath.Base(p)+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
 		}
+		if len(left) == 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return left
+}
+
+// nshCgroups lists cgroup directories nsh makes (nsh-PID-N, nsh-PID-self)
+// whose nsh has exited: leftovers. Those of a live nsh belong to a test
+// still running in parallel. The janitor may take a moment after a SIGKILL.
+func nshCgroups() []string {
+	var left []string
+	for try := 0; try < 60; try++ {
+		left = nil
+		filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			if strings.HasPrefix(d.Name(), "nsh-") {
+				pid, _, _ := strings.Cut(strings.TrimPrefix(d.Name(), "nsh-"), "-")
+				if _, err := os.Stat("/proc/" + pid); err != nil {
+					left = append(left, p)
+				}
+				return filepath.SkipDir
+			}
+			if strings.Count(p, "/") > 8 {
+				return filepath.SkipDir
+			}
+			return nil
+		})
 		if len(left) == 0 {
 			return nil
 		}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate"
+	"nsh/isolate/cgroup"
 )
 
 // maxLogBytes bounds what nsh keeps of a detached child's output.
@@ -31,7 +32,8 @@ type child struct {
 
 	done chan struct{} // closed once reaped and its output drained
 	mu   sync.Mutex
-	ws   int // status, once done
+	ws   int    // status, once done
+	oom  string // why it died, when the OOM killer ended it
 }
 
 func (c *child) ref() string {
@@ -56,6 +58,9 @@ func (c *child) state() string {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.oom != "" {
+		return c.oom
+	}
 	return describeStatus(c.ws)
 }
 
@@ -252,6 +257,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		}
 		c.mu.Lock()
 		c.ws = st
+		c.oom = oomNote(proc, spec)
 		c.mu.Unlock()
 		close(c.done)
 	}()
@@ -304,7 +310,7 @@ func runPs(s *Session, args []string) error {
 // cgroupOf is a process's cgroup: the unified one where it has one below
 // the root, else that of its memory controller.
 func cgroupOf(pid int) string {
-	lines, err := isolate.ProcessCgroups(pid)
+	lines, err := cgroup.ProcessCgroups(pid)
 	if err != nil {
 		return "-"
 	}
@@ -356,7 +362,7 @@ func runEnter(s *Session, args []string) error {
 		}
 		return s.childFailed("enter", err)
 	}
-	return s.waitForeground("enter", proc)
+	return s.waitForeground("enter", proc, &isolate.Spec{})
 }
 
 // defaultShell is $SHELL where the child's root has it, else /bin/sh.
@@ -430,8 +436,11 @@ func runWait(s *Session, args []string) error {
 		return fmt.Errorf("wait %s: interrupted; the child is still running", ch.ref())
 	}
 	ch.mu.Lock()
-	st := ch.ws
+	st, oom := ch.ws, ch.oom
 	ch.mu.Unlock()
+	if oom != "" {
+		fmt.Fprintf(s.Err, "wait: %s %s\n", ch.ref(), oom)
+	}
 	s.childStatus, s.haveChild = st, true
 	s.status = st
 	return nil
@@ -486,7 +495,7 @@ func (s *Session) Close() {
 	}
 	for _, c := range running {
 		if !c.exited() {
-			c.proc.SignalAll(unix.SIGKILL)
+			c.proc.KillAll()
 		}
 	}
 	for _, c := range running {
@@ -495,6 +504,9 @@ func (s *Session) Close() {
 		case <-time.After(2 * time.Second):
 		}
 	}
+	// Children's cgroups went with them; what is left is nsh's own
+	// changes, and the janitor.
+	cgroup.Cleanup()
 }
 
 const grace = time.Second

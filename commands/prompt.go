@@ -15,6 +15,9 @@ func (s *Session) Prompt() string {
 	if len(s.Spec.Namespaces) > 0 {
 		parts = append(parts, strings.Join(s.Spec.Namespaces, ","))
 	}
+	if limits := cgroupPrompt(s.Spec.Cgroup); len(limits) > 0 {
+		parts = append(parts, strings.Join(limits, " "))
+	}
 	if len(s.Spec.Join) > 0 {
 		var joined []string
 		for _, j := range s.Spec.Join {

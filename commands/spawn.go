@@ -92,7 +92,7 @@ flags:
 	if err != nil {
 		return s.childFailed("spawn", err)
 	}
-	return s.waitForeground("spawn", proc)
+	return s.waitForeground("spawn", proc, spec)
 }
 
 // childFailed turns a failed start into the command's outcome: like a
@@ -109,7 +109,7 @@ func (s *Session) childFailed(verb string, err error) error {
 }
 
 // waitForeground waits for a child that owns the terminal.
-func (s *Session) waitForeground(verb string, proc *isolate.Child) error {
+func (s *Session) waitForeground(verb string, proc *isolate.Child, spec *isolate.Spec) error {
 	s.mu.Lock()
 	s.fg = proc
 	s.mu.Unlock()
@@ -122,6 +122,9 @@ func (s *Session) waitForeground(verb string, proc *isolate.Child) error {
 		fmt.Fprintf(s.Err, "%s: %v\n", verb, err)
 	case err != nil:
 		return err
+	}
+	if note := oomNote(proc, spec); note != "" {
+		fmt.Fprintf(s.Err, "%s: %s\n", verb, note)
 	}
 	s.setChildStatus(status)
 	if s.Interactive && status != 0 {

@@ -80,6 +80,17 @@ func showRows(s *Session) [][]string {
 	if sp.Has("pid") && sp.Has("mnt") {
 		rows = append(rows, []string{"/proc", "fresh: the child is PID 1"})
 	}
+	if c := sp.Cgroup; c != nil {
+		for _, st := range c.Settings {
+			rows = append(rows, []string{"cgroup " + st.Key, displayValue(st)})
+		}
+		if c.Parent != "" {
+			rows = append(rows, []string{"cgroup parent", c.Parent})
+		}
+		if c.Use != "" {
+			rows = append(rows, []string{"cgroup use", c.Use})
+		}
+	}
 	explain := "off"
 	if s.Explain {
 		explain = "on"
@@ -110,6 +121,17 @@ func SaveScript(sp *isolate.Spec) string {
 			fmt.Fprintf(&b, "# join %s %s: %s was a child of the session that saved this\n", j.Type, j.Ref, j.Ref)
 		} else {
 			fmt.Fprintf(&b, "join %s %s\n", j.Type, Quote(j.Ref))
+		}
+	}
+	if c := sp.Cgroup; c != nil {
+		for _, st := range c.Settings {
+			fmt.Fprintf(&b, "cgroup set %s %s\n", st.Key, displayValue(st))
+		}
+		if c.Parent != "" {
+			fmt.Fprintf(&b, "cgroup parent %s\n", Quote(c.Parent))
+		}
+		if c.Use != "" {
+			fmt.Fprintf(&b, "cgroup use %s\n", Quote(c.Use))
 		}
 	}
 	if sp.Hostname != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"nsh/isolate/cgroup"
 	"os"
 	"os/exec"
 	"runtime"
@@ -69,7 +70,16 @@ type Child struct {
 	termios    *unix.Termios
 	pidInit    bool // PID 1 of a new pid namespace
 	notice     func(string)
+	step       func(string)
+
+	group *cgroup.Group // the child's cgroup, removed once it is reaped
+	// OOMKills is how many of the child's processes the OOM killer
+	// ended, known once Wait returns.
+	OOMKills int
 }
+
+// Cgroup is the child's cgroup, nil when it has none.
+func (c *Child) Cgroup() *cgroup.Group { return c.group }
 
 func (o *Options) step(format string, args ...any) {
 	if o.Step != nil {
@@ -131,18 +141,47 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	childEnd := os.NewFile(uintptr(fds[1]), "nsh-child")
 	defer parentEnd.Close()
 
-	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, pidfd: -1}
+	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, step: opt.Step, pidfd: -1}
 	attr := &syscall.SysProcAttr{
 		Cloneflags: spec.CloneFlags(),
 		// The child must not outlive nsh even if nsh is killed outright.
 		Pdeathsig: unix.SIGKILL,
 		PidFD:     &c.pidfd,
 	}
+	if !plan.enter {
+		var err error
+		if c.group, err = newGroup(spec, &opt); err != nil {
+			return nil, err
+		}
+	}
+	if dir := c.group.UnifiedDirOrEmpty(); dir != "" {
+		// The child is born in its cgroup (clone3 CLONE_INTO_CGROUP)
+		// and never runs an instruction outside it.
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			c.removeGroup()
+			return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
+		}
+		defer unix.Close(fd)
+		attr.UseCgroupFD, attr.CgroupFD = true, fd
+		opt.step("clone3 into cgroup %s (CLONE_INTO_CGROUP)", dir)
+	}
 	if spec.Has("user") {
 		setUserMaps(spec, attr, &opt)
 	}
 	env := append(os.Environ(), stageEnv+"="+stageInit)
 	extra := []*os.File{childEnd}
+	late, err := c.lateFiles(plan)
+	if err != nil {
+		c.removeGroup()
+		return nil, err
+	}
+	spec = spec.Clone()
+	for _, lf := range late {
+		defer lf.f.Close()
+		spec.Late = append(spec.Late, LateWrite{FD: stageFD + len(extra), Path: lf.f.Name(), Value: lf.value})
+		extra = append(extra, lf.f)
+	}
 	if len(plan.files) > 0 {
 		var parts []string
 		for i, f := range plan.files {
@@ -199,10 +238,17 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	childEnd.Close()
 	plan.close()
 	if err != nil {
+		c.removeGroup()
 		return nil, startError(spec, err)
 	}
 	c.Pid = cmd.Process.Pid
 	c.direct = c.Pid
+	// On v1 the child stage is placed now: it waits for the spec before
+	// it does anything, so it is in its cgroups before its command runs.
+	if err := c.group.PlaceOrNil(c.Pid, attr.UseCgroupFD, opt.Step); err != nil {
+		c.kill()
+		return nil, err
+	}
 	// Wait4 reaps the child; os.Process must not try to as well.
 	cmd.Process.Release()
 
@@ -216,13 +262,15 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 			return nil, err
 		}
 		c.Pid = pid
-		if plan.enter {
-			if err := joinCgroups(plan.target, pid, &opt); err != nil {
+		if pid != c.direct {
+			// Forked by the relay before it was placed.
+			if err := c.group.PlaceOrNil(pid, false, opt.Step); err != nil {
 				c.kill()
 				return nil, err
 			}
 		}
 	}
+
 	if err := json.NewEncoder(parentEnd).Encode(spec); err != nil {
 		c.kill()
 		return nil, fmt.Errorf("send spec to child stage: %w", err)
@@ -305,6 +353,91 @@ func (c *Child) kill() {
 	unix.Wait4(c.direct, &ws, 0, nil)
 	c.restoreTerminal()
 	c.closePidfd()
+	c.removeGroup()
+}
+
+type lateFile struct {
+	f     *os.File
+	value string
+}
+
+// lateFiles opens what the child stage writes last: its own pids.max, or
+// for enter the cgroup.procs of each cgroup of the entered child.
+func (c *Child) lateFiles(plan *setnsPlan) ([]lateFile, error) {
+	var paths, values []string
+	if plan.enter {
+		dirs, err := cgroup.DirsToJoin(plan.target)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dirs {
+			paths = append(paths, d+"/cgroup.procs")
+			values = append(values, "0") // 0: the writing process
+		}
+	}
+	if c.group != nil {
+		for _, w := range c.group.Deferred() {
+			paths = append(paths, w.Path)
+			values = append(values, w.Value)
+		}
+	}
+	var out []lateFile
+	for i, p := range paths {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			for _, o := range out {
+				o.f.Close()
+			}
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+		out = append(out, lateFile{f, values[i]})
+	}
+	return out, nil
+}
+
+// newGroup makes the child's cgroup. With no cgroup settings planned, a
+// host that will not let nsh make one (no permission, nothing mounted)
+// costs the child its cgroup, not its start.
+func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
+	cfg := cgroup.Config{}
+	if spec.Cgroup != nil {
+		cfg = *spec.Cgroup
+	}
+	h, err := cgroup.Detect()
+	if err == nil {
+		groupSeq++
+		var g *cgroup.Group
+		g, err = cgroup.New(h, cfg, fmt.Sprintf("nsh-%d-%d", os.Getpid(), groupSeq), opt.Step)
+		if err == nil {
+			return g, nil
+		}
+	}
+	if len(cfg.Settings) == 0 && cfg.Use == "" && cfg.Parent == "" {
+		opt.step("no cgroup for this child: %v", err)
+		return nil, nil
+	}
+	return nil, fmt.Errorf("cgroup: %w", err)
+}
+
+var groupSeq int
+
+func (c *Child) removeGroup() {
+	if c.group != nil {
+		if err := c.group.Remove(c.step); err != nil && c.notice != nil {
+			c.notice(err.Error())
+		}
+		c.group = nil
+	}
+}
+
+// KillAll ends the child and everything it started: through its cgroup
+// where it has one, else its process group.
+func (c *Child) KillAll() {
+	if c.group != nil {
+		c.group.Kill(c.step)
+		return
+	}
+	c.SignalAll(unix.SIGKILL)
 }
 
 func (c *Child) closePidfd() {
@@ -350,7 +483,7 @@ func setUserMaps(spec *Spec, attr *syscall.SysProcAttr, opt *Options) {
 func cloneFlagNames(spec *Spec) string {
 	var names []string
 	for _, n := range Namespaces {
-		if spec.Has(n) && n != "time" {
+		if spec.Has(n) && n != "time" && n != "cgroup" {
 			names = append(names, CloneFlagName(n))
 		}
 	}
@@ -380,6 +513,12 @@ func startError(spec *Spec, err error) error {
 // returns 128+SIGTSTP and ErrStopped.
 func (c *Child) Wait() (int, error) {
 	defer c.closePidfd()
+	defer func() {
+		if c.group != nil {
+			c.OOMKills = c.group.OOMKills()
+		}
+		c.removeGroup()
+	}()
 	stop := c.watchInterrupts()
 	defer stop()
 	for {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"nsh/isolate/cgroup"
 	"strings"
 	"unicode"
 
@@ -92,10 +93,25 @@ type Spec struct {
 	// credentials and capabilities it takes on before its command.
 	Enter *Creds `json:"enter,omitempty"`
 
+	// Cgroup is the plan for the child's cgroup; nil is a cgroup of its
+	// own with no limits.
+	Cgroup *cgroup.Config `json:"cgroup,omitempty"`
+
+	// Late are writes the child stage makes right before execve, to files
+	// the parent opened for it (see lateWrites); Launch fills them in.
+	Late []LateWrite `json:"late,omitempty"`
+
 	// Args is the command; Args[0] is looked up in the child's PATH.
 	Args []string `json:"args,omitempty"`
 	Env  []string `json:"env,omitempty"`
 	Dir  string   `json:"dir,omitempty"`
+}
+
+// LateWrite is a value for the child stage to write to descriptor FD.
+type LateWrite struct {
+	FD    int    `json:"fd"`
+	Path  string `json:"path"`
+	Value string `json:"value"`
 }
 
 // Join is an existing namespace for children to enter.
@@ -150,13 +166,15 @@ func (s *Spec) IDMapping() IDMap {
 	return IDMap{Mode: "root"}
 }
 
-// CloneFlags is the OR of the CLONE_NEW* flags the spec asks for, without
-// CLONE_NEWTIME: a time namespace's offsets can only be written before any
-// process is in it, so the child stage unshares it itself.
+// CloneFlags is the OR of the CLONE_NEW* flags the spec asks for, less
+// two the child stage unshares itself: CLONE_NEWTIME, since a time
+// namespace's offsets can only be written before any process is in it,
+// and CLONE_NEWCGROUP, since a cgroup namespace's root is the cgroup its
+// creator is in, and on v1 the child is placed in its cgroups after clone.
 func (s *Spec) CloneFlags() uintptr {
 	var f uintptr
 	for _, n := range s.Namespaces {
-		if n != "time" {
+		if n != "time" && n != "cgroup" {
 			f |= cloneFlags[n]
 		}
 	}
@@ -220,6 +238,26 @@ func (s *Spec) Validate() error {
 			}
 		default:
 			return fmt.Errorf("unknown id map mode %q", s.Map.Mode)
+		}
+	}
+	if c := s.Cgroup; c != nil {
+		keys := map[string]bool{}
+		for _, st := range c.Settings {
+			if keys[st.Key] {
+				return fmt.Errorf("cgroup key %s set twice", st.Key)
+			}
+			keys[st.Key] = true
+			if err := cgroup.ValidateKey(st.Key); err != nil {
+				return err
+			}
+		}
+		if c.Use != "" && len(c.Settings) > 0 {
+			return errors.New("cgroup use puts children into an existing cgroup as it is: unset the planned limits, or `cgroup use off`")
+		}
+		for _, p := range []string{c.Parent, c.Use} {
+			if p != "" && (!strings.HasPrefix(p, "/") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..")) {
+				return fmt.Errorf("cgroup path %q: give an absolute path inside the hierarchy, such as /mygroup", p)
+			}
 		}
 	}
 	if s.Time != (TimeOffsets{}) && !s.Has("time") {

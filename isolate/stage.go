@@ -84,6 +84,13 @@ func childStage() int {
 // setup does, in order, what must happen inside the namespaces before the
 // command runs.
 func (st *stage) setup(spec *Spec) error {
+	if spec.Has("cgroup") {
+		// Now, in its own cgroup: that cgroup becomes the root it sees.
+		st.step("unshare(CLONE_NEWCGROUP)")
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare(CLONE_NEWCGROUP): %w", err)
+		}
+	}
 	if spec.Has("mnt") {
 		// Without this, mounts made below would propagate back to the
 		// host's shared mounts (systemd makes / shared).
@@ -151,6 +158,9 @@ func (st *stage) exec(spec *Spec) int {
 		if err := dropStageCaps(); err != nil {
 			return st.fail(err)
 		}
+	}
+	if err := st.lateWrites(spec); err != nil {
+		return st.fail(err)
 	}
 	if spec.Has("time") && !kernelAtLeast(6, 2) {
 		return st.forkExec(path, spec, env)
@@ -262,6 +272,24 @@ func dropStageCaps() error {
 	data[0].Inheritable, data[1].Inheritable = 0, 0
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset(inh=0): %w", err)
+	}
+	return nil
+}
+
+// lateWrites are the cgroup writes that must come last, right before
+// execve: pids.max (the stage's own Go threads count against it, and the
+// kernel checks the limit only on fork, not on a move), and, for enter, the
+// move into the entered child's cgroups. The parent opened the files; the
+// descriptors are the stage's.
+func (st *stage) lateWrites(spec *Spec) error {
+	for _, w := range spec.Late {
+		st.step("write %q to %s", w.Value, w.Path)
+		f := os.NewFile(uintptr(w.FD), w.Path)
+		_, err := f.Write([]byte(w.Value))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("write %s: %w", w.Path, err)
+		}
 	}
 	return nil
 }

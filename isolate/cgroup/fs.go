@@ -1,4 +1,7 @@
-package isolate
+// Package cgroup makes, limits, watches and removes the cgroups of nsh's
+// children on cgroup v2, v1 and hybrid hosts. Keys are v2 file names; on
+// v1 they are translated to the v1 files by runc's rules.
+package cgroup
 
 import (
 	"bufio"
@@ -125,34 +128,42 @@ func hasAll(have, want []string) bool {
 	return true
 }
 
-// joinCgroups moves pid into every cgroup of target that it is not in yet.
-func joinCgroups(target, pid int, opt *Options) error {
+// DirsToJoin lists the cgroups of target that nsh is not in: those a
+// process entering target must move into.
+func DirsToJoin(target int) ([]string, error) {
 	theirs, err := ProcessCgroups(target)
 	if err != nil {
-		return fmt.Errorf("read cgroups of pid %d: %w", target, err)
+		return nil, fmt.Errorf("read cgroups of pid %d: %w", target, err)
 	}
-	mine, err := ProcessCgroups(pid)
+	mine, err := ProcessCgroups(os.Getpid())
 	if err != nil {
-		return fmt.Errorf("read cgroups of pid %d: %w", pid, err)
+		return nil, fmt.Errorf("read nsh's cgroups: %w", err)
 	}
 	mounts, err := CgroupMounts()
 	if err != nil {
-		return fmt.Errorf("find cgroup mounts: %w", err)
+		return nil, fmt.Errorf("find cgroup mounts: %w", err)
 	}
+	var dirs []string
 	for _, t := range theirs {
 		same := false
 		for _, m := range mine {
 			same = same || (m.Hierarchy == t.Hierarchy && m.Controllers == t.Controllers && m.Path == t.Path)
 		}
-		dir := t.Dir(mounts)
-		if same || dir == "" {
-			continue
+		if dir := t.Dir(mounts); !same && dir != "" {
+			dirs = append(dirs, dir)
 		}
-		procs := filepath.Join(dir, "cgroup.procs")
-		opt.step("write %d to %s", pid, procs)
-		if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
-			return fmt.Errorf("join cgroup %s: %w", dir, err)
-		}
+	}
+	return dirs, nil
+}
+
+// movePid writes pid to dir's cgroup.procs.
+func movePid(dir string, pid int, step func(string)) error {
+	procs := filepath.Join(dir, "cgroup.procs")
+	if step != nil {
+		step(fmt.Sprintf("write %d to %s", pid, procs))
+	}
+	if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
+		return fmt.Errorf("move pid %d into %s: %w", pid, dir, err)
 	}
 	return nil
 }

@@ -1,0 +1,344 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"nsh/isolate"
+	"nsh/isolate/cgroup"
+)
+
+func init() {
+	register(&Command{
+		Name: "cgroup", Group: "cgroups",
+		Usage: []string{
+			"cgroup set KEY VALUE... [@ID]", "cgroup unset KEY", "cgroup show", "cgroup ls",
+			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID", "cgroup stat @ID", "cgroup files @ID",
+		},
+		Summary: "limit and watch children through cgroups (keys are v2 file names)",
+		Help: "Each child gets a cgroup of its own under the one nsh runs in, made before its command runs\n" +
+			"and removed when it is reaped. Keys are cgroup v2 file names; on a v1 or hybrid host nsh\n" +
+			"writes the matching v1 file (cgroup show says which):\n" +
+			knownHelp() +
+			"With @ID, set changes a running child's cgroup at once. Any other controller file is written\n" +
+			"as named where it exists. cgroup use PATH puts children into an existing cgroup (cgexec -g).",
+		Run:      runCgroup,
+		Complete: completeCgroup,
+	})
+}
+
+func knownHelp() string {
+	var b strings.Builder
+	for _, k := range cgroup.Known {
+		fmt.Fprintf(&b, "  %-16s %s\n", k.Key, k.Takes)
+	}
+	return b.String()
+}
+
+func completeCgroup(s *Session, args []string, partial string) []string {
+	switch {
+	case len(args) == 0:
+		return []string{"set", "unset", "show", "ls", "parent", "use", "procs", "stat", "files"}
+	case args[0] == "set" && len(args) == 1:
+		return cgroup.KnownKeys()
+	case args[0] == "unset" && len(args) == 1:
+		var keys []string
+		if c := s.Spec.Cgroup; c != nil {
+			for _, st := range c.Settings {
+				keys = append(keys, st.Key)
+			}
+		}
+		return keys
+	case args[0] == "set" && len(args) >= 3, (args[0] == "procs" || args[0] == "stat" || args[0] == "files") && len(args) == 1:
+		return s.childRefs()
+	case (args[0] == "parent" || args[0] == "use") && len(args) == 1:
+		return []string{"off", "/"}
+	}
+	return nil
+}
+
+func runCgroup(s *Session, args []string) error {
+	c, _ := Lookup("cgroup")
+	if len(args) == 0 {
+		return usageError(c, "say what to do")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "set":
+		return cgroupSet(s, c, rest)
+	case "unset":
+		if len(rest) != 1 {
+			return usageError(c, "cgroup unset takes one key")
+		}
+		next := s.Spec.Clone()
+		if next.Cgroup == nil {
+			next.Cgroup = &cgroup.Config{}
+		}
+		before := len(next.Cgroup.Settings)
+		next.Cgroup.Settings = without(next.Cgroup.Settings, rest[0])
+		if len(next.Cgroup.Settings) == before {
+			return fmt.Errorf("cgroup unset: %s is not set (cgroup show lists what is)", rest[0])
+		}
+		if h, err := cgroup.Detect(); err == nil {
+			if err := h.Check(next.Cgroup.Settings); err != nil {
+				return fmt.Errorf("cgroup unset %s: the rest of the plan needs it: %w", rest[0], err)
+			}
+		}
+		return s.commit(next)
+	case "show":
+		return cgroupShow(s)
+	case "ls":
+		return cgroupLs(s)
+	case "parent", "use":
+		if len(rest) != 1 {
+			return usageError(c, "cgroup "+sub+" takes one path, or off")
+		}
+		next := s.Spec.Clone()
+		if next.Cgroup == nil {
+			next.Cgroup = &cgroup.Config{}
+		}
+		p := rest[0]
+		if p == "off" {
+			p = ""
+		}
+		if sub == "parent" {
+			next.Cgroup.Parent = p
+		} else {
+			next.Cgroup.Use = p
+		}
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		if p != "" {
+			if err := existsSomewhere(p); err != nil {
+				return fmt.Errorf("cgroup %s %s: %w", sub, p, err)
+			}
+		}
+		return s.commit(next)
+	case "procs", "stat", "files":
+		if len(rest) != 1 {
+			return usageError(c, "cgroup "+sub+" takes one child")
+		}
+		ch, err := s.lookupChild(rest[0], true)
+		if err != nil {
+			return err
+		}
+		g := ch.proc.Cgroup()
+		if g == nil {
+			return fmt.Errorf("cgroup %s: %s has no cgroup of its own (cgroups were not available when it started)", sub, ch.ref())
+		}
+		return cgroupInspect(s, sub, g)
+	}
+	return usageError(c, fmt.Sprintf("unknown subcommand %q", args[0]))
+}
+
+func without(settings []cgroup.Setting, key string) []cgroup.Setting {
+	var out []cgroup.Setting
+	for _, st := range settings {
+		if st.Key != key {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// existsSomewhere checks that a cgroup path is in at least one hierarchy.
+func existsSomewhere(path string) error {
+	h, err := cgroup.Detect()
+	if err != nil {
+		return err
+	}
+	for _, x := range h.Hierarchies {
+		if st, err := os.Stat(x.Dir(path)); err == nil && st.IsDir() {
+			return nil
+		}
+	}
+	return fmt.Errorf("no such cgroup in any hierarchy: create it first (mkdir /sys/fs/cgroup/...%s)", path)
+}
+
+func cgroupSet(s *Session, c *Command, args []string) error {
+	var target string
+	if n := len(args); n > 0 && strings.HasPrefix(args[n-1], "@") {
+		target, args = args[n-1], args[:n-1]
+	}
+	if len(args) < 2 {
+		return usageError(c, "cgroup set needs a key and a value")
+	}
+	st, err := cgroup.Parse(args[0], args[1:])
+	if err != nil {
+		return fmt.Errorf("cgroup set %w", err)
+	}
+	h, err := cgroup.Detect()
+	if err != nil {
+		return fmt.Errorf("cgroup set: %w", err)
+	}
+	if target != "" {
+		ch, err := s.lookupChild(target, true)
+		if err != nil {
+			return err
+		}
+		g := ch.proc.Cgroup()
+		if g == nil {
+			return fmt.Errorf("cgroup set: %s has no cgroup of its own", ch.ref())
+		}
+		var all []cgroup.Setting
+		if s.Spec.Cgroup != nil {
+			all = s.Spec.Cgroup.Settings
+		}
+		if err := h.Check(append(without(all, st.Key), st)); err != nil {
+			return fmt.Errorf("cgroup set %w", err)
+		}
+		return g.Set([]cgroup.Setting{st}, all, s.explain)
+	}
+	next := s.Spec.Clone()
+	if next.Cgroup == nil {
+		next.Cgroup = &cgroup.Config{}
+	}
+	replaced := false
+	for i := range next.Cgroup.Settings {
+		if next.Cgroup.Settings[i].Key == st.Key {
+			next.Cgroup.Settings[i], replaced = st, true
+		}
+	}
+	if !replaced {
+		next.Cgroup.Settings = append(next.Cgroup.Settings, st)
+	}
+	if err := h.Check(next.Cgroup.Settings); err != nil {
+		return fmt.Errorf("cgroup set %w", err)
+	}
+	return s.commit(next)
+}
+
+func cgroupShow(s *Session) error {
+	h, err := cgroup.Detect()
+	if err != nil {
+		return err
+	}
+	cfg := cgroup.Config{}
+	if s.Spec.Cgroup != nil {
+		cfg = *s.Spec.Cgroup
+	}
+	where := "a cgroup of its own under nsh's"
+	switch {
+	case cfg.Use != "":
+		where = "the existing cgroup " + cfg.Use + " (cgroup use)"
+	case cfg.Parent != "":
+		where = "a cgroup of its own under " + cfg.Parent
+	}
+	fmt.Fprintf(s.Out, "host: cgroup %s; each child gets %s\n", h.Mode, where)
+	if len(cfg.Settings) == 0 {
+		fmt.Fprintln(s.Out, "no limits planned (cgroup set KEY VALUE plans one)")
+		return nil
+	}
+	files := h.Describe(cfg.Settings)
+	var rows [][]string
+	for i, st := range cfg.Settings {
+		rows = append(rows, []string{st.Key, displayValue(st), files[i]})
+	}
+	return printTable(s.Out, []string{"KEY", "VALUE", "WRITTEN AS"}, rows)
+}
+
+// displayValue shows sizes the way they are typed.
+func displayValue(st cgroup.Setting) string {
+	if strings.HasPrefix(st.Key, "memory.") {
+		return cgroup.FormatSize(st.Value)
+	}
+	return st.Value
+}
+
+func cgroupLs(s *Session) error {
+	h, err := cgroup.Detect()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Out, "host: cgroup %s\n", h.Mode)
+	var rows [][]string
+	for _, x := range h.Hierarchies {
+		kind := "v1"
+		if x.V2 {
+			kind = "v2"
+		}
+		ctrls := strings.Join(x.Controllers, ",")
+		if ctrls == "" {
+			ctrls = "(no controllers)"
+		}
+		rows = append(rows, []string{ctrls, kind, x.Mount, x.Self})
+	}
+	return printTable(s.Out, []string{"CONTROLLERS", "VERSION", "MOUNTED AT", "NSH'S CGROUP"}, rows)
+}
+
+func cgroupInspect(s *Session, sub string, g *cgroup.Group) error {
+	switch sub {
+	case "procs":
+		pids, err := g.Procs()
+		if err != nil {
+			return fmt.Errorf("cgroup procs: %w", err)
+		}
+		for _, p := range pids {
+			fmt.Fprintln(s.Out, p)
+		}
+	case "stat":
+		var rows [][]string
+		for _, st := range g.Stats() {
+			rows = append(rows, []string{st.Name, st.Value, st.File})
+		}
+		return printTable(s.Out, []string{"STAT", "VALUE", "FROM"}, rows)
+	case "files":
+		files, err := g.Files()
+		if err != nil {
+			return fmt.Errorf("cgroup files: %w", err)
+		}
+		for _, d := range g.Dirs() {
+			names := files[d]
+			sort.Strings(names)
+			fmt.Fprintf(s.Out, "%s/ (%d files)\n", d, len(names))
+			for _, n := range names {
+				fmt.Fprintf(s.Out, "  %s\n", n)
+			}
+		}
+	}
+	return nil
+}
+
+// cgroupPrompt is the limits part of the prompt: mem=100M pids=20 cpu=0.5.
+func cgroupPrompt(c *cgroup.Config) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, st := range c.Settings {
+		switch st.Key {
+		case "memory.max":
+			out = append(out, "mem="+cgroup.FormatSize(st.Value))
+		case "pids.max":
+			out = append(out, "pids="+st.Value)
+		case "cpu.max":
+			q, p, _ := strings.Cut(st.Value, " ")
+			qn, err1 := strconv.ParseFloat(q, 64)
+			pn, err2 := strconv.ParseFloat(p, 64)
+			if err1 == nil && err2 == nil && pn > 0 {
+				out = append(out, "cpu="+strconv.FormatFloat(qn/pn, 'f', -1, 64))
+			}
+		}
+	}
+	if c.Use != "" {
+		out = append(out, "cg="+c.Use)
+	}
+	return out
+}
+
+// oomNote explains a child the OOM killer ended.
+func oomNote(proc *isolate.Child, spec *isolate.Spec) string {
+	if proc.OOMKills == 0 {
+		return ""
+	}
+	limit := ""
+	if spec.Cgroup != nil {
+		if v, ok := spec.Cgroup.Get("memory.max"); ok {
+			limit = " (memory.max=" + cgroup.FormatSize(v) + ")"
+		}
+	}
+	return "killed by the OOM killer" + limit
+}

@@ -1,0 +1,545 @@
+package cgroup
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config is what a session plans for its children's cgroups.
+type Config struct {
+	Settings []Setting `json:"settings,omitempty"`
+	// Parent is where children's cgroups are made, as a path inside each
+	// hierarchy; "" is the cgroup nsh runs in.
+	Parent string `json:"parent,omitempty"`
+	// Use puts children into this existing cgroup as it is (cgexec -g).
+	Use string `json:"use,omitempty"`
+}
+
+// Get returns the planned value of key.
+func (c *Config) Get(key string) (string, bool) {
+	for _, s := range c.Settings {
+		if s.Key == key {
+			return s.Value, true
+		}
+	}
+	return "", false
+}
+
+// Group is the cgroup of one child: a directory in each hierarchy.
+type Group struct {
+	host     *Host
+	dirs     []groupDir
+	owned    bool // nsh made it and removes it
+	deferred []Deferred
+}
+
+// Deferred is a write left to the child stage, right before execve: a
+// pids.max below the stage's own thread count would stop its Go runtime,
+// and the kernel enforces it only on fork, not on the threads already there.
+type Deferred struct {
+	Path, Value string
+}
+
+// Deferred lists the writes left to the child stage.
+func (g *Group) Deferred() []Deferred { return g.deferred }
+
+type groupDir struct {
+	h   *Hierarchy
+	dir string
+}
+
+// mkdir and rmdir are the only calls that differ between cgroupfs and a
+// plain directory tree: tests of the v2 logic on a fake cgroupfs replace
+// them with ones that make and drop the interface files the kernel would.
+var (
+	mkdir = func(dir string) error { return os.Mkdir(dir, 0o755) }
+	rmdir = unix.Rmdir
+)
+
+// Step reports a kernel-facing step (explain); nil is silent.
+type Step func(string)
+
+func (s Step) say(format string, args ...any) {
+	if s != nil {
+		s(fmt.Sprintf(format, args...))
+	}
+}
+
+func writeFile(step Step, file, value string) error {
+	step.say("write %q to %s", value, file)
+	if err := os.WriteFile(file, []byte(value), 0); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
+}
+
+// v1Always are the v1 controllers every child gets a cgroup in: enough to
+// watch (memory, cpuacct, pids), limit (memory, cpu, pids) and end
+// (freezer) it. cpuset and blkio need values copied or set, so they are
+// used only when a setting asks.
+var v1Always = []string{"memory", "cpu", "cpuacct", "pids", "freezer"}
+
+// v2Always are the controllers a child's v2 cgroup gets where available.
+var v2Always = []string{"memory", "cpu", "pids"}
+
+// New makes the cgroup of a child named name and writes its settings.
+// Every value was checked by Parse; a write the kernel refuses removes
+// what was made and returns the error.
+func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
+	if cfg.Use != "" {
+		return use(h, cfg.Use)
+	}
+	writes, err := h.writes(cfg.Settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := startJanitor(); err != nil {
+		return nil, err
+	}
+	g := &Group{host: h, owned: true}
+	wanted := map[*Hierarchy]bool{}
+	var v2ctrls []string
+	for _, c := range v1Always {
+		if x := h.V1For(c); x != nil {
+			wanted[x] = true
+		}
+	}
+	if u := h.Unified(); u != nil {
+		wanted[u] = true
+		if h.Mode == V2 {
+			for _, c := range v2Always {
+				if u.has(c) {
+					v2ctrls = append(v2ctrls, c)
+				}
+			}
+		}
+	}
+	for _, w := range writes {
+		wanted[w.Hierarchy] = true
+		if c := Controller(w.File); w.Hierarchy.V2 && !contains(v2ctrls, c) {
+			v2ctrls = append(v2ctrls, c)
+		}
+	}
+	for _, x := range h.Hierarchies {
+		if !wanted[x] {
+			continue
+		}
+		parent := x.Self
+		if cfg.Parent != "" {
+			parent = cfg.Parent
+		}
+		pdir := x.Dir(parent)
+		if st, err := os.Stat(pdir); err != nil || !st.IsDir() {
+			g.Remove(step)
+			return nil, fmt.Errorf("parent cgroup %s does not exist: create it, or `cgroup parent` one that does", pdir)
+		}
+		if x.V2 && len(v2ctrls) > 0 {
+			if err := enableControllers(x, parent, v2ctrls, step); err != nil {
+				g.Remove(step)
+				return nil, err
+			}
+		}
+		dir := filepath.Join(pdir, name)
+		step.say("mkdir %s", dir)
+		if err := mkdir(dir); err != nil {
+			g.Remove(step)
+			return nil, fmt.Errorf("make cgroup: mkdir %s: %w", dir, err)
+		}
+		janitorSay("add", dir)
+		g.dirs = append(g.dirs, groupDir{x, dir})
+		if !x.V2 && x.has("cpuset") {
+			if err := copyCpuset(pdir, dir, step); err != nil {
+				g.Remove(step)
+				return nil, err
+			}
+		}
+	}
+	var now []Write
+	for _, w := range writes {
+		if w.File == "pids.max" {
+			d := g.dirFor(w.Hierarchy)
+			g.deferred = append(g.deferred, Deferred{filepath.Join(d, w.File), w.Value})
+			continue
+		}
+		now = append(now, w)
+	}
+	if err := g.apply(now, step); err != nil {
+		g.Remove(step)
+		return nil, err
+	}
+	return g, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// use adopts an existing cgroup: children are placed in it, nothing is
+// made or removed.
+func use(h *Host, path string) (*Group, error) {
+	g := &Group{host: h}
+	for _, x := range h.Hierarchies {
+		dir := x.Dir(path)
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			g.dirs = append(g.dirs, groupDir{x, dir})
+		}
+	}
+	if len(g.dirs) == 0 {
+		return nil, fmt.Errorf("cgroup use %s: no hierarchy has it: create it first (mkdir under /sys/fs/cgroup/...)", path)
+	}
+	return g, nil
+}
+
+// copyCpuset gives a new v1 cpuset cgroup its parent's cpus and mems: v1
+// starts them empty, and an empty cpuset cannot hold a task.
+func copyCpuset(parent, dir string, step Step) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		b, err := os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
+		}
+		if err := writeFile(step, filepath.Join(dir, f), strings.TrimSpace(string(b))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply writes in an order the kernel accepts: on v1 the memory limit
+// may never exceed memory+swap, so the one that grows goes first.
+func (g *Group) apply(writes []Write, step Step) error {
+	sort.SliceStable(writes, func(i, j int) bool {
+		return writes[i].File == "memory.limit_in_bytes" && writes[j].File == "memory.memsw.limit_in_bytes" &&
+			!g.memswGrows(writes[j].Value)
+	})
+	for _, w := range writes {
+		d := g.dirFor(w.Hierarchy)
+		if d == "" {
+			return fmt.Errorf("%s: the child has no cgroup in that hierarchy", w.File)
+		}
+		file := filepath.Join(d, w.File)
+		if _, err := os.Stat(file); err != nil {
+			return fmt.Errorf("%s: no such interface file here (%w); known keys: %s", w.File, err, strings.Join(KnownKeys(), " "))
+		}
+		if err := writeFile(step, file, w.Value); err != nil {
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EBUSY) {
+				return fmt.Errorf("%w (the kernel refused %q)", err, w.Value)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// memswGrows says whether a new v1 memory+swap limit is above the
+// current one, in which case it must be written before the memory limit.
+func (g *Group) memswGrows(v string) bool {
+	x := g.host.V1For("memory")
+	if x == nil {
+		return false
+	}
+	cur, err := os.ReadFile(filepath.Join(g.dirFor(x), "memory.memsw.limit_in_bytes"))
+	if err != nil {
+		return false
+	}
+	a, _ := strconv.ParseInt(strings.TrimSpace(string(cur)), 10, 64)
+	b, _ := strconv.ParseInt(v, 10, 64)
+	return b == -1 || b > a
+}
+
+func (g *Group) dirFor(x *Hierarchy) string {
+	for _, d := range g.dirs {
+		if d.h == x {
+			return d.dir
+		}
+	}
+	return ""
+}
+
+// Set changes a running child's settings live.
+func (g *Group) Set(settings []Setting, all []Setting, step Step) error {
+	var writes []Write
+	for _, s := range settings {
+		w, err := g.host.writesFor(s, append(settingsWithout(all, s.Key), s))
+		if err != nil {
+			return err
+		}
+		writes = append(writes, w...)
+	}
+	return g.apply(writes, step)
+}
+
+// UnifiedDir is the child's v2 cgroup, to clone the child straight into
+// (CLONE_INTO_CGROUP); "" where there is none.
+func (g *Group) UnifiedDir() string {
+	for _, d := range g.dirs {
+		if d.h.V2 {
+			return d.dir
+		}
+	}
+	return ""
+}
+
+// Place moves pid into the group's cgroups, except the unified one when
+// skipUnified (the child was cloned into it).
+func (g *Group) Place(pid int, skipUnified bool, step Step) error {
+	for _, d := range g.dirs {
+		if d.h.V2 && skipUnified {
+			continue
+		}
+		if err := movePid(d.dir, pid, step); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Procs lists the pids in the child's cgroup.
+func (g *Group) Procs() ([]int, error) {
+	d := g.primary()
+	b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// primary is the directory whose cgroup.procs is the whole group: the
+// unified one where the mode is v2, else memory's, else the first.
+func (g *Group) primary() string {
+	if g.host.Mode == V2 {
+		if d := g.UnifiedDir(); d != "" {
+			return d
+		}
+	}
+	if x := g.host.V1For("memory"); x != nil {
+		if d := g.dirFor(x); d != "" {
+			return d
+		}
+	}
+	if len(g.dirs) > 0 {
+		return g.dirs[0].dir
+	}
+	return ""
+}
+
+// Dirs lists the group's directories.
+func (g *Group) Dirs() []string {
+	var out []string
+	for _, d := range g.dirs {
+		out = append(out, d.dir)
+	}
+	return out
+}
+
+// Files lists the interface files of each of the group's directories.
+func (g *Group) Files() (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, d := range g.dirs {
+		ents, err := os.ReadDir(d.dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				out[d.dir] = append(out[d.dir], e.Name())
+			}
+		}
+	}
+	return out, nil
+}
+
+// Kill ends every process in the group, grandchildren included:
+// cgroup.kill on v2, else freeze, SIGKILL each, thaw (v1 freezer), else
+// SIGKILL each.
+func (g *Group) Kill(step Step) {
+	if d := g.UnifiedDir(); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "cgroup.kill")); err == nil {
+			writeFile(step, filepath.Join(d, "cgroup.kill"), "1")
+			return
+		}
+	}
+	var freezer string
+	if x := g.host.V1For("freezer"); x != nil {
+		freezer = g.dirFor(x)
+	}
+	if freezer != "" {
+		writeFile(step, filepath.Join(freezer, "freezer.state"), "FROZEN")
+		defer writeFile(step, filepath.Join(freezer, "freezer.state"), "THAWED")
+	}
+	for _, d := range g.dirs {
+		b, _ := os.ReadFile(filepath.Join(d.dir, "cgroup.procs"))
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	}
+}
+
+// Remove kills what is left in the group and removes its directories,
+// retrying while the kernel still sees them busy.
+func (g *Group) Remove(step Step) error {
+	if !g.owned {
+		return nil
+	}
+	if procs, _ := g.Procs(); len(procs) > 0 {
+		g.Kill(step)
+	}
+	var firstErr error
+	for i := len(g.dirs) - 1; i >= 0; i-- {
+		d := g.dirs[i].dir
+		step.say("rmdir %s", d)
+		if err := rmdirRetry(d); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		janitorSay("del", d)
+	}
+	g.dirs = nil
+	return firstErr
+}
+
+// rmdirRetry removes a cgroup directory; EBUSY lasts until the last task
+// has left, which takes a moment after a kill.
+func rmdirRetry(dir string) error {
+	delay := time.Millisecond
+	for deadline := time.Now().Add(3 * time.Second); ; delay *= 2 {
+		err := rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
+		}
+		time.Sleep(min(delay, 100*time.Millisecond))
+	}
+}
+
+// OOMKills is how many of the group's processes the OOM killer ended.
+func (g *Group) OOMKills() int {
+	if x := g.host.V1For("memory"); x != nil {
+		return int(readKeyed(filepath.Join(g.dirFor(x), "memory.oom_control"), "oom_kill"))
+	}
+	if d := g.UnifiedDir(); d != "" {
+		return int(readKeyed(filepath.Join(d, "memory.events"), "oom_kill"))
+	}
+	return 0
+}
+
+// readKeyed reads "key value" lines (memory.events, cpu.stat).
+func readKeyed(file, key string) int64 {
+	f, err := os.Open(file)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), " ")
+		if k == key {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+func readInt(file string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// Stat is one line of `cgroup stat`.
+type Stat struct {
+	Name, Value, File string
+}
+
+// Stats reads the group's live usage: memory current and peak, OOM kills,
+// CPU time, pids current and forks refused by pids.max.
+func (g *Group) Stats() []Stat {
+	var out []Stat
+	add := func(name string, v int64, file string, format func(int64) string) {
+		if v >= 0 {
+			out = append(out, Stat{name, format(v), file})
+		}
+	}
+	bytes := func(v int64) string {
+		return FormatSize(strconv.FormatInt(v, 10)) + " (" + strconv.FormatInt(v, 10) + ")"
+	}
+	plain := func(v int64) string { return strconv.FormatInt(v, 10) }
+	if x := g.host.V1For("memory"); x != nil {
+		d := g.dirFor(x)
+		add("memory current", readInt(filepath.Join(d, "memory.usage_in_bytes")), "memory.usage_in_bytes", bytes)
+		add("memory peak", readInt(filepath.Join(d, "memory.max_usage_in_bytes")), "memory.max_usage_in_bytes", bytes)
+		add("OOM kills", readKeyed(filepath.Join(d, "memory.oom_control"), "oom_kill"), "memory.oom_control", plain)
+	} else if d := g.UnifiedDir(); d != "" {
+		add("memory current", readInt(filepath.Join(d, "memory.current")), "memory.current", bytes)
+		add("memory peak", readInt(filepath.Join(d, "memory.peak")), "memory.peak", bytes)
+		add("OOM kills", readKeyed(filepath.Join(d, "memory.events"), "oom_kill"), "memory.events", plain)
+	}
+	secs := func(v int64) string { return fmt.Sprintf("%.3fs", float64(v)/1e6) }
+	if x := g.host.V1For("cpuacct"); x != nil {
+		add("cpu usage", readInt(filepath.Join(g.dirFor(x), "cpuacct.usage"))/1000, "cpuacct.usage", secs)
+	} else if d := g.UnifiedDir(); d != "" {
+		add("cpu usage", readKeyed(filepath.Join(d, "cpu.stat"), "usage_usec"), "cpu.stat", secs)
+	}
+	if x := g.host.V1For("cpu"); x != nil {
+		add("cpu throttled", readKeyed(filepath.Join(g.dirFor(x), "cpu.stat"), "nr_throttled"), "cpu.stat", plain)
+	} else if d := g.UnifiedDir(); d != "" {
+		add("cpu throttled", readKeyed(filepath.Join(d, "cpu.stat"), "nr_throttled"), "cpu.stat", plain)
+	}
+	pidsDir := ""
+	if x := g.host.V1For("pids"); x != nil {
+		pidsDir = g.dirFor(x)
+	} else {
+		pidsDir = g.UnifiedDir()
+	}
+	if pidsDir != "" {
+		add("pids current", readInt(filepath.Join(pidsDir, "pids.current")), "pids.current", plain)
+		add("forks refused", readKeyed(filepath.Join(pidsDir, "pids.events"), "max"), "pids.events", plain)
+	}
+	return out
+}
+
+// UnifiedDirOrEmpty is UnifiedDir, also for a child without a group.
+func (g *Group) UnifiedDirOrEmpty() string {
+	if g == nil {
+		return ""
+	}
+	return g.UnifiedDir()
+}
+
+// PlaceOrNil is Place, doing nothing for a child without a group.
+func (g *Group) PlaceOrNil(pid int, skipUnified bool, step Step) error {
+	if g == nil {
+		return nil
+	}
+	return g.Place(pid, skipUnified, step)
+}

@@ -1,0 +1,293 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Setting is one planned cgroup value: a v2 key and the v2 text for it.
+type Setting struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Known is every key nsh understands beyond writing a file as named,
+// with what it takes.
+var Known = []struct{ Key, Takes string }{
+	{"memory.max", "a size (K/M/G/T, powers of 1024) or max"},
+	{"memory.high", "a size or max (v2 only)"},
+	{"memory.low", "a size"},
+	{"memory.min", "a size (v2 only)"},
+	{"memory.swap.max", "a size or max"},
+	{"cpu.max", "QUOTA PERIOD in µs, max [PERIOD], or a number of cores such as 0.5"},
+	{"cpu.weight", "1-10000 (default 100)"},
+	{"pids.max", "a number of processes or max"},
+	{"cpuset.cpus", "CPUs of this machine, e.g. 0 or 0-1,3"},
+	{"cpuset.mems", "memory nodes of this machine, e.g. 0"},
+	{"io.max", "MAJ:MIN rbps=N wbps=N riops=N wiops=N (each optional, N or max)"},
+}
+
+// KnownKeys lists the keys of Known, for completion and messages.
+func KnownKeys() []string {
+	var out []string
+	for _, k := range Known {
+		out = append(out, k.Key)
+	}
+	return out
+}
+
+// keyRE admits controller.file names and nothing that could leave the
+// child's cgroup directory.
+var keyRE = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+
+// ValidateKey refuses keys that are not interface files of a controller.
+func ValidateKey(key string) error {
+	if !keyRE.MatchString(key) || strings.Contains(key, "..") {
+		return fmt.Errorf("bad key %q: a cgroup key is a controller's file name such as memory.max (known: %s)", key, strings.Join(KnownKeys(), " "))
+	}
+	if strings.HasPrefix(key, "cgroup.") {
+		return fmt.Errorf("%s is cgroup core state that nsh manages itself; set a controller's file such as memory.max", key)
+	}
+	return nil
+}
+
+// Controller is the controller a key belongs to: memory for memory.max.
+func Controller(key string) string {
+	c, _, _ := strings.Cut(key, ".")
+	return c
+}
+
+// Parse validates the words given for key and returns the setting in v2
+// form. Nothing is written: every value is checked before anything is.
+func Parse(key string, args []string) (Setting, error) {
+	if err := ValidateKey(key); err != nil {
+		return Setting{}, err
+	}
+	if len(args) == 0 {
+		return Setting{}, fmt.Errorf("%s needs a value", key)
+	}
+	one := func() (string, error) {
+		if len(args) != 1 {
+			return "", fmt.Errorf("%s takes one value, not %d", key, len(args))
+		}
+		return args[0], nil
+	}
+	var v string
+	var err error
+	switch key {
+	case "memory.max", "memory.high", "memory.swap.max", "memory.low", "memory.min":
+		if v, err = one(); err == nil {
+			v, err = ParseSize(v)
+		}
+	case "cpu.max":
+		v, err = parseCPUMax(args)
+	case "cpu.weight":
+		if v, err = one(); err == nil {
+			v, err = parseRange(v, 1, 10000)
+		}
+	case "pids.max":
+		if v, err = one(); err == nil && v != "max" {
+			v, err = parseRange(v, 1, math.MaxInt32)
+		}
+	case "cpuset.cpus":
+		if v, err = one(); err == nil {
+			v, err = parseList(v, "/sys/devices/system/cpu/online", "CPU")
+		}
+	case "cpuset.mems":
+		if v, err = one(); err == nil {
+			v, err = parseList(v, "/sys/devices/system/node/online", "memory node")
+		}
+	case "io.max":
+		v, err = parseIOMax(args)
+	default:
+		v = strings.Join(args, " ")
+		if strings.ContainsAny(v, "\n") {
+			err = errors.New("a value is one line")
+		}
+	}
+	if err != nil {
+		return Setting{}, fmt.Errorf("%s: %w", key, err)
+	}
+	return Setting{Key: key, Value: v}, nil
+}
+
+// ParseSize reads 100M, 1G, 512K, 4096 or max; K, M, G and T are powers
+// of 1024. It returns bytes as text, or max.
+func ParseSize(w string) (string, error) {
+	if w == "max" {
+		return "max", nil
+	}
+	mult := uint64(1)
+	num := strings.TrimSuffix(strings.ToUpper(w), "B")
+	if n := len(num); n > 0 {
+		switch num[n-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			num = num[:n-1]
+		}
+	}
+	v, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("bad size %q: give bytes with an optional K, M, G or T (powers of 1024), or max", w)
+	}
+	if v > math.MaxInt64/mult {
+		return "", fmt.Errorf("size %q is too large", w)
+	}
+	return strconv.FormatUint(v*mult, 10), nil
+}
+
+// FormatSize is the short form of a byte count for the prompt: 100M.
+func FormatSize(v string) string {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return v
+	}
+	for _, u := range []struct {
+		s string
+		m uint64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n >= u.m && n%u.m == 0 {
+			return strconv.FormatUint(n/u.m, 10) + u.s
+		}
+	}
+	return v
+}
+
+func parseRange(w string, lo, hi int64) (string, error) {
+	n, err := strconv.ParseInt(w, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return "", fmt.Errorf("bad value %q: give a whole number from %d to %d", w, lo, hi)
+	}
+	return strconv.FormatInt(n, 10), nil
+}
+
+const defaultPeriod = 100000
+
+// parseCPUMax reads "QUOTA PERIOD", "max [PERIOD]" or a number of cores.
+func parseCPUMax(args []string) (string, error) {
+	period := int64(defaultPeriod)
+	switch len(args) {
+	case 1:
+		if args[0] == "max" {
+			return fmt.Sprintf("max %d", period), nil
+		}
+		if strings.Contains(args[0], ".") || !isInt(args[0]) {
+			cores, err := strconv.ParseFloat(args[0], 64)
+			if err != nil || cores <= 0 || math.IsInf(cores, 0) || cores > 1<<20 {
+				return "", fmt.Errorf("bad value %q: give a number of cores above 0 (0.5 is half a core), or QUOTA PERIOD", args[0])
+			}
+			quota := int64(math.Round(cores * float64(period)))
+			if quota < 1000 {
+				return "", fmt.Errorf("%s cores is below the kernel's least quota of 1000µs per %dµs", args[0], period)
+			}
+			return fmt.Sprintf("%d %d", quota, period), nil
+		}
+		args = append(args, strconv.Itoa(defaultPeriod))
+		fallthrough
+	case 2:
+		p, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || p < 1000 || p > 1000000 {
+			return "", fmt.Errorf("bad period %q: give 1000-1000000 µs", args[1])
+		}
+		period = p
+		if args[0] == "max" {
+			return fmt.Sprintf("max %d", period), nil
+		}
+		q, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || q <= 0 {
+			return "", fmt.Errorf("bad quota %q: give µs above 0 per period, or max", args[0])
+		}
+		if q < 1000 {
+			return "", fmt.Errorf("quota %dµs is below the kernel's least of 1000µs", q)
+		}
+		return fmt.Sprintf("%d %d", q, period), nil
+	}
+	return "", errors.New("give QUOTA PERIOD, max, or a number of cores")
+}
+
+func isInt(w string) bool {
+	_, err := strconv.ParseInt(w, 10, 64)
+	return err == nil
+}
+
+// parseList reads a cpuset list such as 0-2,4 and checks every member
+// against what the machine has online (listed in file).
+func parseList(w, file, what string) (string, error) {
+	online, err := os.ReadFile(file)
+	if err != nil {
+		online = []byte("0")
+	}
+	have, err := expandList(strings.TrimSpace(string(online)))
+	if err != nil {
+		return "", err
+	}
+	want, err := expandList(w)
+	if err != nil || len(want) == 0 {
+		return "", fmt.Errorf("bad list %q: give numbers and ranges such as 0 or 0-1,3", w)
+	}
+	for n := range want {
+		if !have[n] {
+			return "", fmt.Errorf("%s %d is not on this machine (online: %s)", what, n, strings.TrimSpace(string(online)))
+		}
+	}
+	return w, nil
+}
+
+func expandList(w string) (map[int]bool, error) {
+	out := map[int]bool{}
+	for _, part := range strings.Split(w, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("bad list %q", w)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || b-a > 1<<16 {
+				return nil, fmt.Errorf("bad list %q", w)
+			}
+		}
+		for n := a; n <= b; n++ {
+			out[n] = true
+		}
+	}
+	return out, nil
+}
+
+var ioMaxKeys = map[string]bool{"rbps": true, "wbps": true, "riops": true, "wiops": true}
+
+// parseIOMax reads MAJ:MIN rbps=N wbps=N riops=N wiops=N.
+func parseIOMax(args []string) (string, error) {
+	if len(args) < 2 {
+		return "", errors.New("give MAJ:MIN and at least one of rbps= wbps= riops= wiops=")
+	}
+	maj, min, ok := strings.Cut(args[0], ":")
+	if !ok || !isInt(maj) || !isInt(min) {
+		return "", fmt.Errorf("bad device %q: give MAJ:MIN as lsblk shows it, e.g. 8:0", args[0])
+	}
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !ioMaxKeys[k] {
+			return "", fmt.Errorf("bad limit %q: give rbps=, wbps=, riops= or wiops=", kv)
+		}
+		if v != "max" {
+			if n, err := strconv.ParseUint(v, 10, 64); err != nil || n == 0 {
+				return "", fmt.Errorf("bad limit %q: give a number above 0, or max", kv)
+			}
+		}
+	}
+	return strings.Join(args, " "), nil
+}

@@ -1,0 +1,133 @@
+package cgroup
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// What nsh changed outside its children's own cgroups on v2, to undo.
+var (
+	undoMu   sync.Mutex
+	enabled  []enabledCtrls // controllers nsh turned on in a parent
+	selfLeaf *leafMove      // nsh moved itself out of the parent
+)
+
+type enabledCtrls struct {
+	dir   string
+	ctrls []string
+}
+
+type leafMove struct {
+	leaf, parent string
+	pids         []int
+}
+
+func readFields(file string) []string {
+	b, _ := os.ReadFile(file)
+	return strings.Fields(string(b))
+}
+
+// enableControllers makes ctrls available to the children of parent on a
+// v2 hierarchy. A cgroup other than the root cannot pass controllers on
+// while it holds processes (the no-internal-process rule), so when nsh
+// (and its janitor) are all there is in the parent, they move into a leaf
+// of their own first; anyone else there is an error.
+func enableControllers(x *Hierarchy, parent string, ctrls []string, step Step) error {
+	pdir := x.Dir(parent)
+	avail := readFields(filepath.Join(pdir, "cgroup.controllers"))
+	on := readFields(filepath.Join(pdir, "cgroup.subtree_control"))
+	var need []string
+	for _, c := range ctrls {
+		if !contains(avail, c) {
+			return fmt.Errorf("controller %s is not delegated to %s: whoever owns its parent must enable it (echo +%s > %s)",
+				c, pdir, c, filepath.Join(filepath.Dir(pdir), "cgroup.subtree_control"))
+		}
+		if !contains(on, c) {
+			need = append(need, c)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	undoMu.Lock()
+	defer undoMu.Unlock()
+	if parent != "/" {
+		if err := leaveParent(pdir, step); err != nil {
+			return err
+		}
+	}
+	var plus []string
+	for _, c := range need {
+		plus = append(plus, "+"+c)
+	}
+	if err := writeFile(step, filepath.Join(pdir, "cgroup.subtree_control"), strings.Join(plus, " ")); err != nil {
+		return fmt.Errorf("enable controllers for children: %w", err)
+	}
+	enabled = append(enabled, enabledCtrls{pdir, need})
+	janitorSay(append([]string{"subtree", pdir}, need...)...)
+	return nil
+}
+
+// leaveParent moves nsh's own processes from pdir into a leaf cgroup.
+func leaveParent(pdir string, step Step) error {
+	ours := map[int]bool{os.Getpid(): true}
+	if p := janitorPid(); p > 0 {
+		ours[p] = true
+	}
+	var move []int
+	for _, f := range readFields(filepath.Join(pdir, "cgroup.procs")) {
+		pid, _ := strconv.Atoi(f)
+		if !ours[pid] {
+			return fmt.Errorf("cgroup %s also holds pid %d, so its children cannot be given controllers (the no-internal-process rule): `cgroup parent` a cgroup of your own", pdir, pid)
+		}
+		move = append(move, pid)
+	}
+	if len(move) == 0 || selfLeaf != nil {
+		return nil
+	}
+	leaf := filepath.Join(pdir, fmt.Sprintf("nsh-%d-self", os.Getpid()))
+	step.say("mkdir %s (nsh leaves %s: a cgroup with processes cannot pass controllers on)", leaf, pdir)
+	if err := mkdir(leaf); err != nil {
+		return fmt.Errorf("mkdir %s: %w", leaf, err)
+	}
+	janitorSay("leaf", leaf, pdir)
+	for _, pid := range move {
+		if err := movePid(leaf, pid, step); err != nil {
+			return err
+		}
+	}
+	selfLeaf = &leafMove{leaf: leaf, parent: pdir, pids: move}
+	return nil
+}
+
+// Cleanup undoes what nsh changed on v2 outside its children's cgroups:
+// the controllers it enabled and its move into a leaf. Children's cgroups
+// are removed before, with their children. The janitor is then told that
+// nothing is left to do.
+func Cleanup() {
+	undoMu.Lock()
+	defer undoMu.Unlock()
+	for i := len(enabled) - 1; i >= 0; i-- {
+		var minus []string
+		for _, c := range enabled[i].ctrls {
+			minus = append(minus, "-"+c)
+		}
+		// Another nsh may still use them: then the kernel says EBUSY and
+		// they stay on, which is harmless.
+		os.WriteFile(filepath.Join(enabled[i].dir, "cgroup.subtree_control"), []byte(strings.Join(minus, " ")), 0)
+	}
+	enabled = nil
+	if selfLeaf != nil {
+		movePid(selfLeaf.parent, os.Getpid(), nil)
+		if p := janitorPid(); p > 0 {
+			movePid(selfLeaf.parent, p, nil)
+		}
+		rmdirRetry(selfLeaf.leaf)
+		selfLeaf = nil
+	}
+	stopJanitor()
+}
