@@ -17,6 +17,7 @@ func init() {
 		Usage: []string{
 			"cgroup set KEY VALUE... [@ID]", "cgroup unset KEY", "cgroup show", "cgroup ls",
 			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID", "cgroup stat @ID", "cgroup files @ID",
+			"cgroup off", "cgroup on",
 		},
 		Summary: "limit and watch children through cgroups (keys are v2 file names)",
 		Help: "Each child gets a cgroup of its own under the one nsh runs in, made before its command runs\n" +
@@ -24,7 +25,9 @@ func init() {
 			"writes the matching v1 file (cgroup show says which):\n" +
 			knownHelp() +
 			"With @ID, set changes a running child's cgroup at once. Any other controller file is written\n" +
-			"as named where it exists. cgroup use PATH puts children into an existing cgroup (cgexec -g).",
+			"as named where it exists. cgroup use PATH puts children into an existing cgroup (cgexec -g).\n" +
+			"cgroup off gives children no cgroup of their own (they stay in nsh's, as with plain unshare);\n" +
+			"cgroup on undoes it.",
 		Run:      runCgroup,
 		Complete: completeCgroup,
 	})
@@ -41,7 +44,7 @@ func knownHelp() string {
 func completeCgroup(s *Session, args []string, partial string) []string {
 	switch {
 	case len(args) == 0:
-		return []string{"set", "unset", "show", "ls", "parent", "use", "procs", "stat", "files"}
+		return []string{"set", "unset", "show", "ls", "parent", "use", "procs", "stat", "files", "off", "on"}
 	case args[0] == "set" && len(args) == 1:
 		return cgroup.KnownKeys()
 	case args[0] == "unset" && len(args) == 1:
@@ -86,6 +89,16 @@ func runCgroup(s *Session, args []string) error {
 				return fmt.Errorf("cgroup unset %s: the rest of the plan needs it: %w", rest[0], err)
 			}
 		}
+		return s.commit(next)
+	case "off", "on":
+		if len(rest) != 0 {
+			return usageError(c, "cgroup "+sub+" takes no arguments")
+		}
+		next := s.Spec.Clone()
+		if next.Cgroup == nil {
+			next.Cgroup = &cgroup.Config{}
+		}
+		next.Cgroup.Off = sub == "off"
 		return s.commit(next)
 	case "show":
 		return cgroupShow(s)
@@ -222,6 +235,8 @@ func cgroupShow(s *Session) error {
 	}
 	where := "a cgroup of its own under nsh's"
 	switch {
+	case cfg.Off:
+		where = "no cgroup of its own (cgroup off)"
 	case cfg.Use != "":
 		where = "the existing cgroup " + cfg.Use + " (cgroup use)"
 	case cfg.Parent != "":
@@ -325,6 +340,9 @@ func cgroupPrompt(c *cgroup.Config) []string {
 	}
 	if c.Use != "" {
 		out = append(out, "cg="+c.Use)
+	}
+	if c.Off {
+		out = append(out, "cg=off")
 	}
 	return out
 }

@@ -90,6 +90,9 @@ func showRows(s *Session) [][]string {
 		if c.Use != "" {
 			rows = append(rows, []string{"cgroup use", c.Use})
 		}
+		if c.Off {
+			rows = append(rows, []string{"cgroup", "off: children stay in nsh's cgroup"})
+		}
 	}
 	explain := "off"
 	if s.Explain {
@@ -132,6 +135,9 @@ func SaveScript(sp *isolate.Spec) string {
 		}
 		if c.Use != "" {
 			fmt.Fprintf(&b, "cgroup use %s\n", Quote(c.Use))
+		}
+		if c.Off {
+			b.WriteString("cgroup off\n")
 		}
 	}
 	if sp.Hostname != "" {

@@ -403,6 +403,9 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 	if spec.Cgroup != nil {
 		cfg = *spec.Cgroup
 	}
+	if cfg.Off {
+		return nil, nil
+	}
 	h, err := cgroup.Detect()
 	if err == nil {
 		groupSeq++

@@ -251,6 +251,9 @@ func (s *Spec) Validate() error {
 				return err
 			}
 		}
+		if c.Off && (len(c.Settings) > 0 || c.Use != "" || c.Parent != "") {
+			return errors.New("cgroup off gives children no cgroup, so planned limits, parent or use have nowhere to go: unset them, or `cgroup on`")
+		}
 		if c.Use != "" && len(c.Settings) > 0 {
 			return errors.New("cgroup use puts children into an existing cgroup as it is: unset the planned limits, or `cgroup use off`")
 		}

@@ -22,6 +22,8 @@ type Config struct {
 	Parent string `json:"parent,omitempty"`
 	// Use puts children into this existing cgroup as it is (cgexec -g).
 	Use string `json:"use,omitempty"`
+	// Off gives children no cgroup of their own: they stay in nsh's.
+	Off bool `json:"off,omitempty"`
 }
 
 // Get returns the planned value of key.

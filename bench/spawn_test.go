@@ -1,0 +1,67 @@
+// Package bench measures what nsh's spawn costs. Run as root:
+//
+//	go test -run x -bench . -benchtime 200x ./bench/
+//
+// Each case launches /bin/true through package isolate (the child stage
+// included) and waits for it, so the numbers are whole spawns.
+package bench
+
+import (
+	"os"
+	"testing"
+
+	"nsh/isolate"
+	"nsh/isolate/cgroup"
+)
+
+func spawn(b *testing.B, spec *isolate.Spec) {
+	if os.Geteuid() != 0 {
+		b.Skip("spawning into new namespaces and cgroups needs root")
+	}
+	spec.Args = []string{"/bin/true"}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := isolate.Launch(spec, isolate.Options{Stdin: devnull, Stdout: devnull, Stderr: devnull})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st, err := c.Wait(); err != nil || st != 0 {
+			b.Fatalf("status %d, %v", st, err)
+		}
+	}
+	b.StopTimer()
+	cgroup.Cleanup()
+}
+
+var namespaces = []string{"uts", "ipc", "mnt", "pid", "net", "cgroup"}
+
+// The cost a cgroup adds to spawn: the same child without a cgroup of its
+// own, with one, and with one that has limits written.
+func BenchmarkSpawnNoCgroup(b *testing.B) {
+	spawn(b, &isolate.Spec{Cgroup: &cgroup.Config{Off: true}})
+}
+
+func BenchmarkSpawnCgroup(b *testing.B) {
+	spawn(b, &isolate.Spec{})
+}
+
+func BenchmarkSpawnCgroupLimits(b *testing.B) {
+	spawn(b, &isolate.Spec{Cgroup: &cgroup.Config{Settings: []cgroup.Setting{
+		{Key: "memory.max", Value: "104857600"}, {Key: "pids.max", Value: "20"}, {Key: "cpu.max", Value: "50000 100000"},
+	}}})
+}
+
+func BenchmarkSpawnNamespacesNoCgroup(b *testing.B) {
+	spawn(b, &isolate.Spec{Namespaces: namespaces, Cgroup: &cgroup.Config{Off: true}})
+}
+
+func BenchmarkSpawnNamespacesCgroupLimits(b *testing.B) {
+	spawn(b, &isolate.Spec{Namespaces: namespaces, Cgroup: &cgroup.Config{Settings: []cgroup.Setting{
+		{Key: "memory.max", Value: "104857600"}, {Key: "pids.max", Value: "20"}, {Key: "cpu.max", Value: "50000 100000"},
+	}}})
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env nsh
+# The cgroup part of the walkthrough: where cgroups live, a child's own cgroup
+# and its interface files, its processes, and memory, pids and CPU limits.
+# Run it as root:  nsh scripts/03-cgroups.nsh   (nsh -x ... shows every mkdir and write)
+# Keys are cgroup v2 names; on a v1 or hybrid host nsh writes the v1 files.
+
+note "5. cgroups are files: each hierarchy is a mounted cgroupfs (mount -t cgroup2 shows them)"
+cgroup ls
+
+note "7. cgcreate: every child gets a cgroup of its own, nested under nsh's"
+spawn -d --name box sleep 30
+ps
+echo "Its interface files (ls /sys/fs/cgroup/NAME):"
+cgroup files @box
+
+note "8. cgexec ... & cat cgroup.procs: the child's pid is in its cgroup"
+cgroup procs @box
+enter @box sh -c 'grep -q "nsh-[0-9]*-[0-9]*$" /proc/self/cgroup && echo "entered, and in the same cgroup"'
+expect status 0
+kill @box KILL
+wait @box
+
+note "9a. memory.max: a child that needs more is killed by the OOM killer"
+cgroup set memory.max 32M
+show
+spawn sh -c 'head -c 200M /dev/zero | tail > /dev/null'
+expect status 137
+cgroup unset memory.max
+
+note "9b. pids.max: a fork storm is held at the limit"
+cgroup set pids.max 5
+spawn sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait'
+expect status nonzero
+cgroup unset pids.max
+
+note "9c. cpu.max 0.2: a busy loop gets a fifth of a core"
+cgroup set cpu.max 0.2
+cgroup show
+spawn sh -c 'timeout 1 sh -c "while :; do :; done"; u=$(grep :cpuacct: /proc/self/cgroup | cut -d: -f3); if [ -n "$u" ]; then us=$(( $(cat /sys/fs/cgroup/cpuacct$u/cpuacct.usage) / 1000 )); else us=$(awk "/usage_usec/ {print \$2}" /sys/fs/cgroup$(grep ^0:: /proc/self/cgroup | cut -d: -f3)/cpu.stat); fi; echo "CPU time in one second: ${us}µs"; test "$us" -lt 400000'
+expect status 0
+reset
