@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"nsh/isolate"
+	"nsh/isolate/cgroup"
 )
 
 // fakeLauncher records what spawn asked for; no privileges needed.
@@ -138,6 +139,10 @@ func TestPrompt(t *testing.T) {
 	s.RunScript("t", "unshare uts pid mnt net")
 	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net]"+sign+" " {
 		t.Errorf("prompt %q", p)
+	}
+	s.Spec.Cgroup = &cgroup.Config{Settings: []cgroup.Setting{{Key: "memory.max", Value: "104857600"}, {Key: "pids.max", Value: "20"}, {Key: "cpu.max", Value: "50000 100000"}}}
+	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net mem=100M pids=20 cpu=0.5]"+sign+" " {
+		t.Errorf("prompt with limits %q", p)
 	}
 }
 
