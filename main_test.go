@@ -182,9 +182,10 @@ func TestExampleScripts(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			before := hostSnapshot()
-			// A private mount namespace: whatever a script mounts (a pin,
-			// say) cannot reach the host even if the script failed midway.
-			out, err := exec.Command("unshare", "-m", "--propagation", "private", "nsh", f).CombinedOutput()
+			// Private mount and net namespaces: whatever a script mounts (a pin,
+			// say) or changes in the network cannot reach the host, even if the
+			// script failed midway.
+			out, err := exec.Command("unshare", "-m", "-n", "--propagation", "private", "nsh", f).CombinedOutput()
 			if err != nil {
 				t.Fatalf("nsh %s: %v\n%s", f, err, out)
 			}

@@ -133,6 +133,19 @@ func runShare(s *Session, args []string) error {
 		dropped = append(dropped, "map "+next.Map.String())
 		next.Map = nil
 	}
+	if drop["net"] && next.Net != nil && *next.Net != (isolate.Net{}) {
+		dropped = append(dropped, "net up lo")
+		next.Net = nil
+	}
+	var keepSysctls []isolate.Sysctl
+	for _, sc := range next.Sysctls {
+		if ns, _ := isolate.SysctlNamespace(sc.Key); drop[ns] {
+			dropped = append(dropped, "sysctl "+sc.Key)
+			continue
+		}
+		keepSysctls = append(keepSysctls, sc)
+	}
+	next.Sysctls = keepSysctls
 	if drop["time"] && next.Time != (isolate.TimeOffsets{}) {
 		dropped = append(dropped, "clock offsets")
 		next.Time = isolate.TimeOffsets{}

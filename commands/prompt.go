@@ -1,6 +1,10 @@
 package commands
 
 import (
+	"fmt"
+
+	"nsh/isolate"
+	"nsh/isolate/capability"
 	"os"
 	"strings"
 )
@@ -18,6 +22,9 @@ func (s *Session) Prompt() string {
 	if limits := cgroupPrompt(s.Spec.Cgroup); len(limits) > 0 {
 		parts = append(parts, strings.Join(limits, " "))
 	}
+	if c := capPrompt(s.Spec); c != "" {
+		parts = append(parts, c)
+	}
 	if len(s.Spec.Join) > 0 {
 		var joined []string
 		for _, j := range s.Spec.Join {
@@ -29,4 +36,34 @@ func (s *Session) Prompt() string {
 		return "nsh" + sign + " "
 	}
 	return "nsh[" + strings.Join(parts, " ") + "]" + sign + " "
+}
+
+// capPrompt is the capability part of the prompt: the preset's name, or
+// what was dropped from and added to nsh's own bounding set (-net_raw).
+func capPrompt(sp *isolate.Spec) string {
+	var parts []string
+	if u := sp.User; u != nil {
+		parts = append(parts, fmt.Sprintf("u=%d", u.UID))
+	}
+	if sp.NoNewPrivs {
+		parts = append(parts, "nnp")
+	}
+	if c := sp.Caps; c != nil {
+		if c.Preset != "" {
+			parts = append(parts, "caps="+c.Preset)
+		} else if own, err := ownCaps(); err == nil {
+			var diff []string
+			for _, n := range capability.Names(own.Bounding &^ c.Bounding) {
+				diff = append(diff, "-"+strings.TrimPrefix(n, "cap_"))
+			}
+			for _, n := range capability.Names(c.Bounding &^ own.Bounding) {
+				diff = append(diff, "+"+strings.TrimPrefix(n, "cap_"))
+			}
+			if len(diff) > 3 {
+				diff = append(diff[:2], fmt.Sprintf("(%d more)", len(diff)-2))
+			}
+			parts = append(parts, diff...)
+		}
+	}
+	return strings.Join(parts, " ")
 }

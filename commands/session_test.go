@@ -40,6 +40,9 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		"timens boottime +99999999999", "share uts pid time bogus", "timens boottime soon", "hostname", "map 1:x",
 		"timens realtime 1", "explain maybe", "expect status 0", "ns nope",
 		"spawn -x", "source /nonexistent/file", "exit 999", "save",
+		"cap drop nothing", "cap preset lax", "cap add --set ambient net_raw", "user x", "nonewprivs maybe",
+		"sysctl kernel.sysrq 1", "sysctl net.ipv4.ip_forward 1", "net up lo", "cgroup set memory.max lots",
+		"cgroup set ../x 1", "join uts /nonexistent",
 	}
 	for _, line := range bad {
 		s, _, _, _ := newTestSession()
@@ -154,7 +157,7 @@ func TestComplete(t *testing.T) {
 		partial string
 	}{
 		{"unsh", []string{"unshare"}, "unsh"},
-		{"s", []string{"save", "share", "show", "source", "spawn"}, "s"},
+		{"s", []string{"save", "share", "show", "source", "spawn", "sysctl"}, "s"},
 		{"unshare u", []string{"user", "uts"}, "u"},
 		{"unshare uts ", []string{"all", "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}, ""},
 		{"explain o", []string{"off", "on"}, "o"},

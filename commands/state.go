@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"nsh/isolate/capability"
 	"os"
 	"strings"
 
@@ -94,6 +95,35 @@ func showRows(s *Session) [][]string {
 			rows = append(rows, []string{"cgroup", "off: children stay in nsh's cgroup"})
 		}
 	}
+	if c := sp.Caps; c != nil {
+		uid := os.Getuid()
+		if sp.User != nil {
+			uid = sp.User.UID
+		}
+		f := c.Final(uid)
+		label := "capabilities"
+		if c.Preset != "" {
+			label += " (" + c.Preset + ")"
+		}
+		rows = append(rows,
+			[]string{label + " bounding", namesOrNone(f.Bounding)},
+			[]string{"  permitted", namesOrNone(f.Permitted)},
+			[]string{"  effective", namesOrNone(f.Effective)},
+			[]string{"  inheritable", namesOrNone(f.Inheritable)},
+			[]string{"  ambient", namesOrNone(f.Ambient)})
+	}
+	if u := sp.User; u != nil {
+		rows = append(rows, []string{"user", fmt.Sprintf("%d:%d (groups cleared)", u.UID, u.GID)})
+	}
+	if sp.NoNewPrivs {
+		rows = append(rows, []string{"nonewprivs", "on"})
+	}
+	if sp.Net != nil && sp.Net.LoUp {
+		rows = append(rows, []string{"network", "lo up"})
+	}
+	for _, sc := range sp.Sysctls {
+		rows = append(rows, []string{"sysctl " + sc.Key, sc.Value})
+	}
 	explain := "off"
 	if s.Explain {
 		explain = "on"
@@ -140,6 +170,21 @@ func SaveScript(sp *isolate.Spec) string {
 			b.WriteString("cgroup off\n")
 		}
 	}
+	if sp.Net != nil && sp.Net.LoUp {
+		b.WriteString("net up lo\n")
+	}
+	for _, sc := range sp.Sysctls {
+		fmt.Fprintf(&b, "sysctl %s %s\n", sc.Key, Quote(sc.Value))
+	}
+	if c := sp.Caps; c != nil {
+		b.WriteString(saveCaps(c))
+	}
+	if u := sp.User; u != nil {
+		fmt.Fprintf(&b, "user %d:%d\n", u.UID, u.GID)
+	}
+	if sp.NoNewPrivs {
+		b.WriteString("nonewprivs on\n")
+	}
 	if sp.Hostname != "" {
 		fmt.Fprintf(&b, "hostname %s\n", Quote(sp.Hostname))
 	}
@@ -164,4 +209,34 @@ func runSave(s *Session, args []string) error {
 		return fmt.Errorf("save: %w", err)
 	}
 	return nil
+}
+
+// saveCaps writes commands that rebuild exactly these sets, each set in
+// one step, permitted before effective so every step is valid.
+func saveCaps(c *isolate.Caps) string {
+	if c.Preset != "" {
+		return "cap preset " + c.Preset + "\n"
+	}
+	var b strings.Builder
+	b.WriteString("cap preset none\n")
+	for _, set := range []struct {
+		name string
+		m    uint64
+	}{{"bounding", c.Bounding}, {"permitted", c.Permitted}, {"inheritable", c.Inheritable}, {"effective", c.Effective}} {
+		if set.m != 0 {
+			fmt.Fprintf(&b, "cap only --set %s %s\n", set.name, capWords(set.m))
+		}
+	}
+	if c.AmbientSet {
+		fmt.Fprintf(&b, "cap only --set ambient %s\n", capWords(c.Ambient))
+	}
+	return b.String()
+}
+
+func capWords(m uint64) string {
+	var out []string
+	for _, n := range capability.Names(m) {
+		out = append(out, strings.TrimPrefix(n, "cap_"))
+	}
+	return strings.Join(out, ",")
 }

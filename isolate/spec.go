@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
+	"os"
 	"strings"
 	"unicode"
 
@@ -97,6 +99,18 @@ type Spec struct {
 	// own with no limits.
 	Cgroup *cgroup.Config `json:"cgroup,omitempty"`
 
+	// Caps, when set, are the capability sets children run with; nil
+	// leaves them as nsh's own.
+	Caps *Caps `json:"caps,omitempty"`
+	// User, when set, is the uid and gid children run as (supplementary
+	// groups cleared), inside their user namespace if they have one.
+	User       *User `json:"user,omitempty"`
+	NoNewPrivs bool  `json:"noNewPrivs,omitempty"`
+	// Net is the network of a child with a new net namespace.
+	Net *Net `json:"net,omitempty"`
+	// Sysctls are written inside the child's namespaces before execve.
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
+
 	// Late are writes the child stage makes right before execve, to files
 	// the parent opened for it (see lateWrites); Launch fills them in.
 	Late []LateWrite `json:"late,omitempty"`
@@ -105,6 +119,42 @@ type Spec struct {
 	Args []string `json:"args,omitempty"`
 	Env  []string `json:"env,omitempty"`
 	Dir  string   `json:"dir,omitempty"`
+}
+
+// Caps are the five capability sets of a child, as masks.
+type Caps struct {
+	Bounding    uint64 `json:"bounding"`
+	Permitted   uint64 `json:"permitted"`
+	Effective   uint64 `json:"effective"`
+	Inheritable uint64 `json:"inheritable"`
+	Ambient     uint64 `json:"ambient"`
+	// AmbientSet: the ambient set was chosen with --set ambient. Else a
+	// non-root user keeps its permitted capabilities as ambient (and so
+	// inheritable), so they survive its execve; Docker does not do this.
+	AmbientSet bool `json:"ambientSet,omitempty"`
+	// Preset names the last preset, for the prompt and save.
+	Preset string `json:"preset,omitempty"`
+}
+
+// Final is the sets the child stage applies for a child running as uid.
+func (c Caps) Final(uid int) Caps {
+	if uid != 0 && !c.AmbientSet {
+		c.Ambient = c.Permitted
+		c.Inheritable |= c.Ambient
+	}
+	return c
+}
+
+// User is who children run as.
+type User struct {
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// Sysctl is one namespaced sysctl for children.
+type Sysctl struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // LateWrite is a value for the child stage to write to descriptor FD.
@@ -263,6 +313,29 @@ func (s *Spec) Validate() error {
 			}
 		}
 	}
+	if c := s.Caps; c != nil {
+		if c.Effective&^c.Permitted != 0 {
+			return fmt.Errorf("effective capabilities must be permitted too; %s are not: cap add --set permitted them first", strings.Join(capability.Names(c.Effective&^c.Permitted), ","))
+		}
+		if c.AmbientSet && c.Ambient&^(c.Permitted&c.Inheritable) != 0 {
+			return fmt.Errorf("ambient capabilities must be permitted and inheritable; %s are not: cap add --set inheritable them first", strings.Join(capability.Names(c.Ambient&^(c.Permitted&c.Inheritable)), ","))
+		}
+	}
+	if u := s.User; u != nil && (u.UID < 0 || u.GID < 0 || u.UID > 1<<32-2 || u.GID > 1<<32-2) {
+		return fmt.Errorf("user %d:%d: ids must be between 0 and 4294967294", u.UID, u.GID)
+	}
+	if s.Net != nil && *s.Net != (Net{}) && !s.Has("net") {
+		return errors.New("network settings are for a new net namespace: `unshare net` first (nsh never changes the host's links)")
+	}
+	for _, sc := range s.Sysctls {
+		ns, err := SysctlNamespace(sc.Key)
+		if err != nil {
+			return err
+		}
+		if !s.Has(ns) {
+			return fmt.Errorf("sysctl %s belongs to the %s namespace, which children share with the host: `unshare %s` first (nsh never writes the host's sysctls)", sc.Key, ns, ns)
+		}
+	}
 	if s.Time != (TimeOffsets{}) && !s.Has("time") {
 		return ErrTimeNeedsTime
 	}
@@ -289,4 +362,41 @@ func ValidateHostname(name string) error {
 		}
 	}
 	return nil
+}
+
+// ipcSysctls are the kernel.* sysctls that belong to an ipc namespace.
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.msg_next_id": true,
+	"kernel.sem": true, "kernel.sem_next_id": true, "kernel.shmall": true, "kernel.shmmax": true,
+	"kernel.shmmni": true, "kernel.shm_next_id": true, "kernel.shm_rmid_forced": true,
+}
+
+// SysctlNamespace says which namespace a sysctl belongs to, refusing the
+// ones that belong to the whole host and the ones that do not exist.
+func SysctlNamespace(key string) (string, error) {
+	if key == "" || strings.ContainsAny(key, "/ ") || strings.Contains(key, "..") || strings.HasPrefix(key, ".") {
+		return "", fmt.Errorf("bad sysctl key %q: write it with dots, e.g. net.ipv4.ping_group_range", key)
+	}
+	var ns string
+	switch {
+	case strings.HasPrefix(key, "net."):
+		ns = "net"
+	case key == "kernel.hostname" || key == "kernel.domainname":
+		ns = "uts"
+	case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+		ns = "ipc"
+	case strings.HasPrefix(key, "user."):
+		ns = "user"
+	default:
+		return "", fmt.Errorf("sysctl %s is not namespaced: it would change the whole host, which nsh never does (namespaced ones are net.*, kernel.hostname, kernel.domainname, ipc's kernel.msg*/sem/shm*, fs.mqueue.*, user.*)", key)
+	}
+	if _, err := os.Stat(SysctlPath(key)); err != nil {
+		return "", fmt.Errorf("unknown sysctl %s: no %s", key, SysctlPath(key))
+	}
+	return ns, nil
+}
+
+// SysctlPath is the /proc/sys file of a key.
+func SysctlPath(key string) string {
+	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
 }

@@ -114,6 +114,15 @@ func (st *stage) setup(spec *Spec) error {
 			return fmt.Errorf("mount a fresh /proc: %w", err)
 		}
 	}
+	if spec.Net != nil && spec.Net.LoUp {
+		st.step("ioctl(SIOCSIFFLAGS, lo, IFF_UP)")
+		if err := linkUp("lo"); err != nil {
+			return fmt.Errorf("bring lo up: %w", err)
+		}
+	}
+	if err := st.writeSysctls(spec); err != nil {
+		return err
+	}
 	if spec.Has("time") {
 		st.step("unshare(CLONE_NEWTIME)")
 		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
@@ -139,10 +148,19 @@ func (st *stage) setup(spec *Spec) error {
 // execve moves the task into its time_for_children namespace; older
 // kernels only place forked children there, so the stage forks instead.
 func (st *stage) exec(spec *Spec) int {
+	// Capabilities raised only to get the stage through its own execve
+	// must not reach the command.
+	if spec.Enter == nil && spec.Has("user") && spec.IDMapping().Mode != "root" {
+		if err := dropStageCaps(); err != nil {
+			return st.fail(err)
+		}
+	}
 	if spec.Enter != nil {
 		if err := spec.Enter.apply(st.step); err != nil {
 			return st.fail(err)
 		}
+	} else if err := st.applyPrivileges(spec); err != nil {
+		return st.fail(err)
 	}
 	env := spec.Env
 	if env == nil {
@@ -151,13 +169,6 @@ func (st *stage) exec(spec *Spec) int {
 	path, err := lookPath(spec.Args[0], env)
 	if err != nil {
 		return st.fail(err)
-	}
-	// Capabilities raised only to get the stage through its own execve
-	// must not reach the command.
-	if spec.Enter == nil && spec.Has("user") && spec.IDMapping().Mode != "root" {
-		if err := dropStageCaps(); err != nil {
-			return st.fail(err)
-		}
 	}
 	if err := st.lateWrites(spec); err != nil {
 		return st.fail(err)

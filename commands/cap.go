@@ -1,0 +1,487 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/isolate"
+	"nsh/isolate/capability"
+)
+
+var capSets = []string{"bounding", "effective", "permitted", "inheritable", "ambient"}
+
+func init() {
+	register(
+		&Command{
+			Name: "cap", Group: "capabilities",
+			Usage: []string{
+				"cap drop [--set SET] CAP...", "cap add [--set SET] CAP...", "cap only [--set SET] CAP...",
+				"cap preset docker|privileged|none", "cap reset", "cap show [@ID|PID|self]", "cap decode HEX",
+				"cap file get PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH",
+			},
+			Summary: "shape children's capability sets; look at a process's or a file's",
+			Help: "CAP is a name, case-insensitive, with or without cap_ (net_raw, CAP_SYS_ADMIN), a number, or all.\n" +
+				"drop takes CAP out of every set, bounding included (docker --cap-drop): no setuid or\n" +
+				"file-capability program gets it back. add puts it back in bounding, permitted and effective;\n" +
+				"a non-root `user` keeps its capabilities as ambient (so they survive its execve), which\n" +
+				"Docker does not do. only keeps exactly these. --set SET changes one set: bounding effective\n" +
+				"permitted inheritable ambient. Presets: docker (its default 14), privileged (all of the\n" +
+				"kernel's that nsh holds), none. reset: children keep nsh's own.\n" +
+				"cap decode prints what capsh --decode does; cap file reads and writes security.capability\n" +
+				"like getcap and setcap (v3, with --rootid, for a user namespace's root).",
+			Run:      runCap,
+			Complete: completeCap,
+		},
+		&Command{
+			Name: "user", Group: "capabilities",
+			Usage:   []string{"user UID[:GID]", "user off", "user"},
+			Summary: "children run as this user, supplementary groups cleared",
+			Help: "Inside a new user namespace the ids are those inside it. With capabilities planned (cap ...),\n" +
+				"a non-root user keeps them as ambient; without, it runs with none, as a plain setuid would.",
+			Run: runUser,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"off", "1000", "65534"}
+				}
+				return nil
+			},
+		},
+		&Command{
+			Name: "nonewprivs", Group: "capabilities",
+			Usage:   []string{"nonewprivs on", "nonewprivs off"},
+			Summary: "PR_SET_NO_NEW_PRIVS for children: setuid bits and file capabilities no longer grant anything",
+			Run:     runNoNewPrivs,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"on", "off"}
+				}
+				return nil
+			},
+		},
+		&Command{
+			Name: "sysctl", Group: "namespaces",
+			Usage:   []string{"sysctl KEY VALUE", "sysctl KEY off", "sysctl"},
+			Summary: "a namespaced sysctl, written inside the child's namespaces before its command runs",
+			Help: "Refused unless the key's namespace is new for children: net.* needs unshare net, kernel.hostname\n" +
+				"and kernel.domainname need uts, ipc's kernel.msg*/sem/shm* and fs.mqueue.* need ipc.\n" +
+				"nsh never writes the host's sysctls. Example: sysctl net.ipv4.ping_group_range \"1 0\".",
+			Run: runSysctl,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_forward", "kernel.shmmax"}
+				}
+				return nil
+			},
+		},
+	)
+}
+
+func completeCap(s *Session, args []string, partial string) []string {
+	names := func() []string {
+		out := []string{"all"}
+		for c := 0; c <= capability.Last(); c++ {
+			out = append(out, strings.TrimPrefix(capability.Name(c), "cap_"))
+		}
+		return out
+	}
+	switch {
+	case len(args) == 0:
+		return []string{"drop", "add", "only", "preset", "reset", "show", "decode", "file"}
+	case args[0] == "preset" && len(args) == 1:
+		return []string{"docker", "privileged", "none"}
+	case args[0] == "show" && len(args) == 1:
+		return append([]string{"self"}, s.childRefs()...)
+	case args[0] == "file" && len(args) == 1:
+		return []string{"get", "set", "rm"}
+	case args[0] == "file" && len(args) == 2:
+		return completeFiles(nil, partial)
+	case (args[0] == "drop" || args[0] == "add") && len(args) >= 1:
+		if args[len(args)-1] == "--set" {
+			return capSets
+		}
+		if len(args) == 1 {
+			return append(names(), "--set")
+		}
+		return names()
+	case args[0] == "only":
+		return names()
+	}
+	return nil
+}
+
+// ownCaps are nsh's own sets: where a session's capability plan starts.
+func ownCaps() (*isolate.Caps, error) {
+	c, err := isolate.ReadCreds(os.Getpid(), false)
+	if err != nil {
+		return nil, err
+	}
+	return &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}, nil
+}
+
+func runCap(s *Session, args []string) error {
+	c, _ := Lookup("cap")
+	if len(args) == 0 {
+		return usageError(c, "say what to do")
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "show":
+		return capShow(s, rest)
+	case "decode":
+		if len(rest) != 1 {
+			return usageError(c, "cap decode takes one mask")
+		}
+		m, err := capability.ParseHex(rest[0])
+		if err != nil {
+			return fmt.Errorf("cap decode: %w", err)
+		}
+		fmt.Fprintln(s.Out, capability.Decode(m))
+		return nil
+	case "file":
+		return capFile(s, c, rest)
+	case "reset":
+		next := s.Spec.Clone()
+		next.Caps = nil
+		return s.commit(next)
+	}
+	next := s.Spec.Clone()
+	if next.Caps == nil {
+		own, err := ownCaps()
+		if err != nil {
+			return err
+		}
+		next.Caps = own
+	}
+	k := next.Caps
+	switch sub {
+	case "preset":
+		if len(rest) != 1 {
+			return usageError(c, "name one preset: docker, privileged or none")
+		}
+		m, err := presetMask(s, rest[0])
+		if err != nil {
+			return err
+		}
+		*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m, Preset: rest[0]}
+	case "only":
+		if len(rest) >= 2 && rest[0] == "--set" {
+			set := rest[1]
+			m, err := s.capMask(rest[2:], true)
+			if err != nil {
+				return err
+			}
+			sets := map[string]*uint64{"bounding": &k.Bounding, "effective": &k.Effective, "permitted": &k.Permitted, "inheritable": &k.Inheritable, "ambient": &k.Ambient}
+			p, ok := sets[set]
+			if !ok {
+				return usageError(c, fmt.Sprintf("unknown set %q: give one of %s", set, strings.Join(capSets, " ")))
+			}
+			*p = m
+			if set == "ambient" {
+				k.AmbientSet = true
+			}
+			k.Preset = ""
+			break
+		}
+		m, err := s.capMask(rest, true)
+		if err != nil {
+			return err
+		}
+		*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m}
+	case "drop", "add":
+		set := ""
+		if len(rest) >= 2 && rest[0] == "--set" {
+			set, rest = rest[1], rest[2:]
+			if !contains(capSets, set) {
+				return usageError(c, fmt.Sprintf("unknown set %q: give one of %s", set, strings.Join(capSets, " ")))
+			}
+		}
+		if len(rest) == 0 {
+			return usageError(c, "name at least one capability")
+		}
+		m, err := s.capMask(rest, sub == "add")
+		if err != nil {
+			return err
+		}
+		sets := map[string]*uint64{"bounding": &k.Bounding, "effective": &k.Effective, "permitted": &k.Permitted, "inheritable": &k.Inheritable, "ambient": &k.Ambient}
+		var touch []string
+		switch {
+		case set != "":
+			touch = []string{set}
+		case sub == "drop":
+			touch = capSets
+		default:
+			touch = []string{"bounding", "permitted", "effective"}
+		}
+		for _, name := range touch {
+			if sub == "drop" {
+				*sets[name] &^= m
+			} else {
+				*sets[name] |= m
+			}
+		}
+		if set == "ambient" {
+			k.AmbientSet = true
+		}
+		k.Preset = ""
+	default:
+		return usageError(c, fmt.Sprintf("unknown subcommand %q", sub))
+	}
+	return s.commit(next)
+}
+
+func contains(list []string, w string) bool {
+	for _, x := range list {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+// capMask parses capability words; for add it checks that children can
+// have them at all: without a new user namespace, nothing outside nsh's
+// own bounding set can come back.
+func (s *Session) capMask(words []string, adding bool) (uint64, error) {
+	m, err := capability.ParseList(words)
+	if err != nil {
+		return 0, err
+	}
+	if adding && !s.Spec.Has("user") {
+		own, err := ownCaps()
+		if err != nil {
+			return 0, err
+		}
+		if missing := m &^ own.Bounding; missing != 0 && !containsAll(words) {
+			return 0, fmt.Errorf("nsh's own bounding set lacks %s (it runs with %#x), so no child can have it; in a new user namespace it can: unshare user", strings.Join(capability.Names(missing), ","), own.Bounding)
+		}
+		m &= own.Bounding
+	}
+	return m, nil
+}
+
+func containsAll(words []string) bool {
+	for _, w := range words {
+		if strings.EqualFold(w, "all") {
+			return true
+		}
+	}
+	return false
+}
+
+func presetMask(s *Session, name string) (uint64, error) {
+	var m uint64
+	switch name {
+	case "docker":
+		m = capability.Docker
+	case "privileged":
+		m = capability.All()
+	case "none":
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("unknown preset %q: give docker, privileged or none", name)
+	}
+	if !s.Spec.Has("user") {
+		own, err := ownCaps()
+		if err != nil {
+			return 0, err
+		}
+		if missing := m &^ own.Bounding; missing != 0 {
+			fmt.Fprintf(s.Err, "cap preset %s: without a new user namespace children cannot have %s, which nsh itself lacks\n", name, strings.Join(capability.Names(missing), ","))
+		}
+		m &= own.Bounding
+	}
+	return m, nil
+}
+
+func capShow(s *Session, args []string) error {
+	word := "self"
+	if len(args) == 1 {
+		word = args[0]
+	} else if len(args) > 1 {
+		return fmt.Errorf("cap show: name one process")
+	}
+	t, err := s.resolveProcess(word)
+	if err != nil {
+		return err
+	}
+	pid := t.pid
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	c, err := isolate.ReadCreds(pid, false)
+	if err != nil {
+		return err
+	}
+	rows := [][]string{
+		{"permitted", fmt.Sprintf("%016x", c.Permitted), namesOrNone(c.Permitted)},
+		{"inheritable", fmt.Sprintf("%016x", c.Inheritable), namesOrNone(c.Inheritable)},
+		{"effective", fmt.Sprintf("%016x", c.Effective), namesOrNone(c.Effective)},
+		{"ambient", fmt.Sprintf("%016x", c.Ambient), namesOrNone(c.Ambient)},
+		{"bounding", fmt.Sprintf("%016x", c.Bounding), namesOrNone(c.Bounding)},
+	}
+	if err := printTable(s.Out, []string{"SET", "HEX", "CAPABILITIES"}, rows); err != nil {
+		return err
+	}
+	nnp := "0"
+	if c.NoNewPrivs {
+		nnp = "1"
+	}
+	fmt.Fprintf(s.Out, "uid %d, gid %d, NoNewPrivs %s", c.UID, c.GID, nnp)
+	if pid == os.Getpid() {
+		bits, err := unix.PrctlRetInt(unix.PR_GET_SECUREBITS, 0, 0, 0, 0)
+		if err == nil {
+			fmt.Fprintf(s.Out, ", securebits %#x", bits)
+		}
+	}
+	fmt.Fprintln(s.Out)
+	return nil
+}
+
+// namesOrNone lists names without the cap_ prefix; a full set is "all".
+func namesOrNone(m uint64) string {
+	if m == 0 {
+		return "(none)"
+	}
+	all := capability.All()
+	if m&all == all {
+		return "all"
+	}
+	short := func(m uint64) string {
+		var out []string
+		for _, n := range capability.Names(m) {
+			out = append(out, strings.TrimPrefix(n, "cap_"))
+		}
+		return strings.Join(out, ",")
+	}
+	if missing := all &^ m; len(capability.Names(missing)) <= 4 && m&^all == 0 {
+		return "all except " + short(missing)
+	}
+	return short(m)
+}
+
+func capFile(s *Session, c *Command, args []string) error {
+	if len(args) < 2 {
+		return usageError(c, "cap file needs get, set or rm and a path")
+	}
+	op, path := args[0], args[1]
+	switch op {
+	case "get":
+		if len(args) != 2 {
+			return usageError(c, "cap file get takes one path")
+		}
+		fc, ok, err := capability.GetFile(path)
+		if err != nil {
+			return fmt.Errorf("cap file get: %w", err)
+		}
+		if ok {
+			fmt.Fprintf(s.Out, "%s %s\n", path, fc)
+		}
+		return nil
+	case "set":
+		text := args[2:]
+		var rootid uint64
+		if n := len(text); n >= 2 && text[n-2] == "--rootid" {
+			var err error
+			if rootid, err = strconv.ParseUint(text[n-1], 10, 32); err != nil {
+				return usageError(c, fmt.Sprintf("--rootid %q is not a uid", text[n-1]))
+			}
+			text = text[:n-2]
+		}
+		fc, err := capability.ParseText(strings.Join(text, " "))
+		if err != nil {
+			return fmt.Errorf("cap file set: %w", err)
+		}
+		fc.RootID = uint32(rootid)
+		s.explain(fmt.Sprintf("setxattr(%s, security.capability, %s)", path, fc))
+		if err := capability.SetFile(path, fc); err != nil {
+			return fmt.Errorf("cap file set: %w", err)
+		}
+		return nil
+	case "rm":
+		if len(args) != 2 {
+			return usageError(c, "cap file rm takes one path")
+		}
+		s.explain(fmt.Sprintf("removexattr(%s, security.capability)", path))
+		if err := capability.RemoveFile(path); err != nil {
+			return fmt.Errorf("cap file rm: %w", err)
+		}
+		return nil
+	}
+	return usageError(c, fmt.Sprintf("unknown cap file operation %q: get, set or rm", op))
+}
+
+func runUser(s *Session, args []string) error {
+	c, _ := Lookup("user")
+	if len(args) == 0 {
+		if s.Spec.User == nil {
+			fmt.Fprintln(s.Out, "children run as nsh's user")
+		} else {
+			fmt.Fprintf(s.Out, "%d:%d\n", s.Spec.User.UID, s.Spec.User.GID)
+		}
+		return nil
+	}
+	if len(args) != 1 {
+		return usageError(c, "give one UID[:GID]")
+	}
+	next := s.Spec.Clone()
+	if args[0] == "off" {
+		next.User = nil
+		return s.commit(next)
+	}
+	uidS, gidS, hasGID := strings.Cut(args[0], ":")
+	uid, err := strconv.ParseUint(uidS, 10, 32)
+	if err != nil {
+		return usageError(c, fmt.Sprintf("%q is not a numeric uid", uidS))
+	}
+	gid := uid
+	if hasGID {
+		if gid, err = strconv.ParseUint(gidS, 10, 32); err != nil {
+			return usageError(c, fmt.Sprintf("%q is not a numeric gid", gidS))
+		}
+	}
+	next.User = &isolate.User{UID: int(uid), GID: int(gid)}
+	return s.commit(next)
+}
+
+func runNoNewPrivs(s *Session, args []string) error {
+	c, _ := Lookup("nonewprivs")
+	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+		return usageError(c, "say on or off")
+	}
+	next := s.Spec.Clone()
+	next.NoNewPrivs = args[0] == "on"
+	return s.commit(next)
+}
+
+func runSysctl(s *Session, args []string) error {
+	c, _ := Lookup("sysctl")
+	if len(args) == 0 {
+		for _, sc := range s.Spec.Sysctls {
+			fmt.Fprintf(s.Out, "%s = %s\n", sc.Key, sc.Value)
+		}
+		return nil
+	}
+	if len(args) < 2 {
+		return usageError(c, "give a key and a value")
+	}
+	key, value := args[0], strings.Join(args[1:], " ")
+	if _, err := isolate.SysctlNamespace(key); err != nil {
+		return err
+	}
+	next := s.Spec.Clone()
+	var keep []isolate.Sysctl
+	for _, sc := range next.Sysctls {
+		if sc.Key != key {
+			keep = append(keep, sc)
+		}
+	}
+	if value != "off" {
+		keep = append(keep, isolate.Sysctl{Key: key, Value: value})
+	}
+	next.Sysctls = keep
+	return s.commit(next)
+}
