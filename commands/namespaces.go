@@ -133,9 +133,13 @@ func runShare(s *Session, args []string) error {
 		dropped = append(dropped, "map "+next.Map.String())
 		next.Map = nil
 	}
-	if drop["net"] && next.Net != nil && *next.Net != (isolate.Net{}) {
-		dropped = append(dropped, "net up lo")
+	if drop["net"] && next.Net != nil && !next.Net.Empty() {
+		dropped = append(dropped, "the network plan")
 		next.Net = nil
+	}
+	if drop["mnt"] && (next.Rootfs != nil || len(next.Mounts) > 0) {
+		dropped = append(dropped, "rootfs and mounts")
+		next.Rootfs, next.Mounts = nil, nil
 	}
 	var keepSysctls []isolate.Sysctl
 	for _, sc := range next.Sysctls {

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"nsh/isolate"
 	"nsh/isolate/capability"
@@ -18,6 +19,16 @@ func (s *Session) Prompt() string {
 	var parts []string
 	if len(s.Spec.Namespaces) > 0 {
 		parts = append(parts, strings.Join(s.Spec.Namespaces, ","))
+	}
+	if r := s.Spec.Rootfs; r != nil {
+		root := "root=" + filepath.Base(r.Dir)
+		if r.ReadOnly {
+			root += ":ro"
+		}
+		parts = append(parts, root)
+	}
+	if n := s.Spec.Net; n != nil && len(n.Veths) > 0 {
+		parts = append(parts, fmt.Sprintf("veth=%d", len(n.Veths)))
 	}
 	if limits := cgroupPrompt(s.Spec.Cgroup); len(limits) > 0 {
 		parts = append(parts, strings.Join(limits, " "))

@@ -118,8 +118,19 @@ func showRows(s *Session) [][]string {
 	if sp.NoNewPrivs {
 		rows = append(rows, []string{"nonewprivs", "on"})
 	}
+	if sp.Rootfs != nil {
+		rows = append(rows, []string{"rootfs", rootfsText(sp.Rootfs)})
+	}
+	for _, m := range sp.Mounts {
+		rows = append(rows, []string{"mount", m.String()})
+	}
 	if sp.Net != nil && sp.Net.LoUp {
 		rows = append(rows, []string{"network", "lo up"})
+	}
+	if sp.Net != nil {
+		for i, v := range sp.Net.Veths {
+			rows = append(rows, []string{"veth", vethText(v, i)})
+		}
 	}
 	for _, sc := range sp.Sysctls {
 		rows = append(rows, []string{"sysctl " + sc.Key, sc.Value})
@@ -170,8 +181,23 @@ func SaveScript(sp *isolate.Spec) string {
 			b.WriteString("cgroup off\n")
 		}
 	}
+	if sp.Rootfs != nil {
+		fmt.Fprintf(&b, "rootfs %s\n", Quote(sp.Rootfs.Dir)+map[bool]string{true: " ro"}[sp.Rootfs.ReadOnly])
+	}
+	for _, m := range sp.Mounts {
+		fmt.Fprintf(&b, "mount %s\n", mountWords(m))
+	}
 	if sp.Net != nil && sp.Net.LoUp {
 		b.WriteString("net up lo\n")
+	}
+	if sp.Net != nil {
+		for _, v := range sp.Net.Veths {
+			fmt.Fprintf(&b, "net veth %s %s", v.HostAddr, v.ChildAddr)
+			if v.HostName != "" {
+				fmt.Fprintf(&b, " --name %s", Quote(v.HostName))
+			}
+			b.WriteString("\n")
+		}
 	}
 	for _, sc := range sp.Sysctls {
 		fmt.Fprintf(&b, "sysctl %s %s\n", sc.Key, Quote(sc.Value))
@@ -239,4 +265,22 @@ func capWords(m uint64) string {
 		out = append(out, strings.TrimPrefix(n, "cap_"))
 	}
 	return strings.Join(out, ",")
+}
+
+func mountWords(m isolate.Mount) string {
+	switch m.Type {
+	case "bind":
+		w := "bind " + Quote(m.Source) + " " + Quote(m.Target)
+		if m.ReadOnly {
+			w += " ro"
+		}
+		return w
+	case "tmpfs":
+		w := "tmpfs " + Quote(m.Target)
+		if m.Options != "" {
+			w += " " + m.Options
+		}
+		return w
+	}
+	return m.Type + " " + Quote(m.Target)
 }

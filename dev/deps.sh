@@ -17,6 +17,8 @@ need gcc gcc             # cgo: the constructor that joins namespaces before Go 
 need ping iputils-ping   # the walkthrough's ping, copied into test folders
 need capsh libcap2-bin   # capsh --decode and getcap, to compare cap decode and cap file with
 need perl perl-base      # a fork storm that survives failed forks, for pids.max
+need busybox busybox-static  # rootfs --busybox
+need ip iproute2         # the network tests look at links and addresses
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -ne 0 ]; then

@@ -73,6 +73,7 @@ type Child struct {
 	step       func(string)
 
 	group *cgroup.Group // the child's cgroup, removed once it is reaped
+	links []string      // host ends of its veth pairs, removed likewise
 	// OOMKills is how many of the child's processes the OOM killer
 	// ended, known once Wait returns.
 	OOMKills int
@@ -159,7 +160,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		// and never runs an instruction outside it.
 		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			c.removeGroup()
+			c.release()
 			return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
 		}
 		defer unix.Close(fd)
@@ -173,7 +174,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	extra := []*os.File{childEnd}
 	late, err := c.lateFiles(plan)
 	if err != nil {
-		c.removeGroup()
+		c.release()
 		return nil, err
 	}
 	spec = spec.Clone()
@@ -238,7 +239,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	childEnd.Close()
 	plan.close()
 	if err != nil {
-		c.removeGroup()
+		c.release()
 		return nil, startError(spec, err)
 	}
 	c.Pid = cmd.Process.Pid
@@ -271,6 +272,14 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		}
 	}
 
+	if spec.Net != nil && len(spec.Net.Veths) > 0 {
+		// The child waits for its spec, so its network is ready before
+		// its command runs.
+		if c.links, err = setupVeths(c.Pid, spec.Net.Veths, opt.step); err != nil {
+			c.kill()
+			return nil, err
+		}
+	}
 	if err := json.NewEncoder(parentEnd).Encode(spec); err != nil {
 		c.kill()
 		return nil, fmt.Errorf("send spec to child stage: %w", err)
@@ -353,7 +362,7 @@ func (c *Child) kill() {
 	unix.Wait4(c.direct, &ws, 0, nil)
 	c.restoreTerminal()
 	c.closePidfd()
-	c.removeGroup()
+	c.release()
 }
 
 type lateFile struct {
@@ -424,7 +433,16 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 
 var groupSeq int
 
-func (c *Child) removeGroup() {
+// release removes what the child had outside itself: its veth host ends
+// and its cgroup.
+func (c *Child) release() {
+	if len(c.links) > 0 {
+		if c.step != nil {
+			c.step(fmt.Sprintf("ip link del %v (if the namespace did not take them along)", c.links))
+		}
+		deleteLinks(c.links)
+		c.links = nil
+	}
 	if c.group != nil {
 		if err := c.group.Remove(c.step); err != nil && c.notice != nil {
 			c.notice(err.Error())
@@ -520,7 +538,7 @@ func (c *Child) Wait() (int, error) {
 		if c.group != nil {
 			c.OOMKills = c.group.OOMKills()
 		}
-		c.removeGroup()
+		c.release()
 	}()
 	stop := c.watchInterrupts()
 	defer stop()

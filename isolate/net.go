@@ -10,7 +10,18 @@ import (
 type Net struct {
 	// LoUp brings the loopback interface up: a new net namespace's lo
 	// starts down.
-	LoUp bool `json:"loUp,omitempty"`
+	LoUp  bool   `json:"loUp,omitempty"`
+	Veths []Veth `json:"veths,omitempty"`
+}
+
+// Empty says whether the plan asks for nothing.
+func (n *Net) Empty() bool { return !n.LoUp && len(n.Veths) == 0 }
+
+// Veth is a veth pair between nsh's net namespace and the child's.
+type Veth struct {
+	HostAddr  string `json:"hostAddr"`  // CIDR on the host end
+	ChildAddr string `json:"childAddr"` // CIDR on the child end (eth0, eth1, ...)
+	HostName  string `json:"hostName,omitempty"`
 }
 
 // linkUp sets IFF_UP on an interface of the stage's net namespace.

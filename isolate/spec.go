@@ -106,6 +106,11 @@ type Spec struct {
 	// groups cleared), inside their user namespace if they have one.
 	User       *User `json:"user,omitempty"`
 	NoNewPrivs bool  `json:"noNewPrivs,omitempty"`
+	// Rootfs, when set, is pivoted into (it needs a new mnt namespace).
+	Rootfs *Rootfs `json:"rootfs,omitempty"`
+	// Mounts are made in the child's new mount namespace.
+	Mounts []Mount `json:"mounts,omitempty"`
+
 	// Net is the network of a child with a new net namespace.
 	Net *Net `json:"net,omitempty"`
 	// Sysctls are written inside the child's namespaces before execve.
@@ -324,7 +329,20 @@ func (s *Spec) Validate() error {
 	if u := s.User; u != nil && (u.UID < 0 || u.GID < 0 || u.UID > 1<<32-2 || u.GID > 1<<32-2) {
 		return fmt.Errorf("user %d:%d: ids must be between 0 and 4294967294", u.UID, u.GID)
 	}
-	if s.Net != nil && *s.Net != (Net{}) && !s.Has("net") {
+	if (s.Rootfs != nil || len(s.Mounts) > 0) && !s.Has("mnt") {
+		return errors.New("a rootfs and mounts need a new mnt namespace: `unshare mnt` first (nsh never changes the host's mounts)")
+	}
+	targets := map[string]bool{}
+	for _, m := range s.Mounts {
+		if !strings.HasPrefix(m.Target, "/") || (m.Type == "bind" && !strings.HasPrefix(m.Source, "/")) {
+			return fmt.Errorf("mount %s: give absolute paths", m)
+		}
+		if targets[m.Target] {
+			return fmt.Errorf("two mounts on %s: `mount rm %s` first", m.Target, m.Target)
+		}
+		targets[m.Target] = true
+	}
+	if s.Net != nil && !s.Net.Empty() && !s.Has("net") {
 		return errors.New("network settings are for a new net namespace: `unshare net` first (nsh never changes the host's links)")
 	}
 	for _, sc := range s.Sysctls {

@@ -105,13 +105,23 @@ func (st *stage) setup(spec *Spec) error {
 			return fmt.Errorf("sethostname %q: %w", spec.Hostname, err)
 		}
 	}
-	if spec.Has("pid") && spec.Has("mnt") {
-		// A fresh /proc shows the new pid namespace; the old one would
-		// still list the host's processes.
-		const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-		st.step("mount(proc, /proc, proc, MS_NOSUID|MS_NODEV|MS_NOEXEC)")
-		if err := unix.Mount("proc", "/proc", "proc", flags, ""); err != nil {
-			return fmt.Errorf("mount a fresh /proc: %w", err)
+	switch {
+	case spec.Rootfs != nil:
+		if err := st.setupRootfs(spec); err != nil {
+			return err
+		}
+	case spec.Has("mnt"):
+		if spec.Has("pid") {
+			// A fresh /proc shows the new pid namespace; the old one
+			// would still list the host's processes.
+			const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+			st.step("mount(proc, /proc, proc, MS_NOSUID|MS_NODEV|MS_NOEXEC)")
+			if err := unix.Mount("proc", "/proc", "proc", flags, ""); err != nil {
+				return fmt.Errorf("mount a fresh /proc: %w", err)
+			}
+		}
+		if err := st.extraMounts(spec, ""); err != nil {
+			return err
 		}
 	}
 	if spec.Net != nil && spec.Net.LoUp {

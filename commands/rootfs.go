@@ -1,0 +1,214 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"nsh/isolate"
+)
+
+func init() {
+	register(
+		&Command{
+			Name: "rootfs", Group: "filesystem",
+			Usage:   []string{"rootfs DIR [ro]", "rootfs --busybox DIR", "rootfs off", "rootfs"},
+			Summary: "children pivot_root into DIR (a new mnt namespace comes with it)",
+			Help: "The child stage bind-mounts DIR on itself, mounts /proc and a minimal /dev (null, zero, full,\n" +
+				"random, urandom, tty, pts, shm) where DIR has them, then pivot_root(\".\", \".\") and detaches the\n" +
+				"old root: the host's files are gone from view, which chroot alone would not ensure.\n" +
+				"ro makes the root read-only. --busybox DIR builds a minimal rootfs from the host's static\n" +
+				"busybox (apt-get install busybox-static). Richer ones: debootstrap stable DIR, or\n" +
+				"docker export $(docker create debian) | tar -C DIR -x.",
+			Run: runRootfs,
+			Complete: func(s *Session, args []string, partial string) []string {
+				switch len(args) {
+				case 0:
+					return append([]string{"--busybox", "off"}, completeFiles(nil, partial)...)
+				case 1:
+					if args[0] == "--busybox" {
+						return completeFiles(nil, partial)
+					}
+					return []string{"ro"}
+				}
+				return nil
+			},
+		},
+		&Command{
+			Name: "mount", Group: "filesystem",
+			Usage:   []string{"mount proc [PATH]", "mount tmpfs PATH [size=N]", "mount bind SRC DST [ro]", "mount rm DST", "mount"},
+			Summary: "extra mounts in the child's new mount namespace (inside the rootfs when there is one)",
+			Help: "Made after mount propagation is private, so nothing reaches the host. Without a rootfs the\n" +
+				"mount points must exist; inside a rootfs missing ones are made.",
+			Run: runMount,
+			Complete: func(s *Session, args []string, partial string) []string {
+				switch {
+				case len(args) == 0:
+					return []string{"proc", "tmpfs", "bind", "rm"}
+				case args[0] == "rm" && len(args) == 1:
+					var out []string
+					for _, m := range s.Spec.Mounts {
+						out = append(out, m.Target)
+					}
+					return out
+				case args[0] == "bind" && len(args) < 3, args[0] != "rm" && len(args) == 1:
+					return completeFiles(nil, partial)
+				case args[0] == "bind" && len(args) == 3:
+					return []string{"ro"}
+				case args[0] == "tmpfs" && len(args) == 2:
+					return []string{"size=64M"}
+				}
+				return nil
+			},
+		},
+	)
+}
+
+func runRootfs(s *Session, args []string) error {
+	c, _ := Lookup("rootfs")
+	if len(args) == 0 {
+		if r := s.Spec.Rootfs; r != nil {
+			fmt.Fprintln(s.Out, rootfsText(r))
+		} else {
+			fmt.Fprintln(s.Out, "no rootfs: children see the host's files")
+		}
+		return nil
+	}
+	next := s.Spec.Clone()
+	switch {
+	case args[0] == "off" && len(args) == 1:
+		next.Rootfs = nil
+		return s.commit(next)
+	case args[0] == "--busybox":
+		if len(args) != 2 {
+			return usageError(c, "rootfs --busybox needs a directory")
+		}
+		dir, err := filepath.Abs(args[1])
+		if err != nil {
+			return err
+		}
+		if err := isolate.BuildBusybox(dir, s.explain); err != nil {
+			return fmt.Errorf("rootfs --busybox: %w", err)
+		}
+		next.Rootfs = &isolate.Rootfs{Dir: dir}
+	case len(args) == 1 || (len(args) == 2 && args[1] == "ro"):
+		dir, err := filepath.Abs(args[0])
+		if err != nil {
+			return err
+		}
+		if err := isolate.CheckRootfs(dir); err != nil {
+			return fmt.Errorf("rootfs %s: %w", args[0], err)
+		}
+		next.Rootfs = &isolate.Rootfs{Dir: dir, ReadOnly: len(args) == 2}
+	default:
+		return usageError(c, "give a directory, and ro for a read-only root")
+	}
+	if !next.Has("mnt") {
+		// pivot_root needs a mount namespace of the child's own.
+		next.Namespaces = append(next.Namespaces, "mnt")
+		fmt.Fprintln(s.Err, "rootfs: unshared mnt too: pivot_root needs a mount namespace of the child's own")
+	}
+	return s.commit(next)
+}
+
+func rootfsText(r *isolate.Rootfs) string {
+	if r.ReadOnly {
+		return r.Dir + " ro"
+	}
+	return r.Dir
+}
+
+func runMount(s *Session, args []string) error {
+	c, _ := Lookup("mount")
+	if len(args) == 0 {
+		if len(s.Spec.Mounts) == 0 {
+			fmt.Fprintln(s.Out, "no extra mounts planned")
+		}
+		for _, m := range s.Spec.Mounts {
+			fmt.Fprintln(s.Out, m)
+		}
+		return nil
+	}
+	next := s.Spec.Clone()
+	var m isolate.Mount
+	switch args[0] {
+	case "rm":
+		if len(args) != 2 {
+			return usageError(c, "mount rm takes the mount point")
+		}
+		var keep []isolate.Mount
+		for _, x := range next.Mounts {
+			if x.Target != args[1] {
+				keep = append(keep, x)
+			}
+		}
+		if len(keep) == len(next.Mounts) {
+			return fmt.Errorf("mount rm: nothing is planned on %s (mount lists the plan)", args[1])
+		}
+		next.Mounts = keep
+		return s.commit(next)
+	case "proc":
+		if len(args) > 2 {
+			return usageError(c, "mount proc takes at most a path")
+		}
+		m = isolate.Mount{Type: "proc", Target: "/proc"}
+		if len(args) == 2 {
+			m.Target = args[1]
+		}
+	case "tmpfs":
+		if len(args) < 2 || len(args) > 3 {
+			return usageError(c, "mount tmpfs needs a path, and may take size=N")
+		}
+		m = isolate.Mount{Type: "tmpfs", Target: args[1]}
+		if len(args) == 3 {
+			size, ok := strings.CutPrefix(args[2], "size=")
+			if !ok || !validTmpfsSize(size) {
+				return usageError(c, fmt.Sprintf("bad option %q: give size=N with an optional k, m or g (or a %% of memory)", args[2]))
+			}
+			m.Options = "size=" + size
+		}
+	case "bind":
+		if len(args) < 3 || len(args) > 4 || (len(args) == 4 && args[3] != "ro") {
+			return usageError(c, "mount bind needs a source and a target, then optionally ro")
+		}
+		src, err := filepath.Abs(args[1])
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(src); err != nil {
+			return fmt.Errorf("mount bind: source %w", err)
+		}
+		m = isolate.Mount{Type: "bind", Source: src, Target: args[2], ReadOnly: len(args) == 4}
+	default:
+		return usageError(c, fmt.Sprintf("unknown mount type %q: proc, tmpfs or bind", args[0]))
+	}
+	if !strings.HasPrefix(m.Target, "/") {
+		return usageError(c, fmt.Sprintf("the mount point %q must be absolute", m.Target))
+	}
+	m.Target = filepath.Clean(m.Target)
+	if next.Rootfs == nil {
+		if _, err := os.Stat(m.Target); err != nil {
+			return fmt.Errorf("mount %s: the mount point %w: create it first (nsh makes missing ones only inside a rootfs)", m, err)
+		}
+	}
+	next.Mounts = append(next.Mounts, m)
+	return s.commit(next)
+}
+
+func validTmpfsSize(s string) bool {
+	if strings.HasSuffix(s, "%") {
+		s = strings.TrimSuffix(s, "%")
+	} else if n := len(s); n > 0 && strings.ContainsAny(s[n-1:], "kmgKMG") {
+		s = s[:n-1]
+	}
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,164 @@
+package isolate
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// ParseCIDR reads ADDR/PREFIX for a veth end.
+func ParseCIDR(s string) (*netlink.Addr, error) {
+	a, err := netlink.ParseAddr(s)
+	if err != nil {
+		return nil, fmt.Errorf("bad address %q: give ADDR/PREFIX such as 192.0.2.1/24", s)
+	}
+	return a, nil
+}
+
+// CheckVeths validates veths against each other and against the
+// addresses nsh's own net namespace already has.
+func CheckVeths(veths []Veth) error {
+	var nets []*net.IPNet
+	have, _ := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	names := map[string]bool{}
+	for _, v := range veths {
+		h, err := ParseCIDR(v.HostAddr)
+		if err != nil {
+			return err
+		}
+		c, err := ParseCIDR(v.ChildAddr)
+		if err != nil {
+			return err
+		}
+		if h.IP.Equal(c.IP) {
+			return fmt.Errorf("veth %s %s: both ends have the same address", v.HostAddr, v.ChildAddr)
+		}
+		if !h.Contains(c.IP) {
+			return fmt.Errorf("veth %s %s: the child's address is outside the host end's network, so neither could reach the other: use one network, e.g. 192.0.2.1/24 192.0.2.2/24", v.HostAddr, v.ChildAddr)
+		}
+		for _, n := range nets {
+			if n.Contains(h.IP) || h.Contains(n.IP) {
+				network := net.IPNet{IP: n.IP.Mask(n.Mask), Mask: n.Mask}
+				return fmt.Errorf("veth %s: its network overlaps %s, another veth's", v.HostAddr, network.String())
+			}
+		}
+		nets = append(nets, h.IPNet)
+		for _, a := range have {
+			if a.IP.Equal(h.IP) || a.IP.Equal(c.IP) {
+				link := strconv.Itoa(a.LinkIndex)
+				if l, err := netlink.LinkByIndex(a.LinkIndex); err == nil {
+					link = l.Attrs().Name
+				}
+				return fmt.Errorf("veth %s %s: %s is already an address here, on %s: pick free addresses", v.HostAddr, v.ChildAddr, a.IP, link)
+			}
+		}
+		if v.HostName != "" {
+			if len(v.HostName) > 15 || names[v.HostName] {
+				return fmt.Errorf("veth name %q: give a unique name of at most 15 characters", v.HostName)
+			}
+			if _, err := netlink.LinkByName(v.HostName); err == nil {
+				return fmt.Errorf("veth name %q is taken by a link that exists: pick another", v.HostName)
+			}
+			names[v.HostName] = true
+		}
+	}
+	return nil
+}
+
+// hostVethName is the host end's name: given, or nsh<pid>v<i> (at most 15).
+func hostVethName(v Veth, pid, i int) string {
+	if v.HostName != "" {
+		return v.HostName
+	}
+	return "nsh" + strconv.Itoa(pid) + "v" + strconv.Itoa(i)
+}
+
+// setupVeths makes the child's veth pairs once it exists (it waits for
+// its spec meanwhile): the pair in nsh's namespace, one end moved into
+// the child's and configured there through a netlink handle in that
+// namespace, so the child stage needs no network code. It returns the
+// host ends, to delete when the child is gone.
+func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]string, error) {
+	if len(veths) == 0 {
+		return nil, nil
+	}
+	if err := CheckVeths(veths); err != nil {
+		return nil, err
+	}
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return nil, fmt.Errorf("open the child's net namespace: %w", err)
+	}
+	defer ns.Close()
+	inside, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in the child's net namespace: %w", err)
+	}
+	defer inside.Close()
+	var made []string
+	fail := func(err error) ([]string, error) {
+		deleteLinks(made)
+		return nil, err
+	}
+	for i, v := range veths {
+		host := hostVethName(v, pid, i)
+		peer := host + "p"
+		child := "eth" + strconv.Itoa(i)
+		step("ip link add %s type veth peer name %s", host, peer)
+		la := netlink.NewLinkAttrs()
+		la.Name = host
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: peer}); err != nil {
+			return fail(fmt.Errorf("ip link add %s type veth: %w", host, err))
+		}
+		made = append(made, host)
+		pl, err := netlink.LinkByName(peer)
+		if err != nil {
+			return fail(err)
+		}
+		step("ip link set %s netns %d", peer, pid)
+		if err := netlink.LinkSetNsPid(pl, pid); err != nil {
+			return fail(fmt.Errorf("move %s into the child's net namespace: %w", peer, err))
+		}
+		hl, err := netlink.LinkByName(host)
+		if err != nil {
+			return fail(err)
+		}
+		ha, _ := ParseCIDR(v.HostAddr)
+		step("ip addr add %s dev %s; ip link set %s up", v.HostAddr, host, host)
+		if err := netlink.AddrAdd(hl, ha); err != nil {
+			return fail(fmt.Errorf("ip addr add %s dev %s: %w", v.HostAddr, host, err))
+		}
+		if err := netlink.LinkSetUp(hl); err != nil {
+			return fail(fmt.Errorf("ip link set %s up: %w", host, err))
+		}
+		cl, err := inside.LinkByName(peer)
+		if err != nil {
+			return fail(err)
+		}
+		ca, _ := ParseCIDR(v.ChildAddr)
+		step("in the child: ip link set %s name %s; ip addr add %s dev %s; ip link set %s up", peer, child, v.ChildAddr, child, child)
+		if err := inside.LinkSetName(cl, child); err != nil {
+			return fail(fmt.Errorf("rename %s to %s in the child: %w", peer, child, err))
+		}
+		if err := inside.AddrAdd(cl, ca); err != nil {
+			return fail(fmt.Errorf("ip addr add %s dev %s in the child: %w", v.ChildAddr, child, err))
+		}
+		if err := inside.LinkSetUp(cl); err != nil {
+			return fail(fmt.Errorf("ip link set %s up in the child: %w", child, err))
+		}
+	}
+	return made, nil
+}
+
+// deleteLinks removes host veth ends; one that went with its namespace
+// is already gone.
+func deleteLinks(names []string) {
+	for _, n := range names {
+		if l, err := netlink.LinkByName(n); err == nil {
+			netlink.LinkDel(l)
+		}
+	}
+}
