@@ -49,6 +49,9 @@ func runHelp(s *Session, args []string) error {
 		if c.Help != "" {
 			fmt.Fprintf(s.Out, "\n%s\n", strings.TrimSpace(c.Help))
 		}
+		if c.Example != "" {
+			fmt.Fprintf(s.Out, "\nExample:\n  %s\n", c.Example)
+		}
 		return nil
 	}
 	return fmt.Errorf("help: name one command, or tour")

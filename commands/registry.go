@@ -16,6 +16,7 @@ type Command struct {
 	Usage   []string // one line per form
 	Summary string
 	Help    string // longer text for `help NAME`
+	Example string // one line that shows it at work
 	Run     func(s *Session, args []string) error
 	// Complete returns candidates for the word after args.
 	Complete func(s *Session, args []string, partial string) []string

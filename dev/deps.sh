@@ -19,6 +19,7 @@ need capsh libcap2-bin   # capsh --decode and getcap, to compare cap decode and 
 need perl perl-base      # a fork storm that survives failed forks, for pids.max
 need busybox busybox-static  # rootfs --busybox
 need ip iproute2         # the network tests look at links and addresses
+need runc runc           # export oci bundles are run with runc in the tests
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" -ne 0 ]; then

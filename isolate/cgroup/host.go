@@ -190,8 +190,10 @@ type Write struct {
 	Value     string
 }
 
-// writes translates settings into file writes, after runc's rules
+// Writes translates settings into file writes, after runc's rules
 // (libcontainer/cgroups/fs) for v1.
+func (h *Host) Writes(settings []Setting) ([]Write, error) { return h.writes(settings) }
+
 func (h *Host) writes(settings []Setting) ([]Write, error) {
 	var out []Write
 	for _, s := range settings {

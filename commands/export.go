@@ -1,0 +1,91 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"nsh/export"
+)
+
+func init() {
+	register(&Command{
+		Name: "export", Group: "teaching",
+		Usage:   []string{"export sh", "export oci DIR [CMD ARG...]", "export docker"},
+		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
+		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
+			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
+			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it.\n" +
+			"export docker prints the docker run flags for what Docker can express, and lists the rest.",
+		Example: "export sh > demo.sh; sh demo.sh hostname",
+		Run:     runExport,
+		Complete: func(s *Session, args []string, partial string) []string {
+			switch len(args) {
+			case 0:
+				return []string{"sh", "oci", "docker"}
+			case 1:
+				if args[0] == "oci" {
+					return completeFiles(nil, partial)
+				}
+			}
+			return nil
+		},
+	})
+}
+
+func runExport(s *Session, args []string) error {
+	c, _ := Lookup("export")
+	if len(args) == 0 {
+		return usageError(c, "say sh, oci or docker")
+	}
+	switch args[0] {
+	case "sh":
+		if len(args) != 1 {
+			return usageError(c, "export sh takes nothing more")
+		}
+		script, err := export.Shell(s.Spec)
+		if err != nil {
+			return fmt.Errorf("export sh: %w", err)
+		}
+		fmt.Fprint(s.Out, script)
+		return nil
+	case "oci":
+		if len(args) < 2 {
+			return usageError(c, "export oci needs a bundle directory")
+		}
+		cfg, notes, err := export.OCI(s.Spec, args[2:])
+		if err != nil {
+			return fmt.Errorf("export oci: %w", err)
+		}
+		dir := args[1]
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("export oci: %w", err)
+		}
+		b, err := json.MarshalIndent(cfg, "", "\t")
+		if err != nil {
+			return err
+		}
+		file := filepath.Join(dir, "config.json")
+		if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("export oci: %w", err)
+		}
+		for _, n := range notes {
+			fmt.Fprintf(s.Err, "export oci: note: %s\n", n)
+		}
+		fmt.Fprintf(s.Out, "wrote %s; run it with: runc run --bundle %s NAME\n", file, dir)
+		return nil
+	case "docker":
+		flags, cannot := export.Docker(s.Spec)
+		fmt.Fprintf(s.Out, "docker run %s\n", strings.Join(flags, " "))
+		if len(cannot) > 0 {
+			fmt.Fprintln(s.Out, "\nDocker cannot express:")
+			for _, c := range cannot {
+				fmt.Fprintf(s.Out, "  - %s\n", c)
+			}
+		}
+		return nil
+	}
+	return usageError(c, fmt.Sprintf("unknown export %q: sh, oci or docker", args[0]))
+}

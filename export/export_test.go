@@ -1,0 +1,103 @@
+package export
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nsh/isolate"
+	"nsh/isolate/capability"
+	"nsh/isolate/cgroup"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	file := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./export -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; got:\n%s", name, got)
+	}
+}
+
+// A hybrid host like the development VM's, described by hand.
+func hybridHost() *cgroup.Host {
+	v1 := func(c string) *cgroup.Hierarchy {
+		return &cgroup.Hierarchy{Controllers: []string{c}, Mount: "/sys/fs/cgroup/" + c, Root: "/", Self: "/"}
+	}
+	return &cgroup.Host{Mode: cgroup.Hybrid, Hierarchies: []*cgroup.Hierarchy{
+		v1("cpu"), v1("cpuacct"), v1("memory"), v1("pids"), v1("freezer"),
+		{V2: true, Mount: "/sys/fs/cgroup/unified", Root: "/", Self: "/"},
+	}}
+}
+
+func session() *isolate.Spec {
+	return &isolate.Spec{
+		Namespaces: []string{"uts", "pid", "mnt", "ipc", "net", "user"},
+		Hostname:   "box",
+		Map:        &isolate.IDMap{Mode: "root"},
+		Caps:       &isolate.Caps{Bounding: capability.Docker, Permitted: capability.Docker, Effective: capability.Docker, Preset: "docker"},
+		User:       &isolate.User{UID: 1000, GID: 1000},
+		NoNewPrivs: true,
+		Sysctls:    []isolate.Sysctl{{Key: "net.ipv4.ping_group_range", Value: "0 0"}},
+		Net:        &isolate.Net{LoUp: true},
+		Mounts:     []isolate.Mount{{Type: "tmpfs", Target: "/scratch", Options: "size=1m"}},
+		Cgroup: &cgroup.Config{Settings: []cgroup.Setting{
+			{Key: "memory.max", Value: "104857600"}, {Key: "pids.max", Value: "20"}, {Key: "cpu.max", Value: "50000 100000"},
+		}},
+	}
+}
+
+func TestShellGolden(t *testing.T) {
+	sp := session()
+	got, err := ShellFor(sp, hybridHost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "session.sh", got)
+	sp.Net.Veths = []isolate.Veth{{HostAddr: "192.0.2.1/24", ChildAddr: "192.0.2.2/24"}}
+	sp.Rootfs = &isolate.Rootfs{Dir: "/srv/root", ReadOnly: true}
+	got, err = ShellFor(sp, hybridHost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "rootfs-veth.sh", got)
+}
+
+func TestOCIGolden(t *testing.T) {
+	sp := session()
+	if _, _, err := OCI(sp, nil); err == nil || !strings.Contains(err.Error(), "needs a root filesystem") {
+		t.Errorf("OCI without a rootfs: %v", err)
+	}
+	sp.Rootfs = &isolate.Rootfs{Dir: "/srv/root"}
+	sp.Time = isolate.TimeOffsets{Boottime: 86400}
+	sp.Namespaces = append(sp.Namespaces, "time")
+	cfg, notes, err := OCI(sp, []string{"sh", "-c", "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.MarshalIndent(cfg, "", "\t")
+	// Id maps name the caller's ids; make them stable.
+	s := strings.ReplaceAll(string(b), `"hostID": `+itoa(os.Getuid()), `"hostID": CALLER`)
+	golden(t, "config.json", s+"\n"+strings.Join(notes, "\n")+"\n")
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestDockerGolden(t *testing.T) {
+	flags, cannot := Docker(session())
+	golden(t, "docker.txt", "docker run "+strings.Join(flags, " ")+"\n\ncannot:\n"+strings.Join(cannot, "\n")+"\n")
+}

@@ -1,0 +1,230 @@
+// Package export turns a session's plan into what other tools run: a POSIX
+// sh script with util-linux and iproute2, an OCI runtime bundle's
+// config.json for runc or crun, and docker run flags.
+package export
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"nsh/isolate"
+	"nsh/isolate/capability"
+	"nsh/isolate/cgroup"
+)
+
+var ociNamespace = map[string]specs.LinuxNamespaceType{
+	"cgroup": specs.CgroupNamespace, "ipc": specs.IPCNamespace, "mnt": specs.MountNamespace,
+	"net": specs.NetworkNamespace, "pid": specs.PIDNamespace, "time": specs.TimeNamespace,
+	"user": specs.UserNamespace, "uts": specs.UTSNamespace,
+}
+
+// ociCaps lists a mask as the spec's names: CAP_NET_RAW.
+func ociCaps(m uint64) []string {
+	out := []string{}
+	for _, n := range capability.Names(m) {
+		out = append(out, strings.ToUpper(n))
+	}
+	return out
+}
+
+// OCI is the config.json of a bundle that runs args as spawn would.
+// Notes lists what the bundle does differently, for the user to read.
+func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
+	if sp.Rootfs == nil {
+		return nil, nil, errors.New("an OCI bundle needs a root filesystem: rootfs DIR (or rootfs --busybox DIR) first")
+	}
+	var notes []string
+	if len(args) == 0 {
+		args = []string{"/bin/sh"}
+	}
+	uid, gid := 0, 0
+	if sp.User != nil {
+		uid, gid = sp.User.UID, sp.User.GID
+	}
+	s := &specs.Spec{
+		// 1.0.2, not the library's newest: runc 1.1 and crun 1.8, as
+		// Debian ships them, refuse versions they do not know.
+		Version: "1.0.2",
+		Process: &specs.Process{
+			User:            specs.User{UID: uint32(uid), GID: uint32(gid)},
+			Args:            args,
+			Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
+			Cwd:             "/",
+			NoNewPrivileges: sp.NoNewPrivs,
+		},
+		Root:     &specs.Root{Path: sp.Rootfs.Dir, Readonly: sp.Rootfs.ReadOnly},
+		Hostname: sp.Hostname,
+		Linux:    &specs.Linux{},
+	}
+	// Capabilities: nsh's own when none were planned, as spawn does.
+	caps := sp.Caps
+	if caps == nil {
+		c, err := isolate.ReadCreds(os.Getpid(), false)
+		if err != nil {
+			return nil, nil, err
+		}
+		caps = &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}
+	}
+	f := caps.Final(uid)
+	s.Process.Capabilities = &specs.LinuxCapabilities{
+		Bounding: ociCaps(f.Bounding), Effective: ociCaps(f.Effective), Permitted: ociCaps(f.Permitted),
+		Inheritable: ociCaps(f.Inheritable), Ambient: ociCaps(f.Ambient),
+	}
+	for _, n := range sp.Namespaces {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[n]})
+	}
+	for _, j := range sp.Join {
+		if strings.HasPrefix(j.Ref, "@") {
+			notes = append(notes, fmt.Sprintf("join %s %s: a child of this session; the bundle gets a new %s namespace path only if you give one", j.Type, j.Ref, j.Type))
+			continue
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[j.Type], Path: j.Path})
+	}
+	if sp.Has("user") {
+		m := sp.IDMapping()
+		inside := map[string][2]uint32{"root": {0, 0}, "id": {uint32(m.UID), uint32(m.GID)}}
+		if ids, ok := inside[m.Mode]; ok {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[0], HostID: uint32(os.Getuid()), Size: 1}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[1], HostID: uint32(os.Getgid()), Size: 1}}
+		}
+	}
+	if sp.Has("time") && sp.Time != (isolate.TimeOffsets{}) {
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
+			"monotonic": {Secs: sp.Time.Monotonic}, "boottime": {Secs: sp.Time.Boottime},
+		}
+	}
+	s.Mounts = defaultMounts(sp)
+	for _, m := range sp.Mounts {
+		switch m.Type {
+		case "proc":
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}})
+		case "tmpfs":
+			opts := []string{"nosuid", "nodev"}
+			if m.Options != "" {
+				opts = append(opts, m.Options)
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		case "bind":
+			opts := []string{"rbind"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: opts})
+		}
+	}
+	if len(sp.Sysctls) > 0 {
+		s.Linux.Sysctl = map[string]string{}
+		for _, sc := range sp.Sysctls {
+			s.Linux.Sysctl[sc.Key] = sc.Value
+		}
+	}
+	if n := sp.Net; n != nil {
+		if n.LoUp {
+			notes = append(notes, "net up lo: runc brings lo up in a new network namespace by itself")
+		}
+		if len(n.Veths) > 0 {
+			notes = append(notes, "net veth: an OCI runtime leaves networking to the caller (CNI, or ip link after runc create)")
+		}
+	}
+	res, more, err := ociResources(sp)
+	if err != nil {
+		return nil, nil, err
+	}
+	notes = append(notes, more...)
+	s.Linux.Resources = res
+	if sp.Cgroup != nil && sp.Cgroup.Parent != "" {
+		s.Linux.CgroupsPath = sp.Cgroup.Parent + "/nsh-oci"
+	}
+	return s, notes, nil
+}
+
+// defaultMounts are the mounts runc's own `runc spec` template has,
+// less /sys when the net namespace is the host's (sysfs would show its
+// links read-write otherwise... runc refuses sysfs without netns in rootless).
+func defaultMounts(sp *isolate.Spec) []specs.Mount {
+	ms := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+	}
+	if sp.Has("net") {
+		ms = append(ms, specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
+	}
+	return ms
+}
+
+// ociResources maps the cgroup plan to linux.resources; the spec's
+// memory.swap is memory+swap, like v1.
+func ociResources(sp *isolate.Spec) (*specs.LinuxResources, []string, error) {
+	if sp.Cgroup == nil || len(sp.Cgroup.Settings) == 0 {
+		return nil, nil, nil
+	}
+	r := &specs.LinuxResources{}
+	var notes []string
+	i64 := func(v string) *int64 {
+		if v == "max" {
+			n := int64(-1)
+			return &n
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return &n
+	}
+	mem := func() *specs.LinuxMemory {
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		return r.Memory
+	}
+	cpu := func() *specs.LinuxCPU {
+		if r.CPU == nil {
+			r.CPU = &specs.LinuxCPU{}
+		}
+		return r.CPU
+	}
+	for _, st := range sp.Cgroup.Settings {
+		switch st.Key {
+		case "memory.max":
+			mem().Limit = i64(st.Value)
+		case "memory.low":
+			mem().Reservation = i64(st.Value)
+		case "memory.swap.max":
+			memMax, ok := sp.Cgroup.Get("memory.max")
+			if !ok || memMax == "max" || st.Value == "max" {
+				mem().Swap = i64("max")
+				continue
+			}
+			sum := *i64(memMax) + *i64(st.Value)
+			mem().Swap = &sum
+		case "cpu.max":
+			q, p, _ := strings.Cut(st.Value, " ")
+			period, _ := strconv.ParseUint(p, 10, 64)
+			cpu().Period = &period
+			cpu().Quota = i64(q)
+		case "cpu.weight":
+			w, _ := strconv.ParseUint(st.Value, 10, 64)
+			shares := cgroup.WeightToShares(w)
+			cpu().Shares = &shares
+		case "cpuset.cpus":
+			cpu().Cpus = st.Value
+		case "cpuset.mems":
+			cpu().Mems = st.Value
+		case "pids.max":
+			n := *i64(st.Value)
+			r.Pids = &specs.LinuxPids{Limit: n}
+		default:
+			if r.Unified == nil {
+				r.Unified = map[string]string{}
+			}
+			r.Unified[st.Key] = st.Value
+			notes = append(notes, fmt.Sprintf("%s: in linux.resources.unified, which runtimes apply only on cgroup v2", st.Key))
+		}
+	}
+	return r, notes, nil
+}

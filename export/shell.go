@@ -1,0 +1,343 @@
+package export
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"nsh/isolate"
+	"nsh/isolate/capability"
+	"nsh/isolate/cgroup"
+)
+
+// Shell is a POSIX sh script that does what spawn would, with util-linux
+// (unshare, nsenter, setpriv, mount, pivot_root), iproute2 and cgroup file
+// writes, commented so it reads as a lesson. It runs its arguments, or a
+// shell when there are none.
+func Shell(sp *isolate.Spec) (string, error) {
+	h, err := cgroup.Detect()
+	if err != nil && (sp.Cgroup == nil || !sp.Cgroup.Off) {
+		return "", err
+	}
+	return ShellFor(sp, h)
+}
+
+// ShellFor is Shell for a given cgroup host (tests pass one made by hand).
+func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("#!/bin/sh")
+	w("# Written by `nsh export sh`: what nsh's spawn does, with the standard tools.")
+	w("# Run it as root:  sh THIS-FILE [CMD ARG...]   (a shell when no command is given)")
+	w("set -eu")
+	w(`[ $# -gt 0 ] || set -- /bin/sh`)
+	w("")
+	if err := shellCgroup(&b, sp, h); err != nil {
+		return "", err
+	}
+	inner, notes, err := shellInner(sp)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range notes {
+		w("# Note: %s", n)
+	}
+	cmd := shellUnshare(sp)
+	w("# 2. What nsh's child stage does inside the new namespaces before the command")
+	w("#    (\"$@\") runs:")
+	w("inner=$(cat <<'NSH_INNER'")
+	b.WriteString(inner + "\n")
+	w("NSH_INNER")
+	w(")")
+	w("")
+	w("# 3. New namespaces (unshare) with the inner script in them; it moves itself")
+	w("#    into the cgroups first, so everything it starts is in them.")
+	veths := sp.Net != nil && len(sp.Net.Veths) > 0
+	if veths {
+		w(`fifo=$(mktemp -u /tmp/nsh-export.XXXXXX)`)
+		w(`mkfifo "$fifo"`)
+		w(`# The child waits on $fifo until its network is ready.`)
+		w(`NSH_FIFO=$fifo NSH_CGDIRS=$movedirs %s sh -c "$inner" sh "$@" <&0 &`, cmd)
+		w(`child=$!`)
+		w("")
+		w("# 4. A veth pair: one end moves into the child's net namespace.")
+		for i, v := range sp.Net.Veths {
+			host := fmt.Sprintf("nshx$$v%d", i)
+			if v.HostName != "" {
+				host = v.HostName
+			}
+			w(`ip link add %s type veth peer name %sp`, host, host)
+			w(`ip link set %sp netns "$child"`, host)
+			w(`ip addr add %s dev %s`, v.HostAddr, host)
+			w(`ip link set %s up`, host)
+			w(`nsenter --net -t "$child" sh -c "ip link set %sp name eth%d && ip addr add %s dev eth%d && ip link set eth%d up"`, host, i, v.ChildAddr, i, i)
+			w(`vethdel="${vethdel:-} %s"`, host)
+		}
+		w(`echo go > "$fifo"; rm -f "$fifo"`)
+		w(`status=0; wait "$child" || status=$?`)
+		w(`for l in ${vethdel:-}; do ip link del "$l" 2>/dev/null || true; done`)
+		w(`exit "$status"`)
+		return b.String(), nil
+	}
+	w(`status=0`)
+	w(`NSH_CGDIRS=$movedirs %s sh -c "$inner" sh "$@" || status=$?`, cmd)
+	w(`exit "$status"`)
+	return b.String(), nil
+}
+
+// shq quotes a word for sh.
+func shq(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+// q quotes a word for sh only when it needs it, so paths read plainly.
+func q(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+		return s
+	}
+	return shq(s)
+}
+
+// shellCgroup writes the cgroup part: a directory per hierarchy under
+// the cgroup the script runs in, the limits, and removal at exit. It sets
+// $movedirs, the cgroups the child moves into.
+func shellCgroup(b *strings.Builder, sp *isolate.Spec, h *cgroup.Host) error {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	cfg := cgroup.Config{}
+	if sp.Cgroup != nil {
+		cfg = *sp.Cgroup
+	}
+	if cfg.Off {
+		w("movedirs=''   # cgroup off: the child stays in this shell's cgroup")
+		w("")
+		return nil
+	}
+	writes, err := h.Writes(cfg.Settings)
+	if err != nil {
+		return err
+	}
+	w("# 1. A cgroup of its own (cgroup-tools is often missing, so: mkdir and echo).")
+	w("#    This host is cgroup %s; the new cgroup nests under this shell's own.", h.Mode)
+	w(`self() { awk -F: -v c="$1" '$2 == c {print $3}' /proc/self/cgroup; }`)
+	w(`cgdirs=''; movedirs=''`)
+	w(`cleanup() {`)
+	w(`	for d in $cgdirs; do`)
+	w(`		for try in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null && break; sleep 0.1; done`)
+	w(`	done`)
+	w(`}`)
+	w(`trap cleanup EXIT`)
+	hier := map[*cgroup.Hierarchy]bool{}
+	for _, x := range h.Hierarchies {
+		if (x.V2 && h.Mode != cgroup.V2) || contains(x.Controllers, "memory", "cpu", "cpuacct", "pids", "freezer") {
+			hier[x] = true
+		}
+	}
+	for _, wr := range writes {
+		hier[wr.Hierarchy] = true
+	}
+	var list []*cgroup.Hierarchy
+	for x := range hier {
+		list = append(list, x)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Mount < list[j].Mount })
+	for _, x := range list {
+		key := x.Key()
+		if x.V2 {
+			key = ""
+		}
+		if cfg.Use != "" {
+			w(`movedirs="$movedirs %s%s"   # cgroup use: as it is`, x.Mount, cfg.Use)
+			continue
+		}
+		parent := fmt.Sprintf(`%s$(self '%s')`, x.Mount, key)
+		if cfg.Parent != "" {
+			parent = x.Mount + cfg.Parent
+		}
+		v := "cg_" + strings.NewReplacer(",", "_", "-", "_").Replace(x.Key())
+		w(`%s="%s/nsh-export-$$"`, v, parent)
+		w(`mkdir "$%s"; cgdirs="$%s $cgdirs"; movedirs="$movedirs $%s"`, v, v, v)
+		if !x.V2 && contains(x.Controllers, "cpuset") {
+			w(`# v1 cpusets start empty, and an empty cpuset holds no task: copy the parent's.`)
+			w(`cat "$%s/../cpuset.cpus" > "$%s/cpuset.cpus"; cat "$%s/../cpuset.mems" > "$%s/cpuset.mems"`, v, v, v, v)
+		}
+		if x.V2 && h.Mode == cgroup.V2 {
+			w(`# v2: the parent must pass the controllers on (cgroup.subtree_control); a cgroup`)
+			w(`# that holds processes cannot, so run this from a cgroup of its own if that fails.`)
+			var ctrls []string
+			for _, c := range []string{"memory", "cpu", "pids"} {
+				if contains(x.Controllers, c) {
+					ctrls = append(ctrls, "+"+c)
+				}
+			}
+			if len(ctrls) > 0 {
+				w(`echo %s > "$%s/../cgroup.subtree_control" 2>/dev/null || true`, shq(strings.Join(ctrls, " ")), v)
+			}
+		}
+		for _, wr := range writes {
+			if wr.Hierarchy == x {
+				w(`echo %s > "$%s/%s"`, shq(wr.Value), v, wr.File)
+			}
+		}
+	}
+	w("")
+	return nil
+}
+
+func contains(list []string, any ...string) bool {
+	for _, a := range any {
+		for _, x := range list {
+			if x == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// shellUnshare is the command that makes the namespaces: nsenter for
+// joined ones, then unshare for new ones, then the inner sh.
+func shellUnshare(sp *isolate.Spec) string {
+	var parts []string
+	var joins []string
+	for _, j := range sp.Join {
+		if strings.HasPrefix(j.Ref, "@") {
+			continue
+		}
+		flag := map[string]string{"mnt": "mount", "net": "net", "uts": "uts", "ipc": "ipc", "pid": "pid", "user": "user", "cgroup": "cgroup", "time": "time"}[j.Type]
+		joins = append(joins, fmt.Sprintf("--%s=%s", flag, shq(j.Path)))
+	}
+	if len(joins) > 0 {
+		parts = append(parts, "nsenter "+strings.Join(joins, " ")+" --")
+	}
+	u := []string{"unshare"}
+	flags := map[string]string{"cgroup": "--cgroup", "ipc": "--ipc", "mnt": "--mount", "net": "--net", "pid": "--pid --fork", "time": "--time", "user": "--user", "uts": "--uts"}
+	for _, n := range isolate.Namespaces {
+		if sp.Has(n) {
+			u = append(u, flags[n])
+		}
+	}
+	if sp.Has("user") {
+		m := sp.IDMapping()
+		switch m.Mode {
+		case "root":
+			u = append(u, "--map-root-user")
+		case "id":
+			u = append(u, fmt.Sprintf("--map-user=%d --map-group=%d", m.UID, m.GID))
+		}
+	}
+	if sp.Has("time") {
+		if sp.Time.Monotonic != 0 {
+			u = append(u, fmt.Sprintf("--monotonic=%d", sp.Time.Monotonic))
+		}
+		if sp.Time.Boottime != 0 {
+			u = append(u, fmt.Sprintf("--boottime=%d", sp.Time.Boottime))
+		}
+	}
+	if sp.Has("pid") && sp.Has("mnt") && sp.Rootfs == nil {
+		u = append(u, "--mount-proc")
+	}
+	if len(u) > 1 {
+		parts = append(parts, strings.Join(u, " "))
+	}
+	// The inner sh moves itself into the cgroups before it execs the
+	// rest, so unshare and all it starts are in them.
+	mover := `sh -c 'for d in $NSH_CGDIRS; do echo $$ > "$d/cgroup.procs"; done; exec "$@"' sh`
+	return strings.TrimSpace(mover + " " + strings.Join(parts, " "))
+}
+
+// shellInner is the script the child runs inside its namespaces before
+// its command: what nsh's child stage does.
+func shellInner(sp *isolate.Spec) (string, []string, error) {
+	var notes []string
+	var l []string
+	add := func(format string, args ...any) { l = append(l, fmt.Sprintf(format, args...)) }
+	if sp.Net != nil && len(sp.Net.Veths) > 0 {
+		add(`read _ < "$NSH_FIFO"`)
+	}
+	if sp.Hostname != "" {
+		add("hostname %s", q(sp.Hostname))
+	}
+	if sp.Net != nil && sp.Net.LoUp {
+		add("ip link set lo up")
+	}
+	for _, sc := range sp.Sysctls {
+		add("echo %s > %s", q(sc.Value), isolate.SysctlPath(sc.Key))
+	}
+	if r := sp.Rootfs; r != nil {
+		d := q(r.Dir)
+		add("mount --bind %s %s", d, d)
+		add("if [ -d %s/proc ]; then mount -t proc proc %s/proc; fi", d, d)
+		add("if [ -d %s/dev ]; then mount -t tmpfs -o mode=755,size=65536k,nosuid tmpfs %s/dev", d, d)
+		add("  for n in null zero full random urandom tty; do touch %s/dev/$n; mount --bind /dev/$n %s/dev/$n; done", d, d)
+		add("  mkdir %s/dev/pts %s/dev/shm; mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts %s/dev/pts", d, d, d)
+		add("  ln -s pts/ptmx %s/dev/ptmx; mount -t tmpfs -o mode=1777,nosuid,nodev,noexec shm %s/dev/shm; fi", d, d)
+	}
+	root := ""
+	if sp.Rootfs != nil {
+		root = sp.Rootfs.Dir
+	}
+	for _, m := range sp.Mounts {
+		t := q(root + m.Target)
+		if root != "" {
+			add("mkdir -p %s", t)
+		}
+		switch m.Type {
+		case "proc":
+			add("mount -t proc proc %s", t)
+		case "tmpfs":
+			o := "nosuid,nodev"
+			if m.Options != "" {
+				o += "," + m.Options
+			}
+			add("mount -t tmpfs -o %s tmpfs %s", o, t)
+		case "bind":
+			add("mount --rbind %s %s", q(m.Source), t)
+			if m.ReadOnly {
+				add("mount -o remount,bind,ro %s", t)
+			}
+		}
+	}
+	if r := sp.Rootfs; r != nil {
+		if r.ReadOnly {
+			add("mount -o remount,bind,ro %s", q(r.Dir))
+		}
+		add("cd %s && pivot_root . . && umount -l . && cd /", q(r.Dir))
+	}
+	var priv []string
+	if u := sp.User; u != nil {
+		priv = append(priv, fmt.Sprintf("--reuid=%d --regid=%d --clear-groups", u.UID, u.GID))
+	}
+	if c := sp.Caps; c != nil {
+		uid := 0
+		if sp.User != nil {
+			uid = sp.User.UID
+		}
+		f := c.Final(uid)
+		priv = append(priv, "--bounding-set="+capList(f.Bounding), "--inh-caps="+capList(f.Inheritable))
+		if f.Ambient != 0 {
+			priv = append(priv, "--ambient-caps="+capList(f.Ambient))
+		}
+	}
+	if sp.NoNewPrivs {
+		priv = append(priv, "--no-new-privs")
+	}
+	if len(priv) > 0 {
+		if sp.Rootfs != nil {
+			notes = append(notes, "with a rootfs, the user and capabilities need setpriv inside it (busybox has none); the script stops if it is missing")
+			add(`command -v setpriv >/dev/null || { echo "this rootfs has no setpriv to apply the user and capabilities: use nsh spawn" >&2; exit 126; }`)
+		}
+		add(`exec setpriv %s -- "$@"`, strings.Join(priv, " "))
+	} else {
+		add(`exec "$@"`)
+	}
+	return strings.Join(l, "\n"), notes, nil
+}
+
+// capList is setpriv's form: -all,+chown,+kill (or -all for none).
+func capList(m uint64) string {
+	out := []string{"-all"}
+	for _, n := range capability.Names(m) {
+		out = append(out, "+"+strings.TrimPrefix(n, "cap_"))
+	}
+	return strings.Join(out, ",")
+}
