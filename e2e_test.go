@@ -234,3 +234,38 @@ func TestREPL(t *testing.T) {
 	x.waitFor(`nsh# echo history-marker$`)
 	x.keys("C-u", "exit 0", "Enter")
 }
+
+// TestStep drives a demo with --step in a real terminal: each command is
+// shown, Enter runs it, q stops and leaves the REPL with the state.
+func TestStep(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the demo spawns a child in a new uts namespace")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("tmux is missing: .ci/run installs it")
+		}
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	bin, dir := installNSH(t)
+	demo := filepath.Join(dir, "demo.nsh")
+	os.WriteFile(demo, []byte("unshare uts\nhostname stepped\nspawn hostname\nunshare ipc\n"), 0o644)
+	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	x.cmd("new-session", "-d", "-s", "nsh", "-x", "120", "-y", "40",
+		"env", "XDG_STATE_HOME="+filepath.Join(dir, "state"), bin, "--step", demo)
+	x.waitFor(`nsh# unshare uts +\[1/4 Enter runs it, s skips, q stops\] ?$`)
+	x.keys("Enter")
+	x.waitFor(`nsh\[uts\]# hostname stepped +\[2/4`)
+	x.keys("Enter")
+	x.waitFor(`nsh\[uts\]# spawn hostname +\[3/4`)
+	x.keys("Enter")
+	x.waitFor(`(?m)^stepped$`)
+	x.waitFor(`nsh\[uts\]# unshare ipc +\[4/4`)
+	x.keys("q", "Enter")
+	x.waitFor(`the demo is over; the session goes on`)
+	x.waitFor(`nsh\[uts\]# ?$`)
+	x.keys("hostname", "Enter")
+	x.waitFor(`(?m)^stepped$`)
+	x.keys("exit", "Enter")
+}

@@ -28,6 +28,8 @@ usage:
   nsh -c 'CMD; CMD'       run these commands
   nsh -i FILE.nsh         run a script, then stay interactive with its state
   nsh -x ...              explain on from the start
+  nsh --step FILE.nsh     demo mode: show each command, wait for Enter, run it;
+                          q stops and leaves you in the REPL with the state
   nsh --version | --help
 
 Inside nsh, "help" lists the commands and "help tour" is a guided tour.
@@ -50,6 +52,7 @@ func run(args []string) int {
 	cmds := fs.String("c", "", "")
 	interactive := fs.Bool("i", false, "")
 	explain := fs.Bool("x", false, "")
+	step := fs.String("step", "", "")
 	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
@@ -73,9 +76,26 @@ func run(args []string) int {
 	// endOnSignal for signals, and by their parent-death signal even when
 	// nsh is killed outright.
 	defer s.Close()
-	interactiveMode := *interactive || (*cmds == "" && len(rest) == 0 && isTerminal(os.Stdin))
+	interactiveMode := *interactive || *step != "" || (*cmds == "" && len(rest) == 0 && isTerminal(os.Stdin))
 	endOnSignal(s, !interactiveMode)
 	switch {
+	case *step != "":
+		src, err := os.ReadFile(*step)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
+			return 2
+		}
+		lr := lineReader(s)
+		defer lr.Close()
+		if _, err := repl.Step(s, *step, string(src), lr); err != nil {
+			var exit *commands.ExitError
+			if errors.As(err, &exit) {
+				return exit.Code
+			}
+			fmt.Fprintln(os.Stderr, err)
+		}
+		fmt.Fprintln(os.Stderr, "(the demo is over; the session goes on: exit or Ctrl-D to leave)")
+		return repl.Run(s, lr)
 	case *cmds != "":
 		return finish(s, s.RunScript("-c", *cmds))
 	case len(rest) > 0:
@@ -142,22 +162,23 @@ func finish(s *commands.Session, err error) int {
 	return s.Status()
 }
 
-// interact runs the REPL: the line editor on a terminal, plain lines else.
+// interact runs the REPL.
 func interact(s *commands.Session) int {
-	var lr repl.LineReader
-	if isTerminal(os.Stdin) && isTerminal(os.Stdout) {
-		ed, err := repl.NewEditor(repl.HistoryFile(), s.Complete)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "nsh: line editor: %v; reading plain lines\n", err)
-		} else {
-			lr = ed
-		}
-	}
-	if lr == nil {
-		lr = repl.NewPlain(os.Stdin, os.Stdout)
-	}
+	lr := lineReader(s)
 	defer lr.Close()
 	return repl.Run(s, lr)
+}
+
+// lineReader is the line editor on a terminal, plain lines else.
+func lineReader(s *commands.Session) repl.LineReader {
+	if isTerminal(os.Stdin) && isTerminal(os.Stdout) {
+		ed, err := repl.NewEditor(repl.HistoryFile(), s.Complete)
+		if err == nil {
+			return ed
+		}
+		fmt.Fprintf(os.Stderr, "nsh: line editor: %v; reading plain lines\n", err)
+	}
+	return repl.NewPlain(os.Stdin, os.Stdout)
 }
 
 func isTerminal(f *os.File) bool {

@@ -24,6 +24,7 @@ func init() {
 				"cap file get PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH",
 			},
 			Summary: "shape children's capability sets; look at a process's or a file's",
+			Example: "cap drop net_raw; spawn grep CapBnd /proc/self/status",
 			Help: "CAP is a name, case-insensitive, with or without cap_ (net_raw, CAP_SYS_ADMIN), a number, or all.\n" +
 				"drop takes CAP out of every set, bounding included (docker --cap-drop): no setuid or\n" +
 				"file-capability program gets it back. add puts it back in bounding, permitted and effective;\n" +
@@ -40,6 +41,7 @@ func init() {
 			Name: "user", Group: "capabilities",
 			Usage:   []string{"user UID[:GID]", "user off", "user"},
 			Summary: "children run as this user, supplementary groups cleared",
+			Example: "cap only net_bind_service; user 1000; spawn grep CapAmb /proc/self/status",
 			Help: "Inside a new user namespace the ids are those inside it. With capabilities planned (cap ...),\n" +
 				"a non-root user keeps them as ambient; without, it runs with none, as a plain setuid would.",
 			Run: runUser,
@@ -54,6 +56,7 @@ func init() {
 			Name: "nonewprivs", Group: "capabilities",
 			Usage:   []string{"nonewprivs on", "nonewprivs off"},
 			Summary: "PR_SET_NO_NEW_PRIVS for children: setuid bits and file capabilities no longer grant anything",
+			Example: "nonewprivs on; spawn grep NoNewPrivs /proc/self/status",
 			Run:     runNoNewPrivs,
 			Complete: func(s *Session, args []string, partial string) []string {
 				if len(args) == 0 {
@@ -66,6 +69,7 @@ func init() {
 			Name: "sysctl", Group: "namespaces",
 			Usage:   []string{"sysctl KEY VALUE", "sysctl KEY off", "sysctl"},
 			Summary: "a namespaced sysctl, written inside the child's namespaces before its command runs",
+			Example: "unshare net; sysctl net.ipv4.ping_group_range \"1 0\"",
 			Help: "Refused unless the key's namespace is new for children: net.* needs unshare net, kernel.hostname\n" +
 				"and kernel.domainname need uts, ipc's kernel.msg*/sem/shm* and fs.mqueue.* need ipc.\n" +
 				"nsh never writes the host's sysctls. Example: sysctl net.ipv4.ping_group_range \"1 0\".",

@@ -20,6 +20,7 @@ func init() {
 			"cgroup off", "cgroup on",
 		},
 		Summary: "limit and watch children through cgroups (keys are v2 file names)",
+		Example: "cgroup set memory.max 100M; cgroup set cpu.max 0.5; spawn -d sleep 60; cgroup stat @1",
 		Help: "Each child gets a cgroup of its own under the one nsh runs in, made before its command runs\n" +
 			"and removed when it is reaped. Keys are cgroup v2 file names; on a v1 or hybrid host nsh\n" +
 			"writes the matching v1 file (cgroup show says which):\n" +

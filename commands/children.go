@@ -101,6 +101,7 @@ func init() {
 			Name: "ps", Group: "children",
 			Usage:   []string{"ps", "ps --prune"},
 			Summary: "the children: id, name, host pid, state, command, namespaces, cgroup",
+			Example: "ps --prune",
 			Help:    "Exited children stay listed until the session ends; --prune forgets them.",
 			Run:     runPs,
 			Complete: func(s *Session, args []string, partial string) []string {
@@ -111,6 +112,7 @@ func init() {
 			Name: "enter", Group: "children",
 			Usage:   []string{"enter @ID [CMD ARG...]", "enter --ns NS,NS @ID [CMD ARG...]"},
 			Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
+			Example: "enter --ns uts @web hostname",
 			Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
 				"included), its cgroups, its root and working directory, its ids and capability sets.\n" +
 				"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
@@ -123,6 +125,7 @@ func init() {
 			Name: "kill", Group: "children",
 			Usage:    []string{"kill @ID [SIGNAL]"},
 			Summary:  "send a signal to a child (default TERM)",
+			Example:  "kill @web INT",
 			Help:     "SIGNAL is a name (TERM, SIGKILL, int) or a number.",
 			Run:      runKill,
 			Complete: completeChildArg(0),
@@ -131,6 +134,7 @@ func init() {
 			Name: "wait", Group: "children",
 			Usage:    []string{"wait @ID"},
 			Summary:  "wait for a detached child; its status becomes the command's (and expect's)",
+			Example:  "wait @web; expect status 0",
 			Run:      runWait,
 			Complete: completeChildArg(0),
 		},
@@ -138,6 +142,7 @@ func init() {
 			Name: "logs", Group: "children",
 			Usage:    []string{"logs @ID"},
 			Summary:  "what a detached child printed (the last 1 MiB)",
+			Example:  "logs @web",
 			Run:      runLogs,
 			Complete: completeChildArg(0),
 		},

@@ -10,6 +10,7 @@ func init() {
 		Name: "help", Group: "session",
 		Usage:   []string{"help", "help CMD", "help tour"},
 		Summary: "list the commands, explain one, or take the guided tour",
+		Example: "help cgroup",
 		Run:     runHelp,
 		Complete: func(s *Session, args []string, partial string) []string {
 			if len(args) == 0 {
@@ -57,24 +58,42 @@ func runHelp(s *Session, args []string) error {
 	return fmt.Errorf("help: name one command, or tour")
 }
 
-const tour = `A five-minute tour of nsh.
+const tour = `A five-minute tour of nsh. Type along; every step is a command.
 
 1. Where am I?  Every process is in one namespace of each type.
-     ns                     # like ls -l /proc/self/ns: type and inode
+     ns                       # like ls -l /proc/self/ns: type and inode
 2. Plan a child.  Commands change the session; nothing runs yet.
-     unshare uts pid mnt    # the prompt now shows [uts,pid,mnt]
-     hostname foobar        # only possible with a new uts namespace
-     show                   # the whole plan
+     unshare uts pid mnt      # the prompt now shows [uts,pid,mnt]
+     hostname foobar          # only possible with a new uts namespace
+     show                     # the whole plan
 3. Run it.  spawn applies the plan to a new child.
-     spawn hostname         # prints foobar; the host's name is untouched
-     spawn ps ax            # a fresh /proc: the child is PID 1
+     spawn hostname           # foobar; the host's name is untouched
+     spawn ps                 # a fresh /proc: the child is PID 1
 4. Watch the kernel work.
      explain on
-     spawn true             # clone flags, mounts, sethostname, execve
-5. Shift time.
-     unshare time
-     timens boottime +1d
-     spawn cat /proc/uptime # a day more than the host's
-6. Without root:  unshare user  makes you root in a namespace of your own.
-7. Keep it:  save demo.nsh, then  nsh demo.nsh  or  source demo.nsh.
+     spawn true               # clone flags, mounts, sethostname, execve
+     explain off
+5. Keep one running and step into it (nsenter, docker exec).
+     spawn -d --name box sleep 600
+     ps
+     enter @box hostname
+     ns diff self @box
+6. Limit it (cgroups; keys are cgroup v2 names on any host).
+     cgroup set memory.max 32M
+     spawn sh -c 'head -c 100M /dev/zero | tail'   # the OOM killer ends it
+     cgroup set memory.max 64M @box; cgroup stat @box
+7. Take privileges away (capabilities).
+     cap drop net_raw         # the prompt shows -net_raw
+     spawn grep Cap /proc/self/status
+     cap decode a80425fb      # Docker's default set, as capsh --decode
+8. A root and a network of its own.
+     rootfs --busybox /tmp/root
+     unshare net; net up lo
+9. Take it with you.
+     export sh > demo.sh      # unshare, setpriv, cgroup writes: sh demo.sh
+     export oci /tmp/bundle   # runc run --bundle /tmp/bundle demo
+     export docker            # the docker run flags, and what Docker cannot do
+     save demo.nsh            # nsh demo.nsh replays the plan
+10. Without root:  unshare user  makes you root in a namespace of your own.
+    doctor says what this host allows. help CMD explains each command.
 `

@@ -11,6 +11,7 @@ func init() {
 			Name: "echo", Group: "teaching",
 			Usage:   []string{"echo TEXT..."},
 			Summary: "print TEXT (narration in scripts and demos)",
+			Example: "echo Step 1: namespaces",
 			Run: func(s *Session, args []string) error {
 				fmt.Fprintln(s.Out, strings.Join(args, " "))
 				return nil
@@ -20,6 +21,7 @@ func init() {
 			Name: "note", Group: "teaching",
 			Usage:   []string{"note TEXT..."},
 			Summary: "print TEXT as a note, set apart from the output around it",
+			Example: "note Step 2: cgroups",
 			Run: func(s *Session, args []string) error {
 				fmt.Fprintf(s.Out, "\n== %s\n", strings.Join(args, " "))
 				return nil

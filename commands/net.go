@@ -13,6 +13,7 @@ func init() {
 		Name: "net", Group: "namespaces",
 		Usage:   []string{"net up lo", "net down lo", "net veth HOSTADDR/PFX CHILDADDR/PFX [--name NAME]", "net rm veth N", "net"},
 		Summary: "the network of a child with a new net namespace: loopback, veth pairs",
+		Example: "unshare net; net up lo; net veth 192.0.2.1/24 192.0.2.2/24",
 		Help: "A new net namespace has only a loopback interface, and it is down: net up lo brings it up.\n" +
 			"net veth makes a veth pair: one end stays in nsh's namespace with HOSTADDR, the other moves\n" +
 			"into the child's as eth0 (eth1, ...) with CHILDADDR, both up, configured over netlink before\n" +

@@ -15,6 +15,7 @@ func init() {
 		Name: "ns", Group: "children",
 		Usage:   []string{"ns [self|PID|@ID]", "ns diff A B", "ns pin NS PATH @ID", "ns unpin PATH"},
 		Summary: "a process's namespaces (like ls -l /proc/PID/ns), which two share; pin one to a file",
+		Example: "ns diff self @web",
 		Help: "Each namespace is a kernel object; /proc/PID/ns/TYPE names it by inode, and the same inode\n" +
 			"means the same namespace. pid_for_children and time_for_children show where the process's\n" +
 			"future children will live. A and B are self, a PID or @ID.\n" +

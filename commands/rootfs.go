@@ -15,6 +15,7 @@ func init() {
 			Name: "rootfs", Group: "filesystem",
 			Usage:   []string{"rootfs DIR [ro]", "rootfs --busybox DIR", "rootfs off", "rootfs"},
 			Summary: "children pivot_root into DIR (a new mnt namespace comes with it)",
+			Example: "rootfs --busybox /tmp/root; unshare pid; spawn ps",
 			Help: "The child stage bind-mounts DIR on itself, mounts /proc and a minimal /dev (null, zero, full,\n" +
 				"random, urandom, tty, pts, shm) where DIR has them, then pivot_root(\".\", \".\") and detaches the\n" +
 				"old root: the host's files are gone from view, which chroot alone would not ensure.\n" +
@@ -39,6 +40,7 @@ func init() {
 			Name: "mount", Group: "filesystem",
 			Usage:   []string{"mount proc [PATH]", "mount tmpfs PATH [size=N]", "mount bind SRC DST [ro]", "mount rm DST", "mount"},
 			Summary: "extra mounts in the child's new mount namespace (inside the rootfs when there is one)",
+			Example: "unshare mnt; mount tmpfs /mnt size=16m; spawn df -h /mnt",
 			Help: "Made after mount propagation is private, so nothing reaches the host. Without a rootfs the\n" +
 				"mount points must exist; inside a rootfs missing ones are made.",
 			Run: runMount,

@@ -16,6 +16,7 @@ func init() {
 			Name: "source", Group: "session",
 			Usage:   []string{"source FILE.nsh"},
 			Summary: "run a script's commands in this session",
+			Example: "source demo.nsh",
 			Run:     runSource,
 			Complete: func(s *Session, args []string, partial string) []string {
 				return completeFiles(args, partial)
@@ -25,6 +26,7 @@ func init() {
 			Name: "expect", Group: "session",
 			Usage:   []string{"expect status N", "expect status nonzero"},
 			Summary: "fail (an nsh error) unless the last foreground child's status matches",
+			Example: "spawn false; expect status 1",
 			Run:     runExpect,
 			Complete: func(s *Session, args []string, partial string) []string {
 				switch len(args) {
@@ -40,6 +42,7 @@ func init() {
 			Name: "explain", Group: "session",
 			Usage:   []string{"explain on", "explain off"},
 			Summary: "print each kernel-facing step (clone flags, id maps, mounts, sethostname, execve) as it happens",
+			Example: "explain on; spawn true",
 			Run:     runExplain,
 			Complete: func(s *Session, args []string, partial string) []string {
 				if len(args) == 0 {
@@ -52,12 +55,14 @@ func init() {
 			Name: "exit", Group: "session",
 			Usage:   []string{"exit [N]"},
 			Summary: "leave nsh with status N (default: the last command's)",
+			Example: "exit 0",
 			Run:     runExit,
 		},
 		&Command{
 			Name: "quit", Group: "session",
 			Usage:   []string{"quit"},
 			Summary: "leave nsh, like exit",
+			Example: "quit",
 			Run:     runExit,
 		},
 	)

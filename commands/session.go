@@ -39,6 +39,8 @@ type Session struct {
 	fg       *isolate.Child // the foreground child, while one runs
 	pins     []pin
 
+	recording *os.File // record FILE: where successful commands go
+
 	status      int  // status of the last command
 	prevStatus  int  // status of the command before the running one (for exit)
 	childStatus int  // status of the last foreground child
@@ -101,6 +103,9 @@ func (s *Session) Exec(words []string) error {
 	}
 	s.prevStatus, s.status = s.status, 0
 	err := c.Run(s, words[1:])
+	if err == nil {
+		s.recordCommand(words)
+	}
 	var exit *ExitError
 	if err != nil && !errors.As(err, &exit) {
 		s.status = 2

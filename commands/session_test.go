@@ -179,8 +179,8 @@ func TestComplete(t *testing.T) {
 func TestRegistryComplete(t *testing.T) {
 	for _, name := range Names() {
 		c, _ := Lookup(name)
-		if len(c.Usage) == 0 || c.Summary == "" || c.Group == "" || c.Run == nil {
-			t.Errorf("command %s lacks usage, summary, group or Run", name)
+		if len(c.Usage) == 0 || c.Summary == "" || c.Group == "" || c.Run == nil || c.Example == "" {
+			t.Errorf("command %s lacks usage, summary, group, example or Run", name)
 		}
 	}
 	s, _, out, _ := newTestSession()

@@ -13,6 +13,7 @@ func init() {
 		Name: "spawn", Group: "children",
 		Usage:   []string{"spawn [CMD ARG...]", "spawn -d [--name NAME] CMD ARG..."},
 		Summary: "launch a child with the session state (in the foreground, or detached with -d)",
+		Example: "spawn -d --name web sleep 600",
 		Help: "Without CMD: an interactive shell ($SHELL, else /bin/sh).\n" +
 			"The child owns the terminal while it runs: Ctrl-C and Ctrl-Z reach it, not nsh.\n" +
 			"nsh has no job control: a child stopped with Ctrl-Z is killed.\n" +

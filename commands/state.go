@@ -15,6 +15,7 @@ func init() {
 			Name: "show", Group: "session",
 			Usage:   []string{"show"},
 			Summary: "the whole planned state",
+			Example: "show",
 			Run: func(s *Session, args []string) error {
 				if len(args) > 0 {
 					c, _ := Lookup("show")
@@ -27,6 +28,7 @@ func init() {
 			Name: "reset", Group: "session",
 			Usage:   []string{"reset"},
 			Summary: "back to an empty state (running children keep running)",
+			Example: "reset",
 			Run: func(s *Session, args []string) error {
 				s.Spec = &isolate.Spec{}
 				return nil
@@ -36,6 +38,7 @@ func init() {
 			Name: "save", Group: "session",
 			Usage:   []string{"save FILE.nsh"},
 			Summary: "write a script that recreates this state; source it to get the same show",
+			Example: "save demo.nsh",
 			Run:     runSave,
 			Complete: func(s *Session, args []string, partial string) []string {
 				return completeFiles(args, partial)
