@@ -6,9 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Creds are a process's ids and capability sets, as seen inside its own
@@ -121,61 +118,4 @@ func (m idMap) inside(outside int) int {
 		}
 	}
 	return overflowID
-}
-
-// apply takes on the credentials, in runc's order: the bounding set while
-// still privileged, keep capabilities across the change of ids, the ids,
-// the capability sets, ambient last. It runs on the thread that will
-// execve: capabilities are per thread.
-func (c *Creds) apply(step func(string, ...any)) error {
-	last := lastCap()
-	for cp := 0; cp <= last; cp++ {
-		if c.Bounding&(1<<uint(cp)) == 0 {
-			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(cp), 0, 0, 0); err != nil {
-				return fmt.Errorf("prctl(PR_CAPBSET_DROP, %d): %w", cp, err)
-			}
-		}
-	}
-	step("prctl(PR_CAPBSET_DROP) down to bounding set %#016x", c.Bounding)
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_KEEPCAPS): %w", err)
-	}
-	groups := make([]int, len(c.Groups))
-	copy(groups, c.Groups)
-	// setgroups is denied in a user namespace whose gid_map was written
-	// without privilege; the groups then stay as they are.
-	if err := syscall.Setgroups(groups); err != nil && err != syscall.EPERM {
-		return fmt.Errorf("setgroups(%v): %w", groups, err)
-	}
-	step("setresgid(%d), setresuid(%d)", c.GID, c.UID)
-	if err := syscall.Setresgid(c.GID, c.GID, c.GID); err != nil {
-		return fmt.Errorf("setresgid(%d): %w", c.GID, err)
-	}
-	if err := syscall.Setresuid(c.UID, c.UID, c.UID); err != nil {
-		return fmt.Errorf("setresuid(%d): %w", c.UID, err)
-	}
-	unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0)
-	step("capset(eff=%#x, prm=%#x, inh=%#x)", c.Effective, c.Permitted, c.Inheritable)
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{
-		{Effective: uint32(c.Effective), Permitted: uint32(c.Permitted), Inheritable: uint32(c.Inheritable)},
-		{Effective: uint32(c.Effective >> 32), Permitted: uint32(c.Permitted >> 32), Inheritable: uint32(c.Inheritable >> 32)},
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
-	}
-	for cp := 0; cp <= last; cp++ {
-		if c.Ambient&(1<<uint(cp)) != 0 {
-			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(cp), 0, 0); err != nil {
-				return fmt.Errorf("prctl(PR_CAP_AMBIENT_RAISE, %d): %w", cp, err)
-			}
-		}
-	}
-	if c.NoNewPrivs {
-		step("prctl(PR_SET_NO_NEW_PRIVS, 1)")
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
-		}
-	}
-	return nil
 }

@@ -177,11 +177,16 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		c.release()
 		return nil, err
 	}
-	spec = spec.Clone()
+	var lateWrites []LateWrite
 	for _, lf := range late {
 		defer lf.f.Close()
-		spec.Late = append(spec.Late, LateWrite{FD: stageFD + len(extra), Path: lf.f.Name(), Value: lf.value})
+		lateWrites = append(lateWrites, LateWrite{FD: stageFD + len(extra), Path: lf.f.Name(), Value: lf.value})
 		extra = append(extra, lf.f)
+	}
+	prog, err := planStage(spec)
+	if err != nil {
+		c.release()
+		return nil, err
 	}
 	if len(plan.files) > 0 {
 		var parts []string
@@ -253,7 +258,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	// Wait4 reaps the child; os.Process must not try to as well.
 	cmd.Process.Release()
 
-	r := newStageReader(parentEnd, &opt)
+	r := newStageReader(parentEnd, &opt, prog)
 	if len(plan.files) > 0 {
 		// The constructor says which process runs the command; an
 		// entered process's cgroups must hold it before its command runs.
@@ -280,9 +285,12 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 			return nil, err
 		}
 	}
-	if err := json.NewEncoder(parentEnd).Encode(spec); err != nil {
+	// The late writes' descriptors are numbered now that every extra
+	// file has its place.
+	planExec(prog, spec, lateWrites)
+	if _, err := parentEnd.Write(prog.encode(opt.Step != nil)); err != nil {
 		c.kill()
-		return nil, fmt.Errorf("send spec to child stage: %w", err)
+		return nil, fmt.Errorf("send the program to the child stage: %w", err)
 	}
 	if err := r.finish(); err != nil {
 		c.kill()
@@ -293,14 +301,15 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 
 // stageReader relays the child stage's messages.
 type stageReader struct {
-	sc  *bufio.Scanner
-	opt *Options
+	sc   *bufio.Scanner
+	opt  *Options
+	prog *program
 }
 
-func newStageReader(r *os.File, opt *Options) *stageReader {
+func newStageReader(r *os.File, opt *Options, prog *program) *stageReader {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxMessage)
-	return &stageReader{sc: sc, opt: opt}
+	return &stageReader{sc: sc, opt: opt, prog: prog}
 }
 
 // next returns the next message that is not a step, or nil at end of file.
@@ -314,7 +323,16 @@ func (r *stageReader) next() (*message, error) {
 			r.opt.step("%s", m.Step)
 			continue
 		}
-		if m.Error != "" || m.Exec != "" {
+		if m.Op > 0 && m.Errno == 0 {
+			for _, line := range r.prog.steps(m.Op, m.Exec) {
+				r.opt.step("%s", line)
+			}
+			continue
+		}
+		if m.Op > 0 {
+			return nil, r.prog.failure(m.Op, unix.Errno(m.Errno), m.Exec)
+		}
+		if m.Error != "" {
 			return nil, m.err()
 		}
 		return &m, nil

@@ -5,18 +5,22 @@ package isolate
 // Launch re-executes /proc/self/exe with _NSH_STAGE=init in the environment
 // and one end of a socketpair as fd 3. The new process is born inside the
 // new namespaces (clone flags), with its id maps already written by the
-// parent, so everything left to do happens in a single-process world.
+// parent; its C constructor (stage.c) runs before any Go code.
 //
-//	parent -> child   one JSON line: the Spec.
+//	child  -> parent  {"pid": N}  only when namespaces are joined: N runs
+//	                              the command (a relay forked it)
+//	parent -> child   the program (plan.go): a length, an explain flag and
+//	                  the steps, each a system call with its arguments
 //	child  -> parent  JSON lines, each one message:
-//	                  {"step": "sethostname(\"foobar\")"}   about to do this
-//	                  {"error": "...", "errno": N, "exec": P} setup failed;
-//	                                                          the child exits
-//	                  {"pid": N}  only when namespaces are joined (setns.c):
-//	                              sent before the spec, which the parent
-//	                              sends only after it; N runs the command
-//	                  (end of file)                           execve succeeded:
-//	                                                          fd 3 is close-on-exec
+//	                  {"op": N}                   about to do step N (explain)
+//	                  {"op": N, "exec": PATH}     about to execve PATH
+//	                  {"op": N, "errno": E}       step N failed; the child exits
+//	                  {"op": N, "errno": E, "exec": NAME}  the command could
+//	                                              not be executed
+//	                  {"error": "...", "errno": E} the stage itself failed
+//	                  {"step": "..."}             a joining step (explain)
+//	                  (end of file)               execve succeeded: fd 3 is
+//	                                              close-on-exec
 //
 // The parent reads until end of file, so Launch returns only once the
 // command is running or has failed with a reason, never on a silent exit.
@@ -36,7 +40,9 @@ type message struct {
 	Errno int    `json:"errno,omitempty"`
 	// Exec is the path whose execve failed, when that was the failure.
 	Exec string `json:"exec,omitempty"`
-	// Pid is the process that will run the command, sent by the setns
-	// constructor (setns.c) before the spec is read.
+	// Pid is the process that will run the command, sent by the stage
+	// (stage.c) after it joined namespaces, before it reads the program.
 	Pid int `json:"pid,omitempty"`
+	// Op is the program step a message is about, 1-based.
+	Op int `json:"op,omitempty"`
 }

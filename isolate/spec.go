@@ -116,10 +116,6 @@ type Spec struct {
 	// Sysctls are written inside the child's namespaces before execve.
 	Sysctls []Sysctl `json:"sysctls,omitempty"`
 
-	// Late are writes the child stage makes right before execve, to files
-	// the parent opened for it (see lateWrites); Launch fills them in.
-	Late []LateWrite `json:"late,omitempty"`
-
 	// Args is the command; Args[0] is looked up in the child's PATH.
 	Args []string `json:"args,omitempty"`
 	Env  []string `json:"env,omitempty"`

@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -77,20 +76,6 @@ func TestParseNSLink(t *testing.T) {
 		if _, err := parseNSLink(bad); err == nil {
 			t.Errorf("parseNSLink(%q) accepted", bad)
 		}
-	}
-}
-
-func TestLookPath(t *testing.T) {
-	env := []string{"PATH=/nonexistent:/usr/bin:/bin"}
-	if p, err := lookPath("sh", env); err != nil || !strings.HasSuffix(p, "/sh") {
-		t.Errorf("lookPath(sh) = %q, %v", p, err)
-	}
-	var ee *ExecError
-	if _, err := lookPath("no-such-command-nsh", env); !errors.As(err, &ee) || ee.Status() != 127 || ee.Path != "no-such-command-nsh" {
-		t.Errorf("lookPath of a missing command: %v", err)
-	}
-	if _, err := lookPath("/", env); !errors.As(err, &ee) || ee.Status() != 126 {
-		t.Errorf("lookPath(/): %v", err)
 	}
 }
 

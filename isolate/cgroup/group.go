@@ -110,7 +110,17 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 	g := &Group{host: h, owned: true}
 	wanted := map[*Hierarchy]bool{}
 	var v2ctrls []string
+	killable := false
+	if u := h.Unified(); u != nil {
+		_, err := os.Stat(filepath.Join(u.Dir(u.Self), "cgroup.kill"))
+		killable = err == nil
+	}
 	for _, c := range v1Always {
+		// The v1 freezer is only for ending the group; a unified cgroup
+		// with cgroup.kill does that, so it is spared (and its cost).
+		if c == "freezer" && killable {
+			continue
+		}
 		if x := h.V1For(c); x != nil {
 			wanted[x] = true
 		}

@@ -1,0 +1,56 @@
+#!/bin/sh
+# Spawn benchmarks, side by side in one hyperfine run: each case spawns a
+# child running /bin/true and waits. Run as root from anywhere:
+#   bench/run.sh            # results in bench/results/, summary on stdout
+# Needs hyperfine, runc, crun, bubblewrap, busybox-static (installed if missing).
+set -eu
+cd "$(dirname "$0")/.."
+. ./dev/deps.sh
+for p in hyperfine:hyperfine bwrap:bubblewrap crun:crun /usr/bin/time:time; do
+	command -v "${p%%:*}" >/dev/null 2>&1 || { apt-get install -y -qq "${p#*:}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${p#*:}" >/dev/null; }; }
+done
+export PATH="/usr/local/go/bin:$PATH"
+go build -o bin/nsh .
+out=bench/results
+mkdir -p "$out"
+work=$(mktemp -d /tmp/nsh-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+nsh=$PWD/bin/nsh
+
+# A busybox bundle with the full state, for runc and crun.
+full='unshare uts ipc mnt pid net cgroup; cgroup set memory.max 100M; cgroup set pids.max 20; cap drop net_raw'
+"$nsh" -c "rootfs --busybox $work/root; $full; export oci $work/bundle /bin/true" >/dev/null 2>&1
+{ echo "$full"; i=0; while [ $i -lt 200 ]; do echo "spawn /bin/true"; i=$((i + 1)); done; } | tr ';' '\n' > "$work/s200.nsh"
+
+runs=${RUNS:-40}
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
+	-n bare /bin/true \
+	-n unshare 'unshare -uimpnC --fork /bin/true' \
+	-n nsh-one-shot "$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
+	-n nsh-full "$nsh -c '$full; spawn /bin/true'" \
+	-n nsh-script-200 "$nsh $work/s200.nsh" \
+	-n runc "runc run --bundle $work/bundle nsh-bench" \
+	-n bwrap 'bwrap --unshare-all --dev-bind / / /bin/true'
+
+# crun 1.8 refuses a hybrid host whose cgroup2 mount lists controllers. In a
+# mount namespace of its own (the host's mounts stay as they are) the
+# unified mount is taken away, and all three runtimes are measured again on
+# the same, pure v1, view.
+unshare -m --propagation private sh -c "
+	umount /sys/fs/cgroup/unified 2>/dev/null || true
+	hyperfine -N --warmup 5 --runs $runs --export-json $out/v1.json \
+		-n unshare 'unshare -uimpnC --fork /bin/true' \
+		-n nsh-full \"$nsh -c '$full; spawn /bin/true'\" \
+		-n runc 'runc run --bundle $work/bundle nsh-bench-v1' \
+		-n crun 'crun run --bundle $work/bundle nsh-bench-v1'
+"
+
+# Peak RSS (max resident set, KB) of nsh itself.
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1; }
+{
+	echo "nsh-one-shot $(rss "$nsh" -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true')"
+	echo "nsh-script-200 $(rss "$nsh" "$work/s200.nsh")"
+	echo "unshare $(rss unshare -uimpnC --fork /bin/true)"
+} > "$out/rss.txt"
+
+go run ./bench/report "$out"

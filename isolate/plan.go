@@ -1,0 +1,420 @@
+package isolate
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/isolate/capability"
+)
+
+// The child stage runs in C before the Go runtime starts (stage.c), so
+// everything it does is planned here, in Go, as a program of steps: each a
+// system call with its arguments, the line explain prints for it, and the
+// words for its failure. The stage only interprets; it decides nothing.
+
+// Step codes; the same numbers as the enum in stage.c.
+const (
+	opUnshare = iota + 1
+	opMount
+	opUmount
+	opSethostname
+	opWrite
+	opWriteFD
+	opMkdir
+	opCreate
+	opSymlink
+	opChdir
+	opPivot
+	opLinkUp
+	opPrctl
+	opSetgroups
+	opSetresgid
+	opSetresuid
+	opCapset
+	opClearInh
+	opBounding // unused: bounding drops are planned one capability at a time
+	opAmbient
+	opExec
+	opExecFork
+)
+
+// op is one step of the program.
+type op struct {
+	code byte
+	args []string
+	desc string // what explain prints ("" prints nothing); may span lines
+	what string // what the step was, for its error
+	// hint adds advice to an error with this errno.
+	hint func(unix.Errno) string
+}
+
+type program struct {
+	ops []op
+}
+
+func (p *program) add(code byte, desc, what string, args ...string) *op {
+	p.ops = append(p.ops, op{code: code, args: args, desc: desc, what: what})
+	return &p.ops[len(p.ops)-1]
+}
+
+func u(n uint64) string { return strconv.FormatUint(n, 10) }
+func i(n int) string    { return strconv.Itoa(n) }
+
+// encode is the wire form stage.c reads: a length, an explain flag, then
+// per step: code, argument count, and each argument as a length, its
+// bytes and a NUL.
+func (p *program) encode(explain bool) []byte {
+	body := []byte{0}
+	if explain {
+		body[0] = 1
+	}
+	for _, o := range p.ops {
+		body = append(body, o.code, byte(len(o.args)), byte(len(o.args)>>8))
+		for _, a := range o.args {
+			body = binary.LittleEndian.AppendUint32(body, uint32(len(a)))
+			body = append(body, a...)
+			body = append(body, 0)
+		}
+	}
+	return append(binary.LittleEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
+// failure words the error of step n (1-based).
+func (p *program) failure(n int, errno unix.Errno, execPath string) error {
+	if n < 1 || n > len(p.ops) {
+		return fmt.Errorf("the child stage failed at an unknown step: %w", errno)
+	}
+	o := p.ops[n-1]
+	if o.code == opExec || o.code == opExecFork {
+		if execPath != "" {
+			return &ExecError{Path: execPath, Err: errno}
+		}
+	}
+	err := fmt.Errorf("%s: %w", o.what, errno)
+	if o.hint != nil {
+		if h := o.hint(errno); h != "" {
+			err = fmt.Errorf("%w: %s", err, h)
+		}
+	}
+	return err
+}
+
+// steps is what explain prints for step n; the exec step names the path
+// the stage found.
+func (p *program) steps(n int, execPath string) []string {
+	if n < 1 || n > len(p.ops) {
+		return nil
+	}
+	o := p.ops[n-1]
+	if o.desc == "" {
+		return nil
+	}
+	d := o.desc
+	if execPath != "" {
+		d = strings.Replace(d, "PATH", strconv.Quote(execPath), 1)
+	}
+	return strings.Split(d, "\n")
+}
+
+// planStage is what the child stage does, in order: the work of the
+// namespaces, then the user and capabilities, then the command.
+func planStage(spec *Spec) (*program, error) {
+	p := &program{}
+	if spec.Has("cgroup") {
+		// Now, in its own cgroup: that cgroup becomes the root it sees.
+		p.add(opUnshare, "unshare(CLONE_NEWCGROUP)", "unshare(CLONE_NEWCGROUP)", u(unix.CLONE_NEWCGROUP))
+	}
+	if spec.Has("mnt") {
+		// Without this, mounts made below would propagate back to the
+		// host's shared mounts (systemd makes / shared).
+		p.add(opMount, "mount(none, /, MS_REC|MS_PRIVATE)", "make mounts private: mount(none, /, MS_REC|MS_PRIVATE)",
+			"", "/", "", u(unix.MS_REC|unix.MS_PRIVATE), "")
+	}
+	if spec.Hostname != "" {
+		p.add(opSethostname, fmt.Sprintf("sethostname(%q)", spec.Hostname), fmt.Sprintf("sethostname %q", spec.Hostname), spec.Hostname)
+	}
+	switch {
+	case spec.Rootfs != nil:
+		planRootfs(p, spec)
+	case spec.Has("mnt"):
+		if spec.Has("pid") {
+			// A fresh /proc shows the new pid namespace; the old one
+			// would still list the host's processes.
+			p.add(opMount, "mount(proc, /proc, proc, MS_NOSUID|MS_NODEV|MS_NOEXEC)", "mount a fresh /proc",
+				"proc", "/proc", "proc", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
+		}
+		planMounts(p, spec, "")
+	}
+	if spec.Net != nil && spec.Net.LoUp {
+		p.add(opLinkUp, "ioctl(SIOCSIFFLAGS, lo, IFF_UP)", "bring lo up", "lo")
+	}
+	for _, sc := range spec.Sysctls {
+		p.add(opWrite, fmt.Sprintf("write %q to %s", sc.Value, SysctlPath(sc.Key)), fmt.Sprintf("sysctl %s=%q", sc.Key, sc.Value), SysctlPath(sc.Key), sc.Value)
+	}
+	if spec.Has("time") {
+		p.add(opUnshare, "unshare(CLONE_NEWTIME)", "unshare(CLONE_NEWTIME)", u(unix.CLONE_NEWTIME))
+		if spec.Time != (TimeOffsets{}) {
+			offsets := fmt.Sprintf("monotonic %d 0\nboottime %d 0\n", spec.Time.Monotonic, spec.Time.Boottime)
+			o := p.add(opWrite, fmt.Sprintf("write /proc/self/timens_offsets: monotonic %+ds, boottime %+ds", spec.Time.Monotonic, spec.Time.Boottime),
+				"set clock offsets: write /proc/self/timens_offsets", "/proc/self/timens_offsets", offsets)
+			o.hint = func(e unix.Errno) string {
+				if e != unix.ERANGE {
+					return ""
+				}
+				var ts unix.Timespec
+				unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+				return fmt.Sprintf("a negative offset may not take a clock below zero, and this host's monotonic clock is at %ds", ts.Sec)
+			}
+		}
+	}
+	// Capabilities raised only to get the stage through its own execve
+	// (keepCapsThroughExec) must not reach the command.
+	if spec.Enter == nil && spec.Has("user") && spec.IDMapping().Mode != "root" {
+		p.add(opPrctl, "", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", i(unix.PR_CAP_AMBIENT), i(unix.PR_CAP_AMBIENT_CLEAR_ALL), "0")
+		p.add(opClearInh, "", "capset(inh=0)")
+	}
+	if spec.Enter != nil {
+		planCreds(p, spec.Enter, spec.Has("user") || true)
+	} else if err := planPrivileges(p, spec); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// planExec ends the program: the late writes (see Deferred in package
+// cgroup), then execve of the command, looked up in the child's PATH.
+func planExec(p *program, spec *Spec, late []LateWrite) {
+	for _, w := range late {
+		p.add(opWriteFD, fmt.Sprintf("write %q to %s", w.Value, w.Path), "write "+w.Path, i(w.FD), w.Value)
+	}
+	env := spec.Env
+	if env == nil {
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "_NSH_") {
+				env = append(env, kv)
+			}
+		}
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	code, desc := byte(opExec), fmt.Sprintf("execve(PATH, %q)", spec.Args)
+	if spec.Has("time") && !kernelAtLeast(6, 2) {
+		// Before 6.2 only forked children enter a new time namespace.
+		code, desc = opExecFork, fmt.Sprintf("fork and execve(PATH, %q) (kernel < 6.2: only children enter a new time namespace)", spec.Args)
+	}
+	args := append([]string{path, i(len(spec.Args))}, spec.Args...)
+	p.add(code, desc, "execve", append(args, env...)...)
+}
+
+func planRootfs(p *program, spec *Spec) {
+	root := spec.Rootfs.Dir
+	p.add(opMount, fmt.Sprintf("mount(--bind %s %s)", root, root), "bind the rootfs on itself", root, root, "", u(unix.MS_BIND|unix.MS_REC), "")
+	if isDir(filepath.Join(root, "proc")) {
+		o := p.add(opMount, fmt.Sprintf("mount(proc, %s/proc, proc)", root), "mount a fresh /proc in the rootfs",
+			"proc", root+"/proc", "proc", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
+		if spec.Has("user") && !spec.Has("pid") {
+			o.hint = func(e unix.Errno) string {
+				if e == unix.EPERM {
+					return "a fresh /proc in a new user namespace needs a new pid namespace too: unshare pid"
+				}
+				return ""
+			}
+		}
+	}
+	if dev := filepath.Join(root, "dev"); isDir(dev) {
+		// A minimal /dev: the usual character devices bind-mounted from
+		// the host (mknod is refused in a user namespace, a bind is not),
+		// a private devpts and a /dev/shm.
+		p.add(opMount, fmt.Sprintf("mount(tmpfs, %s, mode=755)", dev), "mount a tmpfs on "+dev, "tmpfs", dev, "tmpfs", u(unix.MS_NOSUID|unix.MS_STRICTATIME), "mode=755,size=65536k")
+		for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+			t := dev + "/" + name
+			p.add(opCreate, "", "create "+t, t, "438")
+			p.add(opMount, fmt.Sprintf("mount(--bind /dev/%s %s)", name, t), "bind /dev/"+name, "/dev/"+name, t, "", u(unix.MS_BIND), "")
+		}
+		p.add(opMkdir, "", "mkdir "+dev+"/pts", dev+"/pts", "493")
+		p.add(opMount, fmt.Sprintf("mount(devpts, %s/pts, newinstance)", dev), "mount devpts", "devpts", dev+"/pts", "devpts", u(unix.MS_NOSUID|unix.MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620")
+		p.add(opSymlink, "", "symlink ptmx", "pts/ptmx", dev+"/ptmx")
+		p.add(opMkdir, "", "mkdir "+dev+"/shm", dev+"/shm", "1023")
+		p.add(opMount, fmt.Sprintf("mount(tmpfs, %s/shm)", dev), "mount /dev/shm", "shm", dev+"/shm", "tmpfs", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=1777,size=65536k")
+		for _, l := range [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}} {
+			p.add(opSymlink, "", "symlink "+l[1], l[0], dev+"/"+l[1])
+		}
+	}
+	planMounts(p, spec, root)
+	if spec.Rootfs.ReadOnly {
+		p.add(opMount, fmt.Sprintf("mount(remount %s read-only)", root), "remount the rootfs read-only", "", root, "", u(uint64(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|lockedFlags(root))), "")
+	}
+	// pivot_root needs a mount point; the old root, stacked on the new
+	// one by pivot_root(".", "."), is detached at once. Never chroot
+	// alone: a chroot can be escaped and the host's mounts stay reachable.
+	p.add(opChdir, "", "chdir "+root, root)
+	p.add(opPivot, fmt.Sprintf("pivot_root(\".\", \".\") in %s, then umount2(\".\", MNT_DETACH)", root), "pivot_root into "+root, ".", ".")
+	p.add(opUmount, "", "detach the old root", ".", i(unix.MNT_DETACH))
+	p.add(opChdir, "", "chdir /", "/")
+}
+
+// planMounts plans the `mount` commands' mounts under root ("" for the
+// child's own view of the host's tree).
+func planMounts(p *program, spec *Spec, root string) {
+	for _, m := range spec.Mounts {
+		target := filepath.Join(root, m.Target)
+		if root != "" {
+			// Inside a rootfs a missing mount point is made, as runc does.
+			if _, err := os.Lstat(target); err != nil {
+				if st, err := os.Stat(m.Source); m.Type == "bind" && err == nil && !st.IsDir() {
+					p.add(opMkdir, "", "mkdir "+filepath.Dir(target), filepath.Dir(target), "493")
+					p.add(opCreate, "", "make mount point "+target, target, "420")
+				} else {
+					for _, d := range parents(root, target) {
+						p.add(opMkdir, "", "make mount point "+d, d, "493")
+					}
+				}
+			}
+		}
+		switch m.Type {
+		case "proc":
+			p.add(opMount, fmt.Sprintf("mount(proc, %s, proc)", target), "mount proc on "+target, "proc", target, "proc", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
+		case "tmpfs":
+			opts := m.Options
+			if opts == "" {
+				opts = "-"
+			}
+			p.add(opMount, fmt.Sprintf("mount(tmpfs, %s, %s)", target, opts), "mount a tmpfs on "+target, "tmpfs", target, "tmpfs", u(unix.MS_NOSUID|unix.MS_NODEV), m.Options)
+		case "bind":
+			p.add(opMount, fmt.Sprintf("mount(--bind %s %s)", m.Source, target), "bind "+m.Source+" on "+target, m.Source, target, "", u(unix.MS_BIND|unix.MS_REC), "")
+			if m.ReadOnly {
+				flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | lockedFlags(m.Source)
+				p.add(opMount, fmt.Sprintf("mount(remount %s read-only)", target), "remount "+target+" read-only", "", target, "", u(uint64(flags)), "")
+			}
+		}
+	}
+}
+
+// parents lists the directories from below root down to dir that do not
+// exist yet, outermost first.
+func parents(root, dir string) []string {
+	var out []string
+	for d := dir; d != root && d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		out = append([]string{d}, out...)
+	}
+	return out
+}
+
+// planPrivileges gives the child the spec's user, capabilities and
+// no_new_privs, in runc's order: no_new_privs, the bounding set while
+// still root, keep capabilities across the change of ids, the ids, then
+// the capability sets, ambient last.
+func planPrivileges(p *program, spec *Spec) error {
+	if spec.NoNewPrivs {
+		p.add(opPrctl, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "prctl(PR_SET_NO_NEW_PRIVS)", i(unix.PR_SET_NO_NEW_PRIVS), "1", "0")
+	}
+	uid := os.Getuid()
+	if spec.User != nil {
+		uid = spec.User.UID
+	}
+	var caps *Caps
+	if spec.Caps != nil {
+		c := spec.Caps.Final(uid)
+		caps = &c
+		planBounding(p, c.Bounding, spec.Has("user"))
+	}
+	if u := spec.User; u != nil {
+		if caps != nil {
+			p.add(opPrctl, "prctl(PR_SET_KEEPCAPS, 1)", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "1", "0")
+		}
+		planIDs(p, u.UID, u.GID, nil)
+		if caps != nil {
+			p.add(opPrctl, "prctl(PR_SET_KEEPCAPS, 0)", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "0", "0")
+		}
+	}
+	if caps != nil {
+		planCaps(p, caps.Effective, caps.Permitted, caps.Inheritable, caps.Ambient)
+	}
+	return nil
+}
+
+// planBounding drops, one by one, the capabilities the child's bounding
+// set would have and keep lacks: nsh's own, or all in a new user namespace.
+func planBounding(p *program, keep uint64, newUserNS bool) {
+	have := capability.All()
+	if !newUserNS {
+		if c, err := ReadCreds(os.Getpid(), false); err == nil {
+			have = c.Bounding
+		}
+	}
+	for cp := 0; cp < 64; cp++ {
+		if bit := uint64(1) << uint(cp); have&bit != 0 && keep&bit == 0 {
+			p.add(opPrctl, fmt.Sprintf("prctl(PR_CAPBSET_DROP, %s)", capability.Name(cp)), "prctl(PR_CAPBSET_DROP, "+capability.Name(cp)+")",
+				i(unix.PR_CAPBSET_DROP), i(cp), "0")
+		}
+	}
+}
+
+// planIDs clears supplementary groups (or sets groups) and sets the ids;
+// a change of ids clears the parent-death signal, so it is set again.
+func planIDs(p *program, uid, gid int, groups []int) {
+	var gs []string
+	for _, g := range groups {
+		gs = append(gs, i(g))
+	}
+	p.add(opSetgroups, fmt.Sprintf("setgroups(%v), setresgid(%d), setresuid(%d)", groupsText(groups), gid, uid), "setgroups", gs...)
+	idHint := func(e unix.Errno) string {
+		if e == unix.EINVAL {
+			return "the id is not mapped in the child's user namespace (see map)"
+		}
+		return ""
+	}
+	p.add(opSetresgid, "", fmt.Sprintf("setresgid(%d)", gid), i(gid)).hint = idHint
+	p.add(opSetresuid, "", fmt.Sprintf("setresuid(%d)", uid), i(uid)).hint = idHint
+	p.add(opPrctl, "", "prctl(PR_SET_PDEATHSIG)", i(unix.PR_SET_PDEATHSIG), i(int(unix.SIGKILL)), "0")
+}
+
+func groupsText(groups []int) string {
+	if len(groups) == 0 {
+		return "[]"
+	}
+	return fmt.Sprint(groups)
+}
+
+func planCaps(p *program, eff, prm, inh, amb uint64) {
+	o := p.add(opCapset, fmt.Sprintf("capset(eff=%#x, prm=%#x, inh=%#x)", eff, prm, inh), "capset", u(eff), u(prm), u(inh))
+	o.hint = func(e unix.Errno) string {
+		if e == unix.EPERM {
+			return "nsh's child stage does not hold all of " + capability.Decode(prm)
+		}
+		return ""
+	}
+	var raise []string
+	for _, n := range capability.Names(amb) {
+		raise = append(raise, fmt.Sprintf("prctl(PR_CAP_AMBIENT_RAISE, %s)", n))
+	}
+	p.add(opAmbient, strings.Join(raise, "\n"), "raise ambient capabilities", u(amb))
+}
+
+// planCreds takes on an entered child's credentials (enter).
+func planCreds(p *program, c *Creds, _ bool) {
+	planBounding(p, c.Bounding, true)
+	p.add(opPrctl, "prctl(PR_SET_KEEPCAPS, 1)", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "1", "0")
+	planIDs(p, c.UID, c.GID, c.Groups)
+	p.add(opPrctl, "", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "0", "0")
+	planCaps(p, c.Effective, c.Permitted, c.Inheritable, c.Ambient)
+	if c.NoNewPrivs {
+		p.add(opPrctl, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "prctl(PR_SET_NO_NEW_PRIVS)", i(unix.PR_SET_NO_NEW_PRIVS), "1", "0")
+	}
+}
+
+var errNoCommand = errors.New("no command to run")

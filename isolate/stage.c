@@ -1,0 +1,715 @@
+// The child stage, and joining namespaces, before the Go runtime starts.
+//
+// nsh re-executes itself (/proc/self/exe) to make a child; this
+// constructor runs first in the new process, while it still has one
+// thread, when _NSH_STAGE is in the environment:
+//
+//   _NSH_STAGE=init     the child stage: join namespaces if asked (below),
+//                       then run the program the parent sends on fd 3 (the
+//                       steps Go planned in plan.go: mounts, hostname,
+//                       pivot_root, sysctls, capabilities...) and execve
+//                       the command. The Go runtime never starts here, so a
+//                       spawn costs one exec of nsh, not a second Go start.
+//   _NSH_STAGE=janitor  remove the cgroups nsh made once nsh is gone
+//                       (see janitor below).
+//
+// Joining: setns(2) into a mount namespace fails for a process that shares
+// its filesystem information with other threads, and into a user namespace
+// for any multithreaded process; a Go program has several threads before
+// main runs. So, as runc's nsexec does, the stage joins first:
+//
+//   _NSH_SETNS=FD:FLAGS[,FD:FLAGS...]  setns(FD, FLAGS) for each; FD is a
+//                                      namespace file or a pidfd
+//   _NSH_SETNS_ROOT=FD                 then fchdir(FD) and chroot(".")
+//   _NSH_SETNS_CWD=FD                  then fchdir(FD)
+//
+// Namespaces other than user are joined first: once in a new user
+// namespace, the process has lost its privileges over namespaces owned by
+// the old one. A pidfd with several flags is joined in one atomic call.
+// Joining a pid namespace affects only children, so the stage then forks:
+// the child goes on, the parent stays behind as a small relay that passes
+// on signals and the child's status (like nsenter's fork). Messages go to
+// fd 3 as JSON lines, the protocol of protocol.go.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <linux/capability.h>
+
+#define NSH_STAGE_FD 3
+#define MAX_JOIN 16
+
+static void send_line(const char *line)
+{
+	size_t len = strlen(line), off = 0;
+	while (off < len) {
+		ssize_t n = write(NSH_STAGE_FD, line + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		off += n;
+	}
+}
+
+// Messages hold only names and numbers, so no JSON escaping is needed.
+static void step(const char *fmt, ...)
+{
+	char text[512], line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof line, "{\"step\":\"%s\"}\n", text);
+	send_line(line);
+}
+
+static void die(int err, const char *fmt, ...)
+{
+	char text[512], line[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof line, "{\"error\":\"%s\",\"errno\":%d}\n", text, err);
+	send_line(line);
+	_exit(1);
+}
+
+static const struct {
+	int flag;
+	const char *name;
+} ns_flags[] = {
+	{CLONE_NEWCGROUP, "CLONE_NEWCGROUP"}, {CLONE_NEWIPC, "CLONE_NEWIPC"},
+	{CLONE_NEWNS, "CLONE_NEWNS"},         {CLONE_NEWNET, "CLONE_NEWNET"},
+	{CLONE_NEWPID, "CLONE_NEWPID"},       {0x00000080 /* CLONE_NEWTIME */, "CLONE_NEWTIME"},
+	{CLONE_NEWUSER, "CLONE_NEWUSER"},     {CLONE_NEWUTS, "CLONE_NEWUTS"},
+};
+
+static void flag_names(int flags, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (flags == 0) {
+		snprintf(buf, size, "0");
+		return;
+	}
+	for (size_t i = 0; i < sizeof ns_flags / sizeof ns_flags[0]; i++) {
+		if (flags & ns_flags[i].flag) {
+			if (buf[0])
+				strncat(buf, "|", size - strlen(buf) - 1);
+			strncat(buf, ns_flags[i].name, size - strlen(buf) - 1);
+		}
+	}
+}
+
+static int env_fd(const char *name)
+{
+	const char *v = getenv(name);
+	return v ? atoi(v) : -1;
+}
+
+static pid_t relay_child;
+
+static void relay_signal(int sig)
+{
+	if (relay_child > 0)
+		kill(relay_child, sig);
+}
+
+// relay waits for the child that runs the command and ends as it ended.
+static void relay(pid_t child)
+{
+	static const int forwarded[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = relay_signal;
+	sa.sa_flags = SA_RESTART;
+	relay_child = child;
+	for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+		sigaction(forwarded[i], &sa, NULL);
+	// The terminal's Ctrl-Z reaches the child directly; the relay stops
+	// when the child does, so nsh sees a stopped job.
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	prctl(PR_SET_NAME, "nsh:[relay]", 0, 0, 0);
+	for (;;) {
+		int status;
+		pid_t r = waitpid(child, &status, WUNTRACED);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (WIFSTOPPED(status)) {
+			raise(SIGSTOP);
+			continue;
+		}
+		if (WIFEXITED(status))
+			_exit(WEXITSTATUS(status));
+		if (WIFSIGNALED(status)) {
+			int sig = WTERMSIG(status);
+			signal(sig, SIG_DFL);
+			sigset_t set;
+			sigemptyset(&set);
+			sigaddset(&set, sig);
+			sigprocmask(SIG_UNBLOCK, &set, NULL);
+			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // no core file for a relayed SIGQUIT
+			kill(getpid(), sig);
+			_exit(128 + sig);
+		}
+	}
+}
+
+static void join_namespaces(void)
+{
+	const char *spec = getenv("_NSH_SETNS");
+	if (spec == NULL || *spec == '\0')
+		return;
+
+	int fds[MAX_JOIN], flags[MAX_JOIN], n = 0, all = 0;
+	const char *p = spec;
+	while (*p && n < MAX_JOIN) {
+		char *end;
+		fds[n] = (int)strtol(p, &end, 10);
+		if (*end != ':')
+			die(EINVAL, "bad _NSH_SETNS %s", spec);
+		flags[n] = (int)strtol(end + 1, &end, 10);
+		all |= flags[n];
+		n++;
+		p = (*end == ',') ? end + 1 : end;
+	}
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			int user_only = flags[i] == CLONE_NEWUSER;
+			if ((pass == 0) == user_only)
+				continue;
+			char names[256];
+			flag_names(flags[i], names, sizeof names);
+			step("setns(%d, %s)", fds[i], names);
+			if (setns(fds[i], flags[i]) < 0)
+				die(errno, "setns(%s)", names);
+			close(fds[i]);
+		}
+	}
+
+	int root = env_fd("_NSH_SETNS_ROOT"), cwd = env_fd("_NSH_SETNS_CWD");
+	if (root >= 0) {
+		step("chroot to the target's root (fchdir, chroot .)");
+		if (fchdir(root) < 0 || chroot(".") < 0)
+			die(errno, "chroot to the target's root");
+		close(root);
+	}
+	if (cwd >= 0) {
+		if (fchdir(cwd) < 0)
+			die(errno, "chdir to the target's working directory");
+		close(cwd);
+	}
+	unsetenv("_NSH_SETNS");
+	unsetenv("_NSH_SETNS_ROOT");
+	unsetenv("_NSH_SETNS_CWD");
+
+	if (all & CLONE_NEWPID) {
+		step("fork: a joined pid namespace applies to children only");
+		pid_t child = fork();
+		if (child < 0)
+			die(errno, "fork into the joined pid namespace");
+		if (child == 0) {
+			// getppid() is 0 here: the relay is outside this pid
+			// namespace, so a died-before-prctl check cannot see it.
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+			return; // on to the program, in the new pid namespace
+		}
+		char line[64];
+		snprintf(line, sizeof line, "{\"pid\":%d}\n", child);
+		send_line(line);
+		close(NSH_STAGE_FD); // end of file comes when the child execs
+		relay(child);
+	}
+	char line[64];
+	snprintf(line, sizeof line, "{\"pid\":%d}\n", getpid());
+	send_line(line);
+}
+
+/* ---- The program: what Go planned for this child (plan.go). ---- */
+
+enum {
+	OP_UNSHARE = 1, OP_MOUNT, OP_UMOUNT, OP_SETHOSTNAME, OP_WRITE, OP_WRITEFD,
+	OP_MKDIR, OP_CREATE, OP_SYMLINK, OP_CHDIR, OP_PIVOT, OP_LINKUP, OP_PRCTL,
+	OP_SETGROUPS, OP_SETRESGID, OP_SETRESUID, OP_CAPSET, OP_CLEARINH,
+	OP_BOUNDING, OP_AMBIENT, OP_EXEC, OP_EXECFORK,
+};
+
+#define MAX_ARGS 4096
+
+static int explain;
+
+// json_string writes s as a JSON string body.
+static void json_string(char *out, size_t size, const char *s)
+{
+	size_t j = 0;
+	for (; *s && j < size - 8; s++) {
+		unsigned char c = *s;
+		if (c == '"' || c == '\\') {
+			out[j++] = '\\';
+			out[j++] = c;
+		} else if (c < 0x20) {
+			j += snprintf(out + j, size - j, "\\u%04x", c);
+		} else {
+			out[j++] = c;
+		}
+	}
+	out[j] = 0;
+}
+
+static void op_step_exec(int op, const char *path)
+{
+	char esc[8192], line[8300];
+	json_string(esc, sizeof esc, path);
+	snprintf(line, sizeof line, "{\"op\":%d,\"exec\":\"%s\"}\n", op, esc);
+	send_line(line);
+}
+
+// op_failed reports which step failed and why; the parent words it.
+static void op_failed(int op, int err, const char *exec_path)
+{
+	char line[8300];
+	if (exec_path) {
+		char esc[8192];
+		json_string(esc, sizeof esc, exec_path);
+		snprintf(line, sizeof line, "{\"op\":%d,\"errno\":%d,\"exec\":\"%s\"}\n", op, err, esc);
+	} else {
+		snprintf(line, sizeof line, "{\"op\":%d,\"errno\":%d}\n", op, err);
+	}
+	send_line(line);
+	_exit(1);
+}
+
+static uint64_t num(const char *s) { return strtoull(s, NULL, 10); }
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	size_t off = 0;
+	while (off < n) {
+		ssize_t r = read(fd, (char *)buf + off, n - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		off += r;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *data, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		data += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = write_all(fd, data, strlen(data));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static int capset3(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2] = {
+		{(uint32_t)eff, (uint32_t)prm, (uint32_t)inh},
+		{(uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32)},
+	};
+	return syscall(SYS_capset, &hdr, data);
+}
+
+static int clear_inheritable(void)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -1;
+	data[0].inheritable = data[1].inheritable = 0;
+	return syscall(SYS_capset, &hdr, data);
+}
+
+static int link_up(const char *name)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct ifreq req;
+	memset(&req, 0, sizeof req);
+	strncpy(req.ifr_name, name, IFNAMSIZ - 1);
+	int r = ioctl(fd, SIOCGIFFLAGS, &req);
+	if (r == 0) {
+		req.ifr_flags |= IFF_UP;
+		r = ioctl(fd, SIOCSIFFLAGS, &req);
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+// find_exec looks file up as Go's lookPath did: a name with a slash is
+// used as is; else each PATH entry in turn. The first error other than
+// "not there" wins over "not found".
+static int find_exec(const char *file, const char *pathenv, char *out, size_t size)
+{
+	struct stat st;
+	if (strchr(file, '/')) {
+		snprintf(out, size, "%s", file);
+		if (stat(out, &st) < 0)
+			return errno;
+		if (S_ISDIR(st.st_mode))
+			return EISDIR;
+		return access(out, X_OK) < 0 ? errno : 0;
+	}
+	int first = 0;
+	const char *p = pathenv;
+	for (;;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		if (n == 0)
+			snprintf(out, size, "./%s", file);
+		else
+			snprintf(out, size, "%.*s/%s", (int)n, p, file);
+		int err = 0;
+		if (stat(out, &st) < 0)
+			err = errno;
+		else if (S_ISDIR(st.st_mode))
+			err = EISDIR;
+		else if (access(out, X_OK) < 0)
+			err = errno;
+		if (err == 0)
+			return 0;
+		if (!first && err != ENOENT && err != ENOTDIR)
+			first = err;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	return first ? first : ENOENT;
+}
+
+static void run_program(void)
+{
+	uint32_t len;
+	if (read_full(NSH_STAGE_FD, &len, sizeof len) < 0 || len > (64u << 20))
+		die(EPROTO, "read the program from nsh");
+	char *prog = malloc(len + 1);
+	if (!prog || read_full(NSH_STAGE_FD, prog, len) < 0)
+		die(EPROTO, "read the program from nsh");
+	prog[len] = 0;
+	char *p = prog, *end = prog + len;
+	explain = *p++;
+	static char *args[MAX_ARGS + 2];
+	for (int op = 1; p < end; op++) {
+		if (end - p < 3)
+			die(EPROTO, "truncated program");
+		int code = (unsigned char)*p++;
+		unsigned nargs = (unsigned char)p[0] | (unsigned char)p[1] << 8;
+		p += 2;
+		if (nargs > MAX_ARGS)
+			die(EPROTO, "too many arguments");
+		for (unsigned i = 0; i < nargs; i++) {
+			uint32_t n;
+			if (end - p < 4)
+				die(EPROTO, "truncated program");
+			memcpy(&n, p, 4);
+			p += 4;
+			if ((uint32_t)(end - p) < n)
+				die(EPROTO, "truncated program");
+			args[i] = p;
+			p += n;
+			// Each argument is followed by a NUL that the parent wrote.
+			p++;
+		}
+		args[nargs] = NULL;
+		if (explain && code != OP_EXEC && code != OP_EXECFORK) {
+			char line[64];
+			snprintf(line, sizeof line, "{\"op\":%d}\n", op);
+			send_line(line);
+		}
+		int r = 0;
+		switch (code) {
+		case OP_UNSHARE:
+			r = unshare((int)num(args[0]));
+			break;
+		case OP_MOUNT:
+			r = mount(*args[0] ? args[0] : NULL, args[1], *args[2] ? args[2] : NULL, num(args[3]), *args[4] ? args[4] : NULL);
+			break;
+		case OP_UMOUNT:
+			r = umount2(args[0], (int)num(args[1]));
+			break;
+		case OP_SETHOSTNAME:
+			r = sethostname(args[0], strlen(args[0]));
+			break;
+		case OP_WRITE:
+			r = write_file(args[0], args[1]);
+			break;
+		case OP_WRITEFD: {
+			int fd = (int)num(args[0]);
+			r = write_all(fd, args[1], strlen(args[1]));
+			close(fd);
+			break;
+		}
+		case OP_MKDIR:
+			r = mkdir(args[0], (mode_t)num(args[1]));
+			if (r < 0 && errno == EEXIST)
+				r = 0;
+			break;
+		case OP_CREATE: {
+			int fd = open(args[0], O_CREAT | O_WRONLY | O_CLOEXEC, (mode_t)num(args[1]));
+			r = fd < 0 ? -1 : close(fd);
+			break;
+		}
+		case OP_SYMLINK:
+			r = symlink(args[0], args[1]);
+			if (r < 0 && errno == EEXIST)
+				r = 0;
+			break;
+		case OP_CHDIR:
+			r = chdir(args[0]);
+			break;
+		case OP_PIVOT:
+			r = syscall(SYS_pivot_root, args[0], args[1]);
+			break;
+		case OP_LINKUP:
+			r = link_up(args[0]);
+			break;
+		case OP_PRCTL:
+			r = prctl((int)num(args[0]), (unsigned long)num(args[1]), (unsigned long)num(args[2]), 0, 0);
+			break;
+		case OP_SETGROUPS: {
+			gid_t gs[256];
+			unsigned n = 0;
+			for (unsigned i = 0; i < nargs && n < 256; i++)
+				gs[n++] = (gid_t)num(args[i]);
+			r = syscall(SYS_setgroups, n, gs);
+			// Denied in a user namespace whose gid_map was written
+			// without privilege; there are no groups to clear then.
+			if (r < 0 && errno == EPERM)
+				r = 0;
+			break;
+		}
+		case OP_SETRESGID: {
+			gid_t g = (gid_t)num(args[0]);
+			r = syscall(SYS_setresgid, g, g, g);
+			break;
+		}
+		case OP_SETRESUID: {
+			uid_t u = (uid_t)num(args[0]);
+			r = syscall(SYS_setresuid, u, u, u);
+			break;
+		}
+		case OP_CAPSET:
+			r = capset3(num(args[0]), num(args[1]), num(args[2]));
+			break;
+		case OP_CLEARINH:
+			r = clear_inheritable();
+			break;
+		case OP_BOUNDING: {
+			uint64_t keep = num(args[0]);
+			int last = (int)num(args[1]);
+			for (int c = 0; c <= last && r == 0; c++) {
+				if (keep & (1ULL << c) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+					continue;
+				r = prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+			}
+			break;
+		}
+		case OP_AMBIENT: {
+			uint64_t raise = num(args[0]);
+			r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+			for (int c = 0; c < 64 && r == 0; c++)
+				if (raise & (1ULL << c))
+					r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+			break;
+		}
+		case OP_EXEC:
+		case OP_EXECFORK: {
+			// args: PATH, argc, argv..., envp...
+			unsigned argc = (unsigned)num(args[1]);
+			char **argv = &args[2];
+			char **envp = &args[2 + argc + 1];
+			// Split argv from envp with the NULL execve wants.
+			for (unsigned i = nargs; i > 2 + argc; i--)
+				args[i] = args[i - 1];
+			args[2 + argc] = NULL;
+			args[nargs + 1] = NULL;
+			static char path[4096];
+			int err = find_exec(argv[0], args[0], path, sizeof path);
+			if (err)
+				op_failed(op, err, argv[0]);
+			if (explain)
+				op_step_exec(op, path);
+			if (code == OP_EXECFORK) {
+				pid_t child = fork();
+				if (child < 0)
+					op_failed(op, errno, NULL);
+				if (child == 0) {
+					execve(path, argv, envp);
+					op_failed(op, errno, argv[0]);
+				}
+				close(NSH_STAGE_FD);
+				relay(child);
+			}
+			execve(path, argv, envp);
+			op_failed(op, errno, argv[0]);
+		}
+		default:
+			die(EPROTO, "unknown step %d", code);
+		}
+		if (r < 0)
+			op_failed(op, errno, NULL);
+	}
+	die(EPROTO, "the program has no exec");
+}
+
+/* ---- The janitor (see cgroup/janitor.go for the protocol). ---- */
+
+static void sweep(const char *dir)
+{
+	char f[4200];
+	snprintf(f, sizeof f, "%s/cgroup.kill", dir);
+	write_file(f, "1");
+	snprintf(f, sizeof f, "%s/cgroup.procs", dir);
+	for (int try = 0; try < 50; try++) {
+		FILE *in = fopen(f, "r");
+		if (!in)
+			break;
+		int any = 0, pid;
+		while (fscanf(in, "%d", &pid) == 1) {
+			kill(pid, SIGKILL);
+			any = 1;
+		}
+		fclose(in);
+		if (!any)
+			break;
+		usleep(10000);
+	}
+	for (int try = 0; try < 100 && rmdir(dir) < 0 && errno == EBUSY; try++)
+		usleep(20000);
+}
+
+static void janitor(void)
+{
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	prctl(PR_SET_NAME, "nsh:janitor", 0, 0, 0);
+	size_t cap = 64, n = 0;
+	char **dirs = malloc(cap * sizeof *dirs);
+	char *subtrees[64];
+	int nsub = 0;
+	char *leaf = NULL, *leafparent = NULL;
+	char line[8192];
+	while (fgets(line, sizeof line, stdin)) {
+		line[strcspn(line, "\n")] = 0;
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp++ = 0;
+		if (strcmp(line, "add") == 0) {
+			if (n == cap)
+				dirs = realloc(dirs, (cap *= 2) * sizeof *dirs);
+			dirs[n++] = strdup(sp);
+		} else if (strcmp(line, "del") == 0) {
+			for (size_t i = 0; i < n; i++)
+				if (strcmp(dirs[i], sp) == 0) {
+					free(dirs[i]);
+					dirs[i] = dirs[--n];
+					break;
+				}
+		} else if (strcmp(line, "subtree") == 0 && nsub < 64) {
+			subtrees[nsub++] = strdup(sp);
+		} else if (strcmp(line, "leaf") == 0) {
+			char *sp2 = strchr(sp, ' ');
+			if (sp2) {
+				*sp2++ = 0;
+				leaf = strdup(sp);
+				leafparent = strdup(sp2);
+			}
+		}
+	}
+	// Children's cgroups lie deeper than anything listed before them.
+	for (size_t i = n; i-- > 0;)
+		sweep(dirs[i]);
+	for (int i = nsub; i-- > 0;) {
+		// "DIR CTRL CTRL..." -> write "-CTRL -CTRL" to DIR/cgroup.subtree_control
+		char *dir = subtrees[i], *rest = strchr(dir, ' '), minus[1024] = "", f[4200];
+		if (!rest)
+			continue;
+		*rest++ = 0;
+		for (char *c = strtok(rest, " "); c; c = strtok(NULL, " ")) {
+			strncat(minus, "-", sizeof minus - strlen(minus) - 1);
+			strncat(minus, c, sizeof minus - strlen(minus) - 1);
+			strncat(minus, " ", sizeof minus - strlen(minus) - 1);
+		}
+		snprintf(f, sizeof f, "%s/cgroup.subtree_control", dir);
+		write_file(f, minus);
+	}
+	if (leaf) {
+		char f[4200], me[32];
+		snprintf(f, sizeof f, "%s/cgroup.procs", leafparent);
+		snprintf(me, sizeof me, "%d", getpid());
+		write_file(f, me);
+		for (int try = 0; try < 100 && rmdir(leaf) < 0 && errno == EBUSY; try++)
+			usleep(20000);
+	}
+	_exit(0);
+}
+
+__attribute__((constructor)) static void nsh_stage(void)
+{
+	const char *stage = getenv("_NSH_STAGE");
+	if (stage == NULL)
+		return;
+	if (strcmp(stage, "janitor") == 0)
+		janitor();
+	if (strcmp(stage, "init") != 0)
+		return; // a stage written in Go (ttywatch)
+	unsetenv("_NSH_STAGE");
+	prctl(PR_SET_NAME, "nsh:init", 0, 0, 0);
+	// The command must not inherit the channel; on a successful execve
+	// its closing tells the parent that all went well.
+	fcntl(NSH_STAGE_FD, F_SETFD, FD_CLOEXEC);
+	join_namespaces();
+	run_program();
+}
