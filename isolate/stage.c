@@ -10,8 +10,6 @@
 //                       pivot_root, sysctls, capabilities...) and execve
 //                       the command. The Go runtime never starts here, so a
 //                       spawn costs one exec of nsh, not a second Go start.
-//   _NSH_STAGE=janitor  remove the cgroups nsh made once nsh is gone
-//                       (see janitor below).
 //
 // Joining: setns(2) into a mount namespace fails for a process that shares
 // its filesystem information with other threads, and into a user namespace
@@ -51,6 +49,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <linux/capability.h>
 
 #define NSH_STAGE_FD 3
@@ -600,100 +599,215 @@ static void run_program(void)
 	die(EPROTO, "the program has no exec");
 }
 
-/* ---- The janitor (see cgroup/janitor.go for the protocol). ---- */
+/* ---- The janitor (see cgroup/janitor.go for the protocol). ----
+ *
+ * It is forked from the running nsh, not executed: the child runs only this
+ * code, which uses nothing but system calls and static memory, as is safe
+ * in the child of a multithreaded process, and never returns to Go. */
 
-static void sweep(const char *dir)
+#define JAN_DIRS 1024
+#define JAN_PATH 512
+
+static char jan_dirs[JAN_DIRS][JAN_PATH];
+static int jan_used[JAN_DIRS];
+static char jan_sub[64][JAN_PATH + 128];
+static int jan_nsub;
+static char jan_leaf[JAN_PATH], jan_leafparent[JAN_PATH];
+
+static size_t jlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
+
+static void jcopy(char *dst, const char *src, size_t size)
 {
-	char f[4200];
-	snprintf(f, sizeof f, "%s/cgroup.kill", dir);
-	write_file(f, "1");
-	snprintf(f, sizeof f, "%s/cgroup.procs", dir);
-	for (int try = 0; try < 50; try++) {
-		FILE *in = fopen(f, "r");
-		if (!in)
-			break;
-		int any = 0, pid;
-		while (fscanf(in, "%d", &pid) == 1) {
-			kill(pid, SIGKILL);
-			any = 1;
-		}
-		fclose(in);
-		if (!any)
-			break;
-		usleep(10000);
-	}
-	for (int try = 0; try < 100 && rmdir(dir) < 0 && errno == EBUSY; try++)
-		usleep(20000);
+	size_t n = jlen(src);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
 }
 
-static void janitor(void)
+static void jpath(char *out, const char *dir, const char *file)
 {
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	signal(SIGTSTP, SIG_IGN);
-	prctl(PR_SET_NAME, "nsh:janitor", 0, 0, 0);
-	size_t cap = 64, n = 0;
-	char **dirs = malloc(cap * sizeof *dirs);
-	char *subtrees[64];
-	int nsub = 0;
-	char *leaf = NULL, *leafparent = NULL;
-	char line[8192];
-	while (fgets(line, sizeof line, stdin)) {
-		line[strcspn(line, "\n")] = 0;
-		char *sp = strchr(line, ' ');
-		if (!sp)
-			continue;
-		*sp++ = 0;
-		if (strcmp(line, "add") == 0) {
-			if (n == cap)
-				dirs = realloc(dirs, (cap *= 2) * sizeof *dirs);
-			dirs[n++] = strdup(sp);
-		} else if (strcmp(line, "del") == 0) {
-			for (size_t i = 0; i < n; i++)
-				if (strcmp(dirs[i], sp) == 0) {
-					free(dirs[i]);
-					dirs[i] = dirs[--n];
-					break;
-				}
-		} else if (strcmp(line, "subtree") == 0 && nsub < 64) {
-			subtrees[nsub++] = strdup(sp);
-		} else if (strcmp(line, "leaf") == 0) {
-			char *sp2 = strchr(sp, ' ');
-			if (sp2) {
-				*sp2++ = 0;
-				leaf = strdup(sp);
-				leafparent = strdup(sp2);
+	size_t a = jlen(dir), b = jlen(file);
+	if (a + b + 2 > JAN_PATH + 64) {
+		out[0] = 0;
+		return;
+	}
+	memcpy(out, dir, a);
+	out[a] = '/';
+	memcpy(out + a + 1, file, b + 1);
+}
+
+static void jwrite(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		write_all(fd, data, jlen(data));
+		close(fd);
+	}
+}
+
+static void jsleep(long ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static void jrmdir(const char *dir)
+{
+	for (int try = 0; try < 100 && rmdir(dir) < 0 && errno == EBUSY; try++)
+		jsleep(20);
+}
+
+static void jsweep(const char *dir)
+{
+	char f[JAN_PATH + 64];
+	static char buf[65536];
+	jpath(f, dir, "cgroup.kill");
+	jwrite(f, "1");
+	jpath(f, dir, "cgroup.procs");
+	for (int try = 0; try < 50; try++) {
+		int fd = open(f, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n <= 0)
+			break;
+		buf[n] = 0;
+		long pid = 0;
+		int any = 0;
+		for (ssize_t k = 0; k <= n; k++) {
+			if (buf[k] >= '0' && buf[k] <= '9') {
+				pid = pid * 10 + (buf[k] - '0');
+			} else if (pid) {
+				kill((pid_t)pid, SIGKILL);
+				any = 1;
+				pid = 0;
 			}
 		}
+		if (!any)
+			break;
+		jsleep(10);
 	}
-	// Children's cgroups lie deeper than anything listed before them.
-	for (size_t i = n; i-- > 0;)
-		sweep(dirs[i]);
-	for (int i = nsub; i-- > 0;) {
-		// "DIR CTRL CTRL..." -> write "-CTRL -CTRL" to DIR/cgroup.subtree_control
-		char *dir = subtrees[i], *rest = strchr(dir, ' '), minus[1024] = "", f[4200];
+	jrmdir(dir);
+}
+
+static int jeq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+static void jline(char *line)
+{
+	char *sp = strchr(line, ' ');
+	if (!sp)
+		return;
+	*sp++ = 0;
+	if (jeq(line, "add")) {
+		for (int k = 0; k < JAN_DIRS; k++)
+			if (!jan_used[k]) {
+				jcopy(jan_dirs[k], sp, JAN_PATH);
+				jan_used[k] = 1;
+				return;
+			}
+	} else if (jeq(line, "del")) {
+		for (int k = 0; k < JAN_DIRS; k++)
+			if (jan_used[k] && jeq(jan_dirs[k], sp)) {
+				jan_used[k] = 0;
+				return;
+			}
+	} else if (jeq(line, "subtree") && jan_nsub < 64) {
+		jcopy(jan_sub[jan_nsub++], sp, sizeof jan_sub[0]);
+	} else if (jeq(line, "leaf")) {
+		char *sp2 = strchr(sp, ' ');
+		if (sp2) {
+			*sp2++ = 0;
+			jcopy(jan_leaf, sp, JAN_PATH);
+			jcopy(jan_leafparent, sp2, JAN_PATH);
+		}
+	}
+}
+
+static void janitor_loop(void)
+{
+	static char buf[JAN_PATH * 4];
+	size_t have = 0;
+	for (;;) {
+		ssize_t n = read(0, buf + have, sizeof buf - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += n;
+		char *start = buf, *nl;
+		while ((nl = memchr(start, '\n', buf + have - start))) {
+			*nl = 0;
+			jline(start);
+			start = nl + 1;
+		}
+		have = buf + have - start;
+		memmove(buf, start, have);
+		if (have == sizeof buf - 1)
+			have = 0; // an overlong line: drop it
+	}
+	// Children's cgroups were listed after their parents: newest first.
+	for (int k = JAN_DIRS; k-- > 0;)
+		if (jan_used[k])
+			jsweep(jan_dirs[k]);
+	for (int k = jan_nsub; k-- > 0;) {
+		// "DIR CTRL CTRL..." -> "-CTRL -CTRL" into DIR/cgroup.subtree_control
+		char *dir = jan_sub[k], *rest = strchr(dir, ' ');
+		char minus[256], f[JAN_PATH + 64];
+		size_t m = 0;
 		if (!rest)
 			continue;
 		*rest++ = 0;
-		for (char *c = strtok(rest, " "); c; c = strtok(NULL, " ")) {
-			strncat(minus, "-", sizeof minus - strlen(minus) - 1);
-			strncat(minus, c, sizeof minus - strlen(minus) - 1);
-			strncat(minus, " ", sizeof minus - strlen(minus) - 1);
+		for (char *c = rest; *c && m < sizeof minus - 2; c++) {
+			if (c == rest || c[-1] == ' ')
+				minus[m++] = '-';
+			minus[m++] = *c;
 		}
-		snprintf(f, sizeof f, "%s/cgroup.subtree_control", dir);
-		write_file(f, minus);
+		minus[m] = 0;
+		jpath(f, dir, "cgroup.subtree_control");
+		jwrite(f, minus);
 	}
-	if (leaf) {
-		char f[4200], me[32];
-		snprintf(f, sizeof f, "%s/cgroup.procs", leafparent);
-		snprintf(me, sizeof me, "%d", getpid());
-		write_file(f, me);
-		for (int try = 0; try < 100 && rmdir(leaf) < 0 && errno == EBUSY; try++)
-			usleep(20000);
+	if (jan_leaf[0]) {
+		char f[JAN_PATH + 64], me[24];
+		long pid = syscall(SYS_getpid);
+		int k = 23;
+		me[k] = 0;
+		do
+			me[--k] = '0' + pid % 10;
+		while ((pid /= 10) && k > 0);
+		jpath(f, jan_leafparent, "cgroup.procs");
+		jwrite(f, me + k);
+		jrmdir(jan_leaf);
 	}
-	_exit(0);
+}
+
+// nsh_janitor_fork starts the janitor, reading rfd, as a plain clone of
+// nsh: no exec, no second Go runtime. It returns the janitor's pid.
+int nsh_janitor_fork(int rfd)
+{
+	long pid = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+	if (pid != 0)
+		return (int)pid; // nsh, or -1
+	// The child: the terminal's signals and Go's handlers must not reach
+	// it; it ends when nsh's end of the pipe closes.
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	setpgid(0, 0);
+	prctl(PR_SET_NAME, "nsh:janitor", 0, 0, 0);
+	if (rfd != 0) {
+		dup2(rfd, 0);
+		close(rfd);
+	}
+	// Whatever nsh had open (children's pipes above all) must close when
+	// nsh's copies do: the janitor keeps only its pipe.
+	if (syscall(SYS_close_range, 1, ~0U, 0) < 0)
+		for (int fd = 1; fd < 4096; fd++)
+			close(fd);
+	janitor_loop();
+	syscall(SYS_exit_group, 0);
+	return 0;
 }
 
 __attribute__((constructor)) static void nsh_stage(void)
@@ -701,8 +815,6 @@ __attribute__((constructor)) static void nsh_stage(void)
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL)
 		return;
-	if (strcmp(stage, "janitor") == 0)
-		janitor();
 	if (strcmp(stage, "init") != 0)
 		return; // a stage written in Go (ttywatch)
 	unsetenv("_NSH_STAGE");

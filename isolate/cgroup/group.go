@@ -110,11 +110,9 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 	g := &Group{host: h, owned: true}
 	wanted := map[*Hierarchy]bool{}
 	var v2ctrls []string
-	killable := false
-	if u := h.Unified(); u != nil {
-		_, err := os.Stat(filepath.Join(u.Dir(u.Self), "cgroup.kill"))
-		killable = err == nil
-	}
+	// cgroup.kill (Linux 5.14) is in every non-root v2 cgroup, even one
+	// without controllers, as a hybrid host's unified hierarchy is.
+	killable := h.Unified() != nil && kernelAtLeast(5, 14)
 	for _, c := range v1Always {
 		// The v1 freezer is only for ending the group; a unified cgroup
 		// with cgroup.kill does that, so it is spared (and its cost).
@@ -554,4 +552,14 @@ func (g *Group) PlaceOrNil(pid int, skipUnified bool, step Step) error {
 		return nil
 	}
 	return g.Place(pid, skipUnified, step)
+}
+
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var ma, mi int
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
+	return ma > major || (ma == major && mi >= minor)
 }
