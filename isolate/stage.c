@@ -4,6 +4,8 @@
 // constructor runs first in the new process, while it still has one
 // thread, when _NSH_STAGE is in the environment:
 //
+//   _NSH_STAGE=janitor  remove the cgroups nsh made once nsh is gone (see
+//                       cgroup/janitor.go)
 //   _NSH_STAGE=init     the child stage: join namespaces if asked (below),
 //                       then run the program the parent sends on fd 3 (the
 //                       steps Go planned in plan.go: mounts, hostname,
@@ -601,9 +603,7 @@ static void run_program(void)
 
 /* ---- The janitor (see cgroup/janitor.go for the protocol). ----
  *
- * It is forked from the running nsh, not executed: the child runs only this
- * code, which uses nothing but system calls and static memory, as is safe
- * in the child of a multithreaded process, and never returns to Go. */
+ * nsh re-executed as nsh:[janitor]; it needs no Go runtime. */
 
 #define JAN_DIRS 1024
 #define JAN_PATH 512
@@ -782,32 +782,19 @@ static void janitor_loop(void)
 	}
 }
 
-// nsh_janitor_fork starts the janitor, reading rfd, as a plain clone of
-// nsh: no exec, no second Go runtime. It returns the janitor's pid.
-int nsh_janitor_fork(int rfd)
+// janitor is the janitor stage: nsh re-executed with _NSH_STAGE=janitor
+// and its pipe as stdin. An exec is cheaper here than a fork of nsh, whose
+// page tables would all be copied.
+static void janitor(void)
 {
-	long pid = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
-	if (pid != 0)
-		return (int)pid; // nsh, or -1
-	// The child: the terminal's signals and Go's handlers must not reach
-	// it; it ends when nsh's end of the pipe closes.
+	// The terminal's signals must not end it before it cleans up; it ends
+	// when nsh's end of the pipe closes.
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	setpgid(0, 0);
 	prctl(PR_SET_NAME, "nsh:janitor", 0, 0, 0);
-	if (rfd != 0) {
-		dup2(rfd, 0);
-		close(rfd);
-	}
-	// Whatever nsh had open (children's pipes above all) must close when
-	// nsh's copies do: the janitor keeps only its pipe.
-	if (syscall(SYS_close_range, 1, ~0U, 0) < 0)
-		for (int fd = 1; fd < 4096; fd++)
-			close(fd);
 	janitor_loop();
-	syscall(SYS_exit_group, 0);
-	return 0;
+	_exit(0);
 }
 
 __attribute__((constructor)) static void nsh_stage(void)
@@ -815,6 +802,8 @@ __attribute__((constructor)) static void nsh_stage(void)
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL)
 		return;
+	if (strcmp(stage, "janitor") == 0)
+		janitor();
 	if (strcmp(stage, "init") != 0)
 		return; // a stage written in Go (ttywatch)
 	unsetenv("_NSH_STAGE");

@@ -3,6 +3,8 @@ package cgroup
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"syscall"
 
 	"strings"
 	"sync"
@@ -11,9 +13,10 @@ import (
 )
 
 // The janitor makes "nothing nsh made outlives it" hold even when nsh is
-// killed outright. It is a plain fork of nsh running C code (stage.c in
-// package isolate, which sets ForkJanitor): no exec, no second Go runtime.
-// It reads lines from a pipe whose other end only nsh holds:
+// killed outright. It is nsh re-executed as nsh:[janitor], handled by the
+// C constructor in isolate/stage.c before any Go runtime starts (every
+// nsh binary links package isolate). It reads lines from a pipe whose
+// other end only nsh holds:
 //
 //	add DIR              nsh made cgroup DIR
 //	del DIR              nsh removed it
@@ -25,40 +28,61 @@ import (
 // subtree and leaf changes. It blocks every signal, so that a Ctrl-C or
 // SIGTERM that ends nsh leaves it time to clean up.
 
-// ForkJanitor starts the janitor reading r; nil (a binary without package
-// isolate) means no janitor.
-var ForkJanitor func(r *os.File) (pid int, err error)
-
 var (
-	janMu  sync.Mutex
-	janPid int
-	janIn  *os.File
+	janMu    sync.Mutex
+	janPid   int
+	janIn    *os.File
+	janReady chan struct{} // closed once the fork is done (or failed)
 )
 
 // noJanitor is set by tests that run on a fake cgroupfs.
 var noJanitor bool
 
+// startJanitor starts the janitor without waiting for it: its exec can
+// happen while the first child starts on another core. Its pipe takes
+// lines at once.
 func startJanitor() error {
 	janMu.Lock()
 	defer janMu.Unlock()
-	if janIn != nil || noJanitor || ForkJanitor == nil {
+	if janIn != nil || noJanitor {
 		return nil
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	pid, err := ForkJanitor(r)
-	r.Close()
-	if err != nil {
-		w.Close()
-		return fmt.Errorf("start the cgroup janitor: %w", err)
+	janIn, janReady = w, make(chan struct{})
+	ready := janReady
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"nsh:[janitor]"},
+		Env:         append(os.Environ(), "_NSH_STAGE=janitor"),
+		Stdin:       r,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	janPid, janIn = pid, w
+	go func() {
+		defer close(ready)
+		err := cmd.Start()
+		r.Close()
+		if err == nil {
+			janMu.Lock()
+			janPid = cmd.Process.Pid
+			janMu.Unlock()
+			cmd.Process.Release() // stopJanitor reaps it
+		}
+	}()
 	return nil
 }
 
+// janitorPid waits for the janitor to exist.
 func janitorPid() int {
+	janMu.Lock()
+	ready := janReady
+	janMu.Unlock()
+	if ready == nil {
+		return 0
+	}
+	<-ready
 	janMu.Lock()
 	defer janMu.Unlock()
 	return janPid
@@ -75,13 +99,20 @@ func janitorSay(words ...string) {
 // stopJanitor closes the pipe and waits for the janitor to finish.
 func stopJanitor() {
 	janMu.Lock()
-	in, pid := janIn, janPid
-	janIn, janPid = nil, 0
+	in, ready := janIn, janReady
 	janMu.Unlock()
 	if in == nil {
 		return
 	}
+	<-ready
+	janMu.Lock()
+	pid := janPid
+	janIn, janPid, janReady = nil, 0, nil
+	janMu.Unlock()
 	in.Close()
+	if pid == 0 {
+		return
+	}
 	var ws unix.WaitStatus
 	for {
 		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
