@@ -96,6 +96,21 @@ func TestRootless(t *testing.T) {
 		t.Errorf("enter --ns uts as nobody: status %d, stderr %q", st, errOut)
 	}
 
+	// Nothing a non-root user types gains a privilege it did not have.
+	for script, want := range map[string]string{
+		"cap add sys_admin": "nsh holds no capabilities (it runs as uid 65534)",
+		"cap preset privileged; spawn grep CapEff /proc/self/status":                         "add unshare user to shape children's capabilities",
+		"unshare user; cap preset privileged; map 1000; spawn grep CapEff /proc/self/status": "CapEff:\t000001ff",
+		"cgroup parent /; spawn true":                                                        "permission denied",
+		"join net /proc/1/ns/net":                                                            "permission denied",
+		"unshare user; join net /proc/1/ns/net; spawn true":                                  "permission denied",
+	} {
+		out, errOut, _ := run(script)
+		if !strings.Contains(out+errOut, want) {
+			t.Errorf("as nobody, %q: want %q in\n%s%s", script, want, out, errOut)
+		}
+	}
+
 	// The whole walkthrough script, as nobody.
 	script, err := os.ReadFile("scripts/01-namespaces.nsh")
 	if err != nil {

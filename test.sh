@@ -12,3 +12,9 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -count=1 ./... "$@"
+# Each fuzz target briefly, on top of its committed seeds (testdata/fuzz).
+for target in "FuzzParse ./commands" "FuzzSession ./commands" "FuzzParse ./isolate/cgroup" \
+	"FuzzParseText ./isolate/capability" "FuzzParseList ./isolate/capability"; do
+	set -- $target
+	go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-4s}" "$2"
+done

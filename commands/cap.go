@@ -259,10 +259,15 @@ func (s *Session) capMask(words []string, adding bool) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if missing := m &^ own.Bounding; missing != 0 && !containsAll(words) {
+		// A child can hold what nsh holds, and no more.
+		have := own.Bounding & own.Permitted
+		if missing := m &^ have; missing != 0 && !containsAll(words) {
+			if own.Permitted == 0 {
+				return 0, fmt.Errorf("nsh holds no capabilities (it runs as uid %d), so no child can have %s; in a new user namespace it can: unshare user", os.Getuid(), strings.Join(capability.Names(missing), ","))
+			}
 			return 0, fmt.Errorf("nsh's own bounding set lacks %s (it runs with %#x), so no child can have it; in a new user namespace it can: unshare user", strings.Join(capability.Names(missing), ","), own.Bounding)
 		}
-		m &= own.Bounding
+		m &= have
 	}
 	return m, nil
 }
@@ -293,10 +298,14 @@ func presetMask(s *Session, name string) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if missing := m &^ own.Bounding; missing != 0 {
+		have := own.Bounding & own.Permitted
+		switch missing := m &^ have; {
+		case have == 0:
+			fmt.Fprintf(s.Err, "cap preset %s: nsh holds no capabilities (it runs as uid %d), so children get none; unshare user gives them their own\n", name, os.Getuid())
+		case missing != 0:
 			fmt.Fprintf(s.Err, "cap preset %s: without a new user namespace children cannot have %s, which nsh itself lacks\n", name, strings.Join(capability.Names(missing), ","))
 		}
-		m &= own.Bounding
+		m &= have
 	}
 	return m, nil
 }

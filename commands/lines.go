@@ -125,9 +125,18 @@ func lastRune(s string) rune {
 	return r[len(r)-1]
 }
 
-// Quote renders a word so that Parse reads it back unchanged.
+// Quote renders a word so that Parse reads it back unchanged: as it is
+// when it holds only characters that are never special, else in single
+// quotes.
 func Quote(w string) string {
-	if w != "" && !strings.ContainsAny(w, " \t\n'\"\\#;$`*?[]{}()<>|&~") {
+	plain := w != ""
+	for _, r := range w {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,^", r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
 		return w
 	}
 	return "'" + strings.ReplaceAll(w, "'", `'"'"'`) + "'"

@@ -63,7 +63,13 @@ func NSPath(pid int, ns string) string {
 // whether it created the file.
 func (c *Child) Pin(ns, path string, step func(string)) (ino uint64, created bool, err error) {
 	src := NSPath(c.Pid, ns)
-	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+	st, err := os.Lstat(path)
+	if err == nil && !st.Mode().IsRegular() {
+		// A bind mount over a directory, device or link would hide or
+		// redirect what is there; a pin goes on a plain file only.
+		return 0, false, fmt.Errorf("%s is not a regular file: a pin goes on an empty file (made if missing)", path)
+	}
+	if errors.Is(err, os.ErrNotExist) {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
 		if err != nil {
 			return 0, false, fmt.Errorf("create %s: %w", path, err)

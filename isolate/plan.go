@@ -330,7 +330,9 @@ func planPrivileges(p *program, spec *Spec) error {
 	if spec.Caps != nil {
 		c := spec.Caps.Final(uid)
 		caps = &c
-		planBounding(p, c.Bounding, spec.Has("user"))
+		if err := planBounding(p, c.Bounding, spec.Has("user")); err != nil {
+			return err
+		}
 	}
 	if u := spec.User; u != nil {
 		if caps != nil {
@@ -349,11 +351,15 @@ func planPrivileges(p *program, spec *Spec) error {
 
 // planBounding drops, one by one, the capabilities the child's bounding
 // set would have and keep lacks: nsh's own, or all in a new user namespace.
-func planBounding(p *program, keep uint64, newUserNS bool) {
+func planBounding(p *program, keep uint64, newUserNS bool) error {
 	have := capability.All()
 	if !newUserNS {
-		if c, err := ReadCreds(os.Getpid(), false); err == nil {
+		c, err := ReadCreds(os.Getpid(), false)
+		if err == nil {
 			have = c.Bounding
+		}
+		if err == nil && c.Effective&(1<<unix.CAP_SETPCAP) == 0 && have&^keep != 0 {
+			return fmt.Errorf("the bounding set shrinks only with CAP_SETPCAP, which nsh (uid %d) does not hold: add unshare user to shape children's capabilities", os.Getuid())
 		}
 	}
 	for cp := 0; cp < 64; cp++ {
@@ -362,6 +368,7 @@ func planBounding(p *program, keep uint64, newUserNS bool) {
 				i(unix.PR_CAPBSET_DROP), i(cp), "0")
 		}
 	}
+	return nil
 }
 
 // planIDs clears supplementary groups (or sets groups) and sets the ids;
@@ -407,7 +414,7 @@ func planCaps(p *program, eff, prm, inh, amb uint64) {
 
 // planCreds takes on an entered child's credentials (enter).
 func planCreds(p *program, c *Creds, _ bool) {
-	planBounding(p, c.Bounding, true)
+	planBounding(p, c.Bounding, true) // entering: the caps of the child's own namespace
 	p.add(opPrctl, "prctl(PR_SET_KEEPCAPS, 1)", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "1", "0")
 	planIDs(p, c.UID, c.GID, c.Groups)
 	p.add(opPrctl, "", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "0", "0")

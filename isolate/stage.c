@@ -385,6 +385,25 @@ static int link_up(const char *name)
 	return r;
 }
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+// mark_cloexec_from makes every descriptor from fd up close on exec.
+static void mark_cloexec_from(int from)
+{
+	if (syscall(SYS_close_range, from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	DIR *d = opendir("/proc/self/fd"); // kernels before 5.11
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (atoi(e->d_name) >= from && atoi(e->d_name) != dirfd(d))
+			fcntl(atoi(e->d_name), F_SETFD, FD_CLOEXEC);
+	closedir(d);
+}
+
 // find_exec looks file up as Go's lookPath did: a name with a slash is
 // used as is; else each PATH entry in turn. The first error other than
 // "not there" wins over "not found".
@@ -572,6 +591,9 @@ static void run_program(void)
 				args[i] = args[i - 1];
 			args[2 + argc] = NULL;
 			args[nargs + 1] = NULL;
+			// Nothing of nsh's but 0, 1 and 2 reaches the command,
+			// not even what nsh itself inherited without close-on-exec.
+			mark_cloexec_from(3);
 			static char path[4096];
 			int err = find_exec(argv[0], args[0], path, sizeof path);
 			if (err)
@@ -793,6 +815,11 @@ static void janitor(void)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	prctl(PR_SET_NAME, "nsh:janitor", 0, 0, 0);
+	// It keeps its pipe only: a descriptor nsh inherited must not stay
+	// open in it after nsh has gone.
+	if (syscall(SYS_close_range, 1, ~0U, 0) < 0)
+		for (int fd = 1; fd < 1024; fd++)
+			close(fd);
 	janitor_loop();
 	_exit(0);
 }
