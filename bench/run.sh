@@ -25,6 +25,7 @@ full='unshare uts ipc mnt pid net cgroup; cgroup set memory.max 100M; cgroup set
 runs=${RUNS:-40}
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n bare /bin/true \
+	-n nsh-startup "$nsh --version" \
 	-n unshare 'unshare -uimpnC --fork /bin/true' \
 	-n nsh-one-shot "$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	-n nsh-full "$nsh -c '$full; spawn /bin/true'" \

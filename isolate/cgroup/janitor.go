@@ -29,10 +29,11 @@ import (
 // SIGTERM that ends nsh leaves it time to clean up.
 
 var (
-	janMu    sync.Mutex
-	janPid   int
-	janIn    *os.File
-	janReady chan struct{} // closed once the fork is done (or failed)
+	janMu      sync.Mutex
+	janPid     int
+	janIn      *os.File
+	janReady   chan struct{} // closed once the janitor started, or failed to
+	janPending int           // what it would have to undo: adds less dels, subtree and leaf changes
 )
 
 // noJanitor is set by tests that run on a fake cgroupfs.
@@ -93,21 +94,47 @@ func janitorSay(words ...string) {
 	defer janMu.Unlock()
 	if janIn != nil {
 		fmt.Fprintln(janIn, strings.Join(words, " "))
+		if words[0] == "del" {
+			janPending--
+		} else {
+			janPending++
+		}
 	}
 }
 
-// stopJanitor closes the pipe and waits for the janitor to finish.
+// stopJanitor closes the pipe and, when the janitor has something to
+// undo, waits for it to finish. With nothing pending (nsh removed all it
+// made) it only sees the end of its pipe and exits: nsh does not wait
+// for a one-shot's janitor to have started at all.
 func stopJanitor() {
 	janMu.Lock()
-	in, ready := janIn, janReady
+	in, ready, pending := janIn, janReady, janPending
 	janMu.Unlock()
 	if in == nil {
+		return
+	}
+	if pending <= 0 {
+		janMu.Lock()
+		janIn, janReady, janPending = nil, nil, 0
+		janMu.Unlock()
+		in.Close()
+		go func() {
+			<-ready // reap it once it has started and seen the end of its pipe
+			janMu.Lock()
+			pid := janPid
+			janPid = 0
+			janMu.Unlock()
+			if pid > 0 {
+				var ws unix.WaitStatus
+				unix.Wait4(pid, &ws, 0, nil)
+			}
+		}()
 		return
 	}
 	<-ready
 	janMu.Lock()
 	pid := janPid
-	janIn, janPid, janReady = nil, 0, nil
+	janIn, janPid, janReady, janPending = nil, 0, nil, 0
 	janMu.Unlock()
 	in.Close()
 	if pid == 0 {
