@@ -59,6 +59,10 @@ func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
 		w(`# The child waits on $fifo until its network is ready.`)
 		w(`NSH_FIFO=$fifo NSH_CGDIRS=$movedirs %s sh -c "$inner" sh "$@" <&0 &`, cmd)
 		w(`child=$!`)
+		w(`# Should this script stop early, the waiting child must not wait forever.`)
+		w(`trap 'kill "$child" 2>/dev/null || true; rm -f "$fifo"; cleanup 2>/dev/null || true' EXIT`)
+		w(`# unshare makes the new net namespace first; wait for it before moving a link in.`)
+		w(`while [ "$(readlink /proc/$child/ns/net 2>/dev/null)" = "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done`)
 		w("")
 		w("# 4. A veth pair: one end moves into the child's net namespace.")
 		for i, v := range sp.Net.Veths {

@@ -61,6 +61,10 @@ mkfifo "$fifo"
 # The child waits on $fifo until its network is ready.
 NSH_FIFO=$fifo NSH_CGDIRS=$movedirs sh -c 'for d in $NSH_CGDIRS; do echo $$ > "$d/cgroup.procs"; done; exec "$@"' sh unshare --ipc --mount --net --pid --fork --user --uts --map-root-user sh -c "$inner" sh "$@" <&0 &
 child=$!
+# Should this script stop early, the waiting child must not wait forever.
+trap 'kill "$child" 2>/dev/null || true; rm -f "$fifo"; cleanup 2>/dev/null || true' EXIT
+# unshare makes the new net namespace first; wait for it before moving a link in.
+while [ "$(readlink /proc/$child/ns/net 2>/dev/null)" = "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
 
 # 4. A veth pair: one end moves into the child's net namespace.
 ip link add nshx$$v0 type veth peer name nshx$$v0p
