@@ -178,8 +178,7 @@ func runCap(s *Session, args []string) error {
 			if err != nil {
 				return err
 			}
-			sets := map[string]*uint64{"bounding": &k.Bounding, "effective": &k.Effective, "permitted": &k.Permitted, "inheritable": &k.Inheritable, "ambient": &k.Ambient}
-			p, ok := sets[set]
+			p, ok := capSet(k, set)
 			if !ok {
 				return usageError(c, fmt.Sprintf("unknown set %q: give one of %s", set, strings.Join(capSets, " ")))
 			}
@@ -210,7 +209,6 @@ func runCap(s *Session, args []string) error {
 		if err != nil {
 			return err
 		}
-		sets := map[string]*uint64{"bounding": &k.Bounding, "effective": &k.Effective, "permitted": &k.Permitted, "inheritable": &k.Inheritable, "ambient": &k.Ambient}
 		var touch []string
 		switch {
 		case set != "":
@@ -221,10 +219,11 @@ func runCap(s *Session, args []string) error {
 			touch = []string{"bounding", "permitted", "effective"}
 		}
 		for _, name := range touch {
+			p, _ := capSet(k, name)
 			if sub == "drop" {
-				*sets[name] &^= m
+				*p &^= m
 			} else {
-				*sets[name] |= m
+				*p |= m
 			}
 		}
 		if set == "ambient" {
@@ -235,6 +234,13 @@ func runCap(s *Session, args []string) error {
 		return usageError(c, fmt.Sprintf("unknown subcommand %q", sub))
 	}
 	return s.commit(next)
+}
+
+// capSet is the mask of one of the five sets by name.
+func capSet(k *isolate.Caps, name string) (*uint64, bool) {
+	p, ok := map[string]*uint64{"bounding": &k.Bounding, "effective": &k.Effective, "permitted": &k.Permitted,
+		"inheritable": &k.Inheritable, "ambient": &k.Ambient}[name]
+	return p, ok
 }
 
 func contains(list []string, w string) bool {

@@ -1,10 +1,9 @@
 package isolate
 
 import (
-	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
+	"nsh/isolate/cgroup"
 )
 
 // The child stage itself is C (stage.c): it runs before the Go runtime.
@@ -16,12 +15,4 @@ func init() {
 	}
 }
 
-func kernelAtLeast(major, minor int) bool {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return true
-	}
-	var ma, mi int
-	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
-	return ma > major || (ma == major && mi >= minor)
-}
+func kernelAtLeast(major, minor int) bool { return cgroup.KernelAtLeast(major, minor) }

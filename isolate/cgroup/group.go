@@ -112,7 +112,7 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 	var v2ctrls []string
 	// cgroup.kill (Linux 5.14) is in every non-root v2 cgroup, even one
 	// without controllers, as a hybrid host's unified hierarchy is.
-	killable := h.Unified() != nil && kernelAtLeast(5, 14)
+	killable := h.Unified() != nil && KernelAtLeast(5, 14)
 	for _, c := range v1Always {
 		// The v1 freezer is only for ending the group; a unified cgroup
 		// with cgroup.kill does that, so it is spared (and its cost).
@@ -554,7 +554,8 @@ func (g *Group) PlaceOrNil(pid int, skipUnified bool, step Step) error {
 	return g.Place(pid, skipUnified, step)
 }
 
-func kernelAtLeast(major, minor int) bool {
+// KernelAtLeast says whether the running kernel is major.minor or newer.
+func KernelAtLeast(major, minor int) bool {
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
 		return false
