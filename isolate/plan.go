@@ -2,7 +2,6 @@ package isolate
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,7 +38,6 @@ const (
 	opSetresuid
 	opCapset
 	opClearInh
-	opBounding // unused: bounding drops are planned one capability at a time
 	opAmbient
 	opExec
 	opExecFork
@@ -181,7 +179,7 @@ func planStage(spec *Spec) (*program, error) {
 		p.add(opClearInh, "", "capset(inh=0)")
 	}
 	if spec.Enter != nil {
-		planCreds(p, spec.Enter, spec.Has("user") || true)
+		planCreds(p, spec.Enter)
 	} else if err := planPrivileges(p, spec); err != nil {
 		return nil, err
 	}
@@ -413,8 +411,10 @@ func planCaps(p *program, eff, prm, inh, amb uint64) {
 }
 
 // planCreds takes on an entered child's credentials (enter).
-func planCreds(p *program, c *Creds, _ bool) {
-	planBounding(p, c.Bounding, true) // entering: the caps of the child's own namespace
+func planCreds(p *program, c *Creds) {
+	// Entering: the joined user namespace gives the stage every capability,
+	// so nothing stops the drops.
+	planBounding(p, c.Bounding, true)
 	p.add(opPrctl, "prctl(PR_SET_KEEPCAPS, 1)", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "1", "0")
 	planIDs(p, c.UID, c.GID, c.Groups)
 	p.add(opPrctl, "", "prctl(PR_SET_KEEPCAPS)", i(unix.PR_SET_KEEPCAPS), "0", "0")
@@ -423,5 +423,3 @@ func planCreds(p *program, c *Creds, _ bool) {
 		p.add(opPrctl, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "prctl(PR_SET_NO_NEW_PRIVS)", i(unix.PR_SET_NO_NEW_PRIVS), "1", "0")
 	}
 }
-
-var errNoCommand = errors.New("no command to run")

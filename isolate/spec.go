@@ -119,7 +119,6 @@ type Spec struct {
 	// Args is the command; Args[0] is looked up in the child's PATH.
 	Args []string `json:"args,omitempty"`
 	Env  []string `json:"env,omitempty"`
-	Dir  string   `json:"dir,omitempty"`
 }
 
 // Caps are the five capability sets of a child, as masks.

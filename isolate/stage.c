@@ -256,7 +256,7 @@ enum {
 	OP_UNSHARE = 1, OP_MOUNT, OP_UMOUNT, OP_SETHOSTNAME, OP_WRITE, OP_WRITEFD,
 	OP_MKDIR, OP_CREATE, OP_SYMLINK, OP_CHDIR, OP_PIVOT, OP_LINKUP, OP_PRCTL,
 	OP_SETGROUPS, OP_SETRESGID, OP_SETRESUID, OP_CAPSET, OP_CLEARINH,
-	OP_BOUNDING, OP_AMBIENT, OP_EXEC, OP_EXECFORK,
+	OP_AMBIENT, OP_EXEC, OP_EXECFORK,
 };
 
 #define MAX_ARGS 4096
@@ -562,16 +562,6 @@ static void run_program(void)
 		case OP_CLEARINH:
 			r = clear_inheritable();
 			break;
-		case OP_BOUNDING: {
-			uint64_t keep = num(args[0]);
-			int last = (int)num(args[1]);
-			for (int c = 0; c <= last && r == 0; c++) {
-				if (keep & (1ULL << c) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
-					continue;
-				r = prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-			}
-			break;
-		}
 		case OP_AMBIENT: {
 			uint64_t raise = num(args[0]);
 			r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
