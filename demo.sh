@@ -4,6 +4,6 @@ set -eu
 cd "$(dirname "$0")"
 . ./dev/deps.sh
 export PATH="/usr/local/go/bin:$PATH"
-go build -o bin/nsh .
+./dev/build.sh
 [ $# -gt 0 ] || set -- scripts/01-namespaces.nsh
 exec bin/nsh "$@"

@@ -11,6 +11,12 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# The binary people run is the static one (dev/build.sh): build it and
+# make sure its child stage works.
+./dev/build.sh
+if [ "$(id -u)" -eq 0 ]; then
+	[ "$(bin/nsh -c 'unshare uts pid mnt; hostname static-ok; spawn hostname')" = static-ok ]
+fi
 go test -count=1 ./... "$@"
 # Each fuzz target briefly, on top of its committed seeds (testdata/fuzz).
 for target in "FuzzParse ./commands" "FuzzSession ./commands" "FuzzParse ./isolate/cgroup" \

@@ -10,7 +10,7 @@ for p in hyperfine:hyperfine bwrap:bubblewrap crun:crun /usr/bin/time:time; do
 	command -v "${p%%:*}" >/dev/null 2>&1 || { apt-get install -y -qq "${p#*:}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${p#*:}" >/dev/null; }; }
 done
 export PATH="/usr/local/go/bin:$PATH"
-go build -o bin/nsh .
+./dev/build.sh
 out=bench/results
 mkdir -p "$out"
 work=$(mktemp -d /tmp/nsh-bench.XXXXXX)
