@@ -88,7 +88,7 @@ func (o *Options) step(format string, args ...any) {
 	}
 }
 
-// setnsPlan is what the constructor in setns.c is asked to do.
+// setnsPlan is what the stage (stage.c) joins before its program.
 type setnsPlan struct {
 	files     []*os.File // namespace files or pidfds, each with its flags
 	flags     []int
