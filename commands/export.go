@@ -13,20 +13,20 @@ import (
 func init() {
 	register(&Command{
 		Name: "export", Group: "teaching",
-		Usage:   []string{"export sh", "export oci DIR [CMD ARG...]", "export docker"},
+		Usage:   []string{"export sh [FILE]", "export oci DIR [CMD ARG...]", "export docker"},
 		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
 		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
 			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
 			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it.\n" +
 			"export docker prints the docker run flags for what Docker can express, and lists the rest.",
-		Example: "export sh > demo.sh; sh demo.sh hostname",
+		Example: "export sh demo.sh   # then, in a shell: sh demo.sh hostname",
 		Run:     runExport,
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch len(args) {
 			case 0:
 				return []string{"sh", "oci", "docker"}
 			case 1:
-				if args[0] == "oci" {
+				if args[0] == "oci" || args[0] == "sh" {
 					return completeFiles(nil, partial)
 				}
 			}
@@ -42,12 +42,19 @@ func runExport(s *Session, args []string) error {
 	}
 	switch args[0] {
 	case "sh":
-		if len(args) != 1 {
-			return usageError(c, "export sh takes nothing more")
+		if len(args) > 2 {
+			return usageError(c, "export sh takes at most a file to write")
 		}
 		script, err := export.Shell(s.Spec)
 		if err != nil {
 			return fmt.Errorf("export sh: %w", err)
+		}
+		if len(args) == 2 {
+			if err := os.WriteFile(args[1], []byte(script), 0o755); err != nil {
+				return fmt.Errorf("export sh: %w", err)
+			}
+			fmt.Fprintf(s.Out, "wrote %s; run it as root with: sh %s [CMD ARG...]\n", args[1], args[1])
+			return nil
 		}
 		fmt.Fprint(s.Out, script)
 		return nil

@@ -327,8 +327,8 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 	}
 	if len(priv) > 0 {
 		if sp.Rootfs != nil {
-			notes = append(notes, "with a rootfs, the user and capabilities need setpriv inside it (busybox has none); the script stops if it is missing")
-			add(`command -v setpriv >/dev/null || { echo "this rootfs has no setpriv to apply the user and capabilities: use nsh spawn" >&2; exit 126; }`)
+			notes = append(notes, "with a rootfs, the user and capabilities need util-linux's setpriv inside it (busybox's cannot set the bounding set); the script stops if it is missing")
+			add(`setpriv --help 2>&1 | grep -q -e --bounding-set || { echo "this rootfs has no util-linux setpriv to apply the user and capabilities: use nsh spawn" >&2; exit 126; }`)
 		}
 		add(`exec setpriv %s -- "$@"`, strings.Join(priv, " "))
 	} else {

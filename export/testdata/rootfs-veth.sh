@@ -31,7 +31,7 @@ echo '20' > "$cg_pids/pids.max"
 cg_unified="/sys/fs/cgroup/unified$(self '')/nsh-export-$$"
 mkdir "$cg_unified"; cgdirs="$cg_unified $cgdirs"; movedirs="$movedirs $cg_unified"
 
-# Note: with a rootfs, the user and capabilities need setpriv inside it (busybox has none); the script stops if it is missing
+# Note: with a rootfs, the user and capabilities need util-linux's setpriv inside it (busybox's cannot set the bounding set); the script stops if it is missing
 # 2. What nsh's child stage does inside the new namespaces before the command
 #    ("$@") runs:
 inner=$(cat <<'NSH_INNER'
@@ -49,7 +49,7 @@ mkdir -p /srv/root/scratch
 mount -t tmpfs -o nosuid,nodev,size=1m tmpfs /srv/root/scratch
 mount -o remount,bind,ro /srv/root
 cd /srv/root && pivot_root . . && umount -l . && cd /
-command -v setpriv >/dev/null || { echo "this rootfs has no setpriv to apply the user and capabilities: use nsh spawn" >&2; exit 126; }
+setpriv --help 2>&1 | grep -q -e --bounding-set || { echo "this rootfs has no util-linux setpriv to apply the user and capabilities: use nsh spawn" >&2; exit 126; }
 exec setpriv --reuid=1000 --regid=1000 --clear-groups --bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap --inh-caps=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap --ambient-caps=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap --no-new-privs -- "$@"
 NSH_INNER
 )
