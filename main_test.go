@@ -195,3 +195,37 @@ func TestExampleScripts(t *testing.T) {
 		})
 	}
 }
+
+// TestTour runs every command of `help tour` as a script, so the tour a
+// newcomer follows keeps working as written.
+func TestTour(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the tour spawns children in new namespaces")
+	}
+	out, err := exec.Command("nsh", "-c", "help tour").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var script []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "     ") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		cmd := strings.TrimSpace(line)
+		if i := strings.Index(cmd, "   #"); i >= 0 {
+			cmd = strings.TrimSpace(cmd[:i])
+		}
+		script = append(script, strings.ReplaceAll(cmd, "/tmp/", dir+"/"))
+	}
+	if len(script) < 20 {
+		t.Fatalf("found only %d commands in the tour:\n%s", len(script), out)
+	}
+	file := filepath.Join(dir, "tour.nsh")
+	os.WriteFile(file, []byte(strings.Join(script, "\n")+"\n"), 0o644)
+	cmd := exec.Command("unshare", "-m", "-n", "--propagation", "private", "nsh", file)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the tour as a script: %v\n%s", err, out)
+	}
+}
