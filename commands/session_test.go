@@ -97,6 +97,13 @@ func TestSpawnShellDefault(t *testing.T) {
 	if got := f.specs[1].Args; !reflect.DeepEqual(got, []string{"/bin/sh"}) {
 		t.Errorf("spawn without SHELL ran %v", got)
 	}
+	// A rootfs without $SHELL gets /bin/sh.
+	t.Setenv("SHELL", "/bin/myshell")
+	s.RunScript("t", "rootfs "+t.TempDir())
+	s.RunScript("t", "spawn")
+	if got := f.specs[2].Args; !reflect.DeepEqual(got, []string{"/bin/sh"}) {
+		t.Errorf("spawn in a rootfs without $SHELL ran %v", got)
+	}
 }
 
 func TestExecErrorIsAStatus(t *testing.T) {

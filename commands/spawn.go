@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"nsh/isolate"
 )
@@ -69,11 +70,7 @@ flags:
 		return nil
 	}
 	if len(args) == 0 {
-		shell := os.Getenv("SHELL")
-		if shell == "" {
-			shell = "/bin/sh"
-		}
-		spec.Args = []string{shell}
+		spec.Args = []string{interactiveShell(spec)}
 	}
 	if s.Launcher != nil {
 		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr})
@@ -156,4 +153,19 @@ func (s *Session) verifyJoins(spec *isolate.Spec) func() error {
 		}
 		return nil
 	}
+}
+
+// interactiveShell is $SHELL, else /bin/sh; with a rootfs, $SHELL only
+// if the rootfs has it (a busybox rootfs has no /bin/bash).
+func interactiveShell(spec *isolate.Spec) string {
+	shell := os.Getenv("SHELL")
+	if shell == "" {
+		return "/bin/sh"
+	}
+	if spec.Rootfs != nil {
+		if _, err := os.Stat(filepath.Join(spec.Rootfs.Dir, shell)); err != nil {
+			return "/bin/sh"
+		}
+	}
+	return shell
 }
