@@ -46,7 +46,21 @@ func main() {
 // signalled is the signal that is ending nsh, if any.
 var signalled atomic.Int32
 
+// ensureStdio opens /dev/null on any of fds 0-2 that nsh was started
+// without (CI runs with no stdin): else the first file nsh opens would take
+// that number and a child would read or write nsh's own sockets.
+func ensureStdio() {
+	for fd := 0; fd <= 2; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == unix.EBADF {
+			if n, err := unix.Open(os.DevNull, unix.O_RDWR, 0); err == nil && n != fd {
+				unix.Close(n)
+			}
+		}
+	}
+}
+
 func run(args []string) int {
+	ensureStdio()
 	fs := flag.NewFlagSet("nsh", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cmds := fs.String("c", "", "")
