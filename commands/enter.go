@@ -1,0 +1,79 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/isolate"
+)
+
+func init() {
+	register(&Command{
+		Name: "enter", Group: "children",
+		Usage:   []string{"enter @ID [CMD ARG...]", "enter --ns NS,NS @ID [CMD ARG...]"},
+		Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
+		Example: "enter --ns uts @web hostname",
+		Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
+			"included), its cgroups, its root and working directory, its ids and capability sets.\n" +
+			"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
+			"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
+			"process (a multithreaded process cannot join a mount or user namespace).",
+		Run:      runEnter,
+		Complete: completeChildArg(0),
+	})
+}
+
+func runEnter(s *Session, args []string) error {
+	c, _ := Lookup("enter")
+	var types []string
+	if len(args) >= 2 && args[0] == "--ns" {
+		for _, w := range strings.Split(args[1], ",") {
+			ns, err := isolate.ParseNamespace(w)
+			if err != nil {
+				return err
+			}
+			types = append(types, ns)
+		}
+		args = args[2:]
+	}
+	if len(args) == 0 {
+		return usageError(c, "name a child")
+	}
+	ch, err := s.lookupChild(args[0], true)
+	if err != nil {
+		return err
+	}
+	cmd := args[1:]
+	if len(cmd) == 0 {
+		cmd = []string{defaultShell(ch.proc.Pid)}
+	}
+	proc, err := isolate.Enter(ch.proc, types, cmd, isolate.Options{
+		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
+		Foreground: true,
+		Step:       s.explain,
+		Notice:     func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },
+	})
+	if err != nil {
+		if errors.Is(err, unix.EPERM) && len(types) > 0 && !slices.Contains(types, "user") && os.Geteuid() != 0 {
+			err = fmt.Errorf("%w: without root, a namespace is joined through the user namespace that owns it: add user to --ns", err)
+		}
+		return s.childFailed("enter", err)
+	}
+	return s.waitForeground("enter", proc, &isolate.Spec{})
+}
+
+// defaultShell is $SHELL where the child's root has it, else /bin/sh.
+func defaultShell(pid int) string {
+	sh := os.Getenv("SHELL")
+	if sh != "" {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, sh)); err == nil {
+			return sh
+		}
+	}
+	return "/bin/sh"
+}
