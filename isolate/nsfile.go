@@ -37,7 +37,7 @@ func NamespaceOf(f *os.File) (string, uint64, error) {
 // OpenNamespace opens a namespace file and checks that it is one of type
 // want ("" for any).
 func OpenNamespace(path, want string) (*os.File, error) {
-	f, err := os.Open(path)
+	f, err := openNonblock(path)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (c *Child) Pin(ns, path string, step func(string)) (ino uint64, created boo
 
 // Unpin unmounts a pinned namespace file and says what it held.
 func Unpin(path string, step func(string)) (ns string, ino uint64, err error) {
-	f, err := os.Open(path)
+	f, err := openNonblock(path)
 	if err != nil {
 		return "", 0, err
 	}
@@ -151,4 +151,14 @@ func processState(pid int) string {
 		}
 	}
 	return ""
+}
+
+// openNonblock opens a file to look at: a FIFO given by mistake must not
+// hang nsh until someone writes to it.
+func openNonblock(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
