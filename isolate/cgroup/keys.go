@@ -224,30 +224,41 @@ func isInt(w string) bool {
 }
 
 // parseList reads a cpuset list such as 0-2,4 and checks every member
-// against what the machine has online (listed in file).
+// against what the machine has online (listed in file). Ranges are
+// compared, never expanded, so a list of huge ranges costs nothing.
 func parseList(w, file, what string) (string, error) {
 	online, err := os.ReadFile(file)
 	if err != nil {
 		online = []byte("0")
 	}
-	have, err := expandList(strings.TrimSpace(string(online)))
+	have, err := parseRanges(strings.TrimSpace(string(online)))
 	if err != nil {
 		return "", err
 	}
-	want, err := expandList(w)
+	want, err := parseRanges(w)
 	if err != nil || len(want) == 0 {
 		return "", fmt.Errorf("bad list %q: give numbers and ranges such as 0 or 0-1,3", w)
 	}
-	for n := range want {
-		if !have[n] {
-			return "", fmt.Errorf("%s %d is not on this machine (online: %s)", what, n, strings.TrimSpace(string(online)))
+	for _, r := range want {
+		for n := r[0]; n <= r[1]; {
+			in := false
+			for _, h := range have {
+				if n >= h[0] && n <= h[1] {
+					n, in = h[1]+1, true // skip the rest of this online range
+					break
+				}
+			}
+			if !in {
+				return "", fmt.Errorf("%s %d is not on this machine (online: %s)", what, n, strings.TrimSpace(string(online)))
+			}
 		}
 	}
 	return w, nil
 }
 
-func expandList(w string) (map[int]bool, error) {
-	out := map[int]bool{}
+// parseRanges reads 0-2,4 as [[0 2] [4 4]].
+func parseRanges(w string) ([][2]int, error) {
+	var out [][2]int
 	for _, part := range strings.Split(w, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
@@ -256,13 +267,11 @@ func expandList(w string) (map[int]bool, error) {
 		}
 		b := a
 		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a || b-a > 1<<16 {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
 				return nil, fmt.Errorf("bad list %q", w)
 			}
 		}
-		for n := a; n <= b; n++ {
-			out[n] = true
-		}
+		out = append(out, [2]int{a, b})
 	}
 	return out, nil
 }
