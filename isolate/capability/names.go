@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	moby "github.com/moby/sys/capability"
 )
@@ -20,6 +21,16 @@ const Docker uint64 = 0xa80425fb
 
 // Last is the kernel's highest capability number (cap_last_cap).
 func Last() int {
+	lastOnce.Do(func() { last = readLast() })
+	return last
+}
+
+var (
+	lastOnce sync.Once
+	last     int
+)
+
+func readLast() int {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
