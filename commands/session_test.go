@@ -119,7 +119,12 @@ func TestExecErrorIsAStatus(t *testing.T) {
 
 func TestSaveSourceRoundTrip(t *testing.T) {
 	s, _, _, _ := newTestSession()
-	script := "unshare user time uts; map 3:4; hostname 'h-1'; timens boottime -7; timens monotonic +2"
+	root := t.TempDir()
+	script := "unshare user time uts mnt net ipc; map 3:4; hostname 'h-1'; timens boottime -7; timens monotonic +2;" +
+		"rootfs " + root + " ro; mount tmpfs /scratch size=1m; mount bind " + root + " /data ro; mount proc /p2;" +
+		"net up lo; net veth 198.51.100.1/24 198.51.100.2/24 --name sv0; sysctl net.ipv4.ip_forward 1; sysctl kernel.shmmni 100;" +
+		"cap drop net_raw; cap add --set inheritable kill; user 1000:100; nonewprivs on;" +
+		"cgroup set memory.max 100M; cgroup set cpu.max 0.5; cgroup set pids.max 20; join pid /proc/self/ns/pid"
 	if err := s.RunScript("t", script); err != nil {
 		t.Fatal(err)
 	}
