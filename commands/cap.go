@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -182,7 +183,7 @@ func runCap(s *Session, args []string) error {
 		set := ""
 		if len(rest) >= 2 && rest[0] == "--set" {
 			set, rest = rest[1], rest[2:]
-			if !contains(capSets, set) {
+			if !slices.Contains(capSets, set) {
 				return usageError(c, fmt.Sprintf("unknown set %q: give one of %s", set, strings.Join(capSets, " ")))
 			}
 		}
@@ -225,15 +226,6 @@ func capSet(k *isolate.Caps, name string) (*uint64, bool) {
 	p, ok := map[string]*uint64{"bounding": &k.Bounding, "effective": &k.Effective, "permitted": &k.Permitted,
 		"inheritable": &k.Inheritable, "ambient": &k.Ambient}[name]
 	return p, ok
-}
-
-func contains(list []string, w string) bool {
-	for _, x := range list {
-		if x == w {
-			return true
-		}
-	}
-	return false
 }
 
 // capMask parses capability words; for add it checks that children can

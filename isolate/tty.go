@@ -1,13 +1,11 @@
 package isolate
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -124,19 +122,8 @@ func (c *Child) watchInterrupts() (stop func()) {
 
 // handles reports whether process pid catches sig (SigCgt in its status).
 func handles(pid int, sig unix.Signal) bool {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "SigCgt:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(uint(sig)-1)) != 0
-		}
-	}
-	return false
+	mask, err := strconv.ParseUint(statusField(pid, "SigCgt"), 16, 64)
+	return err == nil && mask&(1<<(uint(sig)-1)) != 0
 }
 
 // restoreTerminal makes nsh's process group the terminal's foreground

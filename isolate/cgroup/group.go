@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,7 +136,7 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 	}
 	for _, w := range writes {
 		wanted[w.Hierarchy] = true
-		if c := Controller(w.File); w.Hierarchy.V2 && !contains(v2ctrls, c) {
+		if c := Controller(w.File); w.Hierarchy.V2 && !slices.Contains(v2ctrls, c) {
 			v2ctrls = append(v2ctrls, c)
 		}
 	}
@@ -187,15 +188,6 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // use adopts an existing cgroup: children are placed in it, nothing is

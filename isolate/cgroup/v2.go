@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,11 +43,11 @@ func enableControllers(x *Hierarchy, parent string, ctrls []string, step Step) e
 	on := readFields(filepath.Join(pdir, "cgroup.subtree_control"))
 	var need []string
 	for _, c := range ctrls {
-		if !contains(avail, c) {
+		if !slices.Contains(avail, c) {
 			return fmt.Errorf("controller %s is not delegated to %s: whoever owns its parent must enable it (echo +%s > %s)",
 				c, pdir, c, filepath.Join(filepath.Dir(pdir), "cgroup.subtree_control"))
 		}
-		if !contains(on, c) {
+		if !slices.Contains(on, c) {
 			need = append(need, c)
 		}
 	}
