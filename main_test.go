@@ -5,17 +5,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"nsh/internal/standin"
 )
 
 // The test binary answers to `nsh` in the scripts' PATH, so testdata/script
 // runs the real program, child stage included.
+//
+// The tests run below a stand-in PID 1 of their own pid namespace, and
+// fail if it changed (package standin): each script checks it too.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"nsh": main})
+	// Scripts run the binary as nsh with an environment of their own: it
+	// is already below the stand-in then.
+	if filepath.Base(os.Args[0]) != "nsh" {
+		standin.Enter()
+	}
+	testscript.Main(standin.M{Tests: m}, map[string]func(){"nsh": main})
 }
 
 func TestScript(t *testing.T) {
@@ -31,6 +43,9 @@ func TestScript(t *testing.T) {
 				}
 				if left := processesOf(env.WorkDir); len(left) > 0 {
 					env.T().Fatal("processes left behind: " + strings.Join(left, "; "))
+				}
+				if d := standin.Changed(); d != "" {
+					env.T().Fatal(d)
 				}
 				if left := nshCgroups(); len(left) > 0 {
 					env.T().Fatal("cgroups left behind: " + strings.Join(left, " "))
@@ -115,10 +130,15 @@ func processesOf(dir string) []string {
 	return left
 }
 
-// nshCgroups lists cgroup directories nsh makes (nsh-PID-N, nsh-PID-self)
-// whose nsh has exited: leftovers. Those of a live nsh belong to a test
-// still running in parallel. The janitor may take a moment after a SIGKILL.
+// nshCgroups lists cgroup directories nsh makes (nsh-PID-PIDNS-N,
+// nsh-PID-PIDNS-self) whose nsh has exited: leftovers. Those of a live nsh
+// belong to a test still running in parallel, and those of another pid
+// namespace to another package's tests (each runs below a stand-in init
+// of its own). The janitor may take a moment after a SIGKILL.
 func nshCgroups() []string {
+	var st syscall.Stat_t
+	syscall.Stat("/proc/self/ns/pid", &st)
+	ns := strconv.FormatUint(st.Ino, 10)
 	var left []string
 	for try := 0; try < 60; try++ {
 		left = nil
@@ -127,8 +147,11 @@ func nshCgroups() []string {
 				return nil
 			}
 			if strings.HasPrefix(d.Name(), "nsh-") {
-				pid, _, _ := strings.Cut(strings.TrimPrefix(d.Name(), "nsh-"), "-")
-				if _, err := os.Stat("/proc/" + pid); err != nil {
+				f := strings.Split(d.Name(), "-")
+				if len(f) < 4 || f[2] != ns {
+					return filepath.SkipDir
+				}
+				if _, err := os.Stat("/proc/" + f[1]); err != nil {
 					left = append(left, p)
 				}
 				return filepath.SkipDir

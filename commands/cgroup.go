@@ -194,8 +194,8 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 			return err
 		}
 		g := ch.proc.Cgroup()
-		if g == nil {
-			return fmt.Errorf("cgroup set: %s has no cgroup of its own", ch.ref())
+		if g == nil || !g.Owned() {
+			return fmt.Errorf("cgroup set: %s has no cgroup of its own (nsh changes only cgroups it made): plan the value with `cgroup set %s %s` for the next spawn", ch.ref(), args[0], strings.Join(args[1:], " "))
 		}
 		var all []cgroup.Setting
 		if s.Spec.Cgroup != nil {

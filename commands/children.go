@@ -332,9 +332,14 @@ func runKill(s *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	ignored := ch.proc.Ignores(sig)
 	s.explain(fmt.Sprintf("pidfd_send_signal(pid %d, %s)", ch.proc.Pid, unix.SignalName(sig)))
 	if err := ch.proc.Signal(sig); err != nil {
 		return fmt.Errorf("kill %s: %w", ch.ref(), err)
+	}
+	if ignored {
+		fmt.Fprintf(s.Err, "kill: %s is PID 1 of its own pid namespace and has no %s handler, so the kernel ignores the signal (as with docker run without --init); end it with `kill %s KILL`\n",
+			ch.ref(), unix.SignalName(sig), ch.ref())
 	}
 	return nil
 }

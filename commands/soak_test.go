@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"nsh/isolate/cgroup"
 )
 
 func rssKB(t *testing.T) int {
@@ -45,7 +47,7 @@ func realSession(t *testing.T) *Session {
 // leftCgroups lists this process's nsh cgroups still on the host.
 func leftCgroups() []string {
 	var left []string
-	prefix := "nsh-" + strconv.Itoa(os.Getpid()) + "-"
+	prefix := cgroup.NamePrefix() + "-"
 	filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), prefix) {
 			left = append(left, p)

@@ -70,11 +70,14 @@ func (c *Child) openPidfd() (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("pidfd_open(%d): %w", c.Pid, err)
 	}
-	// Behind a relay the command is the relay's child; a recycled pid
-	// would have another parent.
-	if c.Pid != c.direct && parentOf(c.Pid) != c.direct {
+	// Behind a relay the command is the relay's child; checked once the
+	// pidfd is held, a recycled pid would have another parent.
+	if err := c.own(c.Pid); err != nil {
 		unix.Close(fd)
-		return -1, errors.New("the child has exited")
+		if errors.Is(err, ErrNotOurs) {
+			return -1, errors.New("the child has exited")
+		}
+		return -1, err
 	}
 	return fd, nil
 }

@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,6 +140,10 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	parentEnd := os.NewFile(uintptr(fds[0]), "nsh-parent")
 	childEnd := os.NewFile(uintptr(fds[1]), "nsh-child")
 	defer parentEnd.Close()
+	if err := passCredentials(parentEnd); err != nil {
+		childEnd.Close()
+		return nil, err
+	}
 
 	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, step: opt.Step, pidfd: -1}
 	attr := &syscall.SysProcAttr{
@@ -258,11 +261,11 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	// Wait4 reaps the child; os.Process must not try to as well.
 	cmd.Process.Release()
 
-	r := newStageReader(parentEnd, &opt, prog)
+	r := newStageReader(parentEnd, &opt, prog, c)
 	if len(plan.files) > 0 {
-		// The constructor says which process runs the command; an
-		// entered process's cgroups must hold it before its command runs.
-		pid, err := r.waitPid()
+		// The process that runs the command says so, and the kernel says
+		// which it is; its cgroups must hold it before its command runs.
+		pid, err := r.waitHere()
 		if err != nil {
 			c.kill()
 			return nil, err
@@ -301,23 +304,29 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 
 // stageReader relays the child stage's messages.
 type stageReader struct {
-	sc   *bufio.Scanner
-	opt  *Options
-	prog *program
+	lines *credLines
+	opt   *Options
+	prog  *program
+	child *Child
+	// sender is the pid that sent the last message, as the kernel says.
+	sender int
 }
 
-func newStageReader(r *os.File, opt *Options, prog *program) *stageReader {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), maxMessage)
-	return &stageReader{sc: sc, opt: opt, prog: prog}
+func newStageReader(r *os.File, opt *Options, prog *program, c *Child) *stageReader {
+	return &stageReader{lines: newCredLines(r), opt: opt, prog: prog, child: c}
 }
 
 // next returns the next message that is not a step, or nil at end of file.
 func (r *stageReader) next() (*message, error) {
-	for r.sc.Scan() {
+	for {
+		line, pid, err := r.lines.next()
+		if err != nil || line == nil {
+			return nil, err
+		}
+		r.sender = pid
 		var m message
-		if err := json.Unmarshal(r.sc.Bytes(), &m); err != nil {
-			return nil, fmt.Errorf("child stage sent %q: %w", r.sc.Text(), err)
+		if err := json.Unmarshal(line, &m); err != nil {
+			return nil, fmt.Errorf("child stage sent %q: %w", line, err)
 		}
 		if m.Step != "" {
 			r.opt.step("%s", m.Step)
@@ -337,21 +346,24 @@ func (r *stageReader) next() (*message, error) {
 		}
 		return &m, nil
 	}
-	if err := r.sc.Err(); err != nil {
-		return nil, fmt.Errorf("read from child stage: %w", err)
-	}
-	return nil, nil
 }
 
-func (r *stageReader) waitPid() (int, error) {
+// waitHere returns the pid, in nsh's pid namespace, of the process that
+// runs the command.
+func (r *stageReader) waitHere() (int, error) {
 	m, err := r.next()
 	if err != nil {
 		return 0, err
 	}
-	if m == nil || m.Pid == 0 {
+	if m == nil || !m.Here {
 		return 0, errors.New("the child stage ended before it joined the namespaces")
 	}
-	return m.Pid, nil
+	// It waits for its program, so it is there to be checked: the stage
+	// itself or its relay's child, nothing else.
+	if err := r.child.own(r.sender); err != nil {
+		return 0, fmt.Errorf("child stage: %w", err)
+	}
+	return r.sender, nil
 }
 
 // finish reads until end of file: the command runs.
@@ -434,12 +446,17 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 		return nil, nil
 	}
 	h, err := cgroup.Detect()
-	if err == nil {
+	// A directory of that name left by a dead nsh whose pid and pid
+	// namespace were both reused: the next number.
+	for try := 0; err == nil && try < 8; try++ {
 		groupSeq++
 		var g *cgroup.Group
-		g, err = cgroup.New(h, cfg, fmt.Sprintf("nsh-%d-%d", os.Getpid(), groupSeq), opt.Step)
+		g, err = cgroup.New(h, cfg, fmt.Sprintf("%s-%d", cgroup.NamePrefix(), groupSeq), opt.Step)
 		if err == nil {
 			return g, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			break
 		}
 	}
 	if len(cfg.Settings) == 0 && cfg.Use == "" && cfg.Parent == "" {
@@ -470,9 +487,10 @@ func (c *Child) release() {
 }
 
 // KillAll ends the child and everything it started: through its cgroup
-// where it has one, else its process group.
+// where nsh made one, else its process group. In a cgroup it joined
+// (`cgroup use`) nsh ends only its own child: the rest is not nsh's.
 func (c *Child) KillAll() {
-	if c.group != nil {
+	if c.group.Owned() {
 		c.group.Kill(c.step)
 		return
 	}

@@ -7,8 +7,10 @@ package isolate
 // new namespaces (clone flags), with its id maps already written by the
 // parent; its C constructor (stage.c) runs before any Go code.
 //
-//	child  -> parent  {"pid": N}  only when namespaces are joined: N runs
-//	                              the command (a relay forked it)
+//	child  -> parent  {"here": true}  only when namespaces are joined:
+//	                              its sender runs the command (the stage
+//	                              itself, or the child a relay forked
+//	                              into a joined pid namespace)
 //	parent -> child   the program (plan.go): a length, an explain flag and
 //	                  the steps, each a system call with its arguments
 //	child  -> parent  JSON lines, each one message:
@@ -21,6 +23,13 @@ package isolate
 //	                  {"step": "..."}             a joining step (explain)
 //	                  (end of file)               execve succeeded: fd 3 is
 //	                                              close-on-exec
+//
+// No message carries a pid. A pid is a number of one pid namespace, and
+// the stage may live in another (getpid() is 1 in a new one); the parent
+// sets SO_PASSCRED on its end, so every line comes with its sender's pid
+// as the kernel translates it into nsh's pid namespace (SCM_CREDENTIALS),
+// and a line from a process that is not the stage or its relay's own
+// child is refused (own.go).
 //
 // The parent reads until end of file, so Launch returns only once the
 // command is running or has failed with a reason, never on a silent exit.
@@ -40,9 +49,9 @@ type message struct {
 	Errno int    `json:"errno,omitempty"`
 	// Exec is the path whose execve failed, when that was the failure.
 	Exec string `json:"exec,omitempty"`
-	// Pid is the process that will run the command, sent by the stage
+	// Here says that the sender runs the command: sent by the stage
 	// (stage.c) after it joined namespaces, before it reads the program.
-	Pid int `json:"pid,omitempty"`
+	Here bool `json:"here,omitempty"`
 	// Op is the program step a message is about, 1-based.
 	Op int `json:"op,omitempty"`
 }

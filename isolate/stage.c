@@ -237,17 +237,17 @@ static void join_namespaces(void)
 			// getppid() is 0 here: the relay is outside this pid
 			// namespace, so a died-before-prctl check cannot see it.
 			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-			return; // on to the program, in the new pid namespace
+		} else {
+			close(NSH_STAGE_FD); // end of file comes when the child execs
+			relay(child);
 		}
-		char line[64];
-		snprintf(line, sizeof line, "{\"pid\":%d}\n", child);
-		send_line(line);
-		close(NSH_STAGE_FD); // end of file comes when the child execs
-		relay(child);
 	}
-	char line[64];
-	snprintf(line, sizeof line, "{\"pid\":%d}\n", getpid());
-	send_line(line);
+	// Which process runs the command is said by the kernel, not by us: a
+	// pid this process computed (getpid) is a number of its own pid
+	// namespace, 1 in a new one, and means another process to nsh. The
+	// parent reads this line's sender from SCM_CREDENTIALS, which the
+	// kernel translates into nsh's pid namespace.
+	send_line("{\"here\":true}\n");
 }
 
 /* ---- The program: what Go planned for this child (plan.go). ---- */
@@ -670,12 +670,36 @@ static void jrmdir(const char *dir)
 		jsleep(20);
 }
 
+// jholds_init says whether pid 1 is in dir's cgroup.procs: only a bug
+// could have put it there, and then the cgroup is not swept wholesale.
+static int jholds_init(const char *dir)
+{
+	char f[JAN_PATH + 64];
+	static char buf[65536];
+	jpath(f, dir, "cgroup.procs");
+	int fd = open(f, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	for (char *p = buf; (p = strstr(p, "1\n")); p++)
+		if (p == buf || p[-1] == '\n')
+			return 1;
+	return 0;
+}
+
 static void jsweep(const char *dir)
 {
 	char f[JAN_PATH + 64];
 	static char buf[65536];
-	jpath(f, dir, "cgroup.kill");
-	jwrite(f, "1");
+	pid_t self = (pid_t)syscall(SYS_getpid);
+	if (!jholds_init(dir)) {
+		jpath(f, dir, "cgroup.kill");
+		jwrite(f, "1");
+	}
 	jpath(f, dir, "cgroup.procs");
 	for (int try = 0; try < 50; try++) {
 		int fd = open(f, O_RDONLY | O_CLOEXEC);
@@ -692,8 +716,12 @@ static void jsweep(const char *dir)
 			if (buf[k] >= '0' && buf[k] <= '9') {
 				pid = pid * 10 + (buf[k] - '0');
 			} else if (pid) {
-				kill((pid_t)pid, SIGKILL);
-				any = 1;
+				// Never init, never itself: only nsh's children are
+				// placed in nsh's cgroups.
+				if (pid > 1 && pid != self) {
+					kill((pid_t)pid, SIGKILL);
+					any = 1;
+				}
 				pid = 0;
 			}
 		}
@@ -824,6 +852,12 @@ __attribute__((constructor)) static void nsh_stage(void)
 	if (strcmp(stage, "init") != 0)
 		return; // a stage written in Go (ttywatch)
 	unsetenv("_NSH_STAGE");
+	// Non-dumpable before anything else, as runc's nsexec is: a process
+	// of the child (or of an entered one) that sees this stage in /proc
+	// cannot open its /proc/PID/exe (nsh's binary, CVE-2019-5736), its
+	// memory or its descriptors. execve of the command makes it dumpable
+	// again, as the command needs.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	prctl(PR_SET_NAME, "nsh:init", 0, 0, 0);
 	// The command must not inherit the channel; on a successful execve
 	// its closing tells the parent that all went well.

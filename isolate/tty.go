@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +60,7 @@ func (c *Child) watchInterrupts() (stop func()) {
 		return func() {}
 	}
 	fail := func(err error) func() {
-		c.say("the child is PID 1 of a new pid namespace: the kernel ignores Ctrl-C for it unless it handles it; end it from elsewhere (kill %d): %v", c.Pid, err)
+		c.say("the child is PID 1 of a new pid namespace: the kernel ignores Ctrl-C for it unless it handles it; Ctrl-\\ does not reach it either (%v): end it from another nsh with `enter` or when it ends itself", err)
 		return func() {}
 	}
 	toWatch, fromNSH, err := os.Pipe()
@@ -105,7 +106,7 @@ func (c *Child) watchInterrupts() (stop func()) {
 			}
 			if s == unix.SIGQUIT || (s == unix.SIGINT && time.Since(warned) < 5*time.Second) {
 				c.say("killing the child (SIGKILL)")
-				unix.Kill(c.Pid, unix.SIGKILL)
+				c.Signal(unix.SIGKILL)
 				continue
 			}
 			warned = time.Now()
@@ -118,6 +119,23 @@ func (c *Child) watchInterrupts() (stop func()) {
 		fromWatch.Close()
 		<-done
 	}
+}
+
+// Ignores says whether the kernel drops sig sent to the child's command:
+// the first process of a pid namespace gets from outside only SIGKILL,
+// SIGSTOP and the signals it handles (pid_namespaces(7)).
+func (c *Child) Ignores(sig unix.Signal) bool {
+	if sig == unix.SIGKILL || sig == unix.SIGSTOP {
+		return false
+	}
+	return namespaceInit(c.Pid) && !handles(c.Pid, sig)
+}
+
+// namespaceInit says whether pid is PID 1 of its own pid namespace: the
+// last of its NSpid numbers, the innermost, is 1.
+func namespaceInit(pid int) bool {
+	f := strings.Fields(statusField(pid, "NSpid"))
+	return len(f) > 1 && f[len(f)-1] == "1"
 }
 
 // handles reports whether process pid catches sig (SigCgt in its status).

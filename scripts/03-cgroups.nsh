@@ -15,7 +15,7 @@ cgroup files @box
 
 note "8. cgexec ... & cat cgroup.procs: the child's pid is in its cgroup"
 cgroup procs @box
-enter @box sh -c 'grep -q "nsh-[0-9]*-[0-9]*$" /proc/self/cgroup && echo "entered, and in the same cgroup"'
+enter @box sh -c 'grep -q "nsh-[0-9]*-[0-9]*-[0-9]*$" /proc/self/cgroup && echo "entered, and in the same cgroup"'
 expect status 0
 kill @box KILL
 wait @box

@@ -93,7 +93,7 @@ func TestV2FakeCreateSetRemove(t *testing.T) {
 	}
 	// nsh was alone in its cgroup: it moved into a leaf before passing
 	// controllers on (the no-internal-process rule).
-	leaf := filepath.Join(parent, "nsh-"+strconv.Itoa(os.Getpid())+"-self")
+	leaf := filepath.Join(parent, NamePrefix()+"-self")
 	if got := read(t, filepath.Join(leaf, "cgroup.procs")); got != strconv.Itoa(os.Getpid()) {
 		t.Errorf("leaf cgroup.procs = %q", got)
 	}
@@ -200,7 +200,7 @@ func TestV2FakeAtRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The root may hold processes and pass controllers on: no leaf.
-	if _, err := os.Stat(filepath.Join(h.Hierarchies[0].Mount, "nsh-"+strconv.Itoa(os.Getpid())+"-self")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(h.Hierarchies[0].Mount, NamePrefix()+"-self")); !os.IsNotExist(err) {
 		t.Error("a leaf was made at the root")
 	}
 	if d := g.Deferred(); len(d) != 1 || d[0].Value != "5" {

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // CgroupMount is one mounted cgroup hierarchy, from /proc/self/mountinfo.
@@ -155,6 +158,10 @@ func DirsToJoin(target int) ([]string, error) {
 
 // movePid writes pid to dir's cgroup.procs.
 func movePid(dir string, pid int, step func(string)) error {
+	if pid <= 1 {
+		// The host's (or the stand-in's) init is never nsh's to move.
+		return fmt.Errorf("move pid %d into %s: refused: nsh moves only processes it started", pid, dir)
+	}
 	procs := filepath.Join(dir, "cgroup.procs")
 	if step != nil {
 		step(fmt.Sprintf("write %d to %s", pid, procs))
@@ -164,3 +171,18 @@ func movePid(dir string, pid int, step func(string)) error {
 	}
 	return nil
 }
+
+var namePrefix = sync.OnceValue(func() string {
+	var st unix.Stat_t
+	ns := uint64(0)
+	if unix.Stat("/proc/self/ns/pid", &st) == nil {
+		ns = st.Ino
+	}
+	return fmt.Sprintf("nsh-%d-%d", os.Getpid(), ns)
+})
+
+// NamePrefix starts the name of every cgroup this nsh makes:
+// nsh-PID-PIDNS, its pid and its pid namespace's inode. A pid alone
+// is not unique: two nsh in different pid namespaces (containers, or
+// tests below a stand-in init) may have the same one under one parent.
+func NamePrefix() string { return namePrefix() }

@@ -371,11 +371,19 @@ func (g *Group) Files() (map[string][]string, error) {
 	return out, nil
 }
 
+// Owned says whether nsh made the group (and so may kill, freeze, change
+// and remove it); a cgroup joined with `cgroup use` is someone else's.
+func (g *Group) Owned() bool { return g != nil && g.owned }
+
 // Kill ends every process in the group, grandchildren included:
 // cgroup.kill on v2, else freeze, SIGKILL each, thaw (v1 freezer), else
-// SIGKILL each.
+// SIGKILL each. A group nsh did not make is never touched: its other
+// processes are not nsh's.
 func (g *Group) Kill(step Step) {
-	if d := g.UnifiedDir(); d != "" {
+	if !g.owned {
+		return
+	}
+	if d := g.UnifiedDir(); d != "" && !holdsInit(d) {
 		if _, err := os.Stat(filepath.Join(d, "cgroup.kill")); err == nil {
 			writeFile(step, filepath.Join(d, "cgroup.kill"), "1")
 			return
@@ -392,11 +400,19 @@ func (g *Group) Kill(step Step) {
 	for _, d := range g.dirs {
 		b, _ := os.ReadFile(filepath.Join(d.dir, "cgroup.procs"))
 		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
+			// Only nsh's children are placed here; pid 1 and nsh itself
+			// would be a bug's doing and are never signalled.
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
 				unix.Kill(pid, unix.SIGKILL)
 			}
 		}
 	}
+}
+
+// holdsInit says whether pid 1 is in dir's cgroup.procs. Only a bug
+// could have put it there; such a cgroup is not killed wholesale.
+func holdsInit(dir string) bool {
+	return slices.Contains(readFields(filepath.Join(dir, "cgroup.procs")), "1")
 }
 
 // Remove kills what is left in the group and removes its directories,
@@ -440,7 +456,11 @@ func rmdirRetry(dir string) error {
 // OOMKills is how many of the group's processes the OOM killer ended.
 func (g *Group) OOMKills() int {
 	if x := g.host.V1For("memory"); x != nil {
-		return int(readKeyed(filepath.Join(g.dirFor(x), "memory.oom_control"), "oom_kill"))
+		d := g.dirFor(x)
+		if d == "" { // a cgroup joined with `cgroup use` that memory lacks
+			return 0
+		}
+		return max(0, int(readKeyed(filepath.Join(d, "memory.oom_control"), "oom_kill")))
 	}
 	if d := g.UnifiedDir(); d != "" {
 		return int(readKeyed(filepath.Join(d, "memory.events"), "oom_kill"))

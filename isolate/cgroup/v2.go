@@ -90,7 +90,7 @@ func leaveParent(pdir string, step Step) error {
 	if len(move) == 0 || selfLeaf != nil {
 		return nil
 	}
-	leaf := filepath.Join(pdir, fmt.Sprintf("nsh-%d-self", os.Getpid()))
+	leaf := filepath.Join(pdir, NamePrefix()+"-self")
 	step.say("mkdir %s (nsh leaves %s: a cgroup with processes cannot pass controllers on)", leaf, pdir)
 	if err := mkdir(leaf); err != nil {
 		return fmt.Errorf("mkdir %s: %w", leaf, err)

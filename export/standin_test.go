@@ -1,0 +1,15 @@
+package export
+
+import (
+	"os"
+	"testing"
+
+	"nsh/internal/standin"
+)
+
+// The tests run below a stand-in PID 1 of their own pid namespace, and
+// fail if it changed (package standin).
+func TestMain(m *testing.M) {
+	standin.Enter()
+	os.Exit(standin.M{Tests: m}.Run())
+}
