@@ -61,35 +61,45 @@ func NSPath(pid int, ns string) string {
 // as an empty file if it is missing, so the namespace outlives its last
 // process (like unshare --uts=FILE). It returns the namespace's inode and
 // whether it created the file.
+//
+// A pin hides what it is mounted on, so it goes only on an empty regular
+// file (or one it makes), never on a file with content, a directory, a
+// device, a link or another pin. The checks and the mount are made on
+// one descriptor, so the file cannot be swapped in between.
 func (c *Child) Pin(ns, path string, step func(string)) (ino uint64, created bool, err error) {
 	src := NSPath(c.Pid, ns)
-	st, err := os.Lstat(path)
-	if err == nil && !st.Mode().IsRegular() {
-		// A bind mount over a directory, device or link would hide or
-		// redirect what is there; a pin goes on a plain file only.
-		return 0, false, fmt.Errorf("%s is not a regular file: a pin goes on an empty file (made if missing)", path)
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
-		if err != nil {
-			return 0, false, fmt.Errorf("create %s: %w", path, err)
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		var f int
+		f, err = unix.Open(path, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o444)
+		if err == nil {
+			created = true
+			unix.Close(f)
+			fd, err = unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		}
-		f.Close()
-		created = true
 	}
+	if err != nil {
+		return 0, false, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
 	undo := func() {
 		if created {
 			os.Remove(path)
 		}
 	}
-	if !c.Alive() {
+	if err := pinTarget(fd, path); err != nil {
+		undo()
+		return 0, false, err
+	}
+	if err := c.own(c.Pid); err != nil || !c.Alive() {
 		undo()
 		return 0, false, errors.New("the child has exited")
 	}
 	if step != nil {
 		step(fmt.Sprintf("mount --bind %s %s", src, path))
 	}
-	if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
+	// Through the descriptor checked above, not the path.
+	if err := unix.Mount(src, fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_BIND, ""); err != nil {
 		undo()
 		if errors.Is(err, unix.EINVAL) && ns == "mnt" {
 			return 0, false, fmt.Errorf("mount --bind %s %s: %w: a mount namespace can only be pinned on a private mount (mount --make-private the directory's mount first)", src, path, err)
@@ -102,6 +112,27 @@ func (c *Child) Pin(ns, path string, step func(string)) (ino uint64, created boo
 		f.Close()
 	}
 	return ino, created, err
+}
+
+// pinTarget says whether the file open on fd may take a pin.
+func pinTarget(fd int, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err == nil && fs.Type == unix.NSFS_MAGIC {
+		return fmt.Errorf("%s already holds a pinned namespace: `ns unpin %s` first (pins are not stacked)", path, path)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		// A bind mount over a directory, device or link would hide or
+		// redirect what is there.
+		return fmt.Errorf("%s is not a regular file: a pin goes on an empty file (made if missing)", path)
+	}
+	if st.Size > 0 {
+		return fmt.Errorf("%s has content (%d bytes) that a pin would hide: pin onto an empty file or a new name", path, st.Size)
+	}
+	return nil
 }
 
 // Unpin unmounts a pinned namespace file and says what it held.

@@ -41,6 +41,13 @@ const (
 	opAmbient
 	opExec
 	opExecFork
+	// Below the rootfs, paths are resolved inside it (stage.c): a
+	// symlink there never leads out to the host.
+	opRootFD
+	opMountIn
+	opMkdirIn
+	opCreateIn
+	opSymlinkIn
 )
 
 // op is one step of the program.
@@ -218,9 +225,13 @@ func planExec(p *program, spec *Spec, late []LateWrite) {
 func planRootfs(p *program, spec *Spec) {
 	root := spec.Rootfs.Dir
 	p.add(opMount, fmt.Sprintf("mount(--bind %s %s)", root, root), "bind the rootfs on itself", root, root, "", u(unix.MS_BIND|unix.MS_REC), "")
-	if isDir(filepath.Join(root, "proc")) {
-		o := p.add(opMount, fmt.Sprintf("mount(proc, %s/proc, proc)", root), "mount a fresh /proc in the rootfs",
-			"proc", root+"/proc", "proc", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
+	// Opened after the bind, so that it is the new mount's root; every
+	// path below is resolved inside it.
+	p.add(opRootFD, "", "open the rootfs "+root, root)
+	in := func(rel string) string { return filepath.Join(root, rel) }
+	if isDirIn(root, "proc") {
+		o := p.add(opMountIn, fmt.Sprintf("mount(proc, %s, proc)", in("proc")), "mount a fresh /proc in the rootfs",
+			"proc", "proc", "proc", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
 		if spec.Has("user") && !spec.Has("pid") {
 			o.hint = func(e unix.Errno) string {
 				if e == unix.EPERM {
@@ -230,23 +241,23 @@ func planRootfs(p *program, spec *Spec) {
 			}
 		}
 	}
-	if dev := filepath.Join(root, "dev"); isDir(dev) {
+	if isDirIn(root, "dev") {
 		// A minimal /dev: the usual character devices bind-mounted from
 		// the host (mknod is refused in a user namespace, a bind is not),
 		// a private devpts and a /dev/shm.
-		p.add(opMount, fmt.Sprintf("mount(tmpfs, %s, mode=755)", dev), "mount a tmpfs on "+dev, "tmpfs", dev, "tmpfs", u(unix.MS_NOSUID|unix.MS_STRICTATIME), "mode=755,size=65536k")
+		p.add(opMountIn, fmt.Sprintf("mount(tmpfs, %s, mode=755)", in("dev")), "mount a tmpfs on "+in("dev"), "tmpfs", "dev", "tmpfs", u(unix.MS_NOSUID|unix.MS_STRICTATIME), "mode=755,size=65536k")
 		for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-			t := dev + "/" + name
-			p.add(opCreate, "", "create "+t, t, "438")
-			p.add(opMount, fmt.Sprintf("mount(--bind /dev/%s %s)", name, t), "bind /dev/"+name, "/dev/"+name, t, "", u(unix.MS_BIND), "")
+			t := "dev/" + name
+			p.add(opCreateIn, "", "create "+in(t), t, "438")
+			p.add(opMountIn, fmt.Sprintf("mount(--bind /dev/%s %s)", name, in(t)), "bind /dev/"+name, "/dev/"+name, t, "", u(unix.MS_BIND), "")
 		}
-		p.add(opMkdir, "", "mkdir "+dev+"/pts", dev+"/pts", "493")
-		p.add(opMount, fmt.Sprintf("mount(devpts, %s/pts, newinstance)", dev), "mount devpts", "devpts", dev+"/pts", "devpts", u(unix.MS_NOSUID|unix.MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620")
-		p.add(opSymlink, "", "symlink ptmx", "pts/ptmx", dev+"/ptmx")
-		p.add(opMkdir, "", "mkdir "+dev+"/shm", dev+"/shm", "1023")
-		p.add(opMount, fmt.Sprintf("mount(tmpfs, %s/shm)", dev), "mount /dev/shm", "shm", dev+"/shm", "tmpfs", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=1777,size=65536k")
+		p.add(opMkdirIn, "", "mkdir "+in("dev/pts"), "dev/pts", "493")
+		p.add(opMountIn, fmt.Sprintf("mount(devpts, %s, newinstance)", in("dev/pts")), "mount devpts", "devpts", "dev/pts", "devpts", u(unix.MS_NOSUID|unix.MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620")
+		p.add(opSymlinkIn, "", "symlink ptmx", "pts/ptmx", "dev/ptmx")
+		p.add(opMkdirIn, "", "mkdir "+in("dev/shm"), "dev/shm", "1023")
+		p.add(opMountIn, fmt.Sprintf("mount(tmpfs, %s)", in("dev/shm")), "mount /dev/shm", "shm", "dev/shm", "tmpfs", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=1777,size=65536k")
 		for _, l := range [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}} {
-			p.add(opSymlink, "", "symlink "+l[1], l[0], dev+"/"+l[1])
+			p.add(opSymlinkIn, "", "symlink "+l[1], l[0], "dev/"+l[1])
 		}
 	}
 	planMounts(p, spec, root)
@@ -262,54 +273,63 @@ func planRootfs(p *program, spec *Spec) {
 	p.add(opChdir, "", "chdir /", "/")
 }
 
-// planMounts plans the `mount` commands' mounts under root ("" for the
-// child's own view of the host's tree).
+// planMounts plans the `mount` commands' mounts: under root, resolved
+// inside it, or ("" for root) in the child's own view of the host's tree.
 func planMounts(p *program, spec *Spec, root string) {
 	for _, m := range spec.Mounts {
 		target := filepath.Join(root, m.Target)
+		mount := func(desc, what, src, fstype string, flags uint64, data string) {
+			if root == "" {
+				p.add(opMount, desc, what, src, target, fstype, u(flags), data)
+			} else {
+				p.add(opMountIn, desc, what, src, m.Target, fstype, u(flags), data)
+			}
+		}
 		if root != "" {
-			// Inside a rootfs a missing mount point is made, as runc does.
-			if _, err := os.Lstat(target); err != nil {
-				if st, err := os.Stat(m.Source); m.Type == "bind" && err == nil && !st.IsDir() {
-					p.add(opMkdir, "", "mkdir "+filepath.Dir(target), filepath.Dir(target), "493")
-					p.add(opCreate, "", "make mount point "+target, target, "420")
-				} else {
-					for _, d := range parents(root, target) {
-						p.add(opMkdir, "", "make mount point "+d, d, "493")
-					}
-				}
+			// Inside a rootfs a missing mount point is made, as runc
+			// does: a file for a bind of a file, else a directory.
+			if st, err := os.Stat(m.Source); m.Type == "bind" && err == nil && !st.IsDir() {
+				p.add(opCreateIn, "", "make mount point "+target, m.Target, "420")
+			} else {
+				p.add(opMkdirIn, "", "make mount point "+target, m.Target, "493")
 			}
 		}
 		switch m.Type {
 		case "proc":
-			p.add(opMount, fmt.Sprintf("mount(proc, %s, proc)", target), "mount proc on "+target, "proc", target, "proc", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
+			mount(fmt.Sprintf("mount(proc, %s, proc)", target), "mount proc on "+target, "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		case "tmpfs":
 			opts := m.Options
 			if opts == "" {
 				opts = "-"
 			}
-			p.add(opMount, fmt.Sprintf("mount(tmpfs, %s, %s)", target, opts), "mount a tmpfs on "+target, "tmpfs", target, "tmpfs", u(unix.MS_NOSUID|unix.MS_NODEV), m.Options)
+			mount(fmt.Sprintf("mount(tmpfs, %s, %s)", target, opts), "mount a tmpfs on "+target, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, m.Options)
 		case "bind":
-			p.add(opMount, fmt.Sprintf("mount(--bind %s %s)", m.Source, target), "bind "+m.Source+" on "+target, m.Source, target, "", u(unix.MS_BIND|unix.MS_REC), "")
+			mount(fmt.Sprintf("mount(--bind %s %s)", m.Source, target), "bind "+m.Source+" on "+target, m.Source, "", unix.MS_BIND|unix.MS_REC, "")
 			if m.ReadOnly {
 				flags := unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | lockedFlags(m.Source)
-				p.add(opMount, fmt.Sprintf("mount(remount %s read-only)", target), "remount "+target+" read-only", "", target, "", u(uint64(flags)), "")
+				mount(fmt.Sprintf("mount(remount %s read-only)", target), "remount "+target+" read-only", "", "", uint64(flags), "")
 			}
 		}
 	}
 }
 
-// parents lists the directories from below root down to dir that do not
-// exist yet, outermost first.
-func parents(root, dir string) []string {
-	var out []string
-	for d := dir; d != root && d != "/" && d != "."; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		}
-		out = append([]string{d}, out...)
+// isDirIn says whether rel is a directory inside root, resolved as the
+// child stage will resolve it: symlinks followed inside root only.
+func isDirIn(root, rel string) bool {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
 	}
-	return out
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // planPrivileges gives the child the spec's user, capabilities and

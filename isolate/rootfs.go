@@ -75,11 +75,6 @@ func lockedFlags(path string) uintptr {
 	return f
 }
 
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
 // BusyboxPath finds a statically linked busybox on the host.
 func BusyboxPath() (string, error) {
 	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox"} {
