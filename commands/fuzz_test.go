@@ -59,7 +59,7 @@ func FuzzSession(f *testing.F) {
 		"share uts; hostname x; unshare all; share all",
 		"cgroup set cpu.max 0.5; cgroup set pids.max 0; cgroup unset cpu.max",
 		"cap preset docker; cap add --set ambient net_raw; user 1000; nonewprivs on",
-		"unshare net; net veth 192.0.2.1/24 192.0.2.2/24; sysctl net.ipv4.ip_forward 1; share net",
+		"unshare net; net veth 198.51.100.1/24 198.51.100.2/24; sysctl net.ipv4.ip_forward 1; share net",
 		"mount tmpfs /tmp; unshare mnt; mount tmpfs /tmp size=1m; mount rm /tmp",
 		"join uts /proc/self/ns/uts; unshare uts; rootfs /; rootfs off",
 	} {

@@ -13,12 +13,12 @@ func init() {
 		Name: "net", Group: "namespaces",
 		Usage:   []string{"net up lo", "net down lo", "net veth HOSTADDR/PFX CHILDADDR/PFX [--name NAME]", "net rm veth N", "net"},
 		Summary: "the network of a child with a new net namespace: loopback, veth pairs",
-		Example: "unshare net; net up lo; net veth 192.0.2.1/24 192.0.2.2/24",
+		Example: "unshare net; net up lo; net veth 198.51.100.1/24 198.51.100.2/24",
 		Help: "A new net namespace has only a loopback interface, and it is down: net up lo brings it up.\n" +
 			"net veth makes a veth pair: one end stays in nsh's namespace with HOSTADDR, the other moves\n" +
 			"into the child's as eth0 (eth1, ...) with CHILDADDR, both up, configured over netlink before\n" +
 			"the child's command runs; the pair goes when the child does. Example:\n" +
-			"  net veth 192.0.2.1/24 192.0.2.2/24",
+			"  net veth 198.51.100.1/24 198.51.100.2/24",
 		Run: runNet,
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch {
@@ -27,9 +27,9 @@ func init() {
 			case len(args) == 1 && (args[0] == "up" || args[0] == "down"):
 				return []string{"lo"}
 			case len(args) == 1 && args[0] == "veth":
-				return []string{"192.0.2.1/24"}
+				return []string{"198.51.100.1/24"}
 			case len(args) == 2 && args[0] == "veth":
-				return []string{"192.0.2.2/24"}
+				return []string{"198.51.100.2/24"}
 			case len(args) == 3 && args[0] == "veth":
 				return []string{"--name"}
 			}

@@ -68,7 +68,7 @@ func TestShellGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "session.sh", got)
-	sp.Net.Veths = []isolate.Veth{{HostAddr: "192.0.2.1/24", ChildAddr: "192.0.2.2/24"}}
+	sp.Net.Veths = []isolate.Veth{{HostAddr: "198.51.100.1/24", ChildAddr: "198.51.100.2/24"}}
 	sp.Rootfs = &isolate.Rootfs{Dir: "/srv/root", ReadOnly: true}
 	got, err = ShellFor(sp, hybridHost())
 	if err != nil {

@@ -19,10 +19,13 @@ func ParseCIDR(s string) (*netlink.Addr, error) {
 }
 
 // CheckVeths validates veths against each other and against the
-// addresses nsh's own net namespace already has.
+// addresses and routes nsh's own net namespace already has: a veth whose
+// network holds the host's gateway, or any network the host already
+// routes, would take the host's traffic while the child lives.
 func CheckVeths(veths []Veth) error {
 	var nets []*net.IPNet
 	have, _ := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	routes, _ := netlink.RouteList(nil, netlink.FAMILY_ALL)
 	names := map[string]bool{}
 	for _, v := range veths {
 		h, err := ParseCIDR(v.HostAddr)
@@ -37,7 +40,7 @@ func CheckVeths(veths []Veth) error {
 			return fmt.Errorf("veth %s %s: both ends have the same address", v.HostAddr, v.ChildAddr)
 		}
 		if !h.Contains(c.IP) {
-			return fmt.Errorf("veth %s %s: the child's address is outside the host end's network, so neither could reach the other: use one network, e.g. 192.0.2.1/24 192.0.2.2/24", v.HostAddr, v.ChildAddr)
+			return fmt.Errorf("veth %s %s: the child's address is outside the host end's network, so neither could reach the other: use one network, e.g. 198.51.100.1/24 198.51.100.2/24", v.HostAddr, v.ChildAddr)
 		}
 		for _, n := range nets {
 			if n.Contains(h.IP) || h.Contains(n.IP) {
@@ -46,6 +49,9 @@ func CheckVeths(veths []Veth) error {
 			}
 		}
 		nets = append(nets, h.IPNet)
+		if err := overlapsRoutes(v, h.IPNet, routes); err != nil {
+			return err
+		}
 		for _, a := range have {
 			if a.IP.Equal(h.IP) || a.IP.Equal(c.IP) {
 				link := strconv.Itoa(a.LinkIndex)
@@ -66,6 +72,34 @@ func CheckVeths(veths []Veth) error {
 		}
 	}
 	return nil
+}
+
+// overlapsRoutes refuses a veth network that overlaps a route of nsh's
+// namespace, naming the route as ip route shows it. The default route
+// overlaps everything and is refused only when its gateway is inside.
+func overlapsRoutes(v Veth, n *net.IPNet, routes []netlink.Route) error {
+	network := net.IPNet{IP: n.IP.Mask(n.Mask), Mask: n.Mask}
+	for _, r := range routes {
+		dev := ""
+		if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+			dev = " dev " + l.Attrs().Name
+		}
+		if r.Dst == nil || isDefault(r.Dst) {
+			if r.Gw != nil && network.Contains(r.Gw) {
+				return fmt.Errorf("veth %s %s: %s holds the host's gateway (default via %s%s): pick a network the host does not use, e.g. 198.51.100.1/24 198.51.100.2/24", v.HostAddr, v.ChildAddr, network.String(), r.Gw, dev)
+			}
+			continue
+		}
+		if r.Dst.Contains(network.IP) || network.Contains(r.Dst.IP) {
+			return fmt.Errorf("veth %s %s: %s overlaps the host's route %s%s: pick a network the host does not use, e.g. 198.51.100.1/24 198.51.100.2/24", v.HostAddr, v.ChildAddr, network.String(), r.Dst, dev)
+		}
+	}
+	return nil
+}
+
+func isDefault(n *net.IPNet) bool {
+	ones, _ := n.Mask.Size()
+	return ones == 0
 }
 
 // hostVethName is the host end's name: given, or nsh<pid>v<i> (at most 15).

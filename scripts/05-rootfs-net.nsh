@@ -2,7 +2,7 @@
 # The walkthrough's next chapter: a root filesystem and a network of the
 # container's own. Run it as root:  nsh scripts/05-rootfs-net.nsh
 # Needs busybox-static (apt-get install busybox-static). The veth's host end
-# lives while its child does, with addresses from 192.0.2.0/24 (documentation).
+# lives while its child does, with addresses from 198.51.100.0/24 (TEST-NET-2, documentation).
 
 spawn sh -c 'mkdir -p /tmp/nsh-05-data && echo from-the-host > /tmp/nsh-05-data/hello'
 
@@ -26,8 +26,8 @@ expect status 0
 note "18b. A network of its own: loopback, and a veth pair to the host"
 unshare net
 net up lo
-net veth 192.0.2.201/30 192.0.2.202/30
-spawn sh -c 'ip -o -4 addr show eth0 2>/dev/null || ifconfig eth0; ping -c1 -W2 192.0.2.201'
+net veth 198.51.100.201/30 198.51.100.202/30
+spawn sh -c 'ip -o -4 addr show eth0 2>/dev/null || ifconfig eth0; ping -c1 -W2 198.51.100.201'
 expect status 0
 show
 reset

@@ -69,9 +69,9 @@ while [ "$(readlink /proc/$child/ns/net 2>/dev/null)" = "$(readlink /proc/$$/ns/
 # 4. A veth pair: one end moves into the child's net namespace.
 ip link add nshx$$v0 type veth peer name nshx$$v0p
 ip link set nshx$$v0p netns "$child"
-ip addr add 192.0.2.1/24 dev nshx$$v0
+ip addr add 198.51.100.1/24 dev nshx$$v0
 ip link set nshx$$v0 up
-nsenter --net -t "$child" sh -c "ip link set nshx$$v0p name eth0 && ip addr add 192.0.2.2/24 dev eth0 && ip link set eth0 up"
+nsenter --net -t "$child" sh -c "ip link set nshx$$v0p name eth0 && ip addr add 198.51.100.2/24 dev eth0 && ip link set eth0 up"
 vethdel="${vethdel:-} nshx$$v0"
 echo go > "$fifo"; rm -f "$fifo"
 status=0; wait "$child" || status=$?
