@@ -13,13 +13,14 @@ import (
 func init() {
 	register(&Command{
 		Name: "export", Group: "teaching",
-		Usage:   []string{"export sh [FILE]", "export oci DIR [CMD ARG...]", "export docker"},
+		Usage:   []string{"export sh [-f] [FILE]", "export oci DIR [CMD ARG...]", "export docker"},
 		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
 		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
 			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
 			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it.\n" +
-			"export docker prints the docker run flags for what Docker can express, and lists the rest.",
-		Example: "export sh demo.sh   # then, in a shell: sh demo.sh hostname",
+			"export docker prints the docker run flags for what Docker can express, and lists the rest.\n" +
+			"A FILE that exists is replaced only if nsh wrote it (its second line says so), or with -f.",
+		Example: "export sh /tmp/demo.sh   # then, in a shell: sh /tmp/demo.sh hostname",
 		Run:     runExport,
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch len(args) {
@@ -42,18 +43,19 @@ func runExport(s *Session, args []string) error {
 	}
 	switch args[0] {
 	case "sh":
-		if len(args) > 2 {
-			return usageError(c, "export sh takes at most a file to write")
+		rest, force := takeFlagF(args[1:])
+		if len(rest) > 1 || (force && len(rest) == 0) {
+			return usageError(c, "export sh takes at most a file to write (-f: replace a file nsh did not write)")
 		}
 		script, err := export.Shell(s.Spec)
 		if err != nil {
 			return fmt.Errorf("export sh: %w", err)
 		}
-		if len(args) == 2 {
-			if err := os.WriteFile(args[1], []byte(script), 0o755); err != nil {
-				return fmt.Errorf("export sh: %w", err)
+		if len(rest) == 1 {
+			if err := writeOwnFile("export sh", rest[0], []byte(script), 0o755, force); err != nil {
+				return err
 			}
-			fmt.Fprintf(s.Out, "wrote %s; run it as root with: sh %s [CMD ARG...]\n", args[1], args[1])
+			fmt.Fprintf(s.Out, "wrote %s; run it as root with: sh %s [CMD ARG...]\n", rest[0], rest[0])
 			return nil
 		}
 		fmt.Fprint(s.Out, script)

@@ -90,10 +90,10 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
      rootfs --busybox /tmp/root
      unshare net; net up lo
 9. Take it with you.
-     export sh demo.sh        # unshare, setpriv, cgroup writes: sh demo.sh
+     export sh /tmp/demo.sh   # unshare, setpriv, cgroup writes: sh /tmp/demo.sh
      export oci /tmp/bundle   # runc run --bundle /tmp/bundle demo
      export docker            # the docker run flags, and what Docker cannot do
-     save demo.nsh            # nsh demo.nsh replays the plan
+     save /tmp/demo.nsh       # nsh /tmp/demo.nsh replays the plan
 10. Without root:  unshare user  makes you root in a namespace of your own.
     doctor says what this host allows. help CMD explains each command.
 `

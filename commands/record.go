@@ -9,10 +9,11 @@ import (
 func init() {
 	register(&Command{
 		Name: "record", Group: "teaching",
-		Usage:   []string{"record FILE.nsh", "record off"},
+		Usage:   []string{"record [-f] FILE.nsh", "record off"},
 		Summary: "write every successful command from now on into a replayable script",
 		Help: "Commands that fail are left out, so the file replays cleanly: nsh FILE.nsh, or source FILE.nsh.\n" +
-			"A sourced script's commands are recorded as the source command that ran them.",
+			"A sourced script's commands are recorded as the source command that ran them.\n" +
+			"A FILE that exists is replaced only if nsh wrote it, or with -f.",
 		Example: "record demo.nsh",
 		Run:     runRecord,
 		Complete: func(s *Session, args []string, partial string) []string {
@@ -26,8 +27,14 @@ func init() {
 
 func runRecord(s *Session, args []string) error {
 	c, _ := Lookup("record")
-	if len(args) != 1 {
+	args, force := takeFlagF(args)
+	if len(args) != 1 || (force && args[0] == "off") {
 		return usageError(c, "name a file, or off")
+	}
+	if args[0] != "off" {
+		if err := mayReplace("record", args[0], force); err != nil {
+			return err
+		}
 	}
 	if s.recording != nil {
 		s.recording.Close()
@@ -40,7 +47,7 @@ func runRecord(s *Session, args []string) error {
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
-	fmt.Fprintf(f, "#!/usr/bin/env nsh\n# recorded by nsh; replay with: nsh %s\n", args[0])
+	fmt.Fprintf(f, "#!/usr/bin/env nsh\n# This file was written by nsh (record); replay it with: nsh %s\n", args[0])
 	s.recording = f
 	return nil
 }

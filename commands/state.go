@@ -36,7 +36,7 @@ func init() {
 		},
 		&Command{
 			Name: "save", Group: "session",
-			Usage:   []string{"save FILE.nsh"},
+			Usage:   []string{"save [-f] FILE.nsh"},
 			Summary: "write a script that recreates this state; source it to get the same show",
 			Example: "save demo.nsh",
 			Run:     runSave,
@@ -159,7 +159,7 @@ func orDefault(s, d string) string {
 // back to the same state.
 func SaveScript(sp *isolate.Spec) string {
 	var b strings.Builder
-	b.WriteString("# nsh session state, written by save; `source` it or run it with nsh\nreset\n")
+	b.WriteString("# nsh session state: this file was written by nsh (save); `source` it or run it with nsh\nreset\n")
 	if len(sp.Namespaces) > 0 {
 		fmt.Fprintf(&b, "unshare %s\n", strings.Join(sp.Namespaces, " "))
 	}
@@ -230,14 +230,12 @@ func SaveScript(sp *isolate.Spec) string {
 }
 
 func runSave(s *Session, args []string) error {
+	args, force := takeFlagF(args)
 	if len(args) != 1 {
 		c, _ := Lookup("save")
-		return usageError(c, "name one file")
+		return usageError(c, "name one file (-f: replace a file nsh did not write)")
 	}
-	if err := os.WriteFile(args[0], []byte(SaveScript(s.Spec)), 0o644); err != nil {
-		return fmt.Errorf("save: %w", err)
-	}
-	return nil
+	return writeOwnFile("save", args[0], []byte(SaveScript(s.Spec)), 0o644, force)
 }
 
 // saveCaps writes commands that rebuild exactly these sets, each set in

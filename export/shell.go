@@ -27,7 +27,7 @@ func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("#!/bin/sh")
-	w("# Written by `nsh export sh`: what nsh's spawn does, with the standard tools.")
+	w("# This file was written by nsh (export sh): what nsh's spawn does, with the standard tools.")
 	w("# Run it as root:  sh THIS-FILE [CMD ARG...]   (a shell when no command is given)")
 	w("set -eu")
 	w(`[ $# -gt 0 ] || set -- /bin/sh`)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Written by `nsh export sh`: what nsh's spawn does, with the standard tools.
+# This file was written by nsh (export sh): what nsh's spawn does, with the standard tools.
 # Run it as root:  sh THIS-FILE [CMD ARG...]   (a shell when no command is given)
 set -eu
 [ $# -gt 0 ] || set -- /bin/sh
