@@ -96,6 +96,35 @@ func TestRootless(t *testing.T) {
 		t.Errorf("enter --ns uts as nobody: status %d, stderr %q", st, errOut)
 	}
 
+	// Joining, without root: a child's user namespace with each other
+	// type, and with a new namespace of each type besides. The pid is the
+	// command's, as nsh numbers it (a relay's child behind a joined pid
+	// namespace), never 1.
+	for _, t2 := range []string{"uts", "ipc", "mnt", "net", "pid", "cgroup", "time"} {
+		for _, t1 := range []string{"", "uts", "ipc", "mnt", "net", "pid", "cgroup", "time"} {
+			if t1 == t2 {
+				continue
+			}
+			plan := "unshare user uts ipc mnt net pid cgroup time; spawn -d --name a sleep 30; reset; join user @a; join " + t2 + " @a"
+			if t1 != "" {
+				plan += "; unshare " + t1
+			}
+			out, errOut, st := run(plan + "; spawn -d --name b sleep 30; ps; enter @b true; expect status 0")
+			if t1 != "" && t1 != "cgroup" && t1 != "time" {
+				// Made by clone, before the stage joins the user
+				// namespace: the kernel refuses it to nobody.
+				if st != 2 || !strings.Contains(errOut, "operation not permitted") {
+					t.Errorf("as nobody, join user,%s, unshare %s: status %d, stderr %q", t2, t1, st, errOut)
+				}
+				continue
+			}
+			m := regexp.MustCompile(`(?m)^@2 +b +([0-9]+) +running`).FindStringSubmatch(out)
+			if st != 0 || m == nil || m[1] == "1" {
+				t.Errorf("as nobody, join user,%s, unshare %q: status %d\n%s%s", t2, t1, st, out, errOut)
+			}
+		}
+	}
+
 	// Nothing a non-root user types gains a privilege it did not have.
 	for script, want := range map[string]string{
 		"cap add sys_admin": "nsh holds no capabilities (it runs as uid 65534)",

@@ -25,7 +25,9 @@
 //
 // Namespaces other than user are joined first: once in a new user
 // namespace, the process has lost its privileges over namespaces owned by
-// the old one. A pidfd with several flags is joined in one atomic call.
+// the old one; those it may join only as the owner of the user namespace
+// are joined after it (nsenter's two passes). A pidfd with several flags
+// is joined in one atomic call.
 // Joining a pid namespace affects only children, so the stage then forks:
 // the child goes on, the parent stays behind as a small relay that passes
 // on signals and the child's status (like nsenter's fork). Messages go to
@@ -199,16 +201,29 @@ static void join_namespaces(void)
 		p = (*end == ',') ? end + 1 : end;
 	}
 
-	for (int pass = 0; pass < 2; pass++) {
+	// As nsenter does: first everything but the user namespace, while
+	// the stage still has its privileges over namespaces of its own user
+	// namespace (root joining a child's); what that refuses is joined
+	// after the user namespace, whose owner it then is (a non-root user
+	// joining a child of its own user namespace).
+	int joined[MAX_JOIN] = {0};
+	for (int pass = 0; pass < 3; pass++) {
 		for (int i = 0; i < n; i++) {
 			int user_only = flags[i] == CLONE_NEWUSER;
-			if ((pass == 0) == user_only)
+			if (joined[i] || (pass == 1) != user_only)
 				continue;
 			char names[256];
 			flag_names(flags[i], names, sizeof names);
-			step("setns(%d, %s)", fds[i], names);
-			if (setns(fds[i], flags[i]) < 0)
+			if (pass > 0)
+				step("setns(%d, %s)", fds[i], names);
+			if (setns(fds[i], flags[i]) < 0) {
+				if (pass == 0 && errno == EPERM)
+					continue;
 				die(errno, "setns(%s)", names);
+			}
+			if (pass == 0)
+				step("setns(%d, %s)", fds[i], names);
+			joined[i] = 1;
 			close(fds[i]);
 		}
 	}
