@@ -449,8 +449,9 @@ func (s *Session) Close() {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	// Children's cgroups went with them; what is left is nsh's own
-	// changes, and the janitor.
+	// What the children left to nsh (it is their subreaper), then nsh's
+	// own cgroup changes, and the janitor.
+	isolate.EndOrphans()
 	cgroup.Cleanup()
 }
 

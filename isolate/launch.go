@@ -72,7 +72,7 @@ type Child struct {
 	step       func(string)
 
 	group *cgroup.Group // the child's cgroup, removed once it is reaped
-	links []string      // host ends of its veth pairs, removed likewise
+	links []hostLink    // host ends of its veth pairs, removed likewise
 	// OOMKills is how many of the child's processes the OOM killer
 	// ended, known once Wait returns.
 	OOMKills int
@@ -242,7 +242,12 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	// Pdeathsig fires when the creating thread exits; a locked thread
 	// cannot be handed to another goroutine and exit under us mid-start.
 	runtime.LockOSThread()
-	err = cmd.Start()
+	_, err = track(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
 	runtime.UnlockOSThread()
 	childEnd.Close()
 	plan.close()
@@ -390,6 +395,7 @@ func (c *Child) kill() {
 	unix.Kill(c.direct, unix.SIGKILL)
 	var ws unix.WaitStatus
 	unix.Wait4(c.direct, &ws, 0, nil)
+	untrack(c.direct)
 	c.restoreTerminal()
 	c.closePidfd()
 	c.release()
@@ -473,7 +479,11 @@ var groupSeq int
 func (c *Child) release() {
 	if len(c.links) > 0 {
 		if c.step != nil {
-			c.step(fmt.Sprintf("ip link del %v (if the namespace did not take them along)", c.links))
+			var names []string
+			for _, l := range c.links {
+				names = append(names, l.name)
+			}
+			c.step(fmt.Sprintf("ip link del %s (if the namespace did not take them along)", strings.Join(names, " ")))
 		}
 		deleteLinks(c.links)
 		c.links = nil
@@ -569,6 +579,7 @@ func startError(spec *Spec, err error) error {
 // stops (Ctrl-Z) is killed, since nsh has nobody to resume it; Wait then
 // returns 128+SIGTSTP and ErrStopped.
 func (c *Child) Wait() (int, error) {
+	defer untrack(c.direct)
 	defer c.closePidfd()
 	defer func() {
 		if c.group != nil {

@@ -128,7 +128,11 @@ func BuildBusybox(dir string, step func(string)) error {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0o755); err != nil {
 		return err
 	}
-	out, err := exec.Command(bb, "--list-full").Output()
+	var buf strings.Builder
+	list := exec.Command(bb, "--list-full")
+	list.Stdout = &buf
+	err = runTracked(list)
+	out := buf.String()
 	if err != nil {
 		return fmt.Errorf("%s --list-full: %w", bb, err)
 	}

@@ -4,8 +4,8 @@
 // constructor runs first in the new process, while it still has one
 // thread, when _NSH_STAGE is in the environment:
 //
-//   _NSH_STAGE=janitor  remove the cgroups nsh made once nsh is gone (see
-//                       cgroup/janitor.go)
+//   _NSH_STAGE=janitor  remove the cgroups nsh made once nsh is gone
+//                       (janitor.c; the protocol is in cgroup/janitor.go)
 //   _NSH_STAGE=init     the child stage: join namespaces if asked (below),
 //                       then run the program the parent sends on fd 3 (the
 //                       steps Go planned in plan.go: mounts, hostname,
@@ -816,234 +816,8 @@ static void run_program(void)
 	die(EPROTO, "the program has no exec");
 }
 
-/* ---- The janitor (see cgroup/janitor.go for the protocol). ----
- *
- * nsh re-executed as nsh:[janitor]; it needs no Go runtime. */
-
-#define JAN_DIRS 1024
-#define JAN_PATH 512
-
-static char jan_dirs[JAN_DIRS][JAN_PATH];
-static int jan_used[JAN_DIRS];
-static char jan_sub[64][JAN_PATH + 128];
-static int jan_nsub;
-static char jan_leaf[JAN_PATH], jan_leafparent[JAN_PATH];
-
-static size_t jlen(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
-
-static void jcopy(char *dst, const char *src, size_t size)
-{
-	size_t n = jlen(src);
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
-static void jpath(char *out, const char *dir, const char *file)
-{
-	size_t a = jlen(dir), b = jlen(file);
-	if (a + b + 2 > JAN_PATH + 64) {
-		out[0] = 0;
-		return;
-	}
-	memcpy(out, dir, a);
-	out[a] = '/';
-	memcpy(out + a + 1, file, b + 1);
-}
-
-static void jwrite(const char *path, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		write_all(fd, data, jlen(data));
-		close(fd);
-	}
-}
-
-static void jsleep(long ms)
-{
-	struct timespec ts = {0, ms * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-static void jrmdir(const char *dir)
-{
-	for (int try = 0; try < 100 && rmdir(dir) < 0 && errno == EBUSY; try++)
-		jsleep(20);
-}
-
-// jholds_init says whether pid 1 is in dir's cgroup.procs: only a bug
-// could have put it there, and then the cgroup is not swept wholesale.
-static int jholds_init(const char *dir)
-{
-	char f[JAN_PATH + 64];
-	static char buf[65536];
-	jpath(f, dir, "cgroup.procs");
-	int fd = open(f, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	for (char *p = buf; (p = strstr(p, "1\n")); p++)
-		if (p == buf || p[-1] == '\n')
-			return 1;
-	return 0;
-}
-
-static void jsweep(const char *dir)
-{
-	char f[JAN_PATH + 64];
-	static char buf[65536];
-	pid_t self = (pid_t)syscall(SYS_getpid);
-	if (!jholds_init(dir)) {
-		jpath(f, dir, "cgroup.kill");
-		jwrite(f, "1");
-	}
-	jpath(f, dir, "cgroup.procs");
-	for (int try = 0; try < 50; try++) {
-		int fd = open(f, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			break;
-		ssize_t n = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (n <= 0)
-			break;
-		buf[n] = 0;
-		long pid = 0;
-		int any = 0;
-		for (ssize_t k = 0; k <= n; k++) {
-			if (buf[k] >= '0' && buf[k] <= '9') {
-				pid = pid * 10 + (buf[k] - '0');
-			} else if (pid) {
-				// Never init, never itself: only nsh's children are
-				// placed in nsh's cgroups.
-				if (pid > 1 && pid != self) {
-					kill((pid_t)pid, SIGKILL);
-					any = 1;
-				}
-				pid = 0;
-			}
-		}
-		if (!any)
-			break;
-		jsleep(10);
-	}
-	jrmdir(dir);
-}
-
-static int jeq(const char *a, const char *b) { return strcmp(a, b) == 0; }
-
-static void jline(char *line)
-{
-	char *sp = strchr(line, ' ');
-	if (!sp)
-		return;
-	*sp++ = 0;
-	if (jeq(line, "add")) {
-		for (int k = 0; k < JAN_DIRS; k++)
-			if (!jan_used[k]) {
-				jcopy(jan_dirs[k], sp, JAN_PATH);
-				jan_used[k] = 1;
-				return;
-			}
-	} else if (jeq(line, "del")) {
-		for (int k = 0; k < JAN_DIRS; k++)
-			if (jan_used[k] && jeq(jan_dirs[k], sp)) {
-				jan_used[k] = 0;
-				return;
-			}
-	} else if (jeq(line, "subtree") && jan_nsub < 64) {
-		jcopy(jan_sub[jan_nsub++], sp, sizeof jan_sub[0]);
-	} else if (jeq(line, "leaf")) {
-		char *sp2 = strchr(sp, ' ');
-		if (sp2) {
-			*sp2++ = 0;
-			jcopy(jan_leaf, sp, JAN_PATH);
-			jcopy(jan_leafparent, sp2, JAN_PATH);
-		}
-	}
-}
-
-static void janitor_loop(void)
-{
-	static char buf[JAN_PATH * 4];
-	size_t have = 0;
-	for (;;) {
-		ssize_t n = read(0, buf + have, sizeof buf - 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		have += n;
-		char *start = buf, *nl;
-		while ((nl = memchr(start, '\n', buf + have - start))) {
-			*nl = 0;
-			jline(start);
-			start = nl + 1;
-		}
-		have = buf + have - start;
-		memmove(buf, start, have);
-		if (have == sizeof buf - 1)
-			have = 0; // an overlong line: drop it
-	}
-	// Children's cgroups were listed after their parents: newest first.
-	for (int k = JAN_DIRS; k-- > 0;)
-		if (jan_used[k])
-			jsweep(jan_dirs[k]);
-	for (int k = jan_nsub; k-- > 0;) {
-		// "DIR CTRL CTRL..." -> "-CTRL -CTRL" into DIR/cgroup.subtree_control
-		char *dir = jan_sub[k], *rest = strchr(dir, ' ');
-		char minus[256], f[JAN_PATH + 64];
-		size_t m = 0;
-		if (!rest)
-			continue;
-		*rest++ = 0;
-		for (char *c = rest; *c && m < sizeof minus - 2; c++) {
-			if (c == rest || c[-1] == ' ')
-				minus[m++] = '-';
-			minus[m++] = *c;
-		}
-		minus[m] = 0;
-		jpath(f, dir, "cgroup.subtree_control");
-		jwrite(f, minus);
-	}
-	if (jan_leaf[0]) {
-		char f[JAN_PATH + 64], me[24];
-		long pid = syscall(SYS_getpid);
-		int k = 23;
-		me[k] = 0;
-		do
-			me[--k] = '0' + pid % 10;
-		while ((pid /= 10) && k > 0);
-		jpath(f, jan_leafparent, "cgroup.procs");
-		jwrite(f, me + k);
-		jrmdir(jan_leaf);
-	}
-}
-
-// janitor is the janitor stage: nsh re-executed with _NSH_STAGE=janitor
-// and its pipe as stdin. An exec is cheaper here than a fork of nsh, whose
-// page tables would all be copied.
-static void janitor(void)
-{
-	// The terminal's signals must not end it before it cleans up; it ends
-	// when nsh's end of the pipe closes.
-	sigset_t all;
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	prctl(PR_SET_NAME, "nsh:janitor", 0, 0, 0);
-	// It keeps its pipe only: a descriptor nsh inherited must not stay
-	// open in it after nsh has gone.
-	if (syscall(SYS_close_range, 1, ~0U, 0) < 0)
-		for (int fd = 1; fd < 1024; fd++)
-			close(fd);
-	janitor_loop();
-	_exit(0);
-}
+// The janitor is a program of its own (janitor.c).
+void nsh_janitor(void);
 
 __attribute__((constructor)) static void nsh_stage(void)
 {
@@ -1051,7 +825,7 @@ __attribute__((constructor)) static void nsh_stage(void)
 	if (stage == NULL)
 		return;
 	if (strcmp(stage, "janitor") == 0)
-		janitor();
+		nsh_janitor();
 	if (strcmp(stage, "init") != 0)
 		return; // a stage written in Go (ttywatch)
 	unsetenv("_NSH_STAGE");

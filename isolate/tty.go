@@ -83,7 +83,12 @@ func (c *Child) watchInterrupts() (stop func()) {
 			Setpgid: true, Pgid: c.Pid, Pdeathsig: unix.SIGKILL,
 		},
 	}
-	err = w.Start()
+	_, err = track(func() (int, error) {
+		if err := w.Start(); err != nil {
+			return 0, err
+		}
+		return w.Process.Pid, nil
+	})
 	toWatch.Close()
 	toNSH.Close()
 	if err != nil {
@@ -116,6 +121,7 @@ func (c *Child) watchInterrupts() (stop func()) {
 	return func() {
 		fromNSH.Close() // the watcher sees end of file and exits
 		w.Wait()
+		untrack(w.Process.Pid)
 		fromWatch.Close()
 		<-done
 	}

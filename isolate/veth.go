@@ -1,9 +1,14 @@
 package isolate
 
 import (
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -102,20 +107,34 @@ func isDefault(n *net.IPNet) bool {
 	return ones == 0
 }
 
-// hostVethName is the host end's name: given, or nsh<pid>v<i> (at most 15).
-func hostVethName(v Veth, pid, i int) string {
+// hostVethName is the host end's name: given, or nsh<random>v<i> (13
+// characters; a pid would collide between nsh processes in different pid
+// namespaces sharing a network namespace).
+func hostVethName(v Veth, i int) string {
 	if v.HostName != "" {
 		return v.HostName
 	}
-	return "nsh" + strconv.Itoa(pid) + "v" + strconv.Itoa(i)
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("nsh%xv%d", b, i)
+}
+
+// hostLink is a host end nsh made: its name and index, so that it is
+// deleted only while both still match.
+type hostLink struct {
+	name  string
+	index int
 }
 
 // setupVeths makes the child's veth pairs once it exists (it waits for
-// its spec meanwhile): the pair in nsh's namespace, one end moved into
-// the child's and configured there through a netlink handle in that
-// namespace, so the child stage needs no network code. It returns the
-// host ends, to delete when the child is gone.
-func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]string, error) {
+// its spec meanwhile). Each pair is created inside the child's network
+// namespace and only then is the host end moved out: whenever nsh dies,
+// the pair is either wholly in the child's namespace or split across,
+// and either way the child's namespace takes it along when it goes. The
+// ends are configured through netlink handles, so the child stage needs
+// no network code. It returns the host ends, to delete when the child is
+// reaped (if the namespace did not take them already).
+func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]hostLink, error) {
 	if len(veths) == 0 {
 		return nil, nil
 	}
@@ -132,34 +151,48 @@ func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]string, err
 		return nil, fmt.Errorf("netlink in the child's net namespace: %w", err)
 	}
 	defer inside.Close()
-	var made []string
-	fail := func(err error) ([]string, error) {
+	self, err := netns.GetFromPid(os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("open nsh's net namespace: %w", err)
+	}
+	defer self.Close()
+	var made []hostLink
+	fail := func(err error) ([]hostLink, error) {
 		deleteLinks(made)
 		return nil, err
 	}
 	for i, v := range veths {
-		host := hostVethName(v, pid, i)
-		peer := host + "p"
-		child := "eth" + strconv.Itoa(i)
-		step("ip link add %s type veth peer name %s", host, peer)
-		la := netlink.NewLinkAttrs()
-		la.Name = host
-		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: peer}); err != nil {
-			return fail(fmt.Errorf("ip link add %s type veth: %w", host, err))
+		var host string
+		var hl netlink.Link
+		// A random name taken in nsh's namespace meanwhile: another one.
+		for try := 0; ; try++ {
+			host = hostVethName(v, i)
+			peer := "eth" + strconv.Itoa(i)
+			step("in the child: ip link add %s type veth peer name %s", host, peer)
+			la := netlink.NewLinkAttrs()
+			la.Name = host
+			if err := inside.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: peer}); err != nil {
+				return fail(fmt.Errorf("ip link add %s type veth peer name %s in the child: %w", host, peer, err))
+			}
+			l, err := inside.LinkByName(host)
+			if err != nil {
+				return fail(err)
+			}
+			step("in the child: ip link set %s netns %d", host, os.Getpid())
+			err = inside.LinkSetNsFd(l, int(self))
+			if err == nil {
+				break
+			}
+			inside.LinkDel(l)
+			if !errors.Is(err, unix.EEXIST) || v.HostName != "" || try > 8 {
+				return fail(fmt.Errorf("move %s out of the child's net namespace: %w", host, err))
+			}
 		}
-		made = append(made, host)
-		pl, err := netlink.LinkByName(peer)
+		hl, err = netlink.LinkByName(host)
 		if err != nil {
 			return fail(err)
 		}
-		step("ip link set %s netns %d", peer, pid)
-		if err := netlink.LinkSetNsPid(pl, pid); err != nil {
-			return fail(fmt.Errorf("move %s into the child's net namespace: %w", peer, err))
-		}
-		hl, err := netlink.LinkByName(host)
-		if err != nil {
-			return fail(err)
-		}
+		made = append(made, hostLink{host, hl.Attrs().Index})
 		ha, _ := ParseCIDR(v.HostAddr)
 		step("ip addr add %s dev %s; ip link set %s up", v.HostAddr, host, host)
 		if err := netlink.AddrAdd(hl, ha); err != nil {
@@ -168,15 +201,13 @@ func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]string, err
 		if err := netlink.LinkSetUp(hl); err != nil {
 			return fail(fmt.Errorf("ip link set %s up: %w", host, err))
 		}
-		cl, err := inside.LinkByName(peer)
+		child := "eth" + strconv.Itoa(i)
+		cl, err := inside.LinkByName(child)
 		if err != nil {
 			return fail(err)
 		}
 		ca, _ := ParseCIDR(v.ChildAddr)
-		step("in the child: ip link set %s name %s; ip addr add %s dev %s; ip link set %s up", peer, child, v.ChildAddr, child, child)
-		if err := inside.LinkSetName(cl, child); err != nil {
-			return fail(fmt.Errorf("rename %s to %s in the child: %w", peer, child, err))
-		}
+		step("in the child: ip addr add %s dev %s; ip link set %s up", v.ChildAddr, child, child)
 		if err := inside.AddrAdd(cl, ca); err != nil {
 			return fail(fmt.Errorf("ip addr add %s dev %s in the child: %w", v.ChildAddr, child, err))
 		}
@@ -187,11 +218,11 @@ func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]string, err
 	return made, nil
 }
 
-// deleteLinks removes host veth ends; one that went with its namespace
-// is already gone.
-func deleteLinks(names []string) {
-	for _, n := range names {
-		if l, err := netlink.LinkByName(n); err == nil {
+// deleteLinks removes host veth ends that are still the ones nsh made;
+// one that went with its namespace is already gone.
+func deleteLinks(links []hostLink) {
+	for _, h := range links {
+		if l, err := netlink.LinkByIndex(h.index); err == nil && l.Attrs().Name == h.name {
 			netlink.LinkDel(l)
 		}
 	}

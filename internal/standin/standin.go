@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,7 +75,8 @@ func beInit() int {
 		return 1
 	}
 	// As init: reap every orphan, until the tests end.
-	for {
+	status := -1
+	for status < 0 {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
 		if err == unix.EINTR {
@@ -88,11 +90,26 @@ func beInit() int {
 		}
 		switch {
 		case ws.Exited():
-			return ws.ExitStatus()
+			status = ws.ExitStatus()
 		case ws.Signaled():
-			return 128 + int(ws.Signal())
+			status = 128 + int(ws.Signal())
 		}
 	}
+	// When init exits, the kernel kills everything left in its pid
+	// namespace, nsh's janitors too, before they have removed what a
+	// killed nsh left: so init stays until they are done.
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.ECHILD {
+			break
+		}
+		if pid == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return status
 }
 
 // Active says whether the tests run below a stand-in.

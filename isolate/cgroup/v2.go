@@ -92,10 +92,10 @@ func leaveParent(pdir string, step Step) error {
 	}
 	leaf := filepath.Join(pdir, NamePrefix()+"-self")
 	step.say("mkdir %s (nsh leaves %s: a cgroup with processes cannot pass controllers on)", leaf, pdir)
+	janitorSay("leaf", leaf, pdir)
 	if err := mkdir(leaf); err != nil {
 		return fmt.Errorf("mkdir %s: %w", leaf, err)
 	}
-	janitorSay("leaf", leaf, pdir)
 	for _, pid := range move {
 		if err := movePid(leaf, pid, step); err != nil {
 			return err

@@ -1,0 +1,283 @@
+// The janitor: nsh re-executed as nsh:janitor, run by the constructor in
+// stage.c before any Go runtime starts. It reads lines from a pipe whose
+// other end only nsh holds (the protocol is in cgroup/janitor.go) and,
+// at end of file, which comes however nsh ends, removes what nsh made and
+// did not remove itself. It has no fixed capacity and no path length
+// limit: every line and every path is allocated as it comes.
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { INTENT = 1, MADE = 2 };
+
+struct entry {
+	char *path;
+	int state; // INTENT: nsh was about to make it; MADE: nsh made it
+};
+
+static struct entry *dirs;
+static size_t ndirs, capdirs;
+static char **subtrees;
+static size_t nsub, capsub;
+static char *leaf, *leafparent;
+
+static void *grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 64;
+	void *q = realloc(p, *cap * size);
+	if (!q)
+		_exit(1);
+	return q;
+}
+
+static char *copy(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		_exit(1);
+	return d;
+}
+
+static char *join(const char *dir, const char *file)
+{
+	char *out;
+	if (asprintf(&out, "%s/%s", dir, file) < 0)
+		_exit(1);
+	return out;
+}
+
+static void write_str(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size_t n = strlen(data);
+	while (n > 0) {
+		ssize_t w = write(fd, data, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		data += w;
+		n -= (size_t)w;
+	}
+	close(fd);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+// read_procs reads dir's cgroup.procs into a buffer the caller frees.
+static char *read_procs(const char *dir)
+{
+	char *f = join(dir, "cgroup.procs");
+	int fd = open(f, O_RDONLY | O_CLOEXEC);
+	free(f);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (!buf)
+			_exit(1);
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len + 1 == cap)
+			buf = realloc(buf, cap *= 2);
+	}
+	close(fd);
+	buf[len] = 0;
+	return buf;
+}
+
+static int holds_init(const char *procs)
+{
+	for (const char *p = procs; (p = strstr(p, "1\n")); p++)
+		if (p == procs || p[-1] == '\n')
+			return 1;
+	return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+	for (int try = 0; try < 100 && rmdir(dir) < 0 && errno == EBUSY; try++)
+		sleep_ms(20);
+}
+
+// sweep kills what is left in a cgroup nsh made, then removes it. Only
+// nsh's children are ever placed there; pid 1 and the janitor itself
+// would be a bug's doing and are never signalled.
+static void sweep(const char *dir)
+{
+	pid_t self = (pid_t)syscall(SYS_getpid);
+	char *procs = read_procs(dir);
+	if (procs && !holds_init(procs)) {
+		char *kill_file = join(dir, "cgroup.kill");
+		write_str(kill_file, "1");
+		free(kill_file);
+	}
+	for (int try = 0; procs && try < 50; try++) {
+		int any = 0;
+		for (char *p = procs; *p;) {
+			long pid = strtol(p, &p, 10);
+			if (pid > 1 && pid != self) {
+				kill((pid_t)pid, SIGKILL);
+				any = 1;
+			}
+			while (*p == '\n')
+				p++;
+		}
+		free(procs);
+		procs = NULL;
+		if (!any)
+			break;
+		sleep_ms(10);
+		procs = read_procs(dir);
+	}
+	free(procs);
+	remove_dir(dir);
+}
+
+static struct entry *find(const char *path)
+{
+	for (size_t k = ndirs; k-- > 0;)
+		if (dirs[k].state && strcmp(dirs[k].path, path) == 0)
+			return &dirs[k];
+	return NULL;
+}
+
+static void line(char *l)
+{
+	char *arg = strchr(l, ' ');
+	if (!arg)
+		return;
+	*arg++ = 0;
+	if (strcmp(l, "add") == 0) {
+		dirs = grow(dirs, &capdirs, ndirs, sizeof *dirs);
+		dirs[ndirs++] = (struct entry){copy(arg), INTENT};
+	} else if (strcmp(l, "made") == 0) {
+		struct entry *e = find(arg);
+		if (e)
+			e->state = MADE;
+	} else if (strcmp(l, "del") == 0) {
+		struct entry *e = find(arg);
+		if (e) {
+			e->state = 0;
+			free(e->path);
+			e->path = NULL;
+		}
+	} else if (strcmp(l, "subtree") == 0) {
+		subtrees = grow(subtrees, &capsub, nsub, sizeof *subtrees);
+		subtrees[nsub++] = copy(arg);
+	} else if (strcmp(l, "leaf") == 0) {
+		char *sp = strchr(arg, ' ');
+		if (sp) {
+			*sp++ = 0;
+			free(leaf);
+			free(leafparent);
+			leaf = copy(arg);
+			leafparent = copy(sp);
+		}
+	}
+}
+
+static void finish(void)
+{
+	// Children's cgroups were announced after their parents: newest
+	// first. One nsh was only about to make holds nothing of nsh's (a
+	// child is placed only once its cgroup is made): it is removed if it
+	// exists and is empty, never swept.
+	for (size_t k = ndirs; k-- > 0;) {
+		if (dirs[k].state == MADE)
+			sweep(dirs[k].path);
+		else if (dirs[k].state == INTENT)
+			rmdir(dirs[k].path);
+	}
+	for (size_t k = nsub; k-- > 0;) {
+		// "DIR CTRL CTRL..." -> "-CTRL -CTRL" into DIR/cgroup.subtree_control
+		char *dir = subtrees[k], *rest = strchr(dir, ' ');
+		if (!rest)
+			continue;
+		*rest++ = 0;
+		char *minus = malloc(2 * strlen(rest) + 2), *m = minus;
+		if (!minus)
+			_exit(1);
+		for (char *c = rest; *c; c++) {
+			if (c == rest || c[-1] == ' ')
+				*m++ = '-';
+			*m++ = *c;
+		}
+		*m = 0;
+		char *f = join(dir, "cgroup.subtree_control");
+		write_str(f, minus);
+		free(f);
+		free(minus);
+	}
+	if (leaf) {
+		char me[24];
+		snprintf(me, sizeof me, "%ld", (long)syscall(SYS_getpid));
+		char *f = join(leafparent, "cgroup.procs");
+		write_str(f, me);
+		free(f);
+		remove_dir(leaf);
+	}
+}
+
+void nsh_janitor(void)
+{
+	// The terminal's signals must not end it before it cleans up; it ends
+	// when nsh's end of the pipe closes.
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_NAME, "nsh:janitor", 0, 0, 0);
+	// It keeps its pipe only: a descriptor nsh inherited must not stay
+	// open in it after nsh has gone.
+	if (syscall(SYS_close_range, 1, ~0U, 0) < 0)
+		for (int fd = 1; fd < 1024; fd++)
+			close(fd);
+	size_t cap = 4096, have = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (!buf)
+			_exit(1);
+		if (have + 1 >= cap)
+			buf = realloc(buf, cap *= 2);
+		if (!buf)
+			_exit(1);
+		ssize_t n = read(0, buf + have, cap - have - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		char *start = buf, *nl;
+		while ((nl = memchr(start, '\n', (size_t)(buf + have - start)))) {
+			*nl = 0;
+			line(start);
+			start = nl + 1;
+		}
+		have = (size_t)(buf + have - start);
+		memmove(buf, start, have);
+	}
+	finish();
+	_exit(0);
+}

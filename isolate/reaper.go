@@ -1,0 +1,143 @@
+package isolate
+
+import (
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/isolate/cgroup"
+)
+
+// nsh is a child subreaper (PR_SET_CHILD_SUBREAPER): a process its
+// children leave behind (a daemon, `setsid sleep &`, the rest of a shell
+// pipeline) is reparented to nsh instead of the machine's init. Without a
+// cgroup (a non-root nsh, `cgroup off`) this is what keeps such
+// grandchildren from outliving nsh: nsh reaps them as they exit and ends
+// the rest when it ends (EndOrphans). With a cgroup, they are in the
+// child's cgroup anyway.
+//
+// nsh reaps only orphans, never a process it started itself, whose status
+// belongs to whoever waits for it: those are tracked from the moment of
+// their fork (track), under the same lock the reaper scans under.
+
+var reaper struct {
+	sync.Mutex
+	once  sync.Once
+	known map[int]bool // processes nsh started; their waiters reap them
+}
+
+// becomeSubreaper makes nsh a child subreaper, once, and starts reaping
+// orphans that exit.
+func becomeSubreaper() {
+	reaper.once.Do(func() {
+		reaper.known = map[int]bool{}
+		if unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != nil {
+			return
+		}
+		sigs := make(chan os.Signal, 16)
+		signal.Notify(sigs, unix.SIGCHLD)
+		go func() {
+			for range sigs {
+				reapOrphans(false)
+			}
+		}()
+	})
+}
+
+// track runs start, which forks a process nsh will wait for itself, so
+// that the orphan reaper never takes its status.
+func track(start func() (int, error)) (int, error) {
+	becomeSubreaper()
+	reaper.Lock()
+	defer reaper.Unlock()
+	pid, err := start()
+	if err == nil && pid > 0 {
+		reaper.known[pid] = true
+	}
+	return pid, err
+}
+
+// untrack forgets a process nsh started, once it has been reaped.
+func untrack(pid int) {
+	reaper.Lock()
+	delete(reaper.known, pid)
+	reaper.Unlock()
+}
+
+// runTracked runs a helper command to its end (busybox --list-full).
+func runTracked(cmd *exec.Cmd) error {
+	pid, err := track(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	if err != nil {
+		return err
+	}
+	defer untrack(pid)
+	return cmd.Wait()
+}
+
+// orphans lists nsh's children that it did not start itself: the kernel's
+// list of each thread's children (orphans are reparented to any thread).
+// The janitor is nsh's own and is never among them.
+func orphans() []int {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	jan := cgroup.JanitorPid()
+	var out []int
+	for _, t := range tasks {
+		b, _ := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			pid, err := strconv.Atoi(f)
+			if err == nil && !reaper.known[pid] && pid != jan {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// reapOrphans reaps orphans that have exited; with all, it kills the
+// others first and goes on until none is left (their own children come
+// to nsh in turn).
+func reapOrphans(all bool) {
+	reaper.Lock()
+	defer reaper.Unlock()
+	for round := 0; round < 100; round++ {
+		list := orphans()
+		if len(list) == 0 {
+			return
+		}
+		for _, pid := range list {
+			// A child of nsh's that is not reaped keeps its pid, so
+			// the number cannot name another process meanwhile.
+			if all {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+			var ws unix.WaitStatus
+			flags := unix.WNOHANG
+			if all {
+				flags = 0
+			}
+			unix.Wait4(pid, &ws, flags, nil)
+		}
+		if !all {
+			return
+		}
+	}
+}
+
+// EndOrphans ends every process that was left to nsh by its children and
+// is still running: called when nsh ends, after its children.
+func EndOrphans() {
+	if reaper.known == nil {
+		return
+	}
+	reapOrphans(true)
+}
