@@ -9,6 +9,8 @@ import (
 
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
+
+	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -348,8 +350,10 @@ func cgroupPrompt(c *cgroup.Config) []string {
 	return out
 }
 
-// oomNote explains a child the OOM killer ended.
-func oomNote(proc *isolate.Child, spec *isolate.Spec) string {
+// oomNote explains what the OOM killer ended in a child's cgroup: the
+// child itself (it died of SIGKILL), or another process there (the child
+// ended otherwise, a grandchild did not).
+func oomNote(proc *isolate.Child, spec *isolate.Spec, status int) string {
 	if proc.OOMKills == 0 {
 		return ""
 	}
@@ -358,6 +362,9 @@ func oomNote(proc *isolate.Child, spec *isolate.Spec) string {
 		if v, ok := spec.Cgroup.Get("memory.max"); ok {
 			limit = " (memory.max=" + cgroup.FormatSize(v) + ")"
 		}
+	}
+	if status != 128+int(unix.SIGKILL) {
+		return "a process in its cgroup was killed by the OOM killer" + limit
 	}
 	return "killed by the OOM killer" + limit
 }

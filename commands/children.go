@@ -56,8 +56,11 @@ func (c *child) state() string {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.oom != "" {
+	if strings.HasPrefix(c.oom, "killed") {
 		return c.oom
+	}
+	if c.oom != "" {
+		return describeStatus(c.ws) + "; " + c.oom
 	}
 	return describeStatus(c.ws)
 }
@@ -247,7 +250,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		}
 		c.mu.Lock()
 		c.ws = st
-		c.oom = oomNote(proc, spec)
+		c.oom = oomNote(proc, spec, st)
 		c.mu.Unlock()
 		close(c.done)
 	}()
@@ -384,7 +387,11 @@ func runWait(s *Session, args []string) error {
 	st, oom := ch.ws, ch.oom
 	ch.mu.Unlock()
 	if oom != "" {
-		fmt.Fprintf(s.Err, "wait: %s %s\n", ch.ref(), oom)
+		sep := ": "
+		if strings.HasPrefix(oom, "killed") {
+			sep = " "
+		}
+		fmt.Fprintf(s.Err, "wait: %s%s%s\n", ch.ref(), sep, oom)
 	}
 	s.childStatus, s.haveChild = st, true
 	s.status = st

@@ -121,7 +121,7 @@ func (s *Session) waitForeground(verb string, proc *isolate.Child, spec *isolate
 	case err != nil:
 		return err
 	}
-	if note := oomNote(proc, spec); note != "" {
+	if note := oomNote(proc, spec, status); note != "" {
 		fmt.Fprintf(s.Err, "%s: %s\n", verb, note)
 	}
 	s.setChildStatus(status)

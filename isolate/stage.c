@@ -819,15 +819,31 @@ static void run_program(void)
 // The janitor is a program of its own (janitor.c).
 void nsh_janitor(void);
 
-__attribute__((constructor)) static void nsh_stage(void)
+// is_socket says whether fd is a socket: the init stage's channel is.
+static int is_socket(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+// glibc passes main's arguments to constructors too.
+__attribute__((constructor)) static void nsh_stage(int argc, char **argv)
 {
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL)
 		return;
-	if (strcmp(stage, "janitor") == 0)
+	// A stage is what nsh itself started: the variable, the name nsh
+	// gives it and its channel. A _NSH_STAGE that came from elsewhere
+	// (a user's environment) is dropped, and nsh runs as nsh.
+	const char *name = argc > 0 ? argv[0] : "";
+	if (strcmp(stage, "janitor") == 0 && strcmp(name, "nsh:janitor") == 0)
 		nsh_janitor();
-	if (strcmp(stage, "init") != 0)
-		return; // a stage written in Go (ttywatch)
+	if (strcmp(stage, "ttywatch") == 0 && strcmp(name, "nsh:[ttywatch]") == 0)
+		return; // a stage written in Go (tty.go)
+	if (strcmp(stage, "init") != 0 || strcmp(name, "nsh:[init]") != 0 || !is_socket(NSH_STAGE_FD)) {
+		unsetenv("_NSH_STAGE");
+		return;
+	}
 	unsetenv("_NSH_STAGE");
 	// Non-dumpable before anything else, as runc's nsexec is: a process
 	// of the child (or of an entered one) that sees this stage in /proc

@@ -23,7 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const env = "_NSH_TEST_STANDIN"
+const env = "NSHTEST_STANDIN"
 
 // Enter is called first in TestMain. Outside the stand-in's namespace it
 // runs the whole test binary below a stand-in and exits with its status;

@@ -163,13 +163,10 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		step.say("mkdir %s", dir)
 		// Announced before it exists: a SIGKILL now leaves nothing the
 		// janitor does not know of.
-		janitorSay("add", dir)
-		if err := mkdir(dir); err != nil {
-			janitorSay("del", dir)
+		if err := makeAnnounced(dir, mkdir); err != nil {
 			g.Remove(step)
 			return nil, fmt.Errorf("make cgroup: mkdir %s: %w", dir, err)
 		}
-		janitorSay("made", dir)
 		g.dirs = append(g.dirs, groupDir{x, dir})
 		if !x.V2 && x.has("cpuset") {
 			if err := copyCpuset(pdir, dir, step); err != nil {

@@ -42,6 +42,34 @@ var (
 	janPending int // what it would have to undo: adds less dels, subtree and leaf changes
 )
 
+// makeAnnounced makes dir with mk, announced to the janitor before and
+// confirmed after, under the janitor's lock: stopJanitor (a signal that
+// ends nsh, handled while a spawn runs) cannot slip in between, and a
+// janitor stopped before is started again, so no directory is ever made
+// that no janitor has heard of.
+func makeAnnounced(dir string, mk func(string) error) error {
+	janMu.Lock()
+	defer janMu.Unlock()
+	if err := startLocked(); err != nil {
+		return err
+	}
+	say := func(words ...string) {
+		if janIn != nil {
+			fmt.Fprintln(janIn, strings.Join(words, " "))
+		}
+	}
+	say("add", dir)
+	if err := mk(dir); err != nil {
+		say("del", dir)
+		return err
+	}
+	say("made", dir)
+	if janIn != nil {
+		janPending++
+	}
+	return nil
+}
+
 // noJanitor is set by tests that run on a fake cgroupfs.
 var noJanitor bool
 
@@ -50,6 +78,10 @@ var noJanitor bool
 func startJanitor() error {
 	janMu.Lock()
 	defer janMu.Unlock()
+	return startLocked()
+}
+
+func startLocked() error {
 	if janIn != nil || noJanitor {
 		return nil
 	}
