@@ -152,8 +152,37 @@ func TestRootless(t *testing.T) {
 
 	_, errOut, st = run(`unshare uts; hostname x; spawn hostname`)
 	want := "-c:1: spawn: creating namespaces uts: operation not permitted: it needs CAP_SYS_ADMIN; run nsh as root, or add `unshare user` to be root in a user namespace of your own\n"
-	if st != 2 || errOut != want {
-		t.Errorf("unshare uts as nobody: status %d, stderr %q, want 2 and %q", st, errOut, want)
+	// Without cgroups, what children leave behind (a background and a
+	// setsid grandchild, a ping whose file capabilities clear the
+	// parent-death signal) ends with nsh, whether it exits or is
+	// terminated.
+	for _, how := range []string{"exit", "TERM"} {
+		marker := "NSH_ROOTLESS_ORPHANS=" + how
+		script := `spawn -d sh -c 'sleep 100 & setsid sleep 100 & exit 0'; spawn -d ping -q 127.0.0.1; spawn sleep 0.3`
+		if how == "TERM" {
+			script += "; spawn sleep 30"
+		}
+		cmd := exec.Command(bin, "-c", script)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/nonexistent", marker}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if how == "TERM" {
+			time.Sleep(time.Second)
+			cmd.Process.Signal(syscall.SIGTERM)
+		}
+		cmd.Wait()
+		if left := leftovers(marker, "nsh-none-", "/proc/self/ns/net"); len(left) > 0 {
+			t.Errorf("as nobody, after %s: left %v", how, left)
+		}
+	}
+
+	// Said once: no cgroups for a non-root nsh here.
+	notice := "spawn: no cgroups for children here (permission denied): nsh ends them, and what they leave behind, as their subreaper\n"
+	if st != 2 || errOut != notice+want {
+		t.Errorf("unshare uts as nobody: status %d, stderr %q, want 2 and %q", st, errOut, notice+want)
 	}
 }
 

@@ -214,6 +214,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		Stdin: devnull, Stdout: w, Stderr: w,
 		Detached: true,
 		Step:     s.explain,
+		Notice:   func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
 		Verify:   s.verifyJoins(spec),
 	})
 	w.Close()

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -467,12 +468,24 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 	}
 	if len(cfg.Settings) == 0 && cfg.Use == "" && cfg.Parent == "" {
 		opt.step("no cgroup for this child: %v", err)
+		noCgroupOnce.Do(func() {
+			if opt.Notice != nil {
+				cause := err
+				for errors.Unwrap(cause) != nil {
+					cause = errors.Unwrap(cause)
+				}
+				opt.Notice(fmt.Sprintf("no cgroups for children here (%v): nsh ends them, and what they leave behind, as their subreaper", cause))
+			}
+		})
 		return nil, nil
 	}
 	return nil, fmt.Errorf("cgroup: %w", err)
 }
 
-var groupSeq int
+var (
+	groupSeq     int
+	noCgroupOnce sync.Once
+)
 
 // release removes what the child had outside itself: its veth host ends
 // and its cgroup.
