@@ -30,7 +30,11 @@ func init() {
 			"With @ID, set changes a running child's cgroup at once. Any other controller file is written\n" +
 			"as named where it exists. cgroup use PATH puts children into an existing cgroup (cgexec -g).\n" +
 			"cgroup off gives children no cgroup of their own (they stay in nsh's, as with plain unshare);\n" +
-			"cgroup on undoes it.",
+			"cgroup on undoes it. nsh ends and removes only cgroups it made: in one joined with cgroup use\n" +
+			"it ends only its own children.\n" +
+			"cpu.weight and v1 cpu.shares convert as runc >= 1.3 does (opencontainers/cgroups): weight 100 is\n" +
+			"the v1 default 1024 shares, 1 is 2 and 10000 is 262144, monotonic between; export oci and\n" +
+			"export docker write the same shares.",
 		Run:      runCgroup,
 		Complete: completeCgroup,
 	})

@@ -3,6 +3,7 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -283,14 +284,45 @@ func v1Writes(x *Hierarchy, s Setting, get func(string) (string, bool)) ([]Write
 	return []Write{{x, s.Key, s.Value}}, nil
 }
 
-// WeightToShares converts cpu.weight (1-10000) to v1 cpu.shares (2-262144), as runc does.
-func WeightToShares(w uint64) uint64 {
-	return 2 + ((w-1)*262142)/9999
+// The v1 and v2 CPU weights, converted as runc does today
+// (opencontainers/cgroups ConvertCPUSharesToCgroupV2Value, runc >= 1.3):
+// a quadratic in log2(shares) through the minimums (2 <-> 1), the
+// defaults (1024 <-> 100) and the maximums (262144 <-> 10000), so that
+// the default maps to the default and the map is monotonic. The linear
+// formula of runc before 1.3 mapped weight 100 to 2597 shares, above the
+// v1 default for the v2 default. OCI bundles carry shares, and runc
+// turns them into a weight with this function on v2: WeightToShares is
+// its inverse, so a weight exported and run by runc comes back unchanged.
+
+// SharesToWeight converts v1 cpu.shares (2-262144) to cpu.weight
+// (1-10000), as runc does.
+func SharesToWeight(s uint64) uint64 {
+	switch {
+	case s == 0:
+		return 0
+	case s <= 2:
+		return 1
+	case s >= 262144:
+		return 10000
+	}
+	l := math.Log2(float64(s))
+	return uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
-// SharesToWeight is the inverse, for showing v1 values.
-func SharesToWeight(s uint64) uint64 {
-	return 1 + ((s-2)*9999)/262142
+// WeightToShares converts cpu.weight (1-10000) to v1 cpu.shares: the
+// most shares runc converts to that weight, which puts the defaults
+// (100 -> 1024) and the ends (1 -> 2, 10000 -> 262144) where runc does.
+func WeightToShares(w uint64) uint64 {
+	lo, hi := uint64(2), uint64(262144)
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if SharesToWeight(mid) <= w {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
 }
 
 // Describe says, for each setting, which file it lands in on this host

@@ -91,17 +91,36 @@ func TestFormatSize(t *testing.T) {
 	}
 }
 
+// The reference values are runc's own (opencontainers/cgroups,
+// utils_test.go TestConvertCPUSharesToCgroupV2Value: 2->1, 3->2, 1024->100,
+// 262143->10000, 262144->10000) and, for the default, systemd's
+// (CGROUP_CPU_SHARES_DEFAULT 1024 <-> CGROUP_WEIGHT_DEFAULT 100).
 func TestWeightShares(t *testing.T) {
-	for w, s := range map[uint64]uint64{1: 2, 100: 2597, 10000: 262144} {
+	for s, w := range map[uint64]uint64{1: 1, 2: 1, 3: 2, 1024: 100, 262143: 10000, 262144: 10000, 262145: 10000} {
+		if got := SharesToWeight(s); got != w {
+			t.Errorf("SharesToWeight(%d) = %d, want %d (runc)", s, got, w)
+		}
+	}
+	for w, s := range map[uint64]uint64{1: 2, 2: 5, 100: 1024, 10000: 262144} {
 		if got := WeightToShares(w); got != s {
 			t.Errorf("WeightToShares(%d) = %d, want %d", w, got, s)
 		}
 	}
-	// runc's integer conversion loses a little on the way back.
-	for s, w := range map[uint64]uint64{2: 1, 1024: 39, 262144: 10000} {
-		if got := SharesToWeight(s); got != w {
-			t.Errorf("SharesToWeight(%d) = %d, want %d", s, got, w)
+	// Every weight survives the round trip runc makes of an exported
+	// bundle on v2, and a lower weight never gets more shares.
+	prev := uint64(0)
+	for w := uint64(1); w <= 10000; w++ {
+		s := WeightToShares(w)
+		if back := SharesToWeight(s); back != w {
+			t.Fatalf("weight %d -> %d shares -> weight %d", w, s, back)
 		}
+		if s <= prev {
+			t.Fatalf("weight %d -> %d shares, not above weight %d's %d", w, s, w-1, prev)
+		}
+		prev = s
+	}
+	if s := WeightToShares(50); s >= 1024 {
+		t.Errorf("weight 50 -> %d shares, above the v1 default for a weight below the v2 default", s)
 	}
 }
 
@@ -130,7 +149,7 @@ func TestV1Writes(t *testing.T) {
 		"/m memory.memsw.limit_in_bytes=115343360",
 		"/m memory.soft_limit_in_bytes=-1",
 		"/c cpu.cfs_period_us=100000", "/c cpu.cfs_quota_us=50000",
-		"/c cpu.shares=2597",
+		"/c cpu.shares=1024",
 		"/p pids.max=20",
 		"/b blkio.throttle.read_bps_device=8:0 100", "/b blkio.throttle.write_iops_device=8:0 0",
 	}
