@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -11,8 +12,18 @@ import (
 )
 
 // Docker is the docker run flags for what Docker can express of the
-// session, and a list of what it cannot.
+// session, and a list of what it cannot. Each flag is one shell word,
+// quoted for sh where it needs it, and parses with the docker CLI (the
+// tests run them through `docker create`); the last word is the image,
+// $IMAGE or debian.
 func Docker(sp *isolate.Spec) (flags, cannot []string) {
+	defer func() {
+		for i, f := range flags {
+			if !strings.HasPrefix(f, `"${IMAGE`) {
+				flags[i] = q(f)
+			}
+		}
+	}()
 	add := func(f ...string) { flags = append(flags, f...) }
 	// Docker makes every namespace new unless told to share the host's.
 	host := map[string]string{"pid": "--pid=host", "ipc": "--ipc=host", "uts": "--uts=host", "net": "--network=host"}
@@ -51,7 +62,10 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 	if c := sp.Caps; c != nil {
 		switch {
 		case c.Preset == "privileged":
-			add("--privileged")
+			// Not --privileged: that also gives every device and
+			// turns seccomp and AppArmor off, far more than nsh's
+			// every capability.
+			add("--cap-add=ALL")
 		case c.Preset == "docker":
 		default:
 			// Relative to Docker's default 14, as --cap-drop/--cap-add are.
@@ -79,7 +93,10 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 		for _, st := range c.Settings {
 			switch st.Key {
 			case "memory.max":
-				add("--memory=" + dockerBytes(st.Value))
+				// "max" is Docker's default; -1 is not a size to it.
+				if st.Value != "max" {
+					add("--memory=" + st.Value + "b")
+				}
 			case "memory.swap.max":
 				if mem, ok := c.Get("memory.max"); ok && mem != "max" && st.Value != "max" {
 					m, _ := strconv.ParseUint(mem, 10, 64)
@@ -89,7 +106,17 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 					add("--memory-swap=-1")
 				}
 			case "memory.low":
-				add("--memory-reservation=" + dockerBytes(st.Value))
+				if st.Value != "max" {
+					add("--memory-reservation=" + st.Value + "b")
+				}
+			case "memory.swappiness":
+				add("--memory-swappiness=" + st.Value)
+			case "io.max":
+				fl, err := dockerIOMax(st.Value)
+				if err != nil {
+					cannot = append(cannot, fmt.Sprintf("io.max %s: %v", st.Value, err))
+				}
+				add(fl...)
 			case "cpu.max":
 				q, p, _ := strings.Cut(st.Value, " ")
 				if q != "max" {
@@ -131,11 +158,13 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 			}
 			add("--tmpfs=" + m.Target + opt)
 		case "bind":
-			ro := ""
+			// --mount, not --volume: a path may hold a colon. Its value
+			// is CSV, so a field with a comma or a quote is quoted.
+			spec := "type=bind," + csvField("source="+m.Source) + "," + csvField("target="+m.Target)
 			if m.ReadOnly {
-				ro = ":ro"
+				spec += ",readonly"
 			}
-			add("--volume=" + m.Source + ":" + m.Target + ro)
+			add("--mount=" + spec)
 		case "proc":
 			if m.Target != "/proc" {
 				cannot = append(cannot, "a second proc mount at "+m.Target)
@@ -152,21 +181,52 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 	} else if sp.Has("net") {
 		add("--network=none")
 	}
-	image := "IMAGE"
+	image := `"${IMAGE:-debian}"`
 	if r := sp.Rootfs; r != nil {
 		if r.ReadOnly {
 			add("--read-only")
 		}
-		image = "nsh-rootfs"
+		image = `"${IMAGE:-nsh-rootfs}"`
 		cannot = append(cannot, fmt.Sprintf("a directory as the root: make it an image first: tar -C %s -c . | docker import - nsh-rootfs", r.Dir))
 	}
 	add("--rm", "-it", image)
 	return flags, cannot
 }
 
-func dockerBytes(v string) string {
-	if v == "max" {
-		return "-1"
+// csvField quotes one field of a CSV value (docker's --mount).
+func csvField(f string) string {
+	if !strings.ContainsAny(f, ",\"\n") {
+		return f
 	}
-	return v + "b"
+	return `"` + strings.ReplaceAll(f, `"`, `""`) + `"`
+}
+
+// dockerIOMax turns "MAJ:MIN rbps=N wbps=N riops=N wiops=N" into docker's
+// --device-{read,write}-{bps,iops}=PATH:N flags; docker names a device by
+// its path, found through /sys/dev/block/MAJ:MIN.
+func dockerIOMax(v string) ([]string, error) {
+	f := strings.Fields(v)
+	if len(f) < 2 {
+		return nil, fmt.Errorf("no limits")
+	}
+	b, err := os.ReadFile("/sys/dev/block/" + f[0] + "/uevent")
+	dev := ""
+	for _, l := range strings.Split(string(b), "\n") {
+		if n, ok := strings.CutPrefix(l, "DEVNAME="); ok {
+			dev = "/dev/" + n
+		}
+	}
+	if err != nil || dev == "" {
+		return nil, fmt.Errorf("docker names a device by its path, and this host has no block device %s", f[0])
+	}
+	flag := map[string]string{"rbps": "--device-read-bps", "wbps": "--device-write-bps", "riops": "--device-read-iops", "wiops": "--device-write-iops"}
+	var out []string
+	for _, kv := range f[1:] {
+		k, n, _ := strings.Cut(kv, "=")
+		if n == "max" || flag[k] == "" {
+			continue // max: docker's default
+		}
+		out = append(out, flag[k]+"="+dev+":"+n)
+	}
+	return out, nil
 }
