@@ -22,7 +22,7 @@ func init() {
 			Usage: []string{
 				"cap drop [--set SET] CAP...", "cap add [--set SET] CAP...", "cap only [--set SET] CAP...",
 				"cap preset docker|privileged|none", "cap reset", "cap show [@ID|PID|self]", "cap decode HEX",
-				"cap file get PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH",
+				"cap file get [-n] PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH",
 			},
 			Summary: "shape children's capability sets; look at a process's or a file's",
 			Example: "cap drop net_raw; spawn grep CapBnd /proc/self/status",
@@ -365,19 +365,28 @@ func capFile(s *Session, c *Command, args []string) error {
 	op, path := args[0], args[1]
 	switch op {
 	case "get":
-		if len(args) != 2 {
-			return usageError(c, "cap file get takes one path")
+		// -n prints a v3 rootid, as getcap -n does.
+		withRoot := path == "-n"
+		if withRoot && len(args) == 3 {
+			path = args[2]
+		} else if len(args) != 2 || withRoot {
+			return usageError(c, "cap file get takes one path (and -n for the rootid)")
 		}
 		fc, ok, err := capability.GetFile(path)
 		if err != nil {
 			return fmt.Errorf("cap file get: %w", err)
 		}
-		if ok {
+		if ok && withRoot {
+			fmt.Fprintf(s.Out, "%s %s\n", path, fc.RootIDText())
+		} else if ok {
 			fmt.Fprintf(s.Out, "%s %s\n", path, fc)
 		}
 		return nil
 	case "set":
 		text := args[2:]
+		if len(text) == 0 {
+			return usageError(c, "cap file set takes a path and capabilities as setcap writes them, e.g. cap_net_raw+ep")
+		}
 		var rootid uint64
 		if n := len(text); n >= 2 && text[n-2] == "--rootid" {
 			var err error

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -29,9 +30,18 @@ type FileCaps struct {
 }
 
 // GetFile reads a file's capabilities; ok is false when it has none.
+// Like getcap, it never follows a symlink, and what is not a regular
+// file has none.
 func GetFile(path string) (fc FileCaps, ok bool, err error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fc, false, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fc, false, nil
+	}
 	buf := make([]byte, 64)
-	n, err := unix.Getxattr(path, xattrName, buf)
+	n, err := unix.Lgetxattr(path, xattrName, buf)
 	if errors.Is(err, unix.ENODATA) {
 		return fc, false, nil
 	}
@@ -102,17 +112,40 @@ func (fc FileCaps) encode() []byte {
 	return b
 }
 
+// regular refuses what setcap refuses: anything but a regular file, a
+// symlink included (never followed, as setcap does not).
+func regular(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("%s is not a regular file: file capabilities go on regular files only, never through a symlink (as setcap)", path)
+	}
+	return nil
+}
+
 // SetFile writes a file's capabilities: v2, or v3 when RootID is set.
 func SetFile(path string, fc FileCaps) error {
-	if err := unix.Setxattr(path, xattrName, fc.encode(), 0); err != nil {
+	if err := regular(path); err != nil {
+		return err
+	}
+	if err := unix.Lsetxattr(path, xattrName, fc.encode(), 0); err != nil {
 		return fmt.Errorf("setxattr %s %s: %w", path, xattrName, err)
 	}
 	return nil
 }
 
-// RemoveFile removes a file's capabilities.
+// RemoveFile removes a file's capabilities; a file without any is an
+// error, as with setcap -r.
 func RemoveFile(path string) error {
-	if err := unix.Removexattr(path, xattrName); err != nil && !errors.Is(err, unix.ENODATA) {
+	if err := regular(path); err != nil {
+		return err
+	}
+	if err := unix.Lremovexattr(path, xattrName); err != nil {
+		if errors.Is(err, unix.ENODATA) {
+			return fmt.Errorf("%s has no capabilities to remove", path)
+		}
 		return fmt.Errorf("removexattr %s %s: %w", path, xattrName, err)
 	}
 	return nil
@@ -122,14 +155,16 @@ func RemoveFile(path string) error {
 // the flag combination most capabilities share becomes the base ("=ep",
 // or "=" for none), and each other combination is written as names with
 // the flags added (+) and removed (-) against it; the first clause after
-// an empty base is written with "=" instead (cap_net_raw=ep). A v3
-// rootid follows as [rootid=N].
+// an empty base is written with "=" instead (cap_net_raw=ep).
+// Capabilities this kernel does not know follow by number (41+ep), as
+// getcap prints them. The rootid of a v3 xattr is not part of the text:
+// RootIDText adds it as getcap -n does.
 func (fc FileCaps) String() string {
 	const eff, per, inh = 1, 2, 4 // libcap's flag bits
 	n := Last() + 1
-	state := make([]int, n)
+	state := make([]int, 64)
 	var histo [8]int
-	for c := 0; c < n; c++ {
+	for c := 0; c < 64; c++ {
 		bit := uint64(1) << uint(c)
 		if fc.Permitted&bit != 0 {
 			state[c] |= per
@@ -140,7 +175,9 @@ func (fc FileCaps) String() string {
 		if fc.Effective && state[c] != 0 {
 			state[c] |= eff
 		}
-		histo[state[c]]++
+		if c < n {
+			histo[state[c]]++
+		}
 	}
 	m := 7
 	for t := 6; t >= 0; t-- {
@@ -188,10 +225,47 @@ func (fc FileCaps) String() string {
 		}
 		text += clause
 	}
-	if fc.RootID != 0 {
-		text += fmt.Sprintf(" [rootid=%d]", fc.RootID)
+	for c := n; c < 64; c++ {
+		if state[c] != 0 {
+			text += fmt.Sprintf(" %d+%s", c, flags(state[c]))
+		}
 	}
 	return text
+}
+
+// RootIDText is String with the rootid of a v3 xattr, as getcap -n
+// prints it.
+func (fc FileCaps) RootIDText() string {
+	if fc.RootID != 0 {
+		return fmt.Sprintf("%s [rootid=%d]", fc, fc.RootID)
+	}
+	return fc.String()
+}
+
+// parseTextNames reads the names of one clause as cap_from_text does:
+// comma-separated, none empty, each a name or a number up to 63 (one this
+// kernel may not know), or all. nsh also takes a name without cap_
+// (net_raw), which setcap refuses.
+func parseTextNames(list string) (uint64, error) {
+	var m uint64
+	for _, part := range strings.Split(list, ",") {
+		if part == "" {
+			return 0, fmt.Errorf("bad capability list %q: an empty name between commas", list)
+		}
+		if n, err := strconv.Atoi(part); err == nil {
+			if n < 0 || n > 63 {
+				return 0, fmt.Errorf("capability %d is out of range: numbers go from 0 to 63", n)
+			}
+			m |= 1 << uint(n)
+			continue
+		}
+		c, err := ParseList([]string{part})
+		if err != nil {
+			return 0, err
+		}
+		m |= c
+	}
+	return m, nil
 }
 
 // ParseText reads setcap's text: clauses such as cap_net_raw+ep,
@@ -200,10 +274,8 @@ func (fc FileCaps) String() string {
 func ParseText(text string) (FileCaps, error) {
 	var fc FileCaps
 	var eff uint64
+	// An empty text is the empty set, as cap_from_text reads it.
 	clauses := strings.Fields(text)
-	if len(clauses) == 0 {
-		return fc, errors.New("no capabilities given: write them as setcap does, e.g. cap_net_raw+ep")
-	}
 	for _, cl := range clauses {
 		i := strings.IndexAny(cl, "=+-")
 		if i < 0 {
@@ -211,9 +283,14 @@ func ParseText(text string) (FileCaps, error) {
 		}
 		var mask uint64
 		if i == 0 {
+			// No names: every capability, and only with = (libcap's
+			// cap_from_text refuses +ep and -ep).
+			if cl[0] != '=' {
+				return fc, fmt.Errorf("bad capability text %q: name the capabilities before %c (only =, alone, means all of them)", cl, cl[0])
+			}
 			mask = All()
 		} else {
-			m, err := ParseList([]string{cl[:i]})
+			m, err := parseTextNames(cl[:i])
 			if err != nil {
 				return fc, err
 			}
