@@ -79,10 +79,8 @@ func (s Step) say(format string, args ...any) {
 
 func writeFile(step Step, file, value string) error {
 	step.say("write %q to %s", value, file)
-	if err := os.WriteFile(file, []byte(value), 0); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	return nil
+	// os.WriteFile's error names the file already.
+	return os.WriteFile(file, []byte(value), 0)
 }
 
 // v1Always are the v1 controllers every child gets a cgroup in: enough to
@@ -222,13 +220,21 @@ func copyCpuset(parent, dir string, step Step) error {
 	return nil
 }
 
-// apply writes in an order the kernel accepts: on v1 the memory limit
-// may never exceed memory+swap, so the one that grows goes first.
+// apply writes in an order the kernel accepts. On v1 the memory limit
+// may never exceed memory+swap, so, as runc's setMemoryAndSwap does,
+// memory+swap goes first when it is unlimited or above the current
+// memory limit (it grows), else second.
 func (g *Group) apply(writes []Write, step Step) error {
-	sort.SliceStable(writes, func(i, j int) bool {
-		return writes[i].File == "memory.limit_in_bytes" && writes[j].File == "memory.memsw.limit_in_bytes" &&
-			!g.memswGrows(writes[j].Value)
-	})
+	rank := func(w Write) int {
+		if w.File != "memory.memsw.limit_in_bytes" {
+			return 1
+		}
+		if g.memswFirst(w.Value) {
+			return 0
+		}
+		return 2
+	}
+	sort.SliceStable(writes, func(i, j int) bool { return rank(writes[i]) < rank(writes[j]) })
 	for _, w := range writes {
 		d := g.dirFor(w.Hierarchy)
 		if d == "" {
@@ -248,20 +254,24 @@ func (g *Group) apply(writes []Write, step Step) error {
 	return nil
 }
 
-// memswGrows says whether a new v1 memory+swap limit is above the
-// current one, in which case it must be written before the memory limit.
-func (g *Group) memswGrows(v string) bool {
+// memswFirst says whether a new v1 memory+swap limit must be written
+// before the memory limit: it is unlimited, or above the current memory
+// limit (runc's rule).
+func (g *Group) memswFirst(v string) bool {
 	x := g.host.V1For("memory")
 	if x == nil {
 		return false
 	}
-	cur, err := os.ReadFile(filepath.Join(g.dirFor(x), "memory.memsw.limit_in_bytes"))
+	if v == "-1" {
+		return true
+	}
+	cur, err := os.ReadFile(filepath.Join(g.dirFor(x), "memory.limit_in_bytes"))
 	if err != nil {
 		return false
 	}
-	a, _ := strconv.ParseInt(strings.TrimSpace(string(cur)), 10, 64)
-	b, _ := strconv.ParseInt(v, 10, 64)
-	return b == -1 || b > a
+	a, _ := strconv.ParseUint(strings.TrimSpace(string(cur)), 10, 64)
+	b, _ := strconv.ParseUint(v, 10, 64)
+	return a < b
 }
 
 func (g *Group) dirFor(x *Hierarchy) string {

@@ -202,10 +202,32 @@ func (h *Host) writes(settings []Setting) ([]Write, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, w...)
+		out = appendWrites(out, w)
 	}
 	return out, nil
 }
+
+// appendWrites adds writes, each file once: v1 memory.max and
+// memory.swap.max both write memory.memsw.limit_in_bytes, the same value.
+func appendWrites(out, ws []Write) []Write {
+	for _, w := range ws {
+		dup := false
+		for i := range out {
+			if out[i].Hierarchy == w.Hierarchy && out[i].File == w.File {
+				out[i], dup = w, true
+			}
+		}
+		if !dup {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// ErrSwapNeedsMemory: on v1, swap is limited as memory + swap, so a swap
+// limit needs a memory limit. A plan may name them in either order (OCI
+// has none); a spawn needs both.
+var ErrSwapNeedsMemory = errors.New("on cgroup v1 the swap limit is memory.memsw.limit_in_bytes = memory + swap, so it needs memory.max set too")
 
 // writesFor is the writes of one setting; all is the whole plan, since a
 // v1 swap limit depends on the memory limit.
@@ -241,7 +263,21 @@ func v1Writes(x *Hierarchy, s Setting, get func(string) (string, bool)) ([]Write
 	}
 	switch s.Key {
 	case "memory.max":
-		return []Write{{x, "memory.limit_in_bytes", v1max(s.Value)}}, nil
+		w := []Write{{x, "memory.limit_in_bytes", v1max(s.Value)}}
+		// memory + swap follows memory: a live change of memory.max
+		// keeps "swap 0" meaning no swap, and never leaves memsw below
+		// the new limit (EINVAL).
+		if sw, ok := get("memory.swap.max"); ok && sw != "max" {
+			memsw := "-1"
+			if s.Value != "max" {
+				var m, swap uint64
+				fmt.Sscan(s.Value, &m)
+				fmt.Sscan(sw, &swap)
+				memsw = fmt.Sprint(m + swap)
+			}
+			w = append(w, Write{x, "memory.memsw.limit_in_bytes", memsw})
+		}
+		return w, nil
 	case "memory.low":
 		return []Write{{x, "memory.soft_limit_in_bytes", v1max(s.Value)}}, nil
 	case "memory.high", "memory.min":
@@ -251,8 +287,11 @@ func v1Writes(x *Hierarchy, s Setting, get func(string) (string, bool)) ([]Write
 			return []Write{{x, "memory.memsw.limit_in_bytes", "-1"}}, nil
 		}
 		mem, ok := get("memory.max")
-		if !ok || mem == "max" {
-			return nil, errors.New("on cgroup v1 the swap limit is memory.memsw.limit_in_bytes = memory + swap, so it needs memory.max set too")
+		if !ok {
+			return nil, ErrSwapNeedsMemory
+		}
+		if mem == "max" {
+			return []Write{{x, "memory.memsw.limit_in_bytes", "-1"}}, nil
 		}
 		var m, sw uint64
 		fmt.Sscan(mem, &m)
@@ -352,9 +391,17 @@ func (h *Host) Describe(settings []Setting) []string {
 // files, and a key nsh does not know names a file that exists in nsh's
 // own cgroup (where a child's will have it too).
 func (h *Host) Check(settings []Setting) error {
-	ws, err := h.writes(settings)
-	if err != nil {
-		return err
+	var ws []Write
+	for _, s := range settings {
+		w, err := h.writesFor(s, settings)
+		// Not yet: memory.max may come next.
+		if errors.Is(err, ErrSwapNeedsMemory) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ws = appendWrites(ws, w)
 	}
 	for _, w := range ws {
 		if isKnown(w.File) || isV1Translation(w.File) {
