@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -19,7 +20,7 @@ func init() {
 		Usage: []string{
 			"cgroup set KEY VALUE... [@ID]", "cgroup unset KEY", "cgroup show", "cgroup ls",
 			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID", "cgroup stat @ID", "cgroup files @ID",
-			"cgroup off", "cgroup on",
+			"cgroup off", "cgroup on", "cgroup devices [allow|deny RULE | reset]",
 		},
 		Summary: "limit and watch children through cgroups (keys are v2 file names)",
 		Example: "cgroup set memory.max 100M; cgroup set cpu.max 0.5; spawn -d sleep 60; cgroup stat @1",
@@ -34,7 +35,12 @@ func init() {
 			"it ends only its own children.\n" +
 			"cpu.weight and v1 cpu.shares convert as runc >= 1.3 does (opencontainers/cgroups): weight 100 is\n" +
 			"the v1 default 1024 shares, 1 is 2 and 10000 is 262144, monotonic between; export oci and\n" +
-			"export docker write the same shares.",
+			"export docker write the same shares.\n" +
+			"With a rootfs, a child gets runc's default device allowlist (everything denied, then mknod,\n" +
+			"null, zero, full, random, urandom, tty, pts, ptmx, tun): a root child can no longer make and\n" +
+			"open a node for the host's disk. cgroup devices allow|deny RULE adds rules after it (or, without\n" +
+			"a rootfs, on their own), as devices.allow takes them: c 1:3 rwm, b 8:* r, a. cgroup devices\n" +
+			"lists what a child gets; reset drops the added rules. They need the v1 devices controller.",
 		Run:      runCgroup,
 		Complete: completeCgroup,
 	})
@@ -51,7 +57,11 @@ func knownHelp() string {
 func completeCgroup(s *Session, args []string, partial string) []string {
 	switch {
 	case len(args) == 0:
-		return []string{"set", "unset", "show", "ls", "parent", "use", "procs", "stat", "files", "off", "on"}
+		return []string{"set", "unset", "show", "ls", "parent", "use", "procs", "stat", "files", "off", "on", "devices"}
+	case args[0] == "devices" && len(args) == 1:
+		return []string{"allow", "deny", "reset"}
+	case args[0] == "devices" && len(args) == 2 && args[1] != "reset":
+		return []string{"a", "b", "c"}
 	case args[0] == "set" && len(args) == 1:
 		return cgroup.KnownKeys()
 	case args[0] == "unset" && len(args) == 1:
@@ -108,7 +118,12 @@ func runCgroup(s *Session, args []string) error {
 		next.Cgroup.Off = sub == "off"
 		return s.commit(next)
 	case "show":
+		if len(rest) != 0 {
+			return usageError(c, "cgroup show takes no arguments (cgroup stat @ID shows a child's usage)")
+		}
 		return cgroupShow(s)
+	case "devices":
+		return cgroupDevices(s, c, rest)
 	case "ls":
 		return cgroupLs(s)
 	case "parent", "use":
@@ -250,6 +265,20 @@ func cgroupShow(s *Session) error {
 		where = "a cgroup of its own under " + cfg.Parent
 	}
 	fmt.Fprintf(s.Out, "host: cgroup %s; each child gets %s\n", h.Mode, where)
+	if eff := cgroup.EffectiveDevices(s.Spec.Rootfs != nil, cfg.Devices); len(eff) > 0 && !cfg.Off && cfg.Use == "" {
+		src := "the plan's"
+		if s.Spec.Rootfs != nil {
+			src = "runc's default (a rootfs is planned)"
+			if len(cfg.Devices) > 0 {
+				src += fmt.Sprintf(" and %d of the plan's", len(cfg.Devices))
+			}
+		}
+		if h.V1For("devices") == nil {
+			fmt.Fprintf(s.Out, "device allowlist: %s, not applied: no v1 devices controller here\n", src)
+		} else {
+			fmt.Fprintf(s.Out, "device allowlist: %s, %d rules in devices.deny/devices.allow (cgroup devices lists them)\n", src, len(eff))
+		}
+	}
 	if len(cfg.Settings) == 0 {
 		fmt.Fprintln(s.Out, "no limits planned (cgroup set KEY VALUE plans one)")
 		return nil
@@ -371,4 +400,51 @@ func oomNote(proc *isolate.Child, spec *isolate.Spec, status int) string {
 		return "a process in its cgroup was killed by the OOM killer" + limit
 	}
 	return "killed by the OOM killer" + limit
+}
+
+// cgroupDevices plans device rules, or lists what a child gets.
+func cgroupDevices(s *Session, c *Command, args []string) error {
+	if len(args) == 0 {
+		var rules []cgroup.DeviceRule
+		if s.Spec.Cgroup != nil {
+			rules = s.Spec.Cgroup.Devices
+		}
+		eff := cgroup.EffectiveDevices(s.Spec.Rootfs != nil, rules)
+		if len(eff) == 0 {
+			fmt.Fprintln(s.Out, "no device rules: children see every device the host's cgroup allows (a rootfs brings runc's default list)")
+			return nil
+		}
+		var rows [][]string
+		for i, r := range eff {
+			from := "cgroup devices"
+			if s.Spec.Rootfs != nil && i < len(cgroup.DefaultDevices()) {
+				from = "runc's default (rootfs)"
+			}
+			rows = append(rows, []string{r.Text(), from})
+		}
+		return printTable(s.Out, []string{"RULE", "FROM"}, rows)
+	}
+	next := s.Spec.Clone()
+	if next.Cgroup == nil {
+		next.Cgroup = &cgroup.Config{}
+	}
+	switch args[0] {
+	case "reset":
+		if len(args) != 1 {
+			return usageError(c, "cgroup devices reset takes no arguments")
+		}
+		next.Cgroup.Devices = nil
+	case "allow", "deny":
+		r, err := cgroup.ParseDeviceRule(args[0] == "allow", args[1:])
+		if err != nil {
+			return fmt.Errorf("cgroup devices: %w", err)
+		}
+		if h, err := cgroup.Detect(); err == nil && h.V1For("devices") == nil {
+			return errors.New("cgroup devices: this host has no v1 devices controller, and nsh loads no eBPF device program on cgroup v2: device rules cannot be applied here")
+		}
+		next.Cgroup.Devices = append(next.Cgroup.Devices, r)
+	default:
+		return usageError(c, fmt.Sprintf("unknown cgroup devices operation %q: allow, deny or reset", args[0]))
+	}
+	return s.commit(next)
 }

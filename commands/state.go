@@ -97,6 +97,9 @@ func showRows(s *Session) [][]string {
 		if c.Off {
 			rows = append(rows, []string{"cgroup", "off: children stay in nsh's cgroup"})
 		}
+		for _, r := range c.Devices {
+			rows = append(rows, []string{"cgroup devices", r.Text()})
+		}
 	}
 	if c := sp.Caps; c != nil {
 		uid := os.Getuid()
@@ -182,6 +185,9 @@ func SaveScript(sp *isolate.Spec) string {
 		}
 		if c.Off {
 			b.WriteString("cgroup off\n")
+		}
+		for _, r := range c.Devices {
+			fmt.Fprintf(&b, "cgroup devices %s\n", r.Text())
 		}
 	}
 	if sp.Rootfs != nil {

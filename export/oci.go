@@ -163,10 +163,18 @@ func defaultMounts(sp *isolate.Spec) []specs.Mount {
 // ociResources maps the cgroup plan to linux.resources; the spec's
 // memory.swap is memory+swap, like v1.
 func ociResources(sp *isolate.Spec) (*specs.LinuxResources, []string, error) {
-	if sp.Cgroup == nil || len(sp.Cgroup.Settings) == 0 {
-		return nil, nil, nil
+	var rules []cgroup.DeviceRule
+	if sp.Cgroup != nil {
+		rules = sp.Cgroup.Devices
 	}
-	r := &specs.LinuxResources{}
+	devices := ociDevices(cgroup.EffectiveDevices(sp.Rootfs != nil, rules))
+	if sp.Cgroup == nil || len(sp.Cgroup.Settings) == 0 {
+		if len(devices) == 0 {
+			return nil, nil, nil
+		}
+		return &specs.LinuxResources{Devices: devices}, nil, nil
+	}
+	r := &specs.LinuxResources{Devices: devices}
 	var notes []string
 	i64 := func(v string) *int64 {
 		if v == "max" {
@@ -227,4 +235,27 @@ func ociResources(sp *isolate.Spec) (*specs.LinuxResources, []string, error) {
 		}
 	}
 	return r, notes, nil
+}
+
+// ociDevices is the device allowlist as linux.resources.devices: the
+// same rules, in the same order, that spawn writes (runc appends its
+// own default list to them, which changes nothing).
+func ociDevices(rules []cgroup.DeviceRule) []specs.LinuxDeviceCgroup {
+	var out []specs.LinuxDeviceCgroup
+	for _, r := range rules {
+		d := specs.LinuxDeviceCgroup{Allow: r.Allow, Access: r.Access}
+		if r.Type != "a" {
+			d.Type = r.Type
+		}
+		if r.Major >= 0 {
+			n := int64(r.Major)
+			d.Major = &n
+		}
+		if r.Minor >= 0 {
+			n := int64(r.Minor)
+			d.Minor = &n
+		}
+		out = append(out, d)
+	}
+	return out
 }

@@ -120,6 +120,15 @@ func shellCgroup(b *strings.Builder, sp *isolate.Spec, h *cgroup.Host) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Use == "" {
+		// The device allowlist spawn applies (runc's default with a
+		// rootfs), where this host has the v1 devices controller.
+		dw, err := h.DeviceWrites(cgroup.EffectiveDevices(sp.Rootfs != nil, cfg.Devices))
+		if err != nil && len(cfg.Devices) > 0 {
+			return err
+		}
+		writes = append(writes, dw...)
+	}
 	w("# 1. A cgroup of its own (cgroup-tools is often missing, so: mkdir and echo).")
 	w("#    This host is cgroup %s; the new cgroup nests under this shell's own.", h.Mode)
 	w(`self() { awk -F: -v c="$1" '$2 == c {print $3}' /proc/self/cgroup; }`)

@@ -453,6 +453,16 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 		return nil, nil
 	}
 	h, err := cgroup.Detect()
+	if err == nil && cfg.Use == "" {
+		if len(cfg.Devices) == 0 && spec.Rootfs != nil && h.V1For("devices") == nil {
+			// runc's default list, where nsh cannot apply it: said,
+			// not silently dropped (rules the user asked for are
+			// refused instead, by New).
+			opt.step("no device allowlist: this host has no v1 devices controller, and nsh loads no eBPF device program on v2")
+		} else {
+			cfg.Devices = cgroup.EffectiveDevices(spec.Rootfs != nil, cfg.Devices)
+		}
+	}
 	// A directory of that name left by a dead nsh whose pid and pid
 	// namespace were both reused: the next number.
 	for try := 0; err == nil && try < 8; try++ {

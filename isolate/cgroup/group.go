@@ -25,6 +25,10 @@ type Config struct {
 	Use string `json:"use,omitempty"`
 	// Off gives children no cgroup of their own: they stay in nsh's.
 	Off bool `json:"off,omitempty"`
+	// Devices are the plan's device rules (cgroup devices); a child
+	// gets them after runc's default list when it has a rootfs
+	// (EffectiveDevices).
+	Devices []DeviceRule `json:"devices,omitempty"`
 }
 
 // Get returns the planned value of key.
@@ -103,6 +107,11 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	dw, err := h.deviceWrites(cfg.Devices)
+	if err != nil {
+		return nil, err
+	}
+	writes = append(writes, dw...)
 	if err := startJanitor(); err != nil {
 		return nil, err
 	}

@@ -195,6 +195,9 @@ type Write struct {
 // (libcontainer/cgroups/fs) for v1.
 func (h *Host) Writes(settings []Setting) ([]Write, error) { return h.writes(settings) }
 
+// DeviceWrites are the v1 writes of a device list, in order (export sh).
+func (h *Host) DeviceWrites(rules []DeviceRule) ([]Write, error) { return h.deviceWrites(rules) }
+
 func (h *Host) writes(settings []Setting) ([]Write, error) {
 	var out []Write
 	for _, s := range settings {
