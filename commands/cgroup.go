@@ -40,7 +40,7 @@ func init() {
 			"null, zero, full, random, urandom, tty, pts, ptmx, tun): a root child can no longer make and\n" +
 			"open a node for the host's disk. cgroup devices allow|deny RULE adds rules after it (or, without\n" +
 			"a rootfs, on their own), as devices.allow takes them: c 1:3 rwm, b 8:* r, a. cgroup devices\n" +
-			"lists what a child gets; reset drops the added rules. They need the v1 devices controller.",
+			"lists what a child gets; reset drops the added rules. v1: devices.deny/allow; v2: an eBPF program.",
 		Run:      runCgroup,
 		Complete: completeCgroup,
 	})
@@ -273,10 +273,17 @@ func cgroupShow(s *Session) error {
 				src += fmt.Sprintf(" and %d of the plan's", len(cfg.Devices))
 			}
 		}
-		if h.V1For("devices") == nil {
-			fmt.Fprintf(s.Out, "device allowlist: %s, not applied: no v1 devices controller here\n", src)
+		var how []string
+		if h.V1For("devices") != nil {
+			how = append(how, "devices.deny/devices.allow")
+		}
+		if h.Unified() != nil {
+			how = append(how, "an eBPF device program on the v2 cgroup")
+		}
+		if len(how) == 0 {
+			fmt.Fprintf(s.Out, "device allowlist: %s, not applied: neither the v1 devices controller nor cgroup v2 here\n", src)
 		} else {
-			fmt.Fprintf(s.Out, "device allowlist: %s, %d rules in devices.deny/devices.allow (cgroup devices lists them)\n", src, len(eff))
+			fmt.Fprintf(s.Out, "device allowlist: %s, %d rules, as %s (cgroup devices lists them)\n", src, len(eff), strings.Join(how, " and "))
 		}
 	}
 	if len(cfg.Settings) == 0 {
@@ -439,8 +446,8 @@ func cgroupDevices(s *Session, c *Command, args []string) error {
 		if err != nil {
 			return fmt.Errorf("cgroup devices: %w", err)
 		}
-		if h, err := cgroup.Detect(); err == nil && h.V1For("devices") == nil {
-			return errors.New("cgroup devices: this host has no v1 devices controller, and nsh loads no eBPF device program on cgroup v2: device rules cannot be applied here")
+		if h, err := cgroup.Detect(); err == nil && !h.CanLimitDevices() {
+			return errors.New("cgroup devices: this host has neither the v1 devices controller nor cgroup v2: device rules cannot be applied here")
 		}
 		next.Cgroup.Devices = append(next.Cgroup.Devices, r)
 	default:

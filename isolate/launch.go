@@ -454,11 +454,11 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 	}
 	h, err := cgroup.Detect()
 	if err == nil && cfg.Use == "" {
-		if len(cfg.Devices) == 0 && spec.Rootfs != nil && h.V1For("devices") == nil {
+		if len(cfg.Devices) == 0 && spec.Rootfs != nil && !h.CanLimitDevices() {
 			// runc's default list, where nsh cannot apply it: said,
 			// not silently dropped (rules the user asked for are
 			// refused instead, by New).
-			opt.step("no device allowlist: this host has no v1 devices controller, and nsh loads no eBPF device program on v2")
+			opt.step("no device allowlist: this host has neither the v1 devices controller nor cgroup v2")
 		} else {
 			cfg.Devices = cgroup.EffectiveDevices(spec.Rootfs != nil, cfg.Devices)
 		}

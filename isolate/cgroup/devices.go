@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,10 +14,9 @@ import (
 // a rootfs is planned (a child without a rootfs uses the host's /dev),
 // and `cgroup devices allow|deny RULE` adds to it or makes a list of its
 // own. On v1 the rules are written to the devices controller
-// (devices.deny, devices.allow); v2 has no devices controller, and nsh
-// does not load the eBPF program runtimes use there, so on a host without
-// the v1 devices controller a plan that needs rules is refused with the
-// reason.
+// (devices.deny, devices.allow); on v2, which has no devices controller,
+// they are compiled into an eBPF program attached to the child's cgroup
+// (devices_bpf.go); a hybrid host gets both.
 
 // DeviceRule is one rule: allow or deny TYPE MAJOR:MINOR ACCESS, as the
 // v1 devices.allow and devices.deny files take it.
@@ -115,6 +115,10 @@ func DefaultDevices() []DeviceRule {
 	}
 }
 
+// CanLimitDevices says whether this host can apply a device list: the v1
+// devices controller, or a v2 hierarchy for the eBPF program.
+func (h *Host) CanLimitDevices() bool { return h.V1For("devices") != nil || h.Unified() != nil }
+
 // EffectiveDevices is the list a child gets: runc's default when it has
 // a rootfs, then the plan's own rules in order; nil when neither applies.
 func EffectiveDevices(rootfs bool, rules []DeviceRule) []DeviceRule {
@@ -132,7 +136,10 @@ func (h *Host) deviceWrites(rules []DeviceRule) ([]Write, error) {
 	}
 	x := h.V1For("devices")
 	if x == nil {
-		return nil, fmt.Errorf("a device allowlist needs the v1 devices controller, which this host lacks (on cgroup v2 runtimes load an eBPF program, which nsh does not yet): plan no rootfs and no cgroup devices rules, or run on a host with the devices controller")
+		if h.Unified() != nil {
+			return nil, nil // the eBPF program alone
+		}
+		return nil, errors.New("a device allowlist needs the v1 devices controller or a cgroup v2 hierarchy, and this host has neither")
 	}
 	var out []Write
 	for _, r := range rules {

@@ -195,6 +195,12 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		g.Remove(step)
 		return nil, err
 	}
+	if d := g.UnifiedDir(); d != "" && len(cfg.Devices) > 0 {
+		if err := attachDeviceProgram(d, cfg.Devices, step); err != nil {
+			g.Remove(step)
+			return nil, err
+		}
+	}
 	return g, nil
 }
 
