@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"nsh/export"
+	"nsh/isolate"
 )
 
 func init() {
@@ -50,6 +51,10 @@ func runExport(s *Session, args []string) error {
 		script, err := export.Shell(s.Spec)
 		if err != nil {
 			return fmt.Errorf("export sh: %w", err)
+		}
+		if r := s.Spec.Rootfs; r != nil && strings.Contains(script, "exec setpriv") && !isolate.RootfsHasSetpriv(r.Dir) {
+			// Said now, not only by the script when it stops.
+			fmt.Fprintf(s.Err, "export sh: note: %s has no util-linux setpriv, which the script needs inside it to apply the user and capabilities: it will stop there (status 126); install util-linux in the rootfs, or let nsh spawn apply them\n", r.Dir)
 		}
 		if len(rest) == 1 {
 			if err := writeOwnFile("export sh", rest[0], []byte(script), 0o755, force); err != nil {

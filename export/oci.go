@@ -47,9 +47,10 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 		uid, gid = sp.User.UID, sp.User.GID
 	}
 	s := &specs.Spec{
-		// 1.0.2, not the library's newest: runc 1.1 and crun 1.8, as
-		// Debian ships them, refuse versions they do not know.
-		Version: "1.0.2",
+		// The version of the specs-go these types come from: fields
+		// such as timeOffsets (1.1) are only valid in a bundle that says
+		// so.
+		Version: specs.Version,
 		Process: &specs.Process{
 			User:            specs.User{UID: uint32(uid), GID: uint32(gid)},
 			Args:            args,
@@ -99,6 +100,7 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 		}
 	}
 	s.Mounts = defaultMounts(sp)
+	notes = append(notes, mountNotes(sp)...)
 	for _, m := range sp.Mounts {
 		switch m.Type {
 		case "proc":
@@ -158,6 +160,16 @@ func defaultMounts(sp *isolate.Spec) []specs.Mount {
 		ms = append(ms, specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
 	}
 	return ms
+}
+
+// mountNotes says how the bundle's mounts differ from what spawn makes
+// in the same rootfs (spawn mounts /proc and a minimal /dev only).
+func mountNotes(sp *isolate.Spec) []string {
+	notes := []string{"the bundle also mounts /dev/mqueue (runc's template); spawn does not"}
+	if sp.Has("net") {
+		notes = append(notes, "the bundle also mounts /sys read-only (runc's template, with the child's own net namespace); spawn does not")
+	}
+	return notes
 }
 
 // ociResources maps the cgroup plan to linux.resources; the spec's
@@ -226,6 +238,15 @@ func ociResources(sp *isolate.Spec) (*specs.LinuxResources, []string, error) {
 		case "pids.max":
 			n := *i64(st.Value)
 			r.Pids = &specs.LinuxPids{Limit: n}
+		case "memory.swappiness":
+			n, _ := strconv.ParseUint(st.Value, 10, 64)
+			mem().Swappiness = &n
+		case "io.max":
+			// blockIO, not unified: runc refuses unified on v1.
+			if r.BlockIO == nil {
+				r.BlockIO = &specs.LinuxBlockIO{}
+			}
+			ociIOMax(r.BlockIO, st.Value)
 		default:
 			if r.Unified == nil {
 				r.Unified = map[string]string{}
@@ -258,4 +279,35 @@ func ociDevices(rules []cgroup.DeviceRule) []specs.LinuxDeviceCgroup {
 		out = append(out, d)
 	}
 	return out
+}
+
+// ociIOMax adds "MAJ:MIN rbps=N wbps=N riops=N wiops=N" to blockIO's
+// throttle lists ("max" is no limit, and no entry).
+func ociIOMax(b *specs.LinuxBlockIO, v string) {
+	f := strings.Fields(v)
+	if len(f) < 2 {
+		return
+	}
+	maj, min, _ := strings.Cut(f[0], ":")
+	major, _ := strconv.ParseInt(maj, 10, 64)
+	minor, _ := strconv.ParseInt(min, 10, 64)
+	for _, kv := range f[1:] {
+		k, n, _ := strings.Cut(kv, "=")
+		rate, err := strconv.ParseUint(n, 10, 64)
+		if err != nil {
+			continue
+		}
+		d := specs.LinuxThrottleDevice{Rate: rate}
+		d.Major, d.Minor = major, minor
+		switch k {
+		case "rbps":
+			b.ThrottleReadBpsDevice = append(b.ThrottleReadBpsDevice, d)
+		case "wbps":
+			b.ThrottleWriteBpsDevice = append(b.ThrottleWriteBpsDevice, d)
+		case "riops":
+			b.ThrottleReadIOPSDevice = append(b.ThrottleReadIOPSDevice, d)
+		case "wiops":
+			b.ThrottleWriteIOPSDevice = append(b.ThrottleWriteIOPSDevice, d)
+		}
+	}
 }

@@ -1,9 +1,11 @@
 package isolate
 
 import (
+	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,4 +164,31 @@ func BuildBusybox(dir string, step func(string)) error {
 		}
 	}
 	return nil
+}
+
+// RootfsHasSetpriv says whether util-linux's setpriv (the one with
+// --bounding-set; busybox's lacks it) is in root's PATH directories,
+// each path resolved inside root.
+func RootfsHasSetpriv(root string) bool {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(dir)
+	for _, d := range []string{"usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin", "sbin", "bin"} {
+		fd, err := unix.Openat2(dir, d+"/setpriv", &unix.OpenHow{
+			Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			continue
+		}
+		f := os.NewFile(uintptr(fd), d+"/setpriv")
+		b, err := io.ReadAll(io.LimitReader(f, 8<<20))
+		f.Close()
+		if err == nil && bytes.Contains(b, []byte("--bounding-set")) {
+			return true
+		}
+	}
+	return false
 }
