@@ -109,6 +109,9 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 				if st.Value != "max" {
 					add("--memory-reservation=" + st.Value + "b")
 				}
+			case "io.weight":
+				w, _ := strconv.ParseUint(st.Value, 10, 64)
+				add(fmt.Sprintf("--blkio-weight=%d", cgroup.IOWeightToBlkio(w)))
 			case "memory.swappiness":
 				add("--memory-swappiness=" + st.Value)
 			case "io.max":

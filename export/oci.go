@@ -238,6 +238,13 @@ func ociResources(sp *isolate.Spec) (*specs.LinuxResources, []string, error) {
 		case "pids.max":
 			n := *i64(st.Value)
 			r.Pids = &specs.LinuxPids{Limit: n}
+		case "io.weight":
+			w, _ := strconv.ParseUint(st.Value, 10, 64)
+			if r.BlockIO == nil {
+				r.BlockIO = &specs.LinuxBlockIO{}
+			}
+			bw := uint16(cgroup.IOWeightToBlkio(w))
+			r.BlockIO.Weight = &bw
 		case "memory.swappiness":
 			n, _ := strconv.ParseUint(st.Value, 10, 64)
 			mem().Swappiness = &n

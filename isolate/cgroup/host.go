@@ -308,6 +308,12 @@ func v1Writes(x *Hierarchy, s Setting, get func(string) (string, bool)) ([]Write
 		var w uint64
 		fmt.Sscan(s.Value, &w)
 		return []Write{{x, "cpu.shares", fmt.Sprint(WeightToShares(w))}}, nil
+	case "io.weight":
+		// The inverse of runc's ConvertBlkIOToIOWeightValue
+		// (1 + (b-10)*9999/990): 1-10000 onto blkio.weight 10-1000.
+		var w uint64
+		fmt.Sscan(s.Value, &w)
+		return []Write{{x, "blkio.weight", fmt.Sprint(IOWeightToBlkio(w))}}, nil
 	case "io.max":
 		f := strings.Fields(s.Value)
 		files := map[string]string{"rbps": "blkio.throttle.read_bps_device", "wbps": "blkio.throttle.write_bps_device",
@@ -322,9 +328,19 @@ func v1Writes(x *Hierarchy, s Setting, get func(string) (string, bool)) ([]Write
 		}
 		return out, nil
 	}
+	if hugetlbKey(s.Key) != "" {
+		// hugetlb.2MB.max is v1's hugetlb.2MB.limit_in_bytes (runc's).
+		size := strings.TrimSuffix(strings.TrimPrefix(s.Key, "hugetlb."), ".max")
+		return []Write{{x, "hugetlb." + size + ".limit_in_bytes", v1max(s.Value)}}, nil
+	}
 	// pids.max, cpuset.cpus, cpuset.mems and any other key: the same name.
 	return []Write{{x, s.Key, s.Value}}, nil
 }
+
+// IOWeightToBlkio converts io.weight (1-10000) to v1 blkio.weight
+// (10-1000): the nearest inverse of runc's ConvertBlkIOToIOWeightValue,
+// 1 + (b-10)*9999/990 (the v1 scale is coarser, so 100 comes back 101).
+func IOWeightToBlkio(w uint64) uint64 { return 10 + ((w-1)*990+4999)/9999 }
 
 // The v1 and v2 CPU weights, converted as runc does today
 // (opencontainers/cgroups ConvertCPUSharesToCgroupV2Value, runc >= 1.3):
@@ -430,7 +446,10 @@ func isKnown(key string) bool {
 func isV1Translation(file string) bool {
 	switch file {
 	case "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
-		"cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares":
+		"cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares", "blkio.weight":
+		return true
+	}
+	if strings.HasPrefix(file, "hugetlb.") && strings.HasSuffix(file, ".limit_in_bytes") {
 		return true
 	}
 	return strings.HasPrefix(file, "blkio.throttle.")

@@ -30,6 +30,8 @@ var Known = []struct{ Key, Takes string }{
 	{"cpuset.cpus", "CPUs of this machine, e.g. 0 or 0-1,3"},
 	{"cpuset.mems", "memory nodes of this machine, e.g. 0"},
 	{"io.max", "MAJ:MIN rbps=N wbps=N riops=N wiops=N (each optional, N or max)"},
+	{"io.weight", "1-10000 (default 100; v1 blkio.weight 10-1000, as runc converts)"},
+	{"hugetlb.2MB.max", "a size or max (any page size this host has: hugetlb.1GB.max...)"},
 }
 
 // KnownKeys lists the keys of Known, for completion and messages.
@@ -43,7 +45,7 @@ func KnownKeys() []string {
 
 // keyRE admits controller.file names and nothing that could leave the
 // child's cgroup directory.
-var keyRE = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+var keyRE = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
 
 // ValidateKey refuses keys that are not interface files of a controller.
 func ValidateKey(key string) error {
@@ -84,9 +86,13 @@ func Parse(key string, args []string) (Setting, error) {
 		if v, err = one(); err == nil {
 			v, err = ParseSize(v)
 		}
+	case hugetlbKey(key):
+		if v, err = one(); err == nil {
+			v, err = ParseSize(v)
+		}
 	case "cpu.max":
 		v, err = parseCPUMax(args)
-	case "cpu.weight":
+	case "cpu.weight", "io.weight":
 		if v, err = one(); err == nil {
 			v, err = parseRange(v, 1, 10000)
 		}
@@ -183,6 +189,13 @@ func parseCPUMax(args []string) (string, error) {
 	case 1:
 		if args[0] == "max" {
 			return fmt.Sprintf("max %d", period), nil
+		}
+		if n, err := strconv.ParseInt(args[0], 10, 64); err == nil {
+			if n <= 0 {
+				return "", fmt.Errorf("bad quota %q: give a number of cores above 0 (0.5 is half a core), or QUOTA PERIOD", args[0])
+			}
+			// 2: two cores, or a quota of 2µs? Never guessed.
+			return "", fmt.Errorf("%q is ambiguous: give %d.0 for %d cores, or QUOTA PERIOD in µs such as %d %d", args[0], n, n, n*defaultPeriod, defaultPeriod)
 		}
 		if strings.Contains(args[0], ".") || !isInt(args[0]) {
 			cores, err := strconv.ParseFloat(args[0], 64)
@@ -299,4 +312,13 @@ func parseIOMax(args []string) (string, error) {
 		}
 	}
 	return strings.Join(args, " "), nil
+}
+
+// hugetlbKey returns key when it is a hugetlb limit (hugetlb.2MB.max),
+// so that a switch can match it; "" otherwise.
+func hugetlbKey(key string) string {
+	if strings.HasPrefix(key, "hugetlb.") && strings.HasSuffix(key, ".max") && strings.Count(key, ".") == 2 {
+		return key
+	}
+	return ""
 }

@@ -95,6 +95,23 @@ func TestFormatSize(t *testing.T) {
 // utils_test.go TestConvertCPUSharesToCgroupV2Value: 2->1, 3->2, 1024->100,
 // 262143->10000, 262144->10000) and, for the default, systemd's
 // (CGROUP_CPU_SHARES_DEFAULT 1024 <-> CGROUP_WEIGHT_DEFAULT 100).
+// hugetlb and io.weight land in their v1 files as runc writes them.
+func TestV1Hugetlb(t *testing.T) {
+	x := &Hierarchy{Controllers: []string{"hugetlb"}, Mount: "/h", Root: "/", Self: "/"}
+	w, err := v1Writes(x, Setting{"hugetlb.2MB.max", "4194304"}, nil)
+	if err != nil || len(w) != 1 || w[0].File != "hugetlb.2MB.limit_in_bytes" || w[0].Value != "4194304" {
+		t.Errorf("hugetlb.2MB.max on v1: %v %v", w, err)
+	}
+	for w, b := range map[uint64]uint64{1: 10, 100: 20, 5000: 505, 10000: 1000} {
+		if got := IOWeightToBlkio(w); got != b {
+			t.Errorf("IOWeightToBlkio(%d) = %d, want %d", w, got, b)
+		}
+	}
+	if err := ValidateKey("hugetlb.1GB.rsvd.max"); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestWeightShares(t *testing.T) {
 	for s, w := range map[uint64]uint64{1: 1, 2: 1, 3: 2, 1024: 100, 262143: 10000, 262144: 10000, 262145: 10000} {
 		if got := SharesToWeight(s); got != w {
