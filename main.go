@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -24,10 +25,11 @@ const usage = `nsh — a namespace shell
 
 usage:
   nsh                     REPL on a terminal; otherwise read a script from stdin
-  nsh FILE.nsh [ARG...]   run a script (also as a #!/usr/bin/env nsh shebang)
+  nsh FILE.nsh            run a script (also as a #!/usr/bin/env nsh shebang)
+  nsh -                   read the script from stdin
   nsh -c 'CMD; CMD'       run these commands
   nsh -i FILE.nsh         run a script, then stay interactive with its state
-  nsh -x ...              explain on from the start
+  nsh -x ...              explain on from the start (flags combine: -xc 'CMD')
   nsh --step FILE.nsh     demo mode: show each command, wait for Enter, run it;
                           q stops and leaves you in the REPL with the state
   nsh --version | --help
@@ -70,8 +72,9 @@ func run(args []string) int {
 	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
+	args = splitFlags(args)
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "nsh: %v\n%s", err, usage)
+		fmt.Fprintf(os.Stderr, "nsh: %v\n%s", flagError(err, args), usage)
 		return 2
 	}
 	switch {
@@ -86,6 +89,17 @@ func run(args []string) int {
 	s := commands.NewSession()
 	s.Explain = *explain
 	rest := fs.Args()
+	if len(rest) > 1 {
+		// A script has no $1: arguments would be dropped without a word.
+		fmt.Fprintf(os.Stderr, "nsh: %s takes no arguments (an nsh script has no $1), got %q\n", rest[0], rest[1:])
+		return 2
+	}
+	if len(rest) == 1 && rest[0] == "-" {
+		rest = nil // stdin, as when it is not a terminal
+		if *cmds == "" && !*interactive && *step == "" {
+			return readStdin(s)
+		}
+	}
 	// However nsh ends, its children end with it: here on return, in
 	// endOnSignal for signals, and by their parent-death signal even when
 	// nsh is killed outright.
@@ -133,17 +147,60 @@ func run(args []string) int {
 	case *interactive || isTerminal(os.Stdin):
 		return interact(s)
 	default:
-		src, err := io.ReadAll(os.Stdin)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "nsh: read stdin: %v\n", err)
-			return 2
-		}
-		// Children must not read the rest of the script as their input.
-		if devnull, err := os.Open(os.DevNull); err == nil {
-			s.Stdin = devnull
-		}
-		return finish(s, s.RunScript("stdin", string(src)))
+		return readStdin(s)
 	}
+}
+
+// readStdin runs the script on stdin.
+func readStdin(s *commands.Session) int {
+	src, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nsh: read stdin: %v\n", err)
+		return 2
+	}
+	// Children must not read the rest of the script as their input.
+	if devnull, err := os.Open(os.DevNull); err == nil {
+		s.Stdin = devnull
+	}
+	return finish(s, s.RunScript("stdin", string(src)))
+}
+
+// splitFlags spells combined one-letter flags out, as a shell's are:
+// -xc 'CMD' is -x -c 'CMD'; -c takes the next word, so it comes last.
+func splitFlags(args []string) []string {
+	var out []string
+	for i, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") || strings.HasPrefix(a, "--") || len(a) < 3 || strings.Contains(a, "=") {
+			if a == "--" || !strings.HasPrefix(a, "-") {
+				return append(out, args[i:]...)
+			}
+			out = append(out, a)
+			continue
+		}
+		letters := a[1:]
+		if strings.Trim(letters, "xihc") != "" || strings.Contains(letters[:len(letters)-1], "c") {
+			out = append(out, a) // not a combination nsh has: the flag package says so
+			continue
+		}
+		for _, l := range letters {
+			out = append(out, "-"+string(l))
+		}
+	}
+	return out
+}
+
+// flagError names an unknown flag as it was typed (--bogus, not -bogus).
+func flagError(err error, args []string) error {
+	const p = "flag provided but not defined: -"
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, p); ok {
+		for _, a := range args {
+			if strings.TrimLeft(a, "-") == name || strings.HasPrefix(strings.TrimLeft(a, "-"), name+"=") {
+				return fmt.Errorf("unknown flag %s", strings.SplitN(a, "=", 2)[0])
+			}
+		}
+	}
+	return err
 }
 
 // endOnSignal ends the children and nsh on SIGTERM and SIGHUP, and on
@@ -185,7 +242,8 @@ func interact(s *commands.Session) int {
 
 // lineReader is the line editor on a terminal, plain lines else.
 func lineReader(s *commands.Session) repl.LineReader {
-	if isTerminal(os.Stdin) && isTerminal(os.Stdout) {
+	// A dumb terminal cannot take the editor's redraws (ESC[J).
+	if isTerminal(os.Stdin) && isTerminal(os.Stdout) && os.Getenv("TERM") != "dumb" {
 		ed, err := repl.NewEditor(repl.HistoryFile(), s.Complete)
 		if err == nil {
 			return ed

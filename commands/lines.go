@@ -80,6 +80,12 @@ func Parse(src string) ([]Stmt, error) {
 				line++
 				continue
 			}
+			// POSIX: inside double quotes a backslash escapes only $ ` " \
+			// and newline, and stays before anything else ("a\b" is
+			// a\b); shlex would drop it, so it is doubled for shlex.
+			if quote == '"' && !strings.ContainsRune("$`\"\\", rs[i+1]) {
+				seg.WriteRune(r)
+			}
 			seg.WriteRune(r)
 			seg.WriteRune(rs[i+1])
 			i++

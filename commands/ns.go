@@ -125,6 +125,12 @@ func runNS(s *Session, args []string) error {
 	if err := printTable(s.Out, []string{"NS", "NAMESPACE", "VS NSH"}, rows); err != nil {
 		return err
 	}
+	// As ls -l /proc/PID/ns fails on what it cannot read, so does ns.
+	for _, e := range theirs {
+		if e.Inode == 0 {
+			return fmt.Errorf("ns %s: cannot read %s: permission denied (another user's process: run nsh as root)", word, isolate.NSPath(t.pid, e.Link))
+		}
+	}
 	if len(args) == 0 && len(s.pins) > 0 {
 		fmt.Fprintln(s.Out, "\npinned by this session (they outlive nsh; ns unpin PATH removes one):")
 		var rows [][]string

@@ -104,6 +104,10 @@ func (c completer) Do(line []rune, pos int) ([][]rune, int) {
 // "" when neither can be made, and then nsh keeps no history.
 func HistoryFile() string {
 	base := os.Getenv("XDG_STATE_HOME")
+	// The XDG spec: a relative path is invalid and is ignored.
+	if !filepath.IsAbs(base) {
+		base = ""
+	}
 	if base == "" {
 		home, err := os.UserHomeDir()
 		if err != nil || home == "" {
