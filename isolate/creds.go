@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -26,50 +25,28 @@ type Creds struct {
 // through its uid_map and gid_map.
 func ReadCreds(pid int, inside bool) (*Creds, error) {
 	dir := "/proc/" + strconv.Itoa(pid)
-	f, err := os.Open(dir + "/status")
+	st, err := procStatus(pid)
 	if err != nil {
 		return nil, fmt.Errorf("read credentials of pid %d: %w", pid, err)
 	}
-	defer f.Close()
 	c := &Creds{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(val)
-		hex := func() uint64 {
-			v, _ := strconv.ParseUint(strings.TrimSpace(val), 16, 64)
-			return v
-		}
-		switch key {
-		case "Uid":
-			c.UID, _ = strconv.Atoi(fields[1]) // effective
-		case "Gid":
-			c.GID, _ = strconv.Atoi(fields[1])
-		case "Groups":
-			for _, g := range fields {
-				n, _ := strconv.Atoi(g)
-				c.Groups = append(c.Groups, n)
-			}
-		case "CapInh":
-			c.Inheritable = hex()
-		case "CapPrm":
-			c.Permitted = hex()
-		case "CapEff":
-			c.Effective = hex()
-		case "CapBnd":
-			c.Bounding = hex()
-		case "CapAmb":
-			c.Ambient = hex()
-		case "NoNewPrivs":
-			c.NoNewPrivs = strings.TrimSpace(val) == "1"
-		}
+	hex := func(key string) uint64 {
+		v, _ := strconv.ParseUint(st[key], 16, 64)
+		return v
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read credentials of pid %d: %w", pid, err)
+	if f := strings.Fields(st["Uid"]); len(f) > 1 {
+		c.UID, _ = strconv.Atoi(f[1]) // effective
 	}
+	if f := strings.Fields(st["Gid"]); len(f) > 1 {
+		c.GID, _ = strconv.Atoi(f[1])
+	}
+	for _, g := range strings.Fields(st["Groups"]) {
+		n, _ := strconv.Atoi(g)
+		c.Groups = append(c.Groups, n)
+	}
+	c.Inheritable, c.Permitted, c.Effective = hex("CapInh"), hex("CapPrm"), hex("CapEff")
+	c.Bounding, c.Ambient = hex("CapBnd"), hex("CapAmb")
+	c.NoNewPrivs = st["NoNewPrivs"] == "1"
 	if inside {
 		uids, err := readIDMap(dir + "/uid_map")
 		if err != nil {

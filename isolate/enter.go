@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -85,20 +84,6 @@ func (c *Child) openPidfd() (int, error) {
 func parentOf(pid int) int {
 	n, _ := strconv.Atoi(statusField(pid, "PPid"))
 	return n
-}
-
-// statusField is one field of /proc/PID/status, "" when there is none.
-func statusField(pid int, key string) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return ""
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, key+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 // differingNamespaces is the CLONE_NEW* flags of the namespaces of pid

@@ -4,8 +4,8 @@
 package cgroup
 
 import (
-	"bufio"
 	"fmt"
+	"github.com/moby/sys/mountinfo"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,52 +26,23 @@ type CgroupMount struct {
 }
 
 // CgroupMounts lists the cgroup hierarchies mounted in nsh's mount
-// namespace.
+// namespace, from /proc/self/mountinfo as moby/sys/mountinfo reads it
+// (octal escapes and optional fields included).
 func CgroupMounts() ([]CgroupMount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var out []CgroupMount
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		a, b := strings.Fields(pre), strings.Fields(post)
-		if len(a) < 5 || len(b) < 3 || (b[0] != "cgroup" && b[0] != "cgroup2") {
-			continue
-		}
+	for _, m := range infos {
 		out = append(out, CgroupMount{
-			Point:   unescapeMountinfo(a[4]),
-			Root:    unescapeMountinfo(a[3]),
-			V2:      b[0] == "cgroup2",
-			Options: strings.Split(b[2], ","),
+			Point:   m.Mountpoint,
+			Root:    m.Root,
+			V2:      m.FSType == "cgroup2",
+			Options: strings.Split(m.VFSOptions, ","),
 		})
 	}
-	return out, sc.Err()
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return out, nil
 }
 
 // CgroupLine is one line of /proc/PID/cgroup.
