@@ -128,7 +128,7 @@ func TestRootless(t *testing.T) {
 	// Nothing a non-root user types gains a privilege it did not have.
 	for script, want := range map[string]string{
 		"cap add sys_admin": "nsh holds no capabilities (it runs as uid 65534)",
-		"cap preset privileged; spawn grep CapEff /proc/self/status":                         "add unshare user to shape children's capabilities",
+		"cap preset privileged; spawn grep CapEff /proc/self/status":                         "children get none; unshare user gives them their own",
 		"unshare user; cap preset privileged; map 1000; spawn grep CapEff /proc/self/status": "CapEff:\t000001ff",
 		"cgroup parent /; spawn true":                                                        "permission denied",
 		"join net /proc/1/ns/net":                                                            "permission denied",

@@ -102,7 +102,16 @@ func completeCap(s *Session, args []string, partial string) []string {
 	return nil
 }
 
-// ownCaps are nsh's own sets: where a session's capability plan starts.
+// fullCaps is where a session's capability plan starts: every capability
+// the kernel has, in bounding, permitted and effective. What a child can
+// hold of it is decided when the plan is whole (Spec.Available): all of
+// it in a new user namespace, nsh's own sets outside one.
+func fullCaps() *isolate.Caps {
+	all := capability.All()
+	return &isolate.Caps{Bounding: all, Permitted: all, Effective: all}
+}
+
+// ownCaps are nsh's own sets.
 func ownCaps() (*isolate.Caps, error) {
 	c, err := isolate.ReadCreds(os.Getpid(), false)
 	if err != nil {
@@ -139,11 +148,7 @@ func runCap(s *Session, args []string) error {
 	}
 	next := s.Spec.Clone()
 	if next.Caps == nil {
-		own, err := ownCaps()
-		if err != nil {
-			return err
-		}
-		next.Caps = own
+		next.Caps = fullCaps()
 	}
 	k := next.Caps
 	switch sub {
@@ -159,7 +164,7 @@ func runCap(s *Session, args []string) error {
 	case "only":
 		if len(rest) >= 2 && rest[0] == "--set" {
 			set := rest[1]
-			m, err := s.capMask(rest[2:], true)
+			m, err := s.capMask(rest[2:], false)
 			if err != nil {
 				return err
 			}
@@ -174,7 +179,8 @@ func runCap(s *Session, args []string) error {
 			k.Preset = ""
 			break
 		}
-		m, err := s.capMask(rest, true)
+		// only restricts: what nsh cannot give is left out at spawn.
+		m, err := s.capMask(rest, false)
 		if err != nil {
 			return err
 		}
@@ -249,7 +255,6 @@ func (s *Session) capMask(words []string, adding bool) (uint64, error) {
 			}
 			return 0, fmt.Errorf("nsh's own bounding set lacks %s (it runs with %#x), so no child can have it; in a new user namespace it can: unshare user", strings.Join(capability.Names(missing), ","), own.Bounding)
 		}
-		m &= have
 	}
 	return m, nil
 }
@@ -285,9 +290,8 @@ func presetMask(s *Session, name string) (uint64, error) {
 		case have == 0:
 			fmt.Fprintf(s.Err, "cap preset %s: nsh holds no capabilities (it runs as uid %d), so children get none; unshare user gives them their own\n", name, os.Getuid())
 		case missing != 0:
-			fmt.Fprintf(s.Err, "cap preset %s: without a new user namespace children cannot have %s, which nsh itself lacks\n", name, strings.Join(capability.Names(missing), ","))
+			fmt.Fprintf(s.Err, "cap preset %s: without a new user namespace children cannot have %s, which nsh itself lacks (unshare user gives them every one)\n", name, strings.Join(capability.Names(missing), ","))
 		}
-		m &= have
 	}
 	return m, nil
 }

@@ -62,13 +62,12 @@ func capPrompt(sp *isolate.Spec) string {
 	if c := sp.Caps; c != nil {
 		if c.Preset != "" {
 			parts = append(parts, "caps="+c.Preset)
-		} else if own, err := ownCaps(); err == nil {
+		} else {
+			// What the child loses of what it could hold here.
+			avail, _ := sp.Available()
 			var diff []string
-			for _, n := range capability.Names(own.Bounding &^ c.Bounding) {
+			for _, n := range capability.Names(avail &^ c.Bounding) {
 				diff = append(diff, "-"+strings.TrimPrefix(n, "cap_"))
-			}
-			for _, n := range capability.Names(c.Bounding &^ own.Bounding) {
-				diff = append(diff, "+"+strings.TrimPrefix(n, "cap_"))
 			}
 			if len(diff) > 3 {
 				diff = append(diff[:2], fmt.Sprintf("(%d more)", len(diff)-2))

@@ -106,11 +106,18 @@ func showRows(s *Session) [][]string {
 		if sp.User != nil {
 			uid = sp.User.UID
 		}
-		f := c.Final(uid)
+		f := c.Within(sp.Available()).Final(uid)
 		label := "capabilities"
 		if c.Preset != "" {
 			label += " (" + c.Preset + ")"
 		}
+		// Against what: every one in a new user namespace, else
+		// what nsh itself holds.
+		base := "nsh's own sets"
+		if sp.Has("user") {
+			base = "every capability (new user namespace)"
+		}
+		rows = append(rows, []string{"capabilities planned against", base})
 		rows = append(rows,
 			[]string{label + " bounding", namesOrNone(f.Bounding)},
 			[]string{"  permitted", namesOrNone(f.Permitted)},

@@ -346,7 +346,7 @@ func planPrivileges(p *program, spec *Spec) error {
 	}
 	var caps *Caps
 	if spec.Caps != nil {
-		c := spec.Caps.Final(uid)
+		c := spec.Caps.Within(spec.Available()).Final(uid)
 		caps = &c
 		if err := planBounding(p, c.Bounding, spec.Has("user")); err != nil {
 			return err

@@ -136,6 +136,36 @@ type Caps struct {
 	Preset string `json:"preset,omitempty"`
 }
 
+// A capability plan is made against every capability the kernel has:
+// what a child can hold depends on where it runs, known only once the
+// plan is whole (unshare user may come after cap preset privileged).
+// Inside a new user namespace the child can hold them all, up to
+// cap_last_cap (as unshare -r gives); outside it, only what nsh itself
+// holds. Available says which; Within applies it.
+
+// Available is what a child of spec can hold: its bounding set, and its
+// permitted (and so effective, inheritable, ambient) sets.
+func (s *Spec) Available() (bounding, permitted uint64) {
+	if s.Has("user") {
+		return capability.All(), capability.All()
+	}
+	own, err := ReadCreds(os.Getpid(), false)
+	if err != nil {
+		return 0, 0
+	}
+	return own.Bounding, own.Bounding & own.Permitted
+}
+
+// Within is the plan less what the child cannot hold.
+func (c Caps) Within(bounding, permitted uint64) Caps {
+	c.Bounding &= bounding
+	c.Permitted &= permitted
+	c.Effective &= permitted
+	c.Inheritable &= permitted
+	c.Ambient &= permitted
+	return c
+}
+
 // Final is the sets the child stage applies for a child running as uid.
 func (c Caps) Final(uid int) Caps {
 	if uid != 0 && !c.AmbientSet {
