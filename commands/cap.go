@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"nsh/internal/near"
 	"os"
 	"slices"
 	"strconv"
@@ -142,6 +143,9 @@ func runCap(s *Session, args []string) error {
 	case "file":
 		return capFile(s, c, rest)
 	case "reset":
+		if len(rest) != 0 {
+			return usageError(c, "cap reset takes no arguments")
+		}
 		next := s.Spec.Clone()
 		next.Caps = nil
 		return s.commit(next)
@@ -222,7 +226,7 @@ func runCap(s *Session, args []string) error {
 		}
 		k.Preset = ""
 	default:
-		return usageError(c, fmt.Sprintf("unknown subcommand %q", sub))
+		return usageError(c, fmt.Sprintf("unknown subcommand %q%s", sub, near.Hint(sub, []string{"drop", "add", "only", "preset", "reset", "show", "decode", "file"})))
 	}
 	return s.commit(next)
 }

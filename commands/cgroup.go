@@ -3,7 +3,9 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"nsh/internal/near"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,7 +20,7 @@ func init() {
 	register(&Command{
 		Name: "cgroup", Group: "cgroups",
 		Usage: []string{
-			"cgroup set KEY VALUE... [@ID]", "cgroup unset KEY", "cgroup show", "cgroup ls",
+			"cgroup set KEY VALUE... [@ID]", "cgroup unset KEY", "cgroup show [@ID]", "cgroup ls",
 			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID", "cgroup stat @ID", "cgroup files @ID",
 			"cgroup off", "cgroup on", "cgroup devices [allow|deny RULE | reset]",
 		},
@@ -118,13 +120,19 @@ func runCgroup(s *Session, args []string) error {
 		next.Cgroup.Off = sub == "off"
 		return s.commit(next)
 	case "show":
+		if len(rest) == 1 && strings.HasPrefix(rest[0], "@") {
+			return cgroupShowLive(s, rest[0])
+		}
 		if len(rest) != 0 {
-			return usageError(c, "cgroup show takes no arguments (cgroup stat @ID shows a child's usage)")
+			return usageError(c, "cgroup show takes nothing, or @ID for a child's live values")
 		}
 		return cgroupShow(s)
 	case "devices":
 		return cgroupDevices(s, c, rest)
 	case "ls":
+		if len(rest) != 0 {
+			return usageError(c, "cgroup ls takes no arguments")
+		}
 		return cgroupLs(s)
 	case "parent", "use":
 		if len(rest) != 1 {
@@ -166,7 +174,7 @@ func runCgroup(s *Session, args []string) error {
 		}
 		return cgroupInspect(s, sub, g)
 	}
-	return usageError(c, fmt.Sprintf("unknown subcommand %q", args[0]))
+	return usageError(c, fmt.Sprintf("unknown subcommand %q%s", args[0], near.Hint(args[0], completeCgroup(s, nil, ""))))
 }
 
 func without(settings []cgroup.Setting, key string) []cgroup.Setting {
@@ -208,6 +216,12 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 	h, err := cgroup.Detect()
 	if err != nil {
 		return fmt.Errorf("cgroup set: %w", err)
+	}
+	if !slices.Contains(cgroup.KnownKeys(), st.Key) {
+		// A mistyped known key is named before anything else is said.
+		if n := near.Words(st.Key, cgroup.KnownKeys()); len(n) > 0 && h.Check([]cgroup.Setting{st}) != nil {
+			return fmt.Errorf("cgroup set: unknown key %q: did you mean %s?", st.Key, strings.Join(n, ", "))
+		}
 	}
 	if target != "" {
 		ch, err := s.lookupChild(target, true)
@@ -454,4 +468,23 @@ func cgroupDevices(s *Session, c *Command, args []string) error {
 		return usageError(c, fmt.Sprintf("unknown cgroup devices operation %q: allow, deny or reset", args[0]))
 	}
 	return s.commit(next)
+}
+
+// cgroupShowLive prints a running child's limits as its cgroup files hold
+// them now: each known key's file (v1: the file it translates to) and its
+// contents.
+func cgroupShowLive(s *Session, ref string) error {
+	ch, err := s.lookupChild(ref, true)
+	if err != nil {
+		return err
+	}
+	g := ch.proc.Cgroup()
+	if g == nil {
+		return fmt.Errorf("cgroup show: %s has no cgroup of its own (cgroup off)", ch.ref())
+	}
+	var rows [][]string
+	for _, l := range g.Live() {
+		rows = append(rows, []string{l.Name, l.Value, l.File})
+	}
+	return printTable(s.Out, []string{"KEY", "NOW", "FILE"}, rows)
 }

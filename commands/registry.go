@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"nsh/internal/near"
 )
 
 // Command is one verb of the language.
@@ -60,16 +62,21 @@ func Names() []string {
 }
 
 func unknownCommand(name string) error {
-	var near []string
-	for _, n := range Names() {
-		if strings.HasPrefix(n, name) || strings.HasPrefix(name, n) {
-			near = append(near, n)
-		}
-	}
+	near := near.Words(name, Names())
 	if len(near) > 0 {
 		return fmt.Errorf("unknown command %q: did you mean %s? (`help` lists all)", name, strings.Join(near, ", "))
 	}
 	return fmt.Errorf("unknown command %q: `help` lists the commands", name)
+}
+
+// takesNothing says whether every form of c is its bare name.
+func takesNothing(c *Command) bool {
+	for _, u := range c.Usage {
+		if u != c.Name {
+			return false
+		}
+	}
+	return len(c.Usage) > 0
 }
 
 // usageError says how a command is used.

@@ -102,7 +102,13 @@ func (s *Session) Exec(words []string) error {
 		return unknownCommand(words[0])
 	}
 	s.prevStatus, s.status = s.status, 0
-	err := c.Run(s, words[1:])
+	var err error
+	if len(words) > 1 && takesNothing(c) {
+		// Every command refuses what it does not take.
+		err = usageError(c, fmt.Sprintf("it takes no arguments, and got %q", words[1:]))
+	} else {
+		err = c.Run(s, words[1:])
+	}
 	if err == nil {
 		s.recordCommand(words)
 	}

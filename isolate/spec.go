@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"nsh/internal/near"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 	"os"
@@ -47,7 +48,7 @@ func ParseNamespace(word string) (string, error) {
 	if _, ok := cloneFlags[w]; ok {
 		return w, nil
 	}
-	return "", fmt.Errorf("unknown namespace %q: use one of %s, or all", word, strings.Join(Namespaces, " "))
+	return "", fmt.Errorf("unknown namespace %q%s: use one of %s, or all", word, near.Hint(word, Namespaces), strings.Join(Namespaces, " "))
 }
 
 // IDMap says how ids of a new user namespace map to the caller's.

@@ -7,6 +7,7 @@ package capability
 
 import (
 	"fmt"
+	"nsh/internal/near"
 	"os"
 	"strconv"
 	"strings"
@@ -89,7 +90,11 @@ func Parse(word string) (int, error) {
 			return c, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown capability %q: give a name such as net_raw or CAP_SYS_ADMIN, or all (`cap decode 0x%x` lists them)", word, All())
+	var names []string
+	for c := 0; c <= Last(); c++ {
+		names = append(names, strings.TrimPrefix(Name(c), "cap_"))
+	}
+	return 0, fmt.Errorf("unknown capability %q%s: give a name such as net_raw or CAP_SYS_ADMIN, or all (`cap decode 0x%x` lists them)", word, near.Hint(strings.TrimPrefix(strings.ToLower(word), "cap_"), names), All())
 }
 
 // ParseList reads capability words into a mask; all is every one.

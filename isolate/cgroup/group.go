@@ -602,3 +602,47 @@ func KernelAtLeast(major, minor int) bool {
 	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
 	return ma > major || (ma == major && mi >= minor)
 }
+
+// Live reads the group's limits as its files hold them now: for each
+// known key, the file it lands in on this host and its contents.
+func (g *Group) Live() []Stat {
+	var out []Stat
+	for _, k := range Known {
+		x, err := g.host.For(Controller(k.Key))
+		if err != nil {
+			continue
+		}
+		files := []string{k.Key}
+		if !x.V2 {
+			ws, err := v1Writes(x, Setting{k.Key, "max"}, func(key string) (string, bool) {
+				if key == "memory.max" {
+					return "max", true
+				}
+				return "", false
+			})
+			if err != nil || len(ws) == 0 {
+				continue
+			}
+			files = nil
+			for _, w := range ws {
+				files = append(files, w.File)
+			}
+		}
+		d := g.dirFor(x)
+		if d == "" {
+			continue
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(d, f))
+			if err != nil {
+				continue
+			}
+			v := strings.Join(strings.Fields(string(b)), " ")
+			if v == "" {
+				v = "(empty)"
+			}
+			out = append(out, Stat{k.Key, v, filepath.Join(d, f)})
+		}
+	}
+	return out
+}
