@@ -62,7 +62,7 @@ func runEnter(s *Session, args []string) error {
 		if errors.Is(err, unix.EPERM) && len(types) > 0 && !slices.Contains(types, "user") && os.Geteuid() != 0 {
 			err = fmt.Errorf("%w: without root, a namespace is joined through the user namespace that owns it: add user to --ns", err)
 		}
-		return s.childFailed("enter", err)
+		return s.childFailed("enter", err, nil)
 	}
 	return s.waitForeground("enter", proc, &isolate.Spec{})
 }

@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"nsh/isolate"
+	"nsh/isolate/capability"
 )
 
 func init() {
@@ -65,7 +68,7 @@ flags:
 			return usageError(c, "spawn -d needs a command: a detached child has no terminal for a shell")
 		}
 		if err := s.spawnDetached(name, spec); err != nil {
-			return s.childFailed("spawn", err)
+			return s.childFailed("spawn", err, spec)
 		}
 		return nil
 	}
@@ -75,7 +78,7 @@ flags:
 	if s.Launcher != nil {
 		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr})
 		if err != nil {
-			return s.childFailed("spawn", err)
+			return s.childFailed("spawn", err, spec)
 		}
 		s.setChildStatus(status)
 		return nil
@@ -88,7 +91,7 @@ flags:
 		Verify:     s.verifyJoins(spec),
 	})
 	if err != nil {
-		return s.childFailed("spawn", err)
+		return s.childFailed("spawn", err, spec)
 	}
 	return s.waitForeground("spawn", proc, spec)
 }
@@ -96,14 +99,42 @@ flags:
 // childFailed turns a failed start into the command's outcome: like a
 // shell, a command that cannot be executed is a status (127, 126), not an
 // error of the script; anything else is an nsh error.
-func (s *Session) childFailed(verb string, err error) error {
+func (s *Session) childFailed(verb string, err error, spec *isolate.Spec) error {
 	var ee *isolate.ExecError
 	if errors.As(err, &ee) {
-		fmt.Fprintf(s.Err, "%s: %v\n", verb, ee)
+		fmt.Fprintf(s.Err, "%s: %v%s\n", verb, ee, execHint(ee, spec))
 		s.setChildStatus(ee.Status())
+		if s.Interactive {
+			fmt.Fprintf(s.Err, "[status %d]\n", ee.Status())
+		}
 		return nil
 	}
 	return err
+}
+
+// execHint explains an exec the kernel refused with EPERM because the
+// program's file capabilities are not all in the child's bounding set
+// (execve refuses to run a file-capability program it cannot honour).
+func execHint(ee *isolate.ExecError, spec *isolate.Spec) string {
+	if spec == nil || spec.Caps == nil || !errors.Is(ee.Err, unix.EPERM) || spec.NoNewPrivs {
+		return ""
+	}
+	path := ee.Path
+	if spec.Rootfs != nil {
+		path = filepath.Join(spec.Rootfs.Dir, path)
+	}
+	fc, ok, err := capability.GetFile(path)
+	if err != nil || !ok {
+		return ""
+	}
+	bounding := spec.Caps.Within(spec.Available()).Bounding
+	missing := (fc.Permitted | fc.Inheritable) &^ bounding
+	if missing == 0 {
+		return ""
+	}
+	names := capWords(missing)
+	return fmt.Sprintf(": its file capabilities (%s) are not all in the child's bounding set, which lacks %s, so the kernel refuses to run it; keep them (cap add %s), or run it without its file capabilities (cap file rm %s)",
+		fc, names, names, ee.Path)
 }
 
 // waitForeground waits for a child that owns the terminal.

@@ -302,7 +302,13 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		return nil, fmt.Errorf("send the program to the child stage: %w", err)
 	}
 	if err := r.finish(); err != nil {
+		oom := c.group != nil && c.group.OOMKills() > 0
 		c.kill()
+		if oom {
+			// The stage died before the command: say why, not "connection
+			// reset by peer".
+			return nil, fmt.Errorf("the child was killed by the OOM killer before its command ran: its memory limit is below what it needs to start (%v)", err)
+		}
 		return nil, err
 	}
 	return c, nil

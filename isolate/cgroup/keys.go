@@ -86,6 +86,12 @@ func Parse(key string, args []string) (Setting, error) {
 		if v, err = one(); err == nil {
 			v, err = ParseSize(v)
 		}
+		// Below this no process starts: nsh's child stage, before the
+		// command, is killed by the OOM killer (measured: 64K fails,
+		// 256K runs /bin/true).
+		if n, perr := strconv.ParseUint(v, 10, 64); err == nil && perr == nil && key == "memory.max" && n < minMemoryMax {
+			err = fmt.Errorf("%s cannot run any process (the child stage alone is OOM-killed below about 256K): give 256K or more, and a few M for a shell", FormatSize(v))
+		}
 	case hugetlbKey(key):
 		if v, err = one(); err == nil {
 			v, err = ParseSize(v)
@@ -181,6 +187,9 @@ func parseRange(w string, lo, hi int64) (string, error) {
 }
 
 const defaultPeriod = 100000
+
+// minMemoryMax is the least memory.max nsh plans (see Parse).
+const minMemoryMax = 256 << 10
 
 // parseCPUMax reads "QUOTA PERIOD", "max [PERIOD]" or a number of cores.
 func parseCPUMax(args []string) (string, error) {

@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 		{"memory.max", []string{"100M"}, "104857600"},
 		{"memory.max", []string{"1G"}, "1073741824"},
 		{"memory.max", []string{"512k"}, "524288"},
-		{"memory.max", []string{"4096"}, "4096"},
+		{"memory.max", []string{"262144"}, "262144"},
 		{"memory.max", []string{"max"}, "max"},
 		{"memory.swap.max", []string{"0"}, "0"},
 		{"memory.high", []string{"80M"}, "83886080"},
