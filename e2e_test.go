@@ -247,6 +247,9 @@ func TestREPL(t *testing.T) {
 	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
 	x.start(bin, state)
 
+	// One line on start points a newcomer at help and the tour.
+	x.waitFor(`(?m)^nsh [0-9.]+: type help for the commands, help tour for a five-minute tour, exit to leave$`)
+
 	// Tab completes a command name; the prompt shows the state.
 	x.keys("unsh", "Tab")
 	x.waitFor(`nsh# unshare ?$`)

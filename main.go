@@ -237,6 +237,10 @@ func finish(s *commands.Session, err error) int {
 func interact(s *commands.Session) int {
 	lr := lineReader(s)
 	defer lr.Close()
+	if isTerminal(os.Stdin) && isTerminal(os.Stderr) {
+		// One line for a newcomer at a bare prompt.
+		fmt.Fprintln(os.Stderr, "nsh "+version+": type help for the commands, help tour for a five-minute tour, exit to leave")
+	}
 	return repl.Run(s, lr)
 }
 

@@ -29,9 +29,13 @@ type child struct {
 	out  *ringBuffer
 
 	done chan struct{} // closed once reaped and its output drained
-	mu   sync.Mutex
-	ws   int    // status, once done
-	oom  string // why it died, when the OOM killer ended it
+	// started and lived: a detached child that ends within a moment is
+	// explained (a shell with nothing on its stdin ends at once).
+	started time.Time
+	lived   time.Duration
+	mu      sync.Mutex
+	ws      int    // status, once done
+	oom     string // why it died, when the OOM killer ended it
 }
 
 func (c *child) ref() string {
@@ -184,6 +188,12 @@ func (s *Session) lookupChild(word string, running bool) (*child, error) {
 		return nil, fmt.Errorf("no child %s: ps lists the children", word)
 	}
 	if running && found.exited() {
+		found.mu.Lock()
+		quick := found.lived < time.Second && found.ws == 0
+		found.mu.Unlock()
+		if quick {
+			return nil, fmt.Errorf("child %s is gone (%s); it ended %v after it started: a detached child reads an empty stdin (/dev/null), so a shell ends at once; keep one running with `spawn -d sleep inf`, or run a shell in the foreground with `spawn`", found.ref(), found.state(), found.lived.Round(time.Millisecond))
+		}
 		return nil, fmt.Errorf("child %s is gone (%s)", found.ref(), found.state())
 	}
 	return found, nil
@@ -224,7 +234,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 	}
 	s.mu.Lock()
 	s.nextID++
-	c := &child{id: s.nextID, name: name, args: spec.Args, ns: nsSummary(spec), proc: proc, out: &ringBuffer{}, done: make(chan struct{})}
+	c := &child{id: s.nextID, name: name, args: spec.Args, ns: nsSummary(spec), proc: proc, out: &ringBuffer{}, done: make(chan struct{}), started: time.Now()}
 	s.children = append(s.children, c)
 	s.mu.Unlock()
 
@@ -252,6 +262,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		c.mu.Lock()
 		c.ws = st
 		c.oom = oomNote(proc, spec, st)
+		c.lived = time.Since(c.started)
 		c.mu.Unlock()
 		close(c.done)
 	}()

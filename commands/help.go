@@ -38,7 +38,8 @@ func runHelp(s *Session, args []string) error {
 	case len(args) == 1 && args[0] == "tour":
 		fmt.Fprint(s.Out, tour)
 		return nil
-	case len(args) == 1:
+	case len(args) >= 1:
+		// help cap drop: the command's help, which covers its forms.
 		c, ok := Lookup(args[0])
 		if !ok {
 			return unknownCommand(args[0])

@@ -43,6 +43,9 @@ func (s *Session) Prompt() string {
 		}
 		parts = append(parts, "join:"+strings.Join(joined, ","))
 	}
+	if s.recording != nil {
+		parts = append(parts, "rec")
+	}
 	if len(parts) == 0 {
 		return "nsh" + sign + " "
 	}

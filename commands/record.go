@@ -49,6 +49,7 @@ func runRecord(s *Session, args []string) error {
 	}
 	fmt.Fprintf(f, "#!/usr/bin/env nsh\n# This file was written by nsh (record); replay it with: nsh %s\n", args[0])
 	s.recording = f
+	fmt.Fprintf(s.Err, "record: recording into %s: every command that succeeds from now on (record off stops)\n", args[0])
 	return nil
 }
 

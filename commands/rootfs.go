@@ -93,6 +93,7 @@ func runRootfs(s *Session, args []string) error {
 		if err := isolate.BuildBusybox(dir, s.explain); err != nil {
 			return fmt.Errorf("rootfs --busybox: %w", err)
 		}
+		fmt.Fprintf(s.Err, "rootfs: built a busybox rootfs in %s (bin, sbin, usr, etc, proc, dev, tmp; busybox and its applets)\n", dir)
 		next.Rootfs = &isolate.Rootfs{Dir: dir}
 	case len(args) == 1 || (len(args) == 2 && args[1] == "ro"):
 		dir, err := filepath.Abs(args[0])

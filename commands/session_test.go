@@ -159,6 +159,14 @@ func TestPrompt(t *testing.T) {
 	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net mem=100M pids=20 cpu=0.5]"+sign+" " {
 		t.Errorf("prompt with limits %q", p)
 	}
+	// Recording shows.
+	if err := s.RunScript("t", "record "+filepath.Join(t.TempDir(), "r.nsh")); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Prompt(); !strings.HasSuffix(p, " rec]"+sign+" ") {
+		t.Errorf("prompt while recording %q", p)
+	}
+	s.RunScript("t", "record off")
 }
 
 func TestComplete(t *testing.T) {

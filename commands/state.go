@@ -248,7 +248,11 @@ func runSave(s *Session, args []string) error {
 		c, _ := Lookup("save")
 		return usageError(c, "name one file (-f: replace a file nsh did not write)")
 	}
-	return writeOwnFile("save", args[0], []byte(SaveScript(s.Spec)), 0o644, force)
+	if err := writeOwnFile("save", args[0], []byte(SaveScript(s.Spec)), 0o644, force); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Err, "save: wrote %s; source %s (or nsh %s) brings this plan back\n", args[0], args[0], args[0])
+	return nil
 }
 
 // saveCaps writes commands that rebuild exactly these sets, each set in
