@@ -257,6 +257,12 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 	if err := h.Check(next.Cgroup.Settings); err != nil {
 		return fmt.Errorf("cgroup set %w", err)
 	}
+	// Said now, not at the next spawn: a limit no child could get.
+	if x, err := h.For(cgroup.Controller(st.Key)); err == nil && next.Cgroup.Parent == "" && next.Cgroup.Use == "" {
+		if dir := x.Dir(x.Self); unix.Access(dir, unix.W_OK) != nil {
+			return fmt.Errorf("cgroup set %s: nsh (uid %d) may not make cgroups under %s, so no child could get this limit: run nsh as root, or cgroup parent a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes nsh)", st.Key, os.Geteuid(), dir)
+		}
+	}
 	return s.commit(next)
 }
 
@@ -402,6 +408,21 @@ func cgroupPrompt(c *cgroup.Config) []string {
 		out = append(out, "cg=off")
 	}
 	return out
+}
+
+// pidsNote says how many forks pids.max refused a child: the child
+// itself only says "Cannot fork".
+func pidsNote(proc *isolate.Child, spec *isolate.Spec) string {
+	if proc.ForksRefused == 0 {
+		return ""
+	}
+	limit := ""
+	if spec.Cgroup != nil {
+		if v, ok := spec.Cgroup.Get("pids.max"); ok {
+			limit = "=" + v
+		}
+	}
+	return fmt.Sprintf("pids.max%s refused %d forks (cgroup set pids.max N raises it)", limit, proc.ForksRefused)
 }
 
 // oomNote explains what the OOM killer ended in a child's cgroup: the

@@ -36,6 +36,7 @@ type child struct {
 	mu      sync.Mutex
 	ws      int    // status, once done
 	oom     string // why it died, when the OOM killer ended it
+	pids    string // how many forks pids.max refused it
 }
 
 func (c *child) ref() string {
@@ -262,6 +263,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		c.mu.Lock()
 		c.ws = st
 		c.oom = oomNote(proc, spec, st)
+		c.pids = pidsNote(proc, spec)
 		c.lived = time.Since(c.started)
 		c.mu.Unlock()
 		close(c.done)
@@ -396,8 +398,11 @@ func runWait(s *Session, args []string) error {
 		return fmt.Errorf("wait %s: interrupted; the child is still running", ch.ref())
 	}
 	ch.mu.Lock()
-	st, oom := ch.ws, ch.oom
+	st, oom, pids := ch.ws, ch.oom, ch.pids
 	ch.mu.Unlock()
+	if pids != "" {
+		fmt.Fprintf(s.Err, "wait: %s: %s\n", ch.ref(), pids)
+	}
 	if oom != "" {
 		sep := ": "
 		if strings.HasPrefix(oom, "killed") {

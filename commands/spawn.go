@@ -152,6 +152,9 @@ func (s *Session) waitForeground(verb string, proc *isolate.Child, spec *isolate
 	case err != nil:
 		return err
 	}
+	if note := pidsNote(proc, spec); note != "" {
+		fmt.Fprintf(s.Err, "%s: %s\n", verb, note)
+	}
 	if note := oomNote(proc, spec, status); note != "" {
 		fmt.Fprintf(s.Err, "%s: %s\n", verb, note)
 	}

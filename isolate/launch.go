@@ -77,6 +77,9 @@ type Child struct {
 	// OOMKills is how many of the child's processes the OOM killer
 	// ended, known once Wait returns.
 	OOMKills int
+	// ForksRefused is how many forks its pids.max refused, known once
+	// Wait returns.
+	ForksRefused int
 }
 
 // Cgroup is the child's cgroup, nil when it has none.
@@ -392,6 +395,9 @@ func (m *message) err() error {
 	if m.Exec != "" {
 		return &ExecError{Path: m.Exec, Err: unix.Errno(m.Errno)}
 	}
+	if strings.HasPrefix(m.Error, "setns(") && unix.Errno(m.Errno) == unix.EPERM {
+		return fmt.Errorf("%s: %w: the namespace belongs to a user namespace in which the child holds no privilege (it has one of its own, or nsh runs without root): join that user namespace too (join user ...), or share user", m.Error, unix.EPERM)
+	}
 	if m.Errno != 0 {
 		return fmt.Errorf("%s: %w", m.Error, unix.Errno(m.Errno))
 	}
@@ -613,6 +619,7 @@ func (c *Child) Wait() (int, error) {
 	defer func() {
 		if c.group != nil {
 			c.OOMKills = c.group.OOMKills()
+			c.ForksRefused = c.group.ForksRefused()
 		}
 		c.release()
 	}()

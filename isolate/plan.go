@@ -398,8 +398,11 @@ func planIDs(p *program, uid, gid int, groups []int) {
 	}
 	p.add(opSetgroups, fmt.Sprintf("setgroups(%v), setresgid(%d), setresuid(%d)", groupsText(groups), gid, uid), "setgroups", gs...)
 	idHint := func(e unix.Errno) string {
-		if e == unix.EINVAL {
+		switch e {
+		case unix.EINVAL:
 			return "the id is not mapped in the child's user namespace (see map)"
+		case unix.EPERM:
+			return fmt.Sprintf("changing ids needs CAP_SETUID and CAP_SETGID, which nsh (uid %d) lacks: run nsh as root, or unshare user first (and map the id: map %d)", os.Getuid(), uid)
 		}
 		return ""
 	}

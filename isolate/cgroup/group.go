@@ -172,7 +172,10 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		// janitor does not know of.
 		if err := makeAnnounced(dir, mkdir); err != nil {
 			g.Remove(step)
-			return nil, fmt.Errorf("make cgroup: mkdir %s: %w", dir, err)
+			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+				return nil, fmt.Errorf("make cgroup: %w: nsh (uid %d) may not make cgroups under %s; run nsh as root, or cgroup parent a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes nsh), or plan no limits (cgroup unset KEY)", err, os.Geteuid(), pdir)
+			}
+			return nil, fmt.Errorf("make cgroup: %w", err)
 		}
 		g.dirs = append(g.dirs, groupDir{x, dir})
 		if !x.V2 && x.has("cpuset") {
@@ -492,6 +495,21 @@ func (g *Group) OOMKills() int {
 		return int(readKeyed(filepath.Join(d, "memory.events"), "oom_kill"))
 	}
 	return 0
+}
+
+// ForksRefused is how many forks pids.max refused in the group
+// (pids.events max, v1 and v2 alike).
+func (g *Group) ForksRefused() int {
+	dir := ""
+	if x := g.host.V1For("pids"); x != nil {
+		dir = g.dirFor(x)
+	} else {
+		dir = g.UnifiedDir()
+	}
+	if dir == "" {
+		return 0
+	}
+	return max(0, int(readKeyed(filepath.Join(dir, "pids.events"), "max")))
 }
 
 // readKeyed reads "key value" lines (memory.events, cpu.stat).
