@@ -79,7 +79,35 @@ func takesNothing(c *Command) bool {
 	return len(c.Usage) > 0
 }
 
+// UsageError says how a command is used: the forms that match what was
+// typed (cgroup set ... shows cgroup set's form, not the command's 13).
+type UsageError struct {
+	cmd     *Command
+	problem string
+	forms   []string
+}
+
+func (e *UsageError) Error() string {
+	return fmt.Sprintf("%s: %s; usage: %s", e.cmd.Name, e.problem, strings.Join(e.forms, " | "))
+}
+
+// narrow keeps the forms whose subcommand is the one typed.
+func (e *UsageError) narrow(args []string) {
+	if len(args) == 0 {
+		return
+	}
+	var keep []string
+	for _, u := range e.forms {
+		if f := strings.Fields(u); len(f) > 1 && f[1] == args[0] {
+			keep = append(keep, u)
+		}
+	}
+	if len(keep) > 0 {
+		e.forms = keep
+	}
+}
+
 // usageError says how a command is used.
 func usageError(c *Command, problem string) error {
-	return fmt.Errorf("%s: %s; usage: %s", c.Name, problem, strings.Join(c.Usage, " | "))
+	return &UsageError{cmd: c, problem: problem, forms: c.Usage}
 }

@@ -112,6 +112,10 @@ func (s *Session) Exec(words []string) error {
 	if err == nil {
 		s.recordCommand(words)
 	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		ue.narrow(words[1:])
+	}
 	var exit *ExitError
 	if err != nil && !errors.As(err, &exit) {
 		s.status = 2
