@@ -268,6 +268,12 @@ func TestREPL(t *testing.T) {
 	x.keys("exit", "Enter")
 	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
 
+	// Tab completes a program after spawn, from $PATH.
+	x.keys("spawn sleep 0.0", "C-a", "C-k")
+	x.keys("spawn slee", "Tab")
+	x.waitFor(`nsh\[uts,mnt\]# spawn sleep ?$`)
+	x.keys("C-a", "C-k")
+
 	// Ctrl-C goes to the foreground child; nsh lives on.
 	x.keys("spawn sleep 60", "Enter")
 	time.Sleep(300 * time.Millisecond)

@@ -71,10 +71,21 @@ func init() {
 }
 
 func completeCap(s *Session, args []string, partial string) []string {
+	// Names as the word being typed spells them: sys_admin, cap_sys_admin
+	// or CAP_SYS_ADMIN.
 	names := func() []string {
+		prefix := ""
+		if strings.HasPrefix(strings.ToLower(partial), "cap_") {
+			prefix = partial[:4]
+		}
+		upper := partial != "" && partial == strings.ToUpper(partial) && strings.ToUpper(partial) != strings.ToLower(partial)
 		out := []string{"all"}
 		for c := 0; c <= capability.Last(); c++ {
-			out = append(out, strings.TrimPrefix(capability.Name(c), "cap_"))
+			n := strings.TrimPrefix(capability.Name(c), "cap_")
+			if upper {
+				n = strings.ToUpper(n)
+			}
+			out = append(out, prefix+n)
 		}
 		return out
 	}

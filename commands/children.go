@@ -121,7 +121,7 @@ func init() {
 			Example:  "kill @web INT",
 			Help:     "SIGNAL is a name (TERM, SIGKILL, int) or a number.",
 			Run:      runKill,
-			Complete: completeChildArg(0),
+			Complete: completeRunningChild,
 		},
 		&Command{
 			Name: "wait", Group: "children",
@@ -140,6 +140,32 @@ func init() {
 			Complete: completeChildArg(0),
 		},
 	)
+}
+
+// completeRunningChild offers only children that are still running (kill).
+func completeRunningChild(s *Session, args []string, partial string) []string {
+	if len(args) == 0 {
+		return s.runningRefs()
+	}
+	return nil
+}
+
+// runningRefs are the @IDs and @NAMEs of the children still running.
+func (s *Session) runningRefs() []string {
+	s.mu.Lock()
+	list := append([]*child(nil), s.children...)
+	s.mu.Unlock()
+	var out []string
+	for _, c := range list {
+		if c.exited() {
+			continue
+		}
+		out = append(out, "@"+strconv.Itoa(c.id))
+		if c.name != "" {
+			out = append(out, "@"+c.name)
+		}
+	}
+	return out
 }
 
 // completeChildArg completes @IDs and @NAMEs as argument n.

@@ -23,8 +23,21 @@ func init() {
 			"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
 			"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
 			"process (a multithreaded process cannot join a mount or user namespace).",
-		Run:      runEnter,
-		Complete: completeChildArg(0),
+		Run: runEnter,
+		Complete: func(s *Session, args []string, partial string) []string {
+			// enter [--ns T,T] @ID CMD...: a running child, then a program.
+			i := 0
+			if len(args) >= 2 && args[0] == "--ns" {
+				i = 2
+			}
+			switch {
+			case len(args) == i:
+				return s.runningRefs()
+			case len(args) == i+1:
+				return completePrograms(partial)
+			}
+			return completeFiles(nil, partial)
+		},
 	})
 }
 

@@ -155,3 +155,30 @@ func completeFiles(args []string, partial string) []string {
 	}
 	return out
 }
+
+// completePrograms offers the programs of $PATH whose names start with
+// partial, or, for a path, the files there.
+func completePrograms(partial string) []string {
+	if strings.Contains(partial, "/") {
+		return completeFiles(nil, partial)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		entries, err := os.ReadDir(orDefault(dir, "."))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if seen[name] || !strings.HasPrefix(name, partial) || e.IsDir() {
+				continue
+			}
+			if info, err := e.Info(); err == nil && info.Mode()&0o111 != 0 || e.Type()&os.ModeSymlink != 0 {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}

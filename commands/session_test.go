@@ -185,12 +185,28 @@ func TestComplete(t *testing.T) {
 		{"help tim", []string{"timens"}, "tim"},
 		{"timens ", []string{"boottime", "monotonic", "off"}, ""},
 		{"nosuch ", nil, ""},
+		{"cap drop CAP_SYS_ADM", []string{"CAP_SYS_ADMIN"}, "CAP_SYS_ADM"},
+		{"cap drop cap_sys_adm", []string{"cap_sys_admin"}, "cap_sys_adm"},
+		{"cap drop sys_adm", []string{"sys_admin"}, "sys_adm"},
 	}
 	for _, tt := range tests {
 		got, partial := s.Complete(tt.line)
 		if !reflect.DeepEqual(got, tt.want) || partial != tt.partial {
 			t.Errorf("Complete(%q) = %v, %q; want %v, %q", tt.line, got, partial, tt.want, tt.partial)
 		}
+	}
+	// Programs from $PATH after spawn, spawn -d --name N and enter @ID.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "nshprog"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "nshdata"), nil, 0o644)
+	t.Setenv("PATH", dir)
+	for _, line := range []string{"spawn nsh", "spawn -d nsh", "spawn -d --name web nsh"} {
+		if got, _ := s.Complete(line); !reflect.DeepEqual(got, []string{"nshprog"}) {
+			t.Errorf("Complete(%q) = %v, want [nshprog]", line, got)
+		}
+	}
+	if got, _ := s.Complete("spawn -d --name nsh"); got != nil {
+		t.Errorf("the name after --name is not a program: %v", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +29,26 @@ func init() {
 			"-d: the child runs in the background; nsh prints @ID and its host pid, keeps its output for\n" +
 			"logs, and ends it when nsh ends. --name NAME lets @NAME stand for @ID.",
 		Run: runSpawn,
+		Complete: func(s *Session, args []string, partial string) []string {
+			// After -d and --name NAME: the program, then its arguments.
+			i := 0
+			for i < len(args) && strings.HasPrefix(args[i], "-") {
+				if args[i] == "--name" {
+					i++
+				}
+				i++
+			}
+			switch {
+			case i > len(args):
+				return nil // the name itself
+			case i == len(args):
+				if len(args) == 0 {
+					return append([]string{"-d"}, completePrograms(partial)...)
+				}
+				return completePrograms(partial)
+			}
+			return completeFiles(nil, partial)
+		},
 	})
 }
 
