@@ -334,20 +334,29 @@ func TestStep(t *testing.T) {
 	}
 	bin, dir := installNSH(t)
 	demo := filepath.Join(dir, "demo.nsh")
-	os.WriteFile(demo, []byte("unshare uts\nhostname stepped\nspawn hostname\nunshare ipc\n"), 0o644)
+	os.WriteFile(demo, []byte("unshare uts\nhostname stepped\necho "+strings.Repeat("a", 150)+"\nspawn hostname\nunshare ipc\n"), 0o644)
 	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
 	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
 	x.cmd("new-session", "-d", "-s", "nsh", "-x", "120", "-y", "40",
 		"env", "XDG_STATE_HOME="+filepath.Join(dir, "state"), bin, "--step", demo)
-	x.waitFor(`nsh# unshare uts +\[1/4 Enter runs it, s skips, q stops\] ?$`)
+	x.waitFor(`nsh# unshare uts +\[1/5 Enter runs it, s skips, q stops\] ?$`)
+	// Single keys, no Enter: Space runs, other keys get a hint.
+	x.keys("x")
+	x.waitFor(`\(Enter or Space runs it, s skips, q stops\) ?$`)
+	x.keys("Space")
+	x.waitFor(`nsh\[uts\]# hostname stepped +\[2/5`)
 	x.keys("Enter")
-	x.waitFor(`nsh\[uts\]# hostname stepped +\[2/4`)
-	x.keys("Enter")
-	x.waitFor(`nsh\[uts\]# spawn hostname +\[3/4`)
+	// A command wider than the terminal is drawn once.
+	x.waitFor(`echo a{100}`)
+	if n := strings.Count(x.screen(), "echo aaaa"); n != 1 {
+		t.Errorf("the long command is drawn %d times:\n%s", n, x.screen())
+	}
+	x.keys("s")
+	x.waitFor(`nsh\[uts\]# spawn hostname +\[4/5`)
 	x.keys("Enter")
 	x.waitFor(`(?m)^stepped$`)
-	x.waitFor(`nsh\[uts\]# unshare ipc +\[4/4`)
-	x.keys("q", "Enter")
+	x.waitFor(`nsh\[uts\]# unshare ipc +\[5/5`)
+	x.keys("q")
 	x.waitFor(`the demo is over; the session goes on`)
 	x.waitFor(`nsh\[uts\]# ?$`)
 	x.keys("hostname", "Enter")

@@ -113,9 +113,9 @@ func run(args []string) int {
 			fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
 			return 2
 		}
-		lr := lineReader(s)
-		defer lr.Close()
-		if _, err := repl.Step(s, *step, string(src), lr); err != nil {
+		// The line editor starts after the demo: it reads the terminal
+		// once it exists, and the demo reads single keys itself.
+		if _, err := repl.Step(s, *step, string(src), repl.NewPlain(os.Stdin, nil)); err != nil {
 			var exit *commands.ExitError
 			if errors.As(err, &exit) {
 				return exit.Code
@@ -123,6 +123,8 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, err)
 		}
 		fmt.Fprintln(os.Stderr, "(the demo is over; the session goes on: exit or Ctrl-D to leave)")
+		lr := lineReader(s)
+		defer lr.Close()
 		return repl.Run(s, lr)
 	case *cmds != "":
 		return finish(s, s.RunScript("-c", *cmds))

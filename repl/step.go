@@ -4,16 +4,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"nsh/commands"
 )
 
 // Step runs a script one command at a time for a live demonstration: it
-// shows the prompt and the command, waits for Enter, then runs it. s skips
-// a command, q stops stepping. It returns true when the script ran to its
-// end, false when the demonstrator stopped; the session keeps its state
-// either way, for the REPL that follows.
+// shows the prompt and the command, waits for a key, then runs it: Enter
+// or Space runs it, s skips it, q stops stepping; any other key is
+// ignored, with a hint. On a terminal the key is read alone (raw mode, no
+// Enter needed) and the line is drawn once, however long; elsewhere a
+// line is read. It returns true when the script ran to its end, false
+// when the demonstrator stopped; the session keeps its state either way,
+// for the REPL that follows.
 func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 	stmts, err := commands.Parse(src)
 	if err == commands.ErrIncomplete {
@@ -23,20 +29,22 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 		return false, fmt.Errorf("%s: %w", name, err)
 	}
 	s.Interactive = true
+	keys := newKeyReader(lr)
 	for i, st := range stmts {
 		text := strings.Join(quoteAll(st.Words), " ")
-		// One prompt: a line editor redraws its line from the start.
-		answer, err := lr.Readline(fmt.Sprintf("%s%s   [%d/%d Enter runs it, s skips, q stops] ", s.Prompt(), text, i+1, len(stmts)))
+		fmt.Fprintf(s.Out, "%s%s   [%d/%d Enter runs it, s skips, q stops] ", s.Prompt(), text, i+1, len(stmts))
+		key, err := keys.next(s)
+		fmt.Fprintln(s.Out)
 		switch {
 		case errors.Is(err, ErrInterrupt), err == io.EOF:
 			return false, nil
 		case err != nil:
 			return false, err
 		}
-		switch strings.TrimSpace(answer) {
-		case "q":
+		switch key {
+		case 'q':
 			return false, nil
-		case "s":
+		case 's':
 			continue
 		}
 		if err := s.Exec(st.Words); err != nil {
@@ -48,6 +56,73 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// keyReader reads the demonstrator's answer: one key on a terminal,
+// a line otherwise.
+type keyReader struct {
+	tty *os.File
+	lr  LineReader
+}
+
+func newKeyReader(lr LineReader) *keyReader {
+	if _, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
+		return &keyReader{tty: os.Stdin, lr: lr}
+	}
+	return &keyReader{lr: lr}
+}
+
+// next returns '\n' (run), 's', 'q', or an error; other keys are ignored
+// with a hint.
+func (k *keyReader) next(s *commands.Session) (byte, error) {
+	if k.tty == nil {
+		line, err := k.lr.Readline("")
+		if err != nil {
+			return 0, err
+		}
+		switch strings.TrimSpace(line) {
+		case "q":
+			return 'q', nil
+		case "s":
+			return 's', nil
+		}
+		return '\n', nil
+	}
+	fd := int(k.tty.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return 0, err
+	}
+	raw := *old
+	raw.Lflag &^= unix.ICANON | unix.ECHO
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
+		return 0, err
+	}
+	// The command runs with the terminal as it was.
+	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	buf := make([]byte, 1)
+	for {
+		n, err := k.tty.Read(buf)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, io.EOF
+		}
+		switch b := buf[0]; b {
+		case '\r', '\n', ' ':
+			return '\n', nil
+		case 's', 'q':
+			return b, nil
+		case 3: // Ctrl-C (ISIG is off only for ICANON's sake: it stays on)
+			return 0, ErrInterrupt
+		case 4: // Ctrl-D
+			return 0, io.EOF
+		default:
+			fmt.Fprint(s.Out, "\a(Enter or Space runs it, s skips, q stops) ")
+		}
+	}
 }
 
 func quoteAll(words []string) []string {
