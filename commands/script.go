@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,6 +78,9 @@ func runSource(s *Session, args []string) error {
 		return fmt.Errorf("source %s: nested more than %d deep; does a script source itself?", args[0], maxSourceDepth)
 	}
 	src, err := os.ReadFile(args[0])
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("source: %w: give the path of a script, e.g. one save wrote", err)
+	}
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}

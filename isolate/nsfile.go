@@ -38,6 +38,9 @@ func NamespaceOf(f *os.File) (string, uint64, error) {
 // want ("" for any).
 func OpenNamespace(path, want string) (*os.File, error) {
 	f, err := openNonblock(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: give a namespace file (one pinned with ns pin, or /proc/PID/ns/TYPE) or a running child's @ID", err)
+	}
 	if err != nil {
 		return nil, err
 	}

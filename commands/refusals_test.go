@@ -1,0 +1,60 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestEveryRefusalNamesTheFix: each refusal a newcomer meets says what to
+// do next: the nearest names, the form to use, or the fix. The fragment
+// checked is the part that tells it.
+func TestEveryRefusalNamesTheFix(t *testing.T) {
+	for line, fix := range map[string]string{
+		"spwan true":                               "did you mean spawn?",
+		"Help":                                     "did you mean help?",
+		"unshare ust":                              "did you mean uts?",
+		"unshare":                                  "usage: unshare",
+		"cap drop net_rwa":                         "did you mean net_raw?",
+		"cap dorp net_raw":                         "did you mean drop?",
+		"cap preset lax":                           "give docker, privileged or none",
+		"cap add --set sideways net_raw":           "give one of",
+		"cgroup sett memory.max 5M":                "did you mean set?",
+		"cgroup set memroy.max 5M":                 "did you mean memory.max",
+		"cgroup set memory.max lots":               "give bytes with an optional K, M, G or T",
+		"cgroup set memory.max 0":                  "give 256K or more",
+		"cgroup set cpu.max 2":                     "give 2.0 for 2 cores, or QUOTA PERIOD",
+		"cgroup set memory.max":                    "usage: cgroup set KEY VALUE",
+		"cgroup devices allow x 1:3":               "write it as devices.allow does",
+		"cgroup show x":                            "@ID for a child's live values",
+		"reset now":                                "takes no arguments",
+		"hostname x":                               "unshare uts",
+		"net veth 198.51.100.1/24 198.51.100.2/24": "`unshare net` first",
+		"sysctl kernel.sysrq 1":                    "namespaced ones are net.*",
+		"timens boottime soon":                     "give seconds with an optional sign and unit",
+		"kill 1234":                                "give @ID or @NAME",
+		"kill @7":                                  "ps lists the children",
+		"join uts /nonexistent":                    "give a namespace file (one pinned with ns pin, or /proc/PID/ns/TYPE) or a running child's @ID",
+		"export":                                   "say sh, oci or docker",
+		"export oci b":                             "rootfs DIR",
+		"help nosuch":                              "`help` lists",
+		"exit 999":                                 "give 0-255",
+		"source /nonexistent/file":                 "give the path of a script",
+		"map 1:x":                                  "usage: map",
+		"user x":                                   "usage: user UID[:GID]",
+	} {
+		s, _, _, _ := newTestSession()
+		err := s.RunScript("t", line)
+		if err == nil {
+			t.Errorf("%q was accepted", line)
+			continue
+		}
+		msg := err.Error()
+		if fix != "" && !strings.Contains(msg, fix) {
+			t.Errorf("%q: %q does not say %q", line, msg, fix)
+		}
+		// Whatever it is, it says more than that something failed.
+		if !strings.ContainsAny(msg, ":;") || len(msg) < 25 {
+			t.Errorf("%q: %q names no cause or fix", line, msg)
+		}
+	}
+}
