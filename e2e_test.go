@@ -131,11 +131,12 @@ func TestRootless(t *testing.T) {
 		"cap preset privileged; spawn grep CapEff /proc/self/status":                         "children get none; unshare user gives them their own",
 		"unshare user; cap preset privileged; map 1000; spawn grep CapEff /proc/self/status": "CapEff:\t000001ff",
 		"cgroup parent /; spawn true":                                                        "permission denied",
+		"ns 1":                                                                               "cannot read /proc/1/ns/",
 		"cgroup set pids.max 5":                                                              "may not make cgroups under /sys/fs/cgroup/pids, so no child could get this limit: run nsh as root, or cgroup parent a cgroup delegated to you",
 		"user 1000; spawn id":                                                                "changing ids needs CAP_SETUID and CAP_SETGID, which nsh (uid 65534) lacks: run nsh as root, or unshare user first",
-		"unshare user uts; spawn -d sleep 3; share uts; join uts @1; spawn hostname":         "the namespace belongs to a user namespace in which the child holds no privilege",
-		"join net /proc/1/ns/net":                                                            "permission denied",
-		"unshare user; join net /proc/1/ns/net; spawn true":                                  "permission denied",
+		"unshare user uts; spawn -d sleep 3; share uts; join uts @1; spawn hostname": "the namespace belongs to a user namespace in which the child holds no privilege",
+		"join net /proc/1/ns/net":                           "permission denied",
+		"unshare user; join net /proc/1/ns/net; spawn true": "permission denied",
 	} {
 		out, errOut, _ := run(script)
 		if !strings.Contains(out+errOut, want) {

@@ -145,6 +145,15 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 		if c.Parent != "" {
 			add("--cgroup-parent=" + c.Parent)
 		}
+		// Docker applies runc's default device list itself; the plan's
+		// own allow rules go on top, its deny rules it cannot take.
+		for _, r := range c.Devices {
+			if r.Allow {
+				add("--device-cgroup-rule=" + r.String())
+			} else {
+				cannot = append(cannot, "cgroup devices "+r.Text()+": docker takes allow rules only (--device-cgroup-rule)")
+			}
+		}
 		if c.Use != "" {
 			cannot = append(cannot, "cgroup use "+c.Use+": Docker makes its own cgroup")
 		}

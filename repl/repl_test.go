@@ -3,6 +3,7 @@ package repl
 import (
 	"bytes"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,5 +116,15 @@ func TestCompleterAdapter(t *testing.T) {
 	got, n := c.Do([]rune("x un"), 4)
 	if n != 2 || string(got[0]) != "share " || string(got[1]) != "dir/" {
 		t.Errorf("Do = %q, %d", got, n)
+	}
+}
+
+// A relative $XDG_STATE_HOME is invalid (XDG spec) and is ignored.
+func TestHistoryFileRelativeXDG(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_STATE_HOME", "relative/state")
+	if got, want := HistoryFile(), filepath.Join(home, ".local", "state", "nsh", "history"); got != want {
+		t.Errorf("HistoryFile() = %q, want %q", got, want)
 	}
 }
