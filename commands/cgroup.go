@@ -407,6 +407,9 @@ func cgroupPrompt(c *cgroup.Config) []string {
 	if c.Off {
 		out = append(out, "cg=off")
 	}
+	if n := len(c.Devices); n > 0 {
+		out = append(out, fmt.Sprintf("dev+%d", n))
+	}
 	return out
 }
 

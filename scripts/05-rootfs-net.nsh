@@ -14,6 +14,11 @@ spawn sh -c 'echo "/ holds:" $(ls /); echo "my pid: $$, processes: $(ps | tail -
 spawn sh -c 'test $$ -eq 1 && test -x /bin/busybox && test ! -e /usr/local/go && test -c /dev/null'
 expect status 0
 
+note "A rootfs brings runc's device allowlist: mknod works, opening the host's disk does not"
+cgroup devices
+spawn sh -c 'mknod /tmp/disk b 8 0 && ! head -c 1 /tmp/disk 2>/dev/null && echo "the node is made, and the kernel refuses to open it"'
+expect status 0
+
 note "A read-only root, a read-only bind mount and a private tmpfs"
 rootfs /tmp/nsh-05-root ro
 mount bind /tmp/nsh-05-data /data ro
