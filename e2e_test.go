@@ -269,6 +269,20 @@ func TestREPL(t *testing.T) {
 	x.keys("exit", "Enter")
 	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
 
+	// A pasted 3,000-character line is drawn once, not once per
+	// character (the line editor redraws the whole line for each).
+	out := filepath.Join(dir, "pane.out")
+	x.cmd("pipe-pane", "-o", "-t", "nsh", "cat >> "+out)
+	x.keys("-l", "echo "+strings.Repeat("p", 3000))
+	x.waitFor(`(?m)p{100}$`)
+	time.Sleep(200 * time.Millisecond)
+	x.cmd("pipe-pane", "-t", "nsh")
+	if st, err := os.Stat(out); err != nil || st.Size() > 30000 {
+		t.Errorf("pasting 3,000 characters wrote %v bytes to the terminal (%v)", st.Size(), err)
+	}
+	x.keys("Enter")
+	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+
 	// Tab completes a program after spawn, from $PATH.
 	x.keys("spawn sleep 0.0", "C-a", "C-k")
 	x.keys("spawn slee", "Tab")

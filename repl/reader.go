@@ -5,11 +5,14 @@ package repl
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/chzyer/readline"
 )
@@ -53,28 +56,32 @@ func (p *plainReader) Readline(prompt string) (string, error) {
 func (p *plainReader) Close() error { return nil }
 
 type editReader struct {
-	rl *readline.Instance
+	rl  *readline.Instance
+	out *coalescer
 }
 
 // NewEditor returns a line editor on the terminal with history in
 // historyFile ("" for none) and Tab completion.
 func NewEditor(historyFile string, complete Completer) (LineReader, error) {
+	out := &coalescer{w: os.Stdout}
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:       historyFile,
 		AutoComplete:      completer(complete),
 		InterruptPrompt:   "^C",
 		EOFPrompt:         "exit",
 		HistorySearchFold: true,
+		Stdout:            out,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &editReader{rl: rl}, nil
+	return &editReader{rl: rl, out: out}, nil
 }
 
 func (e *editReader) Readline(prompt string) (string, error) {
 	e.rl.SetPrompt(prompt)
 	line, err := e.rl.Readline()
+	e.out.flush()
 	if errors.Is(err, readline.ErrInterrupt) {
 		return "", ErrInterrupt
 	}
@@ -124,4 +131,62 @@ func HistoryFile() string {
 		return ""
 	}
 	return filepath.Join(dir, "history")
+}
+
+// coalescer stands between the line editor and the terminal. The editor
+// redraws the whole line for every character it inserts: a clean
+// sequence (it starts with ESC [J), then the prompt and the line. A
+// pasted line of n characters would be drawn n times, n²/2 bytes in all
+// (13.6 MB for 3,000 characters). A redraw is held for a moment; when the
+// next one comes within it (a paste: characters arrive faster than anyone
+// types), only the first clean, which matches what the screen shows, and
+// the last line are written. Typing is echoed after at most holdFor.
+type coalescer struct {
+	mu    sync.Mutex
+	w     io.Writer
+	clean []byte
+	line  []byte
+	state int // 0 nothing held; 1 a clean, its line to come; 2 a redraw held; 3 a later clean dropped, its line to come
+	timer *time.Timer
+}
+
+const holdFor = 3 * time.Millisecond
+
+func (c *coalescer) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clean := bytes.HasPrefix(b, []byte("\033[J"))
+	switch {
+	case c.state == 0 && clean:
+		c.clean, c.state = append(c.clean[:0], b...), 1
+		return len(b), nil
+	case c.state == 1 || c.state == 3:
+		c.line, c.state = append(c.line[:0], b...), 2
+		if c.timer == nil {
+			c.timer = time.AfterFunc(holdFor, c.flush)
+		} else {
+			c.timer.Reset(holdFor)
+		}
+		return len(b), nil
+	case c.state == 2 && clean:
+		c.state = 3 // the screen still shows what the first clean erases
+		return len(b), nil
+	}
+	c.flushLocked()
+	return c.w.Write(b)
+}
+
+func (c *coalescer) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushLocked()
+}
+
+func (c *coalescer) flushLocked() {
+	if c.state == 0 {
+		return
+	}
+	c.w.Write(append(append([]byte(nil), c.clean...), c.line...))
+	c.state = 0
+	c.clean, c.line = c.clean[:0], c.line[:0]
 }
