@@ -158,12 +158,18 @@ func TestRootless(t *testing.T) {
 	want := "-c:1: spawn: creating namespaces uts: operation not permitted: it needs CAP_SYS_ADMIN; run nsh as root, or add `unshare user` to be root in a user namespace of your own\n"
 	// Without cgroups, what children leave behind (a background and a
 	// setsid grandchild, a ping whose file capabilities clear the
-	// parent-death signal) ends with nsh, whether it exits or is
-	// terminated.
-	for _, how := range []string{"exit", "TERM"} {
+	// parent-death signal) ends with nsh, whether it exits, is terminated
+	// or is killed outright (then the guard relay of each child does it).
+	for _, how := range []string{"exit", "TERM", "KILL"} {
 		marker := "NSH_ROOTLESS_ORPHANS=" + how
+		// With SIGKILL, the shell is still there (the guard relay ends it
+		// and what it started); an orphan whose parent had already exited
+		// belongs to nsh, and no one is left to end it then.
 		script := `spawn -d sh -c 'sleep 100 & setsid sleep 100 & exit 0'; spawn -d ping -q 127.0.0.1; spawn sleep 0.3`
-		if how == "TERM" {
+		if how == "KILL" {
+			script = `spawn -d sh -c 'sleep 100 & setsid sleep 100 & sleep 100'; spawn -d ping -q 127.0.0.1; spawn sleep 0.3`
+		}
+		if how != "exit" {
 			script += "; spawn sleep 30"
 		}
 		cmd := exec.Command(bin, "-c", script)
@@ -173,9 +179,9 @@ func TestRootless(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if how == "TERM" {
+		if how != "exit" {
 			time.Sleep(time.Second)
-			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Process.Signal(map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL}[how])
 		}
 		cmd.Wait()
 		if left := leftovers(marker, "nsh-none-", "/proc/self/ns/net"); len(left) > 0 {

@@ -299,12 +299,21 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	}
 	// The late writes' descriptors are numbered now that every extra
 	// file has its place.
-	planExec(prog, spec, lateWrites)
+	// Nothing of the kernel's ends what such a child leaves behind if
+	// nsh is killed outright: a relay does (stage.c, the guard).
+	// (A joined pid namespace has a relay and an init of its own.)
+	_, joinedPid := spec.Joined("pid")
+	guard := c.group == nil && !spec.Has("pid") && !joinedPid && !plan.enter
+	planExec(prog, spec, lateWrites, guard)
 	if _, err := parentEnd.Write(prog.encode(opt.Step != nil)); err != nil {
 		c.kill()
 		return nil, fmt.Errorf("send the program to the child stage: %w", err)
 	}
-	if err := r.finish(); err != nil {
+	here, err := r.finish()
+	if here > 0 {
+		c.Pid = here // the command, behind the guard
+	}
+	if err != nil {
 		oom := c.group != nil && c.group.OOMKills() > 0
 		c.kill()
 		if oom {
@@ -381,12 +390,19 @@ func (r *stageReader) waitHere() (int, error) {
 	return r.sender, nil
 }
 
-// finish reads until end of file: the command runs.
-func (r *stageReader) finish() error {
+// finish reads until end of file: the command runs. A guarded command
+// says who it is on the way (here).
+func (r *stageReader) finish() (here int, err error) {
 	for {
 		m, err := r.next()
 		if err != nil || m == nil {
-			return err
+			return here, err
+		}
+		if m.Here {
+			if err := r.child.own(r.sender); err != nil {
+				return 0, fmt.Errorf("child stage: %w", err)
+			}
+			here = r.sender
 		}
 	}
 }
@@ -552,6 +568,14 @@ func (c *Child) closePidfd() {
 // Signal sends sig to the child (through its pidfd, so never to a
 // recycled pid); a relay passes it on.
 func (c *Child) Signal(sig unix.Signal) error {
+	// SIGKILL and SIGSTOP cannot be relayed: behind a relay they go to
+	// the command itself as well.
+	if c.Pid != c.direct && (sig == unix.SIGKILL || sig == unix.SIGSTOP) {
+		if fd, err := c.openPidfd(); err == nil {
+			unix.PidfdSendSignal(fd, sig, nil, 0)
+			unix.Close(fd)
+		}
+	}
 	if c.pidfd >= 0 {
 		return unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
 	}

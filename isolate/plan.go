@@ -48,6 +48,10 @@ const (
 	opMkdirIn
 	opCreateIn
 	opSymlinkIn
+	// A relay stays as the command's parent and subreaper and ends it,
+	// and all it left, when nsh dies (stage.c): for a child with neither
+	// a cgroup nor a pid namespace of its own.
+	opExecGuard
 )
 
 // op is one step of the program.
@@ -195,7 +199,7 @@ func planStage(spec *Spec) (*program, error) {
 
 // planExec ends the program: the late writes (see Deferred in package
 // cgroup), then execve of the command, looked up in the child's PATH.
-func planExec(p *program, spec *Spec, late []LateWrite) {
+func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
 	for _, w := range late {
 		p.add(opWriteFD, fmt.Sprintf("write %q to %s", w.Value, w.Path), "write "+w.Path, i(w.FD), w.Value)
 	}
@@ -217,6 +221,9 @@ func planExec(p *program, spec *Spec, late []LateWrite) {
 	if spec.Has("time") && !kernelAtLeast(6, 2) {
 		// Before 6.2 only forked children enter a new time namespace.
 		code, desc = opExecFork, fmt.Sprintf("fork and execve(PATH, %q) (kernel < 6.2: only children enter a new time namespace)", spec.Args)
+	}
+	if guard {
+		code, desc = opExecGuard, fmt.Sprintf("fork and execve(PATH, %q); nsh:[relay] stays its parent and subreaper, and ends it and what it leaves if nsh dies (no cgroup, no pid namespace to do it)", spec.Args)
 	}
 	args := append([]string{path, i(len(spec.Args))}, spec.Args...)
 	p.add(code, desc, "execve", append(args, env...)...)

@@ -137,8 +137,61 @@ static void relay_signal(int sig)
 		kill(relay_child, sig);
 }
 
-// relay waits for the child that runs the command and ends as it ended.
-static void relay(pid_t child)
+// stage_parent is nsh, as the stage saw it when it started.
+static pid_t stage_parent;
+
+// The guard: a relay for a child with neither a cgroup nor a pid
+// namespace of its own. Nothing of the kernel's would end what such a
+// child leaves behind if nsh were killed outright (a command whose file
+// capabilities clear the parent-death signal, a setsid grandchild), so
+// the relay stays its parent and its subreaper, takes a catchable signal
+// when nsh dies, and then ends the command and every process that came
+// to it.
+#define GUARD_SIG (SIGRTMIN + 1)
+static volatile sig_atomic_t guard_fired;
+
+static void guard_signal(int sig)
+{
+	(void)sig;
+	guard_fired = 1;
+}
+
+static void guard_end(pid_t child)
+{
+	kill(child, SIGKILL);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+	for (int round = 0; round < 300; round++) {
+		char buf[8192];
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			for (char *p = buf; *p;) {
+				long pid = strtol(p, &p, 10);
+				if (pid > 1)
+					kill((pid_t)pid, SIGKILL);
+				while (*p == ' ' || *p == '\n')
+					p++;
+			}
+		}
+		int status;
+		pid_t r;
+		while ((r = waitpid(-1, &status, WNOHANG)) > 0)
+			;
+		if (r < 0 && errno == ECHILD)
+			break;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	_exit(128 + SIGKILL);
+}
+
+// relay waits for the child that runs the command and ends as it ended;
+// with guard, it also ends everything when nsh dies (above).
+static void relay(pid_t child, int guard)
 {
 	static const int forwarded[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 	struct sigaction sa;
@@ -154,12 +207,25 @@ static void relay(pid_t child)
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	prctl(PR_SET_NAME, "nsh:[relay]", 0, 0, 0);
+	if (guard) {
+		struct sigaction ga;
+		memset(&ga, 0, sizeof ga);
+		ga.sa_handler = guard_signal; // no SA_RESTART: waitpid returns
+		sigaction(GUARD_SIG, &ga, NULL);
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+		prctl(PR_SET_PDEATHSIG, GUARD_SIG, 0, 0, 0);
+		if (getppid() != stage_parent)
+			guard_end(child); // nsh died before the signal was armed
+	}
 	for (;;) {
 		int status;
 		pid_t r = waitpid(child, &status, WUNTRACED);
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR) {
+				if (guard_fired)
+					guard_end(child);
 				continue;
+			}
 			_exit(1);
 		}
 		if (WIFSTOPPED(status)) {
@@ -255,7 +321,7 @@ static void join_namespaces(void)
 			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		} else {
 			close(NSH_STAGE_FD); // end of file comes when the child execs
-			relay(child);
+			relay(child, 0);
 		}
 	}
 	// Which process runs the command is said by the kernel, not by us: a
@@ -274,6 +340,7 @@ enum {
 	OP_SETGROUPS, OP_SETRESGID, OP_SETRESUID, OP_CAPSET, OP_CLEARINH,
 	OP_AMBIENT, OP_EXEC, OP_EXECFORK,
 	OP_ROOTFD, OP_MOUNTIN, OP_MKDIRIN, OP_CREATEIN, OP_SYMLINKIN,
+	OP_EXECGUARD,
 };
 
 #define MAX_ARGS 4096
@@ -732,7 +799,8 @@ static void run_program(void)
 			break;
 		}
 		case OP_EXEC:
-		case OP_EXECFORK: {
+		case OP_EXECFORK:
+		case OP_EXECGUARD: {
 			// args: PATH, argc, argv..., envp...
 			unsigned argc = (unsigned)num(args[1]);
 			char **argv = &args[2];
@@ -751,16 +819,22 @@ static void run_program(void)
 				op_failed(op, err, argv[0]);
 			if (explain)
 				op_step_exec(op, path);
-			if (code == OP_EXECFORK) {
+			if (code == OP_EXECFORK || code == OP_EXECGUARD) {
 				pid_t child = fork();
 				if (child < 0)
 					op_failed(op, errno, NULL);
 				if (child == 0) {
+					if (code == OP_EXECGUARD) {
+						prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+						// nsh reads who runs the command from
+						// the credentials of this line.
+						send_line("{\"here\":true}\n");
+					}
 					execve(path, argv, envp);
 					op_failed(op, errno, argv[0]);
 				}
 				close(NSH_STAGE_FD);
-				relay(child);
+				relay(child, code == OP_EXECGUARD);
 			}
 			execve(path, argv, envp);
 			op_failed(op, errno, argv[0]);
@@ -851,6 +925,7 @@ __attribute__((constructor)) static void nsh_stage(int argc, char **argv)
 	// memory or its descriptors. execve of the command makes it dumpable
 	// again, as the command needs.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	stage_parent = getppid();
 	prctl(PR_SET_NAME, "nsh:init", 0, 0, 0);
 	// The command must not inherit the channel; on a successful execve
 	// its closing tells the parent that all went well.
