@@ -297,13 +297,14 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 			return nil, err
 		}
 	}
-	// The late writes' descriptors are numbered now that every extra
-	// file has its place.
-	// Nothing of the kernel's ends what such a child leaves behind if
-	// nsh is killed outright: a relay does (stage.c, the guard).
-	// (A joined pid namespace has a relay and an init of its own.)
+	// Without a cgroup or a pid namespace, nothing of the kernel's ends
+	// what the child leaves behind if nsh is killed outright: a relay
+	// does (stage.c, the guard). A joined pid namespace has a relay and
+	// an init of its own.
 	_, joinedPid := spec.Joined("pid")
 	guard := c.group == nil && !spec.Has("pid") && !joinedPid && !plan.enter
+	// The late writes' descriptors are numbered now that every extra
+	// file has its place.
 	planExec(prog, spec, lateWrites, guard)
 	if _, err := parentEnd.Write(prog.encode(opt.Step != nil)); err != nil {
 		c.kill()

@@ -7,10 +7,11 @@ package isolate
 // new namespaces (clone flags), with its id maps already written by the
 // parent; its C constructor (stage.c) runs before any Go code.
 //
-//	child  -> parent  {"here": true}  only when namespaces are joined:
-//	                              its sender runs the command (the stage
-//	                              itself, or the child a relay forked
-//	                              into a joined pid namespace)
+//	child  -> parent  {"here": true}  when namespaces are joined (before
+//	                              the program) or behind a guard relay
+//	                              (after it): its sender runs the command
+//	                              (the stage itself, or the child a relay
+//	                              forked)
 //	parent -> child   the program (plan.go): a length, an explain flag and
 //	                  the steps, each a system call with its arguments
 //	child  -> parent  JSON lines, each one message:
