@@ -2,19 +2,20 @@
 # The namespace part of the container-internals walkthrough, step by step.
 # Run it as root:  nsh scripts/01-namespaces.nsh   (nsh -x ... shows each syscall)
 # It checks itself: a step that does not behave as described stops it with status 2.
+# It leaves nothing behind, even when a --step demo of it is stopped early.
 
 note "1. Every process is in one namespace of each type (ls -l /proc/self/ns)"
 echo "The number is the namespace's inode: the same number means the same namespace."
 ns
-# Remember what a child sharing all of nsh's namespaces sees, to compare later.
-spawn sh -c 'for n in cgroup ipc mnt net pid time user uts; do echo "$n $(readlink /proc/self/ns/$n)"; done > /tmp/nsh-01-ns.txt; hostname > /tmp/nsh-01-hostname.txt'
-expect status 0
 
 note "2. unshare -muipr --fork: new mnt, uts, ipc, pid and user namespaces"
 unshare mnt uts ipc pid user
-echo "Namespaces of a child that differ from nsh's:"
-spawn sh -c 'for n in cgroup ipc mnt net pid time user uts; do echo "$n $(readlink /proc/self/ns/$n)"; done | diff /tmp/nsh-01-ns.txt - | sed -n "s/^> /  /p"'
-spawn sh -c 'same=$(for n in cgroup ipc mnt net pid time user uts; do echo "$n $(readlink /proc/self/ns/$n)"; done | diff /tmp/nsh-01-ns.txt - | sed -n "s/^> \([a-z]*\) .*/\1/p" | tr "\n" " "); test "$same" = "ipc mnt pid user uts " && echo "cgroup, net and time stay the same: the child shares them with nsh"'
+spawn -d --name kid sleep inf
+echo "A child's namespaces against nsh's (ns @kid): five are its own, cgroup, net and time nsh's:"
+ns @kid
+kill @kid KILL
+wait @kid
+spawn sh -c 'test $$ -eq 1 && grep -q "^ *0 *[0-9]* *1$" /proc/self/uid_map && echo "inside: PID 1, and root through a one-id map"'
 expect status 0
 
 note "3. A hostname set in a new uts namespace stays there"
@@ -39,6 +40,5 @@ note "The whole plan, as nsh sees it"
 show
 reset
 echo "Back in nsh's own namespaces, the host's name is unchanged:"
-spawn sh -c 'hostname; test "$(hostname)" = "$(cat /tmp/nsh-01-hostname.txt)"'
+spawn sh -c 'hostname; test "$(hostname)" != foobar'
 expect status 0
-spawn rm -f /tmp/nsh-01-ns.txt /tmp/nsh-01-hostname.txt
