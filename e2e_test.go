@@ -384,3 +384,30 @@ func TestStep(t *testing.T) {
 	x.waitFor(`(?m)^stepped$`)
 	x.keys("exit", "Enter")
 }
+
+// TestREPLRootless types the first steps of the walkthrough into the REPL
+// as a non-root user in a real terminal. It is started by su -c, as a
+// user switching to another account would, which gives nsh a new session
+// without a controlling terminal: a foreground child then cannot own the
+// terminal, and runs with it as its stdio.
+func TestREPLRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	bin, dir := installNSH(t)
+	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	x.cmd("new-session", "-d", "-s", "nsh", "-x", "120", "-y", "40",
+		"su", "nobody", "-s", "/bin/sh", "-c", "cd "+dir+" && HOME=/nonexistent TERM=xterm "+bin)
+	x.waitFor(`(?m)^nsh\$ ?$`)
+	x.keys("unshare user uts pid mnt", "Enter")
+	x.keys("hostname walk", "Enter")
+	x.keys("spawn sh -c 'hostname; echo pid $$'", "Enter")
+	x.waitFor(`(?m)^walk\npid 1$`)
+	x.keys("cgroup set pids.max 5", "Enter")
+	x.waitFor(`may not make cgroups under /sys/fs/cgroup`)
+	x.keys("exit", "Enter")
+}

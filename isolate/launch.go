@@ -223,7 +223,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		SysProcAttr: attr,
 	}
 	switch {
-	case opt.Foreground && opt.Stdin != nil && isTerminal(opt.Stdin):
+	case opt.Foreground && opt.Stdin != nil && isControllingTerminal(opt.Stdin):
 		c.foreground = true
 		c.tty = opt.Stdin
 		if t, err := unix.IoctlGetTermios(int(opt.Stdin.Fd()), unix.TCGETS); err == nil {
@@ -571,16 +571,25 @@ func (c *Child) closePidfd() {
 func (c *Child) Signal(sig unix.Signal) error {
 	// SIGKILL and SIGSTOP cannot be relayed: behind a relay they go to
 	// the command itself as well.
+	reached := false
 	if c.Pid != c.direct && (sig == unix.SIGKILL || sig == unix.SIGSTOP) {
 		if fd, err := c.openPidfd(); err == nil {
-			unix.PidfdSendSignal(fd, sig, nil, 0)
+			reached = unix.PidfdSendSignal(fd, sig, nil, 0) == nil
 			unix.Close(fd)
 		}
 	}
+	var err error
 	if c.pidfd >= 0 {
-		return unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
+		err = unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
+	} else {
+		err = unix.Kill(c.direct, sig)
 	}
-	return unix.Kill(c.direct, sig)
+	// The relay may be gone already: its command, which got the
+	// signal, ended, and so did it.
+	if reached && errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	return err
 }
 
 func setUserMaps(spec *Spec, attr *syscall.SysProcAttr, opt *Options) {

@@ -18,6 +18,16 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
+// isControllingTerminal says whether f is the controlling terminal of
+// nsh's session, which a foreground child can take over. A terminal that
+// is not (nsh started by su -c, which starts a new session) cannot be
+// given to a child: tcsetpgrp fails with ENOTTY, and the child then runs
+// with the terminal as its stdio only.
+func isControllingTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return err == nil
+}
+
 // The kernel drops every signal it would handle by default for the first
 // process of a pid namespace, Ctrl-C and Ctrl-Z included (docker run
 // without --init behaves the same), so a foreground `sleep 100` as PID 1
