@@ -102,6 +102,7 @@ func (k *keyReader) next(s *commands.Session) (byte, error) {
 	// The command runs with the terminal as it was.
 	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
 	buf := make([]byte, 1)
+	hinted := false
 	for {
 		n, err := k.tty.Read(buf)
 		if err != nil {
@@ -120,7 +121,13 @@ func (k *keyReader) next(s *commands.Session) (byte, error) {
 		case 4: // Ctrl-D
 			return 0, io.EOF
 		default:
-			fmt.Fprint(s.Out, "\a(Enter or Space runs it, s skips, q stops) ")
+			// Said once per command; later stray keys only ring.
+			if !hinted {
+				fmt.Fprint(s.Out, "\a(Enter or Space runs it, s skips, q stops) ")
+				hinted = true
+			} else {
+				fmt.Fprint(s.Out, "\a")
+			}
 		}
 	}
 }
