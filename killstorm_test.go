@@ -116,19 +116,11 @@ func leftovers(marker, prefix, netns string) []string {
 				left = append(left, "process "+filepath.Base(p)+" "+strings.ReplaceAll(string(cmd), "\x00", " "))
 			}
 		}
-		filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			if strings.HasPrefix(d.Name(), prefix) || d.Name() == strings.TrimSuffix(prefix, "-")+"-self" {
-				left = append(left, "cgroup "+p)
-				return filepath.SkipDir
-			}
-			if strings.Count(p, "/") > 8 {
-				return filepath.SkipDir
-			}
-			return nil
-		})
+		for _, p := range findCgroups(func(name string) bool {
+			return strings.HasPrefix(name, prefix) || name == strings.TrimSuffix(prefix, "-")+"-self"
+		}) {
+			left = append(left, "cgroup "+p)
+		}
 		links, _ := exec.Command("nsenter", "--net="+netns, "ip", "-br", "link").Output()
 		for _, l := range strings.Split(string(links), "\n") {
 			if strings.HasPrefix(l, "nsh") {
@@ -218,28 +210,7 @@ func TestTwoPidNamespaces(t *testing.T) {
 			t.Errorf("nsh %d:\n%s", i, outs[i].String())
 		}
 	}
-	if left := nshCgroupsNamed(regexp.MustCompile(`^nsh-2-[0-9]+-[0-9]+$`)); len(left) > 0 {
+	if left := waitNoCgroups(2*time.Second, regexp.MustCompile(`^nsh-2-[0-9]+-[0-9]+$`).MatchString); len(left) > 0 {
 		t.Errorf("cgroups left: %v", left)
 	}
-}
-
-// nshCgroupsNamed lists cgroup directories whose name matches re, after
-// giving the janitors a moment.
-func nshCgroupsNamed(re *regexp.Regexp) []string {
-	var left []string
-	for try := 0; try < 40; try++ {
-		left = nil
-		filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() && re.MatchString(d.Name()) {
-				left = append(left, p)
-				return filepath.SkipDir
-			}
-			return nil
-		})
-		if len(left) == 0 {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return left
 }

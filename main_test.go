@@ -139,34 +139,45 @@ func nshCgroups() []string {
 	var st syscall.Stat_t
 	syscall.Stat("/proc/self/ns/pid", &st)
 	ns := strconv.FormatUint(st.Ino, 10)
-	var left []string
-	for try := 0; try < 60; try++ {
-		left = nil
-		filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			if strings.HasPrefix(d.Name(), "nsh-") {
-				f := strings.Split(d.Name(), "-")
-				if len(f) < 4 || f[2] != ns {
-					return filepath.SkipDir
-				}
-				if _, err := os.Stat("/proc/" + f[1]); err != nil {
-					left = append(left, p)
-				}
-				return filepath.SkipDir
-			}
-			if strings.Count(p, "/") > 8 {
-				return filepath.SkipDir
-			}
-			return nil
-		})
-		if len(left) == 0 {
+	return waitNoCgroups(3*time.Second, func(name string) bool {
+		f := strings.Split(name, "-")
+		if len(f) < 4 || f[0] != "nsh" || f[2] != ns {
+			return false
+		}
+		_, err := os.Stat("/proc/" + f[1])
+		return err != nil
+	})
+}
+
+// findCgroups lists the cgroup directories whose names match, without
+// looking inside them.
+func findCgroups(match func(name string) bool) []string {
+	var found []string
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		if match(d.Name()) {
+			found = append(found, p)
+			return filepath.SkipDir
+		}
+		if strings.Count(p, "/") > 8 {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return found
+}
+
+// waitNoCgroups gives the janitors up to d to remove the cgroups that
+// match, and lists those still there.
+func waitNoCgroups(d time.Duration, match func(name string) bool) []string {
+	for deadline := time.Now().Add(d); ; time.Sleep(50 * time.Millisecond) {
+		left := findCgroups(match)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
 	}
-	return left
 }
 
 func diffLines(a, b string) string {

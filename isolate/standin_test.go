@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"os"
 	"testing"
 
 	"nsh/internal/standin"
@@ -9,7 +8,4 @@ import (
 
 // The tests run below a stand-in PID 1 of their own pid namespace, and
 // fail if it changed (package standin).
-func TestMain(m *testing.M) {
-	standin.Enter()
-	os.Exit(standin.M{Tests: m}.Run())
-}
+func TestMain(m *testing.M) { standin.Main(m) }

@@ -159,6 +159,13 @@ func Changed() string {
 	return fmt.Sprintf("the stand-in PID 1 changed:\nbefore:\n%safter:\n%s", initial, now)
 }
 
+// Main is a package's whole TestMain: the tests below a stand-in, failed
+// if it changed.
+func Main(m interface{ Run() int }) {
+	Enter()
+	os.Exit(M{Tests: m}.Run())
+}
+
 // M wraps a testing.M: its Run records the stand-in, runs the tests and
 // fails them if the stand-in changed.
 type M struct {
