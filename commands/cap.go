@@ -99,6 +99,9 @@ func completeCap(s *Session, args []string, partial string) []string {
 	case args[0] == "file" && len(args) == 1:
 		return []string{"get", "set", "rm"}
 	case args[0] == "file" && len(args) == 2:
+		if args[1] == "get" {
+			return append([]string{"-n"}, completeFiles(nil, partial)...)
+		}
 		return completeFiles(nil, partial)
 	case (args[0] == "drop" || args[0] == "add") && len(args) >= 1:
 		if args[len(args)-1] == "--set" {

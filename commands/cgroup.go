@@ -60,6 +60,8 @@ func completeCgroup(s *Session, args []string, partial string) []string {
 	switch {
 	case len(args) == 0:
 		return []string{"set", "unset", "show", "ls", "parent", "use", "procs", "stat", "files", "off", "on", "devices"}
+	case args[0] == "show" && len(args) == 1:
+		return s.runningRefs()
 	case args[0] == "devices" && len(args) == 1:
 		return []string{"allow", "deny", "reset"}
 	case args[0] == "devices" && len(args) == 2 && args[1] != "reset":
