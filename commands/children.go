@@ -27,6 +27,7 @@ type child struct {
 	ns   string // its namespaces, for ps
 	proc *isolate.Child
 	out  *ringBuffer
+	plan *isolate.Spec // what it was started from
 
 	done chan struct{} // closed once reaped and its output drained
 	// started and lived: a detached child that ends within a moment is
@@ -261,7 +262,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 	}
 	s.mu.Lock()
 	s.nextID++
-	c := &child{id: s.nextID, name: name, args: spec.Args, ns: nsSummary(spec), proc: proc, out: &ringBuffer{}, done: make(chan struct{}), started: time.Now()}
+	c := &child{id: s.nextID, name: name, args: spec.Args, ns: nsSummary(spec), proc: proc, plan: spec, out: &ringBuffer{}, done: make(chan struct{}), started: time.Now()}
 	s.children = append(s.children, c)
 	s.mu.Unlock()
 

@@ -14,12 +14,13 @@ import (
 func init() {
 	register(&Command{
 		Name: "export", Group: "teaching",
-		Usage:   []string{"export sh [-f] [FILE]", "export oci DIR [CMD ARG...]", "export docker"},
+		Usage:   []string{"export sh [-f] [FILE]", "export oci DIR [CMD ARG...]", "export docker [-f] [--seccomp FILE]"},
 		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
 		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
 			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
 			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it.\n" +
-			"export docker prints the docker run flags for what Docker can express, and lists the rest.\n" +
+			"export docker prints the docker run flags for what Docker can express, and lists the rest;\n" +
+			"--seccomp FILE writes the seccomp plan as a Docker profile (JSON) for --security-opt.\n" +
 			"A FILE that exists is replaced only if nsh wrote it (its second line says so), or with -f.",
 		Example: "export sh /tmp/demo.sh   # then, in a shell: sh /tmp/demo.sh hostname",
 		Run:     runExport,
@@ -91,7 +92,26 @@ func runExport(s *Session, args []string) error {
 		fmt.Fprintf(s.Out, "wrote %s; run it with: runc run --bundle %s NAME\n", file, dir)
 		return nil
 	case "docker":
-		flags, cannot := export.Docker(s.Spec)
+		rest, force := takeFlagF(args[1:])
+		file := ""
+		if len(rest) == 2 && rest[0] == "--seccomp" {
+			file = rest[1]
+		} else if len(rest) != 0 {
+			return usageError(c, "export docker takes only --seccomp FILE, where the seccomp plan goes (-f: replace a file nsh did not write)")
+		}
+		if file != "" {
+			prof, err := export.DockerSeccomp(s.Spec)
+			if err != nil {
+				return fmt.Errorf("export docker: %w", err)
+			}
+			if prof == nil {
+				fmt.Fprintf(s.Err, "export docker: note: no profile to write to %s: the flags say it all (seccomp=unconfined, or Docker's default)\n", file)
+				file = ""
+			} else if err := writeOwnFile("export docker", file, prof, 0o644, force); err != nil {
+				return err
+			}
+		}
+		flags, cannot := export.Docker(s.Spec, file)
 		fmt.Fprintf(s.Out, "docker run %s\n", strings.Join(flags, " "))
 		if len(cannot) > 0 {
 			fmt.Fprintln(s.Out, "\nDocker cannot express:")

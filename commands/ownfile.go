@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// Files nsh writes (export sh FILE, save FILE, record FILE) carry a mark
+// Files nsh writes (export sh FILE, save FILE, record FILE, export docker
+// --seccomp FILE) carry a mark
 // in their first lines; nsh replaces such a file freely, but any other
 // file only when told (-f): `export sh demo.sh` in the project's own
 // directory once replaced the project's demo.sh.
@@ -52,7 +53,10 @@ func writtenByNsh(path string) bool {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for n := 0; n < 2 && sc.Scan(); n++ {
-		if strings.HasPrefix(sc.Text(), "#") && strings.Contains(sc.Text(), ownMark) {
+		line := strings.TrimSpace(sc.Text())
+		// JSON has no comments: a profile nsh writes carries the mark
+		// as a "//" member, which Docker's parser ignores.
+		if (strings.HasPrefix(line, "#") || strings.HasPrefix(line, `"//"`)) && strings.Contains(line, ownMark) {
 			return true
 		}
 	}

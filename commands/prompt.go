@@ -36,6 +36,19 @@ func (s *Session) Prompt() string {
 	if c := capPrompt(s.Spec); c != "" {
 		parts = append(parts, c)
 	}
+	if sc := s.Spec.Seccomp; sc != nil {
+		w := "seccomp"
+		if sc.Preset != "" {
+			w += "=" + sc.Preset
+		}
+		if len(sc.Rules) > 0 || sc.Default != nil {
+			w += "+"
+		}
+		parts = append(parts, w)
+	}
+	for _, r := range s.Spec.Rlimits {
+		parts = append(parts, r.Name+"="+strings.TrimPrefix(r.String(), r.Name+" "))
+	}
 	if len(s.Spec.Join) > 0 {
 		var joined []string
 		for _, j := range s.Spec.Join {

@@ -148,6 +148,14 @@ func showRows(s *Session) [][]string {
 	for _, sc := range sp.Sysctls {
 		rows = append(rows, []string{"sysctl " + sc.Key, sc.Value})
 	}
+	if sp.Seccomp != nil {
+		for i, l := range seccompPlanLines(sp) {
+			rows = append(rows, []string{map[bool]string{true: "seccomp"}[i == 0], l})
+		}
+	}
+	for _, r := range sp.Rlimits {
+		rows = append(rows, []string{"rlimit " + r.Name, strings.TrimPrefix(r.String(), r.Name+" ")})
+	}
 	explain := "off"
 	if s.Explain {
 		explain = "on"
@@ -226,6 +234,10 @@ func SaveScript(sp *isolate.Spec) string {
 	}
 	if sp.NoNewPrivs {
 		b.WriteString("nonewprivs on\n")
+	}
+	b.WriteString(saveSeccomp(sp))
+	for _, r := range sp.Rlimits {
+		fmt.Fprintf(&b, "rlimit %s\n", r)
 	}
 	if sp.Hostname != "" {
 		fmt.Fprintf(&b, "hostname %s\n", Quote(sp.Hostname))

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -15,8 +16,10 @@ import (
 // session, and a list of what it cannot. Each flag is one shell word,
 // quoted for sh where it needs it, and parses with the docker CLI (the
 // tests run them through `docker create`); the last word is the image,
-// $IMAGE or debian.
-func Docker(sp *isolate.Spec) (flags, cannot []string) {
+// $IMAGE or debian. A seccomp plan other than Docker's own default is
+// named as seccompFile, which the caller writes (DockerSeccomp); without
+// one it is listed as what the flags cannot carry.
+func Docker(sp *isolate.Spec, seccompFile string) (flags, cannot []string) {
 	defer func() {
 		for i, f := range flags {
 			if !strings.HasPrefix(f, `"${IMAGE`) {
@@ -58,6 +61,27 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 	}
 	if sp.NoNewPrivs {
 		add("--security-opt=no-new-privileges")
+	}
+	switch p := sp.Seccomp; {
+	case p == nil:
+		// nsh's children have no filter; Docker's have its default.
+		add("--security-opt=seccomp=unconfined")
+	case p.Preset == "docker" && len(p.Rules) == 0 && p.Default == nil:
+		// Docker's default, which Docker resolves against the
+		// container's capabilities as nsh does.
+	case seccompFile != "":
+		add("--security-opt=seccomp=" + seccompFile)
+	default:
+		cannot = append(cannot, "the seccomp plan in a flag: export docker --seccomp FILE writes it as a profile for --security-opt seccomp=FILE")
+	}
+	for _, r := range sp.Rlimits {
+		lim := func(v uint64) string {
+			if v == isolate.Unlimited {
+				return "-1"
+			}
+			return strconv.FormatUint(v, 10)
+		}
+		add(fmt.Sprintf("--ulimit=%s=%s:%s", r.Name, lim(r.Soft), lim(r.Hard)))
 	}
 	if c := sp.Caps; c != nil {
 		switch {
@@ -203,6 +227,28 @@ func Docker(sp *isolate.Spec) (flags, cannot []string) {
 	}
 	add("--rm", "-it", image)
 	return flags, cannot
+}
+
+// DockerSeccomp is the plan's filter as a Docker seccomp profile (JSON),
+// resolved for the plan's capabilities; nil when Docker's own default or
+// no filter is what the flags say.
+func DockerSeccomp(sp *isolate.Spec) ([]byte, error) {
+	p := sp.Seccomp
+	if p == nil || p.Preset == "docker" && len(p.Rules) == 0 && p.Default == nil {
+		return nil, nil
+	}
+	prof, err := sp.SeccompProfile()
+	if err != nil || prof == nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(prof, "", "\t")
+	if err != nil {
+		return nil, err
+	}
+	// The mark that lets nsh replace its own file; Docker ignores
+	// members it does not know.
+	mark := "{\n\t\"//\": \"written by nsh (export docker --seccomp): docker run --security-opt seccomp=THIS-FILE\",\n"
+	return append([]byte(mark), append(b[2:], '\n')...), nil
 }
 
 // csvField quotes one field of a CSV value (docker's --mount).

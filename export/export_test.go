@@ -98,6 +98,6 @@ func TestOCIGolden(t *testing.T) {
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestDockerGolden(t *testing.T) {
-	flags, cannot := Docker(session())
+	flags, cannot := Docker(session(), "")
 	golden(t, "docker.txt", "docker run "+strings.Join(flags, " ")+"\n\ncannot:\n"+strings.Join(cannot, "\n")+"\n")
 }

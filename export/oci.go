@@ -133,6 +133,14 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 			notes = append(notes, "net veth: an OCI runtime leaves networking to the caller (CNI, or ip link after runc create)")
 		}
 	}
+	prof, err := sp.SeccompProfile()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.Linux.Seccomp = prof
+	for _, r := range sp.Rlimits {
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(r.Name), Soft: r.Soft, Hard: r.Hard})
+	}
 	res, more, err := ociResources(sp)
 	if err != nil {
 		return nil, nil, err

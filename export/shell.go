@@ -42,6 +42,21 @@ func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
 	for _, n := range notes {
 		w("# Note: %s", n)
 	}
+	if len(sp.Rlimits) > 0 {
+		w("# Resource limits, set here before the namespaces as nsh sets them on its")
+		w("# child stage (inside a new user namespace a hard limit could not go up):")
+		var lims []string
+		for _, r := range sp.Rlimits {
+			lims = append(lims, fmt.Sprintf("--%s=%s:%s", r.Name, isolate.LimitText(r.Soft), isolate.LimitText(r.Hard)))
+		}
+		w("prlimit --pid $$ %s", strings.Join(lims, " "))
+		w("")
+	}
+	if sp.Seccomp != nil {
+		w("# Not here: the seccomp filter (%s). util-linux has no seccomp", seccompWords(sp))
+		w("# flag (unshare, setpriv and nsenter take none): use nsh spawn, or export oci and runc.")
+		w("")
+	}
 	cmd := shellUnshare(sp)
 	w("# 2. What nsh's child stage does inside the new namespaces before the command")
 	w("#    (\"$@\") runs:")
@@ -87,6 +102,19 @@ func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
 	w(`NSH_CGDIRS=$movedirs %s sh -c "$inner" sh "$@" || status=$?`, cmd)
 	w(`exit "$status"`)
 	return b.String(), nil
+}
+
+// seccompWords names a seccomp plan in a few words.
+func seccompWords(sp *isolate.Spec) string {
+	p := sp.Seccomp
+	w := "no preset"
+	if p.Preset != "" {
+		w = "preset " + p.Preset
+	}
+	if n := len(p.Rules); n > 0 {
+		w += fmt.Sprintf(", %d rules of your own", n)
+	}
+	return w + ", default " + p.DefaultAction().String()
 }
 
 // shq quotes a word for sh.

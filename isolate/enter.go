@@ -16,6 +16,47 @@ import (
 // The namespaces are joined through a pidfd, so a recycled pid is never
 // entered by mistake.
 func Enter(t *Child, types []string, args []string, opt Options) (*Child, error) {
+	return enter(t, types, &Spec{Args: args}, opt)
+}
+
+// ProbeIn makes one system call inside a running child, as a full enter
+// would run a command there (with the child's filter), and returns the
+// kernel's answer.
+func ProbeIn(t *Child, pr *Probe, opt Options) (ProbeResult, error) {
+	c, err := enter(t, nil, &Spec{Args: []string{pr.Name}, Probe: pr}, opt)
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	return c.probeResult()
+}
+
+// Probe makes one system call in a new child of spec, in place of its
+// command, and returns the kernel's answer.
+func ProbeNew(spec *Spec, pr *Probe, opt Options) (ProbeResult, error) {
+	spec = spec.Clone()
+	spec.Args, spec.Probe = []string{pr.Name}, pr
+	c, err := Launch(spec, opt)
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	return c.probeResult()
+}
+
+func (c *Child) probeResult() (ProbeResult, error) {
+	status, err := c.Wait()
+	if c.Probed != nil {
+		return *c.Probed, nil
+	}
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	if status > 128 {
+		return ProbeResult{Signal: unix.Signal(status - 128)}, nil
+	}
+	return ProbeResult{Status: status}, nil
+}
+
+func enter(t *Child, types []string, spec *Spec, opt Options) (*Child, error) {
 	full := len(types) == 0
 	pidfd, err := t.openPidfd()
 	if err != nil {
@@ -34,7 +75,6 @@ func Enter(t *Child, types []string, args []string, opt Options) (*Child, error)
 	} else {
 		plan.files, plan.flags = []*os.File{pf}, []int{flags}
 	}
-	spec := &Spec{Args: args}
 	if full || flags&unix.CLONE_NEWNS != 0 {
 		if plan.root, err = openDir(t.Pid, "root"); err != nil {
 			return nil, err
@@ -47,6 +87,9 @@ func Enter(t *Child, types []string, args []string, opt Options) (*Child, error)
 		if spec.Enter, err = ReadCreds(t.Pid, flags&unix.CLONE_NEWUSER != 0); err != nil {
 			return nil, err
 		}
+		// As runc exec: the child's filter and limits hold for what
+		// enters it, or entering would be a way around them.
+		spec.filter, spec.Rlimits = t.filter, t.rlimits
 	}
 	// Everything above read /proc/PID: it was this child's only if the
 	// child is still there now.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"nsh/isolate/cgroup"
+	"nsh/isolate/seccomp"
 	"os"
 	"os/exec"
 	"runtime"
@@ -80,7 +81,17 @@ type Child struct {
 	// ForksRefused is how many forks its pids.max refused, known once
 	// Wait returns.
 	ForksRefused int
+
+	// filter and rlimits are what the child was started with; a full
+	// enter gives them to the entered process too, as runc exec does.
+	filter  *seccomp.Filter
+	rlimits []Rlimit
+	// Probed is the kernel's answer to a probe (Spec.Probe), if any.
+	Probed *ProbeResult
 }
+
+// Filter is the seccomp filter the child was started with, nil if none.
+func (c *Child) Filter() *seccomp.Filter { return c.filter }
 
 // Cgroup is the child's cgroup, nil when it has none.
 func (c *Child) Cgroup() *cgroup.Group { return c.group }
@@ -195,6 +206,8 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		c.release()
 		return nil, err
 	}
+	c.filter, _ = spec.seccompFilter()
+	c.rlimits = spec.Rlimits
 	if len(plan.files) > 0 {
 		var parts []string
 		for i, f := range plan.files {
@@ -303,6 +316,15 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	// an init of its own.
 	_, joinedPid := spec.Joined("pid")
 	guard := c.group == nil && !spec.Has("pid") && !joinedPid && !plan.enter
+	// Limits are set from here, as runc sets them: a stage in a new user
+	// namespace could not raise a hard limit itself.
+	for _, rl := range spec.Rlimits {
+		opt.step("prlimit(%d, RLIMIT_%s, %s, %s)", c.Pid, strings.ToUpper(rl.Name), LimitText(rl.Soft), LimitText(rl.Hard))
+		if err := Prlimit(c.Pid, rl); err != nil {
+			c.kill()
+			return nil, fmt.Errorf("rlimit %s: %w", rl.Name, err)
+		}
+	}
 	// The late writes' descriptors are numbered now that every extra
 	// file has its place.
 	planExec(prog, spec, lateWrites, guard)
@@ -398,6 +420,10 @@ func (r *stageReader) finish() (here int, err error) {
 		m, err := r.next()
 		if err != nil || m == nil {
 			return here, err
+		}
+		if m.Probe {
+			r.child.Probed = &ProbeResult{Answered: !m.Blocked, Blocked: m.Blocked, Ret: m.Ret, Errno: unix.Errno(m.Perr)}
+			continue
 		}
 		if m.Here {
 			if err := r.child.own(r.sender); err != nil {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate/capability"
+	"nsh/isolate/seccomp"
 )
 
 // The child stage runs in C before the Go runtime starts (stage.c), so
@@ -52,6 +53,11 @@ const (
 	// and all it left, when nsh dies (stage.c): for a child with neither
 	// a cgroup nor a pid namespace of its own.
 	opExecGuard
+	// A seccomp filter: installed now, or kept for the moment before
+	// execve (with no_new_privs).
+	opSeccomp
+	// Instead of the command: one system call, and what it returned.
+	opProbe
 )
 
 // op is one step of the program.
@@ -66,6 +72,8 @@ type op struct {
 
 type program struct {
 	ops []op
+	// lateFilter is installed just before execve (planExec).
+	lateFilter *seccomp.Filter
 }
 
 func (p *program) add(code byte, desc, what string, args ...string) *op {
@@ -189,12 +197,42 @@ func planStage(spec *Spec) (*program, error) {
 		p.add(opPrctl, "", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", i(unix.PR_CAP_AMBIENT), i(unix.PR_CAP_AMBIENT_CLEAR_ALL), "0")
 		p.add(opClearInh, "", "capset(inh=0)")
 	}
+	if err := planSeccomp(p, spec); err != nil {
+		return nil, err
+	}
 	if spec.Enter != nil {
 		planCreds(p, spec.Enter)
 	} else if err := planPrivileges(p, spec); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// planSeccomp places the filter where runc does: with no_new_privs, as
+// the last step before execve, so that nothing but the command runs
+// under it; without, now, while the stage still holds CAP_SYS_ADMIN,
+// which the kernel requires then and the capabilities below may drop.
+func planSeccomp(p *program, spec *Spec) error {
+	f, err := spec.seccompFilter()
+	if err != nil || f == nil {
+		return err
+	}
+	nnp := spec.NoNewPrivs
+	if spec.Enter != nil {
+		nnp = spec.Enter.NoNewPrivs
+	}
+	if nnp {
+		p.lateFilter = f
+		return nil
+	}
+	o := p.add(opSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER): "+f.Summary(), "install the seccomp filter", "now", string(f.BPF))
+	o.hint = func(e unix.Errno) string {
+		if e == unix.EACCES {
+			return fmt.Sprintf("without no_new_privs a filter needs CAP_SYS_ADMIN, which nsh (uid %d) lacks: nonewprivs on", os.Getuid())
+		}
+		return ""
+	}
+	return nil
 }
 
 // planExec ends the program: the late writes (see Deferred in package
@@ -216,6 +254,17 @@ func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			path = v
 		}
+	}
+	if f := p.lateFilter; f != nil {
+		p.add(opSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER): "+f.Summary()+", just before execve", "install the seccomp filter", "exec", string(f.BPF))
+	}
+	if pr := spec.Probe; pr != nil {
+		args := []string{i(pr.Nr)}
+		for _, a := range pr.Args {
+			args = append(args, u(a))
+		}
+		p.add(opProbe, fmt.Sprintf("syscall(%s, %s)", pr.Name, pr.argsText()), "probe "+pr.Name, args...)
+		return
 	}
 	code, desc := byte(opExec), fmt.Sprintf("execve(PATH, %q)", spec.Args)
 	if spec.Has("time") && !kernelAtLeast(6, 2) {

@@ -22,6 +22,9 @@ package isolate
 //	                                              not be executed
 //	                  {"error": "...", "errno": E} the stage itself failed
 //	                  {"step": "..."}             a joining step (explain)
+//	                  {"probe": true, "ret": R, "perr": E}  what a probe's
+//	                                              system call returned
+//	                  {"probe": true, "blocked": true}  it had not in 2 s
 //	                  (end of file)               execve succeeded: fd 3 is
 //	                                              close-on-exec
 //
@@ -55,4 +58,10 @@ type message struct {
 	Here bool `json:"here,omitempty"`
 	// Op is the program step a message is about, 1-based.
 	Op int `json:"op,omitempty"`
+	// Probe carries a probe's answer: Ret, and Perr when it is -1.
+	Probe bool  `json:"probe,omitempty"`
+	Ret   int64 `json:"ret,omitempty"`
+	Perr  int   `json:"perr,omitempty"`
+	// Blocked: the probe's call had not returned after 2 seconds.
+	Blocked bool `json:"blocked,omitempty"`
 }

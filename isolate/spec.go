@@ -7,6 +7,7 @@ import (
 	"nsh/internal/near"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
+	"nsh/isolate/seccomp"
 	"os"
 	"strings"
 	"unicode"
@@ -116,6 +117,17 @@ type Spec struct {
 	Net *Net `json:"net,omitempty"`
 	// Sysctls are written inside the child's namespaces before execve.
 	Sysctls []Sysctl `json:"sysctls,omitempty"`
+
+	// Seccomp is the children's system call filter; nil: none.
+	Seccomp *seccomp.Plan `json:"seccomp,omitempty"`
+	// Rlimits are set on the child stage by nsh (prlimit) before its
+	// program runs, sorted by name.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+	// Probe, when set, replaces the command: the child stage makes one
+	// system call and reports what the kernel answered (seccomp test).
+	Probe *Probe `json:"probe,omitempty"`
+	// filter is an entered child's compiled filter (Enter).
+	filter *seccomp.Filter
 
 	// Args is the command; Args[0] is looked up in the child's PATH.
 	Args []string `json:"args,omitempty"`
@@ -382,6 +394,26 @@ func (s *Spec) Validate() error {
 	}
 	if s.Time != (TimeOffsets{}) && !s.Has("time") {
 		return ErrTimeNeedsTime
+	}
+	seen = map[string]bool{}
+	for _, r := range s.Rlimits {
+		if _, err := LookupRlimit(r.Name); err != nil {
+			return err
+		}
+		if seen[r.Name] {
+			return fmt.Errorf("rlimit %s set twice", r.Name)
+		}
+		seen[r.Name] = true
+		if r.Soft > r.Hard {
+			return fmt.Errorf("rlimit %s: soft limit %s is above hard limit %s", r.Name, LimitText(r.Soft), LimitText(r.Hard))
+		}
+	}
+	if sc := s.Seccomp; sc != nil {
+		for _, r := range sc.Rules {
+			if err := seccomp.CheckNames(r.Names); err != nil {
+				return err
+			}
+		}
 	}
 	for _, off := range []int64{s.Time.Monotonic, s.Time.Boottime} {
 		if off > maxTimeOffset || off < -maxTimeOffset {

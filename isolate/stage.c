@@ -56,6 +56,8 @@
 #include <time.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #define NSH_STAGE_FD 3
 #define MAX_JOIN 16
@@ -340,7 +342,7 @@ enum {
 	OP_SETGROUPS, OP_SETRESGID, OP_SETRESUID, OP_CAPSET, OP_CLEARINH,
 	OP_AMBIENT, OP_EXEC, OP_EXECFORK,
 	OP_ROOTFD, OP_MOUNTIN, OP_MKDIRIN, OP_CREATEIN, OP_SYMLINKIN,
-	OP_EXECGUARD,
+	OP_EXECGUARD, OP_SECCOMP, OP_PROBE,
 };
 
 #define MAX_ARGS 4096
@@ -673,6 +675,60 @@ static int mount_in_root(const char *src, const char *rel, const char *type, uns
 	return r;
 }
 
+// A filter the program asked to install just before execve (with
+// no_new_privs, as late as runc installs it), and the step that asked.
+static const char *late_filter;
+static uint32_t late_filter_len;
+static int late_filter_op;
+
+static int install_filter(const char *bpf, uint32_t len)
+{
+	struct sock_fprog prog = {.len = (unsigned short)(len / 8), .filter = (struct sock_filter *)bpf};
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+// install_late installs the deferred filter; nothing of the stage's own
+// runs under it but execve (or the probe).
+static void install_late(void)
+{
+	if (late_filter && install_filter(late_filter, late_filter_len) < 0)
+		op_failed(late_filter_op, errno, NULL);
+}
+
+// probe makes one system call as the command would, then says what the
+// kernel answered. A call that forks returns twice: the new process
+// leaves quietly. One that blocks is ended by the alarm; one the filter
+// kills ends by SIGSYS, which nsh reads from the wait status.
+static void probe_blocked(int sig)
+{
+	(void)sig;
+	send_line("{\"probe\":true,\"blocked\":true}\n");
+	_exit(0);
+}
+
+static void probe(char **args)
+{
+	long nr = (long)num(args[0]);
+	uint64_t a[6];
+	for (int i = 0; i < 6; i++)
+		a[i] = num(args[1 + i]);
+	pid_t me = getpid();
+	// A handler, not the default action: PID 1 of a pid namespace
+	// ignores a SIGALRM it has no handler for.
+	signal(SIGALRM, probe_blocked);
+	alarm(2);
+	install_late();
+	errno = 0;
+	long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	int err = errno;
+	if (syscall(SYS_getpid) != me)
+		_exit(0);
+	char line[128];
+	snprintf(line, sizeof line, "{\"probe\":true,\"ret\":%ld,\"perr\":%d}\n", r < 0 ? -1L : r, r < 0 ? err : 0);
+	send_line(line);
+	_exit(0);
+}
+
 static void run_program(void)
 {
 	uint32_t len;
@@ -685,6 +741,7 @@ static void run_program(void)
 	char *p = prog, *end = prog + len;
 	explain = *p++;
 	static char *args[MAX_ARGS + 2];
+	static uint32_t arglen[MAX_ARGS + 2];
 	for (int op = 1; p < end; op++) {
 		if (end - p < 3)
 			die(EPROTO, "truncated program");
@@ -702,6 +759,7 @@ static void run_program(void)
 			if ((uint32_t)(end - p) < n)
 				die(EPROTO, "truncated program");
 			args[i] = p;
+			arglen[i] = n;
 			p += n;
 			// Each argument is followed by a NUL that the parent wrote.
 			p++;
@@ -824,6 +882,7 @@ static void run_program(void)
 				if (child < 0)
 					op_failed(op, errno, NULL);
 				if (child == 0) {
+					install_late();
 					if (code == OP_EXECGUARD) {
 						prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 						// nsh reads who runs the command from
@@ -836,6 +895,7 @@ static void run_program(void)
 				close(NSH_STAGE_FD);
 				relay(child, code == OP_EXECGUARD);
 			}
+			install_late();
 			execve(path, argv, envp);
 			op_failed(op, errno, argv[0]);
 		}
@@ -881,6 +941,23 @@ static void run_program(void)
 			errno = e;
 			break;
 		}
+		case OP_SECCOMP:
+			// args: "now" or "exec", the program (struct sock_filter[])
+			if (nargs != 2 || arglen[1] % 8 != 0 || arglen[1] == 0 || arglen[1] / 8 > 65535)
+				die(EPROTO, "bad seccomp program");
+			if (strcmp(args[0], "now") == 0) {
+				r = install_filter(args[1], arglen[1]);
+			} else {
+				late_filter = args[1];
+				late_filter_len = arglen[1];
+				late_filter_op = op;
+			}
+			break;
+		case OP_PROBE:
+			if (nargs != 7)
+				die(EPROTO, "bad probe");
+			probe(args);
+			break;
 		default:
 			die(EPROTO, "unknown step %d", code);
 		}

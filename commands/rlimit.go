@@ -1,0 +1,208 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/isolate"
+)
+
+func init() {
+	register(&Command{
+		Name: "rlimit", Group: "capabilities",
+		Usage: []string{
+			"rlimit NAME SOFT[:HARD] [@ID]", "rlimit show [@ID|PID|self]", "rlimit reset", "rlimit",
+		},
+		Summary: "children's resource limits (prlimit, ulimit): open files, processes, core size...",
+		Example: "rlimit nofile 64; spawn sh -c 'ulimit -n'",
+		Help: "NAME as prlimit spells it: " + strings.Join(isolate.RlimitNames(), " ") + ".\n" +
+			"A value is a number or unlimited; SOFT alone sets both limits, SOFT: or :HARD one of them.\n" +
+			"nsh sets them on the child stage with prlimit(2) before it runs anything, as runc does (a\n" +
+			"stage in a new user namespace could not raise a hard limit itself). With @ID: now, on a\n" +
+			"running child. show prints prlimit's table for the limits children get (nsh's own with the\n" +
+			"plan), or for a process. A hard limit above nsh's own needs CAP_SYS_RESOURCE.",
+		Run: runRlimit,
+		Complete: func(s *Session, args []string, partial string) []string {
+			switch {
+			case len(args) == 0:
+				return append(isolate.RlimitNames(), "show", "reset")
+			case args[0] == "show" && len(args) == 1:
+				return append(s.runningRefs(), "self")
+			case len(args) == 1 && args[0] != "reset":
+				return []string{"unlimited"}
+			case len(args) == 2 && args[0] != "show":
+				return s.runningRefs()
+			}
+			return nil
+		},
+	})
+}
+
+func runRlimit(s *Session, args []string) error {
+	c, _ := Lookup("rlimit")
+	if len(args) == 0 {
+		if len(s.Spec.Rlimits) == 0 {
+			fmt.Fprintln(s.Out, "none planned: children keep nsh's limits (rlimit show lists them)")
+		}
+		for _, r := range s.Spec.Rlimits {
+			fmt.Fprintf(s.Out, "rlimit %s\n", r)
+		}
+		return nil
+	}
+	switch args[0] {
+	case "show":
+		if len(args) > 2 {
+			return usageError(c, "rlimit show takes at most one process")
+		}
+		return rlimitShow(s, args[1:])
+	case "reset":
+		if len(args) != 1 {
+			return usageError(c, "rlimit reset takes no arguments")
+		}
+		next := s.Spec.Clone()
+		next.Rlimits = nil
+		return s.commit(next)
+	}
+	if len(args) < 2 || len(args) > 3 {
+		return usageError(c, "give a limit's name and its value (SOFT or SOFT:HARD)")
+	}
+	if len(args) == 3 {
+		return rlimitLive(s, args[0], args[1], args[2])
+	}
+	info, err := isolate.LookupRlimit(args[0])
+	if err != nil {
+		return fmt.Errorf("rlimit: %w", err)
+	}
+	base := ownRlimit(info)
+	for _, r := range s.Spec.Rlimits {
+		if r.Name == info.Name {
+			base = r
+		}
+	}
+	r, err := isolate.ParseRlimit(args[0], args[1], &base)
+	if err != nil {
+		return err
+	}
+	if err := isolate.CheckRaise(r); err != nil {
+		return err
+	}
+	next := s.Spec.Clone()
+	next.Rlimits = isolate.SetRlimit(next.Rlimits, r)
+	return s.commit(next)
+}
+
+func ownRlimit(info isolate.RlimitInfo) isolate.Rlimit {
+	var l unix.Rlimit
+	unix.Getrlimit(info.Resource, &l)
+	return isolate.Rlimit{Name: info.Name, Soft: l.Cur, Hard: l.Max}
+}
+
+// rlimitLive changes a running child's limit.
+func rlimitLive(s *Session, name, value, ref string) error {
+	ch, err := s.lookupChild(ref, true)
+	if err != nil {
+		return fmt.Errorf("rlimit: %w", err)
+	}
+	info, err := isolate.LookupRlimit(name)
+	if err != nil {
+		return fmt.Errorf("rlimit: %w", err)
+	}
+	now, err := ch.proc.Limits()
+	if err != nil {
+		return fmt.Errorf("rlimit %s %s: %w", name, ref, err)
+	}
+	var base isolate.Rlimit
+	for _, r := range now {
+		if r.Name == info.Name {
+			base = r
+		}
+	}
+	r, err := isolate.ParseRlimit(name, value, &base)
+	if err != nil {
+		return err
+	}
+	s.explain(fmt.Sprintf("prlimit(%d, RLIMIT_%s, %s, %s)", ch.proc.Pid, strings.ToUpper(r.Name), isolate.LimitText(r.Soft), isolate.LimitText(r.Hard)))
+	if err := ch.proc.SetRlimit(r); err != nil {
+		return fmt.Errorf("rlimit %s %s: %w", name, ref, err)
+	}
+	return nil
+}
+
+func rlimitShow(s *Session, args []string) error {
+	var limits []isolate.Rlimit
+	if len(args) == 0 {
+		// What a child gets: nsh's own, with the plan over them.
+		for _, info := range isolate.RlimitInfos {
+			limits = append(limits, ownRlimit(info))
+		}
+		for _, p := range s.Spec.Rlimits {
+			limits = isolate.SetRlimit(limits, p)
+		}
+	} else {
+		var err error
+		if strings.HasPrefix(args[0], "@") {
+			ch, err2 := s.lookupChild(args[0], true)
+			if err2 != nil {
+				return fmt.Errorf("rlimit show: %w", err2)
+			}
+			limits, err = ch.proc.Limits()
+		} else {
+			t, err2 := s.resolveProcess(args[0])
+			if err2 != nil {
+				return fmt.Errorf("rlimit show: %w", err2)
+			}
+			pid := t.pid
+			if pid == 0 {
+				pid = os.Getpid()
+			}
+			limits, err = isolate.ReadLimits(pid)
+		}
+		if err != nil {
+			return fmt.Errorf("rlimit show %s: %w", args[0], err)
+		}
+	}
+	fmt.Fprint(s.Out, prlimitTable(limits))
+	return nil
+}
+
+// prlimitTable lays limits out as prlimit(1) does (libsmartcols): each
+// column as wide as its widest cell, SOFT and HARD right-aligned, one
+// space between columns, in prlimit's order.
+func prlimitTable(limits []isolate.Rlimit) string {
+	byName := map[string]isolate.Rlimit{}
+	for _, r := range limits {
+		byName[r.Name] = r
+	}
+	rows := [][]string{{"RESOURCE", "DESCRIPTION", "SOFT", "HARD", "UNITS"}}
+	for _, info := range isolate.RlimitInfos {
+		r, ok := byName[info.Name]
+		if !ok {
+			continue
+		}
+		rows = append(rows, []string{strings.ToUpper(info.Name), info.Desc, isolate.LimitText(r.Soft), isolate.LimitText(r.Hard), info.Units})
+	}
+	width := make([]int, 5)
+	for _, row := range rows {
+		for i, cell := range row {
+			width[i] = max(width[i], len(cell))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		for i, cell := range row {
+			switch {
+			case i == 2 || i == 3:
+				fmt.Fprintf(&b, "%*s ", width[i], cell)
+			case i == len(row)-1:
+				b.WriteString(cell)
+			default:
+				fmt.Fprintf(&b, "%-*s ", width[i], cell)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

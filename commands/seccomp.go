@@ -1,0 +1,349 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"nsh/internal/near"
+	"nsh/isolate"
+	"nsh/isolate/seccomp"
+)
+
+func init() {
+	register(&Command{
+		Name: "seccomp", Group: "capabilities",
+		Usage: []string{
+			"seccomp preset docker|off", "seccomp reset",
+			"seccomp deny SYSCALL... [errno NAME|kill|log]", "seccomp allow SYSCALL...",
+			"seccomp default errno NAME|kill|allow|log",
+			"seccomp show [@ID|PID]", "seccomp test SYSCALL [ARG...] [@ID]",
+		},
+		Summary: "children's system call filter: Docker's default profile, rules of your own",
+		Example: "seccomp preset docker; seccomp test unshare",
+		Help: "preset docker is Docker's default profile (moby/profiles), resolved as Docker resolves it\n" +
+			"against the child's planned bounding set: cap preset docker closes mount, unshare, keyctl...;\n" +
+			"with every capability many of them open. deny and allow name calls (man 2 syscalls) whose\n" +
+			"rules replace the preset's for them; deny's action is errno EPERM unless given. default sets\n" +
+			"the action for every call no rule names. Architectures: this machine's (x86_64 with i386\n" +
+			"and x32). Compiled by libseccomp, as runc does, once per plan; the child stage installs it\n" +
+			"last: just before execve with nonewprivs on, else before dropping capabilities (a non-root\n" +
+			"user needs nonewprivs on). show: the plan, or a process's mode and filters (/proc/PID/status)\n" +
+			"and, for a child, the plan it started with. test makes one call (ARGs are numbers, 0 if\n" +
+			"left out) in a new child of the plan, or inside @ID under its filter, and prints the answer.",
+		Run:      runSeccomp,
+		Complete: completeSeccomp,
+	})
+}
+
+var seccompSubs = []string{"preset", "reset", "deny", "allow", "default", "show", "test"}
+
+func completeSeccomp(s *Session, args []string, partial string) []string {
+	if len(args) == 0 {
+		return seccompSubs
+	}
+	switch args[0] {
+	case "preset":
+		if len(args) == 1 {
+			return seccomp.Presets
+		}
+	case "default":
+		if len(args) == 1 {
+			return seccomp.ActionWords
+		}
+		if len(args) == 2 && args[1] == "errno" {
+			return seccomp.ErrnoNames()
+		}
+	case "deny":
+		if len(args) > 1 && args[len(args)-1] == "errno" {
+			return seccomp.ErrnoNames()
+		}
+		if len(args) > 1 && slices.Contains([]string{"kill", "log"}, args[len(args)-1]) {
+			return nil
+		}
+		return append(seccomp.Names(), "errno", "kill", "log")
+	case "allow":
+		return seccomp.Names()
+	case "test":
+		if len(args) == 1 {
+			return seccomp.Names()
+		}
+		return s.runningRefs()
+	case "show":
+		if len(args) == 1 {
+			return s.runningRefs()
+		}
+	}
+	return nil
+}
+
+func runSeccomp(s *Session, args []string) error {
+	c, _ := Lookup("seccomp")
+	if len(args) == 0 {
+		return seccompShowPlan(s)
+	}
+	sub, rest := args[0], args[1:]
+	next := s.Spec.Clone()
+	plan := next.Seccomp
+	if plan == nil {
+		plan = &seccomp.Plan{}
+	}
+	switch sub {
+	case "show":
+		switch len(rest) {
+		case 0:
+			return seccompShowPlan(s)
+		case 1:
+			return seccompShowProcess(s, rest[0])
+		}
+		return usageError(c, "seccomp show takes at most one process")
+	case "test":
+		return seccompTest(s, c, rest)
+	case "reset":
+		if len(rest) != 0 {
+			return usageError(c, "seccomp reset takes no arguments")
+		}
+		plan = nil
+	case "preset":
+		if len(rest) != 1 {
+			return usageError(c, "name one preset: docker or off")
+		}
+		switch rest[0] {
+		case "docker":
+			plan.Preset = "docker"
+		case "off":
+			plan.Preset = ""
+		default:
+			return fmt.Errorf("seccomp preset: unknown preset %q%s: give docker or off", rest[0], near.Hint(rest[0], seccomp.Presets))
+		}
+	case "default":
+		a, err := seccomp.ParseAction(rest)
+		if err != nil {
+			return fmt.Errorf("seccomp default: %w", err)
+		}
+		plan.Default = &a
+	case "deny", "allow":
+		names, action := rest, []string(nil)
+		if sub == "deny" {
+			for i, w := range rest {
+				if slices.Contains([]string{"errno", "kill", "log", "allow"}, strings.ToLower(w)) {
+					names, action = rest[:i], rest[i:]
+					break
+				}
+			}
+		}
+		if len(names) == 0 {
+			return usageError(c, "name at least one system call")
+		}
+		if err := seccomp.CheckNames(names); err != nil {
+			return fmt.Errorf("seccomp %s: %w", sub, err)
+		}
+		a := seccomp.Action{Kind: "allow"}
+		if sub == "deny" {
+			a = seccomp.Action{Kind: "errno", Errno: 1}
+			if action != nil {
+				var err error
+				if a, err = seccomp.ParseAction(action); err != nil {
+					return fmt.Errorf("seccomp deny: %w", err)
+				}
+				if a.Kind == "allow" {
+					return fmt.Errorf("seccomp deny: allow is not a way to deny: use seccomp allow %s", strings.Join(names, " "))
+				}
+			}
+		}
+		plan.Set(names, a)
+	default:
+		return usageError(c, fmt.Sprintf("unknown subcommand %q%s", sub, near.Hint(sub, seccompSubs)))
+	}
+	if plan.Empty() && (plan == nil || plan.Default == nil) {
+		plan = nil
+	}
+	next.Seccomp = plan
+	if _, err := next.SeccompFilter(); err != nil {
+		return fmt.Errorf("seccomp %s: %w", sub, err)
+	}
+	if err := s.commit(next); err != nil {
+		return err
+	}
+	seccompNote(s)
+	return nil
+}
+
+// seccompNote says when the kernel will refuse the filter, or the
+// filter the command, as things stand.
+func seccompNote(s *Session) {
+	sp := s.Spec
+	if sp.Seccomp.Empty() {
+		return
+	}
+	if !sp.NoNewPrivs && !sp.Has("user") && os.Geteuid() != 0 {
+		fmt.Fprintf(s.Err, "seccomp: nsh runs as uid %d: the kernel installs a filter for a process without CAP_SYS_ADMIN only with no_new_privs: nonewprivs on\n", os.Getuid())
+	}
+	if p := sp.Seccomp; p.Preset == "" && p.DefaultAction().Kind != "allow" && p.DefaultAction().Kind != "log" {
+		for _, r := range p.Rules {
+			if r.Action.Kind == "allow" && slices.Contains(r.Names, "execve") {
+				return
+			}
+		}
+		fmt.Fprintf(s.Err, "seccomp: with default %s and no preset, nothing allows execve, so no command can start: seccomp allow execve ... (and what the command needs), or seccomp preset docker\n", p.DefaultAction())
+	}
+}
+
+// saveSeccomp writes the commands that rebuild a plan.
+func saveSeccomp(sp *isolate.Spec) string {
+	p := sp.Seccomp
+	if p == nil {
+		return ""
+	}
+	var b strings.Builder
+	if p.Preset != "" {
+		fmt.Fprintf(&b, "seccomp preset %s\n", p.Preset)
+	}
+	if p.Default != nil {
+		fmt.Fprintf(&b, "seccomp default %s\n", p.Default)
+	}
+	for _, r := range p.Rules {
+		if r.Action.Kind == "allow" {
+			fmt.Fprintf(&b, "seccomp allow %s\n", strings.Join(r.Names, " "))
+		} else {
+			fmt.Fprintf(&b, "seccomp deny %s %s\n", strings.Join(r.Names, " "), r.Action)
+		}
+	}
+	return b.String()
+}
+
+// seccompPlanLines describes a plan, as show and seccomp show print it.
+func seccompPlanLines(sp *isolate.Spec) []string {
+	p := sp.Seccomp
+	if p.Empty() {
+		return []string{"none: every system call allowed"}
+	}
+	var lines []string
+	if p.Preset == "docker" {
+		lines = append(lines, fmt.Sprintf("preset docker, resolved against a bounding set of %d capabilities", len(isolate.OCICaps(sp.ChildBounding()))))
+	}
+	for _, r := range p.Rules {
+		verb := "deny"
+		if r.Action.Kind == "allow" {
+			verb = "allow"
+		}
+		line := verb + " " + strings.Join(r.Names, " ")
+		if verb == "deny" {
+			line += " " + r.Action.String()
+		}
+		lines = append(lines, line)
+	}
+	lines = append(lines, "default "+p.DefaultAction().String())
+	if f, err := sp.SeccompFilter(); err != nil {
+		lines = append(lines, "cannot compile: "+err.Error())
+	} else if f != nil {
+		lines = append(lines, "compiled: "+f.Summary())
+	}
+	return lines
+}
+
+func seccompShowPlan(s *Session) error {
+	for _, l := range seccompPlanLines(s.Spec) {
+		fmt.Fprintln(s.Out, l)
+	}
+	return nil
+}
+
+// seccompShowProcess prints what /proc/PID/status says of a process's
+// filters and, for a child, the plan it started with.
+func seccompShowProcess(s *Session, word string) error {
+	t, err := s.resolveProcess(word)
+	if err != nil {
+		return fmt.Errorf("seccomp show: %w", err)
+	}
+	pid := t.pid
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	st, err := isolate.ReadSeccompStatus(pid)
+	if err != nil {
+		return fmt.Errorf("seccomp show: %w", err)
+	}
+	fmt.Fprintf(s.Out, "%s (pid %d): Seccomp %d (%s), Seccomp_filters %d\n", t.label, pid, st.Mode, st.ModeName(), st.Filters)
+	if strings.HasPrefix(word, "@") {
+		if ch, err := s.lookupChild(word, true); err == nil && ch.plan != nil {
+			fmt.Fprintln(s.Out, "started with:")
+			for _, l := range seccompPlanLines(ch.plan) {
+				fmt.Fprintln(s.Out, "  "+l)
+			}
+		}
+	}
+	return nil
+}
+
+// seccompTest makes one system call where a command of the plan (or of
+// a running child) would run, and prints the kernel's answer.
+func seccompTest(s *Session, c *Command, args []string) error {
+	var ref string
+	if n := len(args); n > 0 && strings.HasPrefix(args[n-1], "@") {
+		ref, args = args[n-1], args[:n-1]
+	}
+	if len(args) == 0 || len(args) > 7 {
+		return usageError(c, "name one system call, and at most six numeric arguments")
+	}
+	if err := seccomp.CheckNames(args[:1]); err != nil {
+		return fmt.Errorf("seccomp test: %w", err)
+	}
+	nr, ok := seccomp.Number(args[0])
+	if !ok {
+		return fmt.Errorf("seccomp test: %s is not a system call of this machine's architecture", args[0])
+	}
+	pr := &isolate.Probe{Name: args[0], Nr: nr}
+	for i, a := range args[1:] {
+		v, err := strconv.ParseUint(a, 0, 64)
+		if err != nil {
+			n, err2 := strconv.ParseInt(a, 0, 64)
+			if err2 != nil {
+				return fmt.Errorf("seccomp test: argument %q is not a number: give decimal, 0x hex or 0 octal", a)
+			}
+			v = uint64(n)
+		}
+		pr.Args[i] = v
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	opt := isolate.Options{Stdin: devnull, Stdout: s.Stdout, Stderr: s.Stderr, Step: s.explain}
+	var res isolate.ProbeResult
+	where := "a new child of the plan"
+	if ref != "" {
+		ch, err := s.lookupChild(ref, true)
+		if err != nil {
+			return fmt.Errorf("seccomp test: %w", err)
+		}
+		where = ch.ref()
+		res, err = isolate.ProbeIn(ch.proc, pr, opt)
+		if err != nil {
+			return fmt.Errorf("seccomp test: enter %s: %w", ref, err)
+		}
+	} else {
+		opt.Verify = s.verifyJoins(s.Spec)
+		res, err = isolate.ProbeNew(s.Spec, pr, opt)
+		if err != nil {
+			return fmt.Errorf("seccomp test: %w", err)
+		}
+	}
+	fmt.Fprintf(s.Out, "%s(%s) in %s: %s\n", pr.Name, probeArgs(pr), where, res)
+	return nil
+}
+
+func probeArgs(pr *isolate.Probe) string {
+	n := 6
+	for n > 0 && pr.Args[n-1] == 0 {
+		n--
+	}
+	var parts []string
+	for _, a := range pr.Args[:n] {
+		parts = append(parts, fmt.Sprintf("%#x", a))
+	}
+	return strings.Join(parts, ", ")
+}
