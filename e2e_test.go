@@ -411,3 +411,43 @@ func TestREPLRootless(t *testing.T) {
 	x.waitFor(`may not make cgroups under /sys/fs/cgroup`)
 	x.keys("exit", "Enter")
 }
+
+// As a non-root user, a filter needs no_new_privs (or a user namespace of
+// the child's own, where it holds CAP_SYS_ADMIN), and nsh says so; limits
+// go down, not above nsh's own.
+func TestSeccompRlimitRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	bin, dir := installNSH(t)
+	run := func(script string) (string, error) {
+		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-c", script)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent"}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, c := range []struct {
+		script string
+		ok     bool
+		want   []string
+	}{
+		{"seccomp preset docker; spawn true", false, []string{
+			"seccomp: nsh runs as uid 65534: the kernel installs a filter for a process without CAP_SYS_ADMIN only with no_new_privs: nonewprivs on",
+			"spawn: install the seccomp filter: permission denied: without no_new_privs a filter needs CAP_SYS_ADMIN, which nsh (uid 65534) lacks: nonewprivs on"}},
+		{"nonewprivs on; seccomp preset docker; seccomp deny mkdir errno EACCES; spawn grep ^Seccomp: /proc/self/status; seccomp test mkdir; seccomp test keyctl", true, []string{
+			"Seccomp:\t2", "mkdir() in a new child of the plan: -1 EACCES", "keyctl() in a new child of the plan: -1 EPERM"}},
+		{"unshare user; seccomp preset docker; spawn grep ^Seccomp: /proc/self/status", true, []string{"Seccomp:\t2"}},
+		{"rlimit nofile 64:100; spawn sh -c 'ulimit -Sn; ulimit -Hn'", true, []string{"64\n100\n"}},
+	} {
+		out, err := run(c.script)
+		if (err == nil) != c.ok {
+			t.Errorf("%q as nobody: %v\n%s", c.script, err, out)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q as nobody: output lacks %q:\n%s", c.script, w, out)
+			}
+		}
+	}
+}

@@ -46,6 +46,10 @@ func safeToFuzz(words []string) bool {
 		return len(words) < 2 || (words[1] != "file" && words[1] != "show")
 	case "rootfs":
 		return len(words) < 2 || words[1] != "--busybox"
+	case "seccomp":
+		return len(words) < 2 || words[1] != "test"
+	case "rlimit":
+		return true
 	}
 	return false
 }
@@ -62,6 +66,9 @@ func FuzzSession(f *testing.F) {
 		"unshare net; net veth 198.51.100.1/24 198.51.100.2/24; sysctl net.ipv4.ip_forward 1; share net",
 		"mount tmpfs /tmp; unshare mnt; mount tmpfs /tmp size=1m; mount rm /tmp",
 		"join uts /proc/self/ns/uts; unshare uts; rootfs /; rootfs off",
+		"seccomp preset docker; seccomp deny mkdir keyctl errno EACCES; seccomp allow keyctl; seccomp default kill; seccomp preset off",
+		"seccomp deny mkdr; seccomp default errno EFOO; seccomp deny mkdir allow; seccomp reset",
+		"rlimit nofile 64:128; rlimit core unlimited; rlimit nofile :256; rlimit nofle 3; rlimit nofile 10:5; rlimit stack 1:x; rlimit reset",
 	} {
 		f.Add(s)
 	}

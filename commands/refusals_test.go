@@ -1,8 +1,14 @@
 package commands
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/isolate"
 )
 
 // TestEveryRefusalNamesTheFix: each refusal a newcomer meets says what to
@@ -41,6 +47,16 @@ func TestEveryRefusalNamesTheFix(t *testing.T) {
 		"source /nonexistent/file":                 "give the path of a script",
 		"map 1:x":                                  "usage: map",
 		"user x":                                   "usage: user UID[:GID]",
+		"seccomp deny mkdr":                        "did you mean mkdir?",
+		"seccomp deny mkdir errno EACCESS":         "did you mean EACCES?",
+		"seccomp deny mkdir allow":                 "use seccomp allow mkdir",
+		"seccomp default sometimes":                "use errno NAME, kill, allow or log",
+		"seccomp preset dockr":                     "did you mean docker?",
+		"seccomp tset getpid":                      "did you mean test?",
+		"seccomp test nosuchcall":                  "Tab lists them",
+		"rlimit nofle 3":                           "did you mean nofile?",
+		"rlimit nofile 10:5":                       "the soft limit may only go up to the hard one",
+		"rlimit nofile lots":                       "give a number or unlimited",
 	} {
 		s, _, _, _ := newTestSession()
 		err := s.RunScript("t", line)
@@ -56,5 +72,26 @@ func TestEveryRefusalNamesTheFix(t *testing.T) {
 		if !strings.ContainsAny(msg, ":;") || len(msg) < 25 {
 			t.Errorf("%q: %q names no cause or fix", line, msg)
 		}
+	}
+}
+
+// A hard limit above nsh's own is refused at once where the kernel would
+// refuse it at spawn: nsh lacks CAP_SYS_RESOURCE.
+func TestRlimitAboveOwnHard(t *testing.T) {
+	if c, err := isolate.ReadCreds(os.Getpid(), false); err != nil || c.Effective&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+		t.Skip("nsh holds CAP_SYS_RESOURCE here: any hard limit is allowed")
+	}
+	var own unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &own)
+	if own.Max == isolate.Unlimited {
+		t.Skip("nsh's own nofile limit is unlimited")
+	}
+	s, _, _, _ := newTestSession()
+	err := s.RunScript("t", fmt.Sprintf("rlimit nofile %d", own.Max+1))
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("give at most %d", own.Max)) {
+		t.Errorf("rlimit above nsh's own hard limit: %v", err)
+	}
+	if len(s.Spec.Rlimits) != 0 {
+		t.Errorf("the refused rlimit changed the session: %v", s.Spec.Rlimits)
 	}
 }

@@ -71,7 +71,8 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 		}
 		caps = &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}
 	}
-	f := caps.Final(uid)
+	// What spawn gives: the plan less what a child here cannot hold.
+	f := caps.Within(sp.Available()).Final(uid)
 	s.Process.Capabilities = &specs.LinuxCapabilities{
 		Bounding: ociCaps(f.Bounding), Effective: ociCaps(f.Effective), Permitted: ociCaps(f.Permitted),
 		Inheritable: ociCaps(f.Inheritable), Ambient: ociCaps(f.Ambient),
