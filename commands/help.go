@@ -87,6 +87,9 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
      cap drop net_raw         # the prompt shows -net_raw
      spawn grep Cap /proc/self/status
      cap decode a80425fb      # Docker's default set, as capsh --decode
+     seccomp preset docker    # Docker's default system call filter
+     seccomp test keyctl      # what the kernel answers a child: EPERM
+     rlimit nofile 64         # ulimit -n, set with prlimit
 8. A root and a network of its own.
      rootfs --busybox /tmp/root
      unshare net; net up lo

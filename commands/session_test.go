@@ -177,7 +177,7 @@ func TestComplete(t *testing.T) {
 		partial string
 	}{
 		{"unsh", []string{"unshare"}, "unsh"},
-		{"s", []string{"save", "share", "show", "source", "spawn", "sysctl"}, "s"},
+		{"s", []string{"save", "seccomp", "share", "show", "source", "spawn", "sysctl"}, "s"},
 		{"unshare u", []string{"user", "uts"}, "u"},
 		{"unshare uts ", []string{"all", "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}, ""},
 		{"explain o", []string{"off", "on"}, "o"},
@@ -188,6 +188,12 @@ func TestComplete(t *testing.T) {
 		{"cap drop CAP_SYS_ADM", []string{"CAP_SYS_ADMIN"}, "CAP_SYS_ADM"},
 		{"cap drop cap_sys_adm", []string{"cap_sys_admin"}, "cap_sys_adm"},
 		{"cap drop sys_adm", []string{"sys_admin"}, "sys_adm"},
+		{"seccomp deny mkd", []string{"mkdir", "mkdirat"}, "mkd"},
+		{"seccomp deny mkdir errno EACCE", []string{"EACCES"}, "EACCE"},
+		{"seccomp default ", []string{"allow", "errno", "kill", "log"}, ""},
+		{"seccomp test keyc", []string{"keyctl"}, "keyc"},
+		{"rlimit nof", []string{"nofile"}, "nof"},
+		{"rlimit nofile unl", []string{"unlimited"}, "unl"},
 	}
 	for _, tt := range tests {
 		got, partial := s.Complete(tt.line)

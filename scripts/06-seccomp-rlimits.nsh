@@ -1,0 +1,60 @@
+#!/usr/bin/env nsh
+# The two limits every container runtime adds on top of namespaces, cgroups
+# and capabilities: a seccomp filter (Docker's default profile) and resource
+# limits (ulimit, prlimit).
+# Run it as root:  nsh scripts/06-seccomp-rlimits.nsh
+
+note "A process's filters: /proc/PID/status says Seccomp 0 (none) or 2 (filter), and how many"
+seccomp show self
+
+note "Docker's default profile: some calls closed for everyone, others opened by capability"
+unshare uts pid mnt
+cap preset docker
+seccomp preset docker
+seccomp
+spawn grep ^Seccomp /proc/self/status
+echo "keyctl is closed whatever the capabilities; unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN:"
+seccomp test keyctl
+seccomp test unshare 0x10000000
+spawn unshare --user true
+expect status nonzero
+
+note "The same profile with every capability (docker run --privileged without the rest) opens them"
+cap preset privileged
+seccomp test unshare 0x10000000
+spawn unshare --user true
+expect status 0
+
+note "A rule of your own on top of the preset: mkdir answers EACCES, everything else as before"
+cap preset docker
+seccomp deny mkdir errno EACCES
+seccomp test mkdir
+spawn mkdir /tmp/nsh-06
+expect status nonzero
+
+note "A running child keeps its filter, and what enters it gets the same one (as runc exec)"
+spawn -d --name box sleep 60
+seccomp show @box
+enter @box mkdir /tmp/nsh-06
+expect status nonzero
+kill @box KILL
+wait @box
+expect status 137
+seccomp reset
+
+note "Resource limits, as prlimit names them: open files, core size..."
+rlimit nofile 64
+rlimit core 0:unlimited
+rlimit show
+spawn sh -c 'ulimit -n; test "$(ulimit -n)" = 64'
+expect status 0
+
+note "Live: prlimit(2) on a running child, read back from its /proc/PID/limits"
+spawn -d --name lim sleep 60
+rlimit nofile 32 @lim
+rlimit show @lim
+enter @lim sh -c 'grep "Max open files" /proc/1/limits; grep -q "Max open files *32 *32" /proc/1/limits'
+expect status 0
+kill @lim KILL
+wait @lim
+expect status 137
