@@ -43,11 +43,10 @@ func (s *Spec) SeccompProfile() (*specs.LinuxSeccomp, error) {
 
 // SeccompFilter is the compiled filter for this spec's children.
 func (s *Spec) SeccompFilter() (*seccomp.Filter, error) {
-	prof, err := s.SeccompProfile()
-	if err != nil || prof == nil {
-		return nil, err
+	if s.Seccomp.Empty() {
+		return nil, nil
 	}
-	f, err := seccomp.Compile(prof)
+	f, err := seccomp.For(s.Seccomp, OCICaps(s.ChildBounding()))
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}

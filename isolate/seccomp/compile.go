@@ -34,6 +34,11 @@ func compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, fmt.Errorf("libseccomp: %w", err)
 	}
+	// A binary tree of syscall numbers instead of a list: the same
+	// answers, in a fraction of the instructions per call.
+	if err := f.SetOptimize(2); err != nil {
+		return nil, fmt.Errorf("libseccomp: optimize: %w", err)
+	}
 	for _, a := range cfg.Architectures {
 		arch, err := libseccomp.GetArchFromString(archName(a))
 		if err != nil {

@@ -262,25 +262,40 @@ var (
 	cache   = map[string]*Filter{}
 )
 
-// Compile turns a resolved filter into BPF. The result is kept, so a
-// plan is compiled once however many children it starts.
+// Compile turns a resolved filter into BPF.
 func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
-	key, err := json.Marshal(cfg)
+	return compile(cfg)
+}
+
+// For resolves and compiles a plan for a child whose bounding set holds
+// caps. The result is kept by plan and capabilities, so a plan is
+// resolved and compiled once however many children it starts: a spawn
+// pays a map lookup. Nil: no filter.
+func For(p *Plan, caps []string) (*Filter, error) {
+	if p.Empty() {
+		return nil, nil
+	}
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
+	key := string(b) + "|" + strings.Join(caps, ",")
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
-	if f, ok := cache[string(key)]; ok {
+	if f, ok := cache[key]; ok {
 		return f, nil
 	}
-	f, err := compile(cfg)
+	prof, err := Resolve(p, caps)
+	if err != nil {
+		return nil, err
+	}
+	f, err := compile(prof)
 	if err != nil {
 		return nil, err
 	}
 	if len(cache) > 64 {
 		clear(cache)
 	}
-	cache[string(key)] = f
+	cache[key] = f
 	return f, nil
 }
