@@ -92,8 +92,15 @@ func runExport(s *Session, args []string) error {
 		fmt.Fprintf(s.Out, "wrote %s; run it with: runc run --bundle %s NAME\n", file, dir)
 		return nil
 	case "docker":
-		rest, force := takeFlagF(args[1:])
-		file := ""
+		file, force := "", false
+		var rest []string
+		for _, a := range args[1:] {
+			if a == "-f" {
+				force = true
+			} else {
+				rest = append(rest, a)
+			}
+		}
 		if len(rest) == 2 && rest[0] == "--seccomp" {
 			file = rest[1]
 		} else if len(rest) != 0 {
@@ -107,7 +114,7 @@ func runExport(s *Session, args []string) error {
 			if prof == nil {
 				fmt.Fprintf(s.Err, "export docker: note: no profile to write to %s: the flags say it all (seccomp=unconfined, or Docker's default)\n", file)
 				file = ""
-			} else if err := writeOwnFile("export docker", file, prof, 0o644, force); err != nil {
+			} else if err := writeOwnFile("export docker --seccomp", file, prof, 0o644, force); err != nil {
 				return err
 			}
 		}

@@ -5,12 +5,17 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	profiles "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
+	"nsh/isolate/seccomp"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -100,4 +105,35 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 func TestDockerGolden(t *testing.T) {
 	flags, cannot := Docker(session(), "")
 	golden(t, "docker.txt", "docker run "+strings.Join(flags, " ")+"\n\ncannot:\n"+strings.Join(cannot, "\n")+"\n")
+}
+
+// The profile export docker --seccomp writes is what Docker's daemon loads
+// (moby/profiles' LoadProfile, the daemon's own parser) into the very
+// filter nsh installs.
+func TestDockerSeccompLoads(t *testing.T) {
+	for _, plan := range []*seccomp.Plan{
+		{Preset: "docker", Rules: []seccomp.Rule{{Names: []string{"mkdir"}, Action: seccomp.Action{Kind: "errno", Errno: 13}}}},
+		{Default: &seccomp.Action{Kind: "log"}, Rules: []seccomp.Rule{{Names: []string{"keyctl", "add_key"}, Action: seccomp.Action{Kind: "kill"}}}},
+	} {
+		sp := session()
+		sp.Seccomp = plan
+		b, err := DockerSeccomp(sp)
+		if err != nil || b == nil {
+			t.Fatalf("DockerSeccomp: %v, %d bytes", err, len(b))
+		}
+		want, err := sp.SeccompProfile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: isolate.OCICaps(sp.ChildBounding())}}}
+		got, err := profiles.LoadProfile(string(b), rs)
+		if err != nil {
+			t.Fatalf("Docker's parser refuses the profile: %v", err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			t.Errorf("Docker loads another filter:\n%s\nwant\n%s", gj, wj)
+		}
+	}
 }
