@@ -19,7 +19,8 @@ func init() {
 		Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
 		Example: "enter --ns uts @web hostname",
 		Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
-			"included), its cgroups, its root and working directory, its ids and capability sets.\n" +
+			"included), its cgroups, its root and working directory, its ids and capability sets,\n" +
+			"its resource limits and its seccomp filter (as runc exec: entering is no way around them).\n" +
 			"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
 			"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
 			"process (a multithreaded process cannot join a mount or user namespace).",
