@@ -48,7 +48,7 @@ func safeToFuzz(words []string) bool {
 		return len(words) < 2 || words[1] != "--busybox"
 	case "seccomp":
 		return len(words) < 2 || words[1] != "test"
-	case "rlimit":
+	case "rlimit", "process", "import":
 		return true
 	}
 	return false
@@ -68,6 +68,7 @@ func FuzzSession(f *testing.F) {
 		"join uts /proc/self/ns/uts; unshare uts; rootfs /; rootfs off",
 		"seccomp preset docker; seccomp deny mkdir keyctl errno EACCES; seccomp allow keyctl; seccomp default kill; seccomp preset off",
 		"seccomp deny mkdr; seccomp default errno EFOO; seccomp deny mkdir allow; seccomp reset",
+		"process args /bin/sh -c 'echo hi'; process env A=1 B; process cwd tmp; process terminal on; process args off; import oci /nonexistent",
 		"rlimit nofile 64:128; rlimit core unlimited; rlimit nofile :256; rlimit nofle 3; rlimit nofile 10:5; rlimit stack 1:x; rlimit reset",
 	} {
 		f.Add(s)

@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -16,7 +18,7 @@ func init() {
 	register(&Command{
 		Name: "seccomp", Group: "capabilities",
 		Usage: []string{
-			"seccomp preset docker|off", "seccomp reset",
+			"seccomp preset docker|off", "seccomp load FILE.json", "seccomp reset",
 			"seccomp deny SYSCALL... [errno NAME|kill|log]", "seccomp allow SYSCALL...",
 			"seccomp default errno NAME|kill|allow|log",
 			"seccomp show [@ID|PID]", "seccomp test SYSCALL [ARG...] [@ID]",
@@ -27,7 +29,8 @@ func init() {
 			"against the child's planned bounding set: cap preset docker closes mount, unshare, keyctl...;\n" +
 			"with every capability many of them open. deny and allow name calls (man 2 syscalls) whose\n" +
 			"rules replace the preset's for them; deny's action is errno EPERM unless given. default sets\n" +
-			"the action for every call no rule names. Architectures: this machine's (x86_64 with i386\n" +
+			"the action for every call no rule names. load takes a profile whole, in Docker's JSON format\n" +
+			"(docker run --security-opt seccomp=FILE) or an OCI config's linux.seccomp. Architectures: this machine's (x86_64 with i386\n" +
 			"and x32). Compiled by libseccomp, as runc does, once per plan; the child stage installs it\n" +
 			"last: just before execve with nonewprivs on, else before dropping capabilities (a non-root\n" +
 			"user needs nonewprivs on). show: the plan, or a process's mode and filters (/proc/PID/status)\n" +
@@ -38,7 +41,7 @@ func init() {
 	})
 }
 
-var seccompSubs = []string{"preset", "reset", "deny", "allow", "default", "show", "test"}
+var seccompSubs = []string{"preset", "load", "reset", "deny", "allow", "default", "show", "test"}
 
 func completeSeccomp(s *Session, args []string, partial string) []string {
 	if len(args) == 0 {
@@ -66,6 +69,10 @@ func completeSeccomp(s *Session, args []string, partial string) []string {
 		return append(seccomp.Names(), "errno", "kill", "log")
 	case "allow":
 		return seccomp.Names()
+	case "load":
+		if len(args) == 1 {
+			return completeFiles(nil, partial)
+		}
 	case "test":
 		if len(args) == 1 {
 			return seccomp.Names()
@@ -106,15 +113,34 @@ func runSeccomp(s *Session, args []string) error {
 			return usageError(c, "seccomp reset takes no arguments")
 		}
 		plan = nil
+	case "load":
+		var body []byte
+		switch {
+		case len(rest) == 2 && rest[0] == "--json":
+			body = []byte(rest[1])
+		case len(rest) == 1:
+			b, err := os.ReadFile(rest[0])
+			if err != nil {
+				return fmt.Errorf("seccomp load: %w", err)
+			}
+			body = b
+		default:
+			return usageError(c, "seccomp load takes one profile file")
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, body); err != nil {
+			return fmt.Errorf("seccomp load: not JSON: %w", err)
+		}
+		plan = &seccomp.Plan{Profile: compact.Bytes()}
 	case "preset":
 		if len(rest) != 1 {
 			return usageError(c, "name one preset: docker or off")
 		}
 		switch rest[0] {
 		case "docker":
-			plan.Preset = "docker"
+			plan.Preset, plan.Profile = "docker", nil
 		case "off":
-			plan.Preset = ""
+			plan.Preset, plan.Profile = "", nil
 		default:
 			return fmt.Errorf("seccomp preset: unknown preset %q%s: give docker or off", rest[0], near.Hint(rest[0], seccomp.Presets))
 		}
@@ -201,6 +227,9 @@ func saveSeccomp(sp *isolate.Spec) string {
 	if p.Preset != "" {
 		fmt.Fprintf(&b, "seccomp preset %s\n", p.Preset)
 	}
+	if p.Profile != nil {
+		fmt.Fprintf(&b, "seccomp load --json %s\n", Quote(string(p.Profile)))
+	}
 	if p.Default != nil {
 		fmt.Fprintf(&b, "seccomp default %s\n", p.Default)
 	}
@@ -223,6 +252,9 @@ func seccompPlanLines(sp *isolate.Spec) []string {
 	var lines []string
 	if p.Preset == "docker" {
 		lines = append(lines, fmt.Sprintf("preset docker, resolved against a bounding set of %d capabilities", len(isolate.OCICaps(sp.ChildBounding()))))
+	}
+	if p.Profile != nil {
+		lines = append(lines, fmt.Sprintf("a loaded profile (%d bytes of JSON)", len(p.Profile)))
 	}
 	for _, r := range p.Rules {
 		verb := "deny"

@@ -80,6 +80,9 @@ flags:
 		return usageError(c, "--name names a detached child: add -d")
 	}
 	spec := s.Spec.Clone()
+	if len(args) == 0 && len(spec.Command) > 0 {
+		args = spec.Command
+	}
 	spec.Args = args
 	if err := s.verifyJoins(spec)(); err != nil {
 		return err

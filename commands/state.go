@@ -156,6 +156,12 @@ func showRows(s *Session) [][]string {
 	for _, r := range sp.Rlimits {
 		rows = append(rows, []string{"rlimit " + r.Name, strings.TrimPrefix(r.String(), r.Name+" ")})
 	}
+	if len(sp.Command) > 0 || sp.Env != nil || sp.Cwd != "" || sp.Terminal {
+		for _, l := range processLines(s) {
+			k, v, _ := strings.Cut(l, " ")
+			rows = append(rows, []string{"process " + k, v})
+		}
+	}
 	explain := "off"
 	if s.Explain {
 		explain = "on"
@@ -236,6 +242,7 @@ func SaveScript(sp *isolate.Spec) string {
 		b.WriteString("nonewprivs on\n")
 	}
 	b.WriteString(saveSeccomp(sp))
+	saveProcess(&b, sp)
 	for _, r := range sp.Rlimits {
 		fmt.Fprintf(&b, "rlimit %s\n", r)
 	}

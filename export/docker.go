@@ -66,7 +66,7 @@ func Docker(sp *isolate.Spec, seccompFile string) (flags, cannot []string) {
 	case p == nil:
 		// nsh's children have no filter; Docker's have its default.
 		add("--security-opt=seccomp=unconfined")
-	case p.Preset == "docker" && len(p.Rules) == 0 && p.Default == nil:
+	case p.Preset == "docker" && p.Profile == nil && len(p.Rules) == 0 && p.Default == nil:
 		// Docker's default, which Docker resolves against the
 		// container's capabilities as nsh does.
 	case seccompFile != "":
@@ -234,7 +234,7 @@ func Docker(sp *isolate.Spec, seccompFile string) (flags, cannot []string) {
 // no filter is what the flags say.
 func DockerSeccomp(sp *isolate.Spec) ([]byte, error) {
 	p := sp.Seccomp
-	if p == nil || p.Preset == "docker" && len(p.Rules) == 0 && p.Default == nil {
+	if p == nil || p.Preset == "docker" && p.Profile == nil && len(p.Rules) == 0 && p.Default == nil {
 		return nil, nil
 	}
 	prof, err := sp.SeccompProfile()

@@ -40,7 +40,18 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 	}
 	var notes []string
 	if len(args) == 0 {
+		args = sp.Command
+	}
+	if len(args) == 0 {
 		args = []string{"/bin/sh"}
+	}
+	env := sp.Env
+	if env == nil {
+		env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}
+	}
+	cwd := sp.Cwd
+	if cwd == "" {
+		cwd = "/"
 	}
 	uid, gid := 0, 0
 	if sp.User != nil {
@@ -54,8 +65,9 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 		Process: &specs.Process{
 			User:            specs.User{UID: uint32(uid), GID: uint32(gid)},
 			Args:            args,
-			Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
-			Cwd:             "/",
+			Terminal:        sp.Terminal,
+			Env:             env,
+			Cwd:             cwd,
 			NoNewPrivileges: sp.NoNewPrivs,
 		},
 		Root:     &specs.Root{Path: sp.Rootfs.Dir, Readonly: sp.Rootfs.ReadOnly},

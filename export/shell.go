@@ -111,6 +111,9 @@ func seccompWords(sp *isolate.Spec) string {
 	if p.Preset != "" {
 		w = "preset " + p.Preset
 	}
+	if p.Profile != nil {
+		w = "a loaded profile"
+	}
 	if n := len(p.Rules); n > 0 {
 		w += fmt.Sprintf(", %d rules of your own", n)
 	}

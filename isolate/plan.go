@@ -255,6 +255,9 @@ func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
 			path = v
 		}
 	}
+	if spec.Cwd != "" {
+		p.add(opChdir, fmt.Sprintf("chdir(%q)", spec.Cwd), "chdir "+spec.Cwd+" (process cwd)", spec.Cwd)
+	}
 	if f := p.lateFilter; f != nil {
 		p.add(opSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER): "+f.Summary()+", just before execve", "install the seccomp filter", "exec", string(f.BPF))
 	}

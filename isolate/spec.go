@@ -129,9 +129,19 @@ type Spec struct {
 	// filter is an entered child's compiled filter (Enter).
 	filter *seccomp.Filter
 
+	// Command is what spawn runs when given none (process args of an
+	// imported config); Cwd is where it starts ("" is /, or nsh's own
+	// directory without a rootfs); Terminal is the config's
+	// process.terminal, which export oci keeps.
+	Command  []string `json:"command,omitempty"`
+	Cwd      string   `json:"cwd,omitempty"`
+	Terminal bool     `json:"terminal,omitempty"`
+
 	// Args is the command; Args[0] is looked up in the child's PATH.
 	Args []string `json:"args,omitempty"`
-	Env  []string `json:"env,omitempty"`
+	// Env, when not nil, is the command's whole environment; nil is
+	// nsh's own.
+	Env []string `json:"env"`
 }
 
 // Caps are the five capability sets of a child, as masks.

@@ -129,6 +129,9 @@ type Rule struct {
 type Plan struct {
 	// Preset is "docker" or "" (none: allow every call but the rules).
 	Preset string `json:"preset,omitempty"`
+	// Profile, when set, is a profile loaded whole (Docker's JSON
+	// format or the runtime spec's linux.seccomp) in place of a preset.
+	Profile json.RawMessage `json:"profile,omitempty"`
 	// Default, when set, replaces the preset's default action.
 	Default *Action `json:"default,omitempty"`
 	Rules   []Rule  `json:"rules,omitempty"`
@@ -136,7 +139,7 @@ type Plan struct {
 
 // Empty says whether the plan filters nothing: no filter is installed.
 func (p *Plan) Empty() bool {
-	return p == nil || p.Preset == "" && len(p.Rules) == 0 && (p.Default == nil || p.Default.Kind == "allow")
+	return p == nil || p.Preset == "" && p.Profile == nil && len(p.Rules) == 0 && (p.Default == nil || p.Default.Kind == "allow")
 }
 
 // DefaultAction is what the plan does with a call no rule names.
@@ -144,6 +147,25 @@ func (p *Plan) DefaultAction() Action {
 	switch {
 	case p.Default != nil:
 		return *p.Default
+	case p.Profile != nil:
+		var d struct {
+			Action specs.LinuxSeccompAction `json:"defaultAction"`
+			Errno  *uint                    `json:"defaultErrnoRet"`
+		}
+		json.Unmarshal(p.Profile, &d)
+		switch d.Action {
+		case specs.ActAllow:
+			return Action{Kind: "allow"}
+		case specs.ActKill, specs.ActKillThread, specs.ActKillProcess:
+			return Action{Kind: "kill"}
+		case specs.ActLog:
+			return Action{Kind: "log"}
+		}
+		e := 1
+		if d.Errno != nil {
+			e = int(*d.Errno)
+		}
+		return Action{Kind: "errno", Errno: e}
 	case p.Preset == "docker":
 		return Action{Kind: "errno", Errno: int(unix.EPERM)}
 	}
@@ -171,8 +193,20 @@ func Resolve(p *Plan, caps []string) (*specs.LinuxSeccomp, error) {
 		return nil, nil
 	}
 	var out *specs.LinuxSeccomp
-	if p.Preset == "docker" {
-		rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
+	rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
+	if p.Profile != nil {
+		prof, err := profiles.LoadProfile(string(p.Profile), rs)
+		if err != nil {
+			return nil, fmt.Errorf("the loaded profile: %w", err)
+		}
+		if prof == nil {
+			prof = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: NativeArches()}
+		}
+		if p.Default == nil && len(p.Rules) == 0 {
+			return prof, nil
+		}
+		out = prof
+	} else if p.Preset == "docker" {
 		prof, err := profiles.GetDefaultProfile(rs)
 		if err != nil {
 			return nil, fmt.Errorf("resolve Docker's profile: %w", err)
@@ -181,8 +215,10 @@ func Resolve(p *Plan, caps []string) (*specs.LinuxSeccomp, error) {
 	} else {
 		out = &specs.LinuxSeccomp{Architectures: NativeArches()}
 	}
-	def := p.DefaultAction()
-	out.DefaultAction, out.DefaultErrnoRet = def.oci()
+	if p.Profile == nil || p.Default != nil {
+		def := p.DefaultAction()
+		out.DefaultAction, out.DefaultErrnoRet = def.oci()
+	}
 	named := map[string]bool{}
 	for _, r := range p.Rules {
 		for _, n := range r.Names {
