@@ -20,8 +20,8 @@ func init() {
 	register(&Command{
 		Name: "cgroup", Group: "cgroups",
 		Usage: []string{
-			"cgroup set KEY VALUE... [@ID]", "cgroup unset KEY", "cgroup show [@ID]", "cgroup ls",
-			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID", "cgroup stat @ID", "cgroup files @ID",
+			"cgroup set KEY VALUE... [@ID|PID --force]", "cgroup unset KEY", "cgroup show [@ID|PID]", "cgroup ls",
+			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID|PID", "cgroup stat @ID|PID", "cgroup files @ID|PID",
 			"cgroup off", "cgroup on", "cgroup devices [allow|deny RULE | reset]",
 		},
 		Summary: "limit and watch children through cgroups (keys are v2 file names)",
@@ -122,11 +122,11 @@ func runCgroup(s *Session, args []string) error {
 		next.Cgroup.Off = sub == "off"
 		return s.commit(next)
 	case "show":
-		if len(rest) == 1 && strings.HasPrefix(rest[0], "@") {
+		if len(rest) == 1 && isProcWord(rest[0]) {
 			return cgroupShowLive(s, rest[0])
 		}
 		if len(rest) != 0 {
-			return usageError(c, "cgroup show takes nothing, or @ID for a child's live values")
+			return usageError(c, "cgroup show takes nothing, or @ID (or a PID) for a process's live values")
 		}
 		return cgroupShow(s)
 	case "devices":
@@ -164,16 +164,13 @@ func runCgroup(s *Session, args []string) error {
 		return s.commit(next)
 	case "procs", "stat", "files":
 		if len(rest) != 1 {
-			return usageError(c, "cgroup "+sub+" takes one child")
+			return usageError(c, "cgroup "+sub+" takes one child (@ID) or PID")
 		}
-		ch, err := s.lookupChild(rest[0], true)
+		t, g, err := s.procGroup("cgroup "+sub, rest[0])
 		if err != nil {
 			return err
 		}
-		g := ch.proc.Cgroup()
-		if g == nil {
-			return fmt.Errorf("cgroup %s: %s has no cgroup of its own (cgroups were not available when it started)", sub, ch.ref())
-		}
+		defer t.release()
 		return cgroupInspect(s, sub, g)
 	}
 	return usageError(c, fmt.Sprintf("unknown subcommand %q%s", args[0], near.Hint(args[0], completeCgroup(s, nil, ""))))
@@ -204,9 +201,24 @@ func existsSomewhere(path string) error {
 }
 
 func cgroupSet(s *Session, c *Command, args []string) error {
+	args, force := takeForce(args)
 	var target string
-	if n := len(args); n > 0 && strings.HasPrefix(args[n-1], "@") {
+	// A trailing PID is told from a value by --force (which a process
+	// nsh did not start needs anyway), or by the key taking one value
+	// fewer: cpu.max 50000 100000 is a quota and a period.
+	if n := len(args); n > 2 && strings.HasPrefix(args[n-1], "@") {
 		target, args = args[n-1], args[:n-1]
+	} else if n > 2 {
+		if _, err := strconv.Atoi(args[n-1]); err == nil {
+			_, whole := cgroup.Parse(args[0], args[1:])
+			_, less := cgroup.Parse(args[0], args[1:n-1])
+			if force || (whole != nil && less == nil) {
+				target, args = args[n-1], args[:n-1]
+			}
+		}
+	}
+	if force && target == "" {
+		return usageError(c, "--force is for a process nsh did not start: cgroup set KEY VALUE PID --force")
 	}
 	if len(args) < 2 {
 		return usageError(c, "cgroup set needs a key and a value")
@@ -224,6 +236,26 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 		if n := near.Words(st.Key, cgroup.KnownKeys()); len(n) > 0 && h.Check([]cgroup.Setting{st}) != nil {
 			return fmt.Errorf("cgroup set: unknown key %q: did you mean %s?", st.Key, strings.Join(n, ", "))
 		}
+	}
+	if target != "" && !strings.HasPrefix(target, "@") {
+		t, g, err := s.procGroup("cgroup set", target)
+		if err != nil {
+			return err
+		}
+		defer t.release()
+		if t.foreign() {
+			if g.AtRoot() {
+				return fmt.Errorf("cgroup set: %s is in the root cgroup, which has no limits to set", t.ref())
+			}
+			if err := s.mayChange("cgroup set", t, force, "write "+st.Key+" in "+strings.Join(g.Dirs(), " ")); err != nil {
+				return err
+			}
+			if err := h.Check([]cgroup.Setting{st}); err != nil {
+				return fmt.Errorf("cgroup set %w", err)
+			}
+			return g.Set([]cgroup.Setting{st}, nil, s.explain)
+		}
+		target = "@" + strconv.Itoa(t.child.id)
 	}
 	if target != "" {
 		ch, err := s.lookupChild(target, true)
@@ -500,17 +532,53 @@ func cgroupDevices(s *Session, c *Command, args []string) error {
 // them now: each known key's file (v1: the file it translates to) and its
 // contents.
 func cgroupShowLive(s *Session, ref string) error {
-	ch, err := s.lookupChild(ref, true)
+	t, g, err := s.procGroup("cgroup show", ref)
 	if err != nil {
 		return err
 	}
-	g := ch.proc.Cgroup()
-	if g == nil {
-		return fmt.Errorf("cgroup show: %s has no cgroup of its own (cgroup off)", ch.ref())
-	}
+	defer t.release()
 	var rows [][]string
 	for _, l := range g.Live() {
 		rows = append(rows, []string{l.Name, l.Value, l.File})
 	}
 	return printTable(s.Out, []string{"KEY", "NOW", "FILE"}, rows)
+}
+
+// isProcWord says whether a word names a process: @ID, @NAME or a PID.
+func isProcWord(w string) bool {
+	if strings.HasPrefix(w, "@") {
+		return true
+	}
+	_, err := strconv.Atoi(w)
+	return err == nil
+}
+
+// procGroup is the cgroup of a child (its own) or of any process (those
+// it is in, which nsh only reads unless told otherwise).
+func (s *Session) procGroup(what, word string) (*proc, *cgroup.Group, error) {
+	t, err := s.lookupProc(word)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if t.child != nil {
+		g := t.child.proc.Cgroup()
+		if g == nil {
+			return nil, nil, fmt.Errorf("%s: %s has no cgroup of its own (cgroup off, or none could be made when it started)", what, t.ref())
+		}
+		return t, g, nil
+	}
+	h, err := cgroup.Detect()
+	if err != nil {
+		t.release()
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	g, err := cgroup.OfProcess(h, t.pid)
+	if err == nil && !t.p.Alive() {
+		err = fmt.Errorf("process %d has exited", t.pid)
+	}
+	if err != nil {
+		t.release()
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return t, g, nil
 }

@@ -117,7 +117,7 @@ func init() {
 		},
 		&Command{
 			Name: "kill", Group: "children",
-			Usage:    []string{"kill @ID [SIGNAL]"},
+			Usage:    []string{"kill @ID [SIGNAL]", "kill PID [SIGNAL] --force"},
 			Summary:  "send a signal to a child (default TERM)",
 			Example:  "kill @web INT",
 			Help:     "SIGNAL is a name (TERM, SIGKILL, int) or a number.",
@@ -362,8 +362,9 @@ func cgroupOf(pid int) string {
 
 func runKill(s *Session, args []string) error {
 	c, _ := Lookup("kill")
+	args, force := takeForce(args)
 	if len(args) < 1 || len(args) > 2 {
-		return usageError(c, "name a child and at most one signal")
+		return usageError(c, "name a child (or a PID, with --force) and at most one signal")
 	}
 	sig := unix.SIGTERM
 	if len(args) == 2 {
@@ -372,18 +373,27 @@ func runKill(s *Session, args []string) error {
 			return err
 		}
 	}
-	ch, err := s.lookupChild(args[0], true)
+	if !strings.HasPrefix(args[0], "@") {
+		if _, err := strconv.Atoi(args[0]); err != nil {
+			return fmt.Errorf("kill: %q is not a child: give @ID or @NAME (see ps), or a PID with --force", args[0])
+		}
+	}
+	t, err := s.lookupProc(args[0])
 	if err != nil {
+		return fmt.Errorf("kill: %w", err)
+	}
+	defer t.release()
+	if err := s.mayChange("kill", t, force, "send "+unix.SignalName(sig)+" to it"); err != nil {
 		return err
 	}
-	ignored := ch.proc.Ignores(sig)
-	s.explain(fmt.Sprintf("pidfd_send_signal(pid %d, %s)", ch.proc.Pid, unix.SignalName(sig)))
-	if err := ch.proc.Signal(sig); err != nil {
-		return fmt.Errorf("kill %s: %w", ch.ref(), err)
+	ignored := t.p.Ignores(sig)
+	s.explain(fmt.Sprintf("pidfd_send_signal(pid %d, %s)", t.pid, unix.SignalName(sig)))
+	if err := t.p.Signal(sig); err != nil {
+		return fmt.Errorf("kill %s: %w", t.ref(), err)
 	}
 	if ignored {
 		fmt.Fprintf(s.Err, "kill: %s is PID 1 of its own pid namespace and has no %s handler, so the kernel ignores the signal (as with docker run without --init); end it with `kill %s KILL`\n",
-			ch.ref(), unix.SignalName(sig), ch.ref())
+			t.ref(), unix.SignalName(sig), args[0])
 	}
 	return nil
 }

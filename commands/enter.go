@@ -15,12 +15,14 @@ import (
 func init() {
 	register(&Command{
 		Name: "enter", Group: "children",
-		Usage:   []string{"enter @ID [CMD ARG...]", "enter --ns NS,NS @ID [CMD ARG...]"},
+		Usage:   []string{"enter @ID|PID [CMD ARG...]", "enter --ns NS,NS @ID|PID [CMD ARG...]"},
 		Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
 		Example: "enter --ns uts @web hostname",
 		Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
 			"included), its cgroups, its root and working directory, its ids and capability sets,\n" +
 			"its resource limits and its seccomp filter (as runc exec: entering is no way around them).\n" +
+			"A PID enters any process, like nsenter -a -t PID (its limits too; a filter nsh did not\n" +
+			"install cannot be read back, so it is not copied: seccomp show PID says whether it has one).\n" +
 			"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
 			"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
 			"process (a multithreaded process cannot join a mount or user namespace).",
@@ -58,15 +60,16 @@ func runEnter(s *Session, args []string) error {
 	if len(args) == 0 {
 		return usageError(c, "name a child")
 	}
-	ch, err := s.lookupChild(args[0], true)
+	t, err := s.lookupProc(args[0])
 	if err != nil {
-		return err
+		return fmt.Errorf("enter: %w", err)
 	}
+	defer t.release()
 	cmd := args[1:]
 	if len(cmd) == 0 {
-		cmd = []string{defaultShell(ch.proc.Pid)}
+		cmd = []string{defaultShell(t.pid)}
 	}
-	proc, err := isolate.Enter(ch.proc, types, cmd, isolate.Options{
+	proc, err := isolate.Enter(t.p, types, cmd, isolate.Options{
 		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
 		Foreground: true,
 		Step:       s.explain,

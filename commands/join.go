@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"nsh/isolate"
@@ -11,7 +12,7 @@ import (
 func init() {
 	register(&Command{
 		Name: "join", Group: "namespaces",
-		Usage:   []string{"join NS PATH", "join NS @ID", "join NS off"},
+		Usage:   []string{"join NS PATH", "join NS @ID|PID", "join NS off"},
 		Summary: "children enter an existing namespace (a pinned file or a running child's) instead of a new one",
 		Example: "spawn -d --name a sleep 60; join net @a; spawn ip addr",
 		Help: "Like nsenter --uts=FILE or nsenter -t PID -u for every child spawned from now on.\n" +
@@ -64,6 +65,29 @@ func runJoin(s *Session, args []string) error {
 			return err
 		}
 		next.Join = append(next.Join, isolate.Join{Type: ns, Path: isolate.NSPath(ch.proc.Pid, ns), Ref: ref})
+	case isPID(ref):
+		t, err := s.lookupProc(ref)
+		if err != nil {
+			return fmt.Errorf("join %s %s: %w", ns, ref, err)
+		}
+		defer t.release()
+		if t.child != nil {
+			next.Join = append(next.Join, isolate.Join{Type: ns, Path: isolate.NSPath(t.pid, ns), Ref: "@" + strconv.Itoa(t.child.id)})
+			break
+		}
+		f, err := isolate.OpenNamespace(isolate.NSPath(t.pid, ns), ns)
+		if err != nil {
+			return fmt.Errorf("join %s %s: %w", ns, ref, err)
+		}
+		_, ino, err := isolate.NamespaceOf(f)
+		f.Close()
+		if err == nil && !t.p.Alive() {
+			err = fmt.Errorf("process %d has exited", t.pid)
+		}
+		if err != nil {
+			return fmt.Errorf("join %s %s: %w", ns, ref, err)
+		}
+		next.Join = append(next.Join, isolate.Join{Type: ns, Path: isolate.NSPath(t.pid, ns), Ref: ref, Ino: ino})
 	default:
 		abs, err := filepath.Abs(ref)
 		if err != nil {
@@ -80,4 +104,11 @@ func runJoin(s *Session, args []string) error {
 		return fmt.Errorf("join %s: %s is unshared: a child gets a new %s namespace or enters an existing one; `share %s` first", ns, ns, ns, ns)
 	}
 	return s.commit(next)
+}
+
+// isPID says whether a word is all digits: a PID (a file named so is
+// ./NAME).
+func isPID(w string) bool {
+	n, err := strconv.Atoi(w)
+	return err == nil && n > 0 && strconv.Itoa(n) == w
 }

@@ -13,7 +13,7 @@ import (
 func init() {
 	register(&Command{
 		Name: "ns", Group: "children",
-		Usage:   []string{"ns [self|PID|@ID]", "ns diff A B", "ns pin NS PATH @ID", "ns unpin PATH"},
+		Usage:   []string{"ns [self|PID|@ID]", "ns diff A B", "ns pin NS PATH @ID|PID", "ns unpin PATH"},
 		Summary: "a process's namespaces (like ls -l /proc/PID/ns), which two share; pin one to a file",
 		Example: "ns diff self @web",
 		Help: "Each namespace is a kernel object; /proc/PID/ns/TYPE names it by inode, and the same inode\n" +
@@ -154,10 +154,11 @@ func nsPin(s *Session, nsWord, path, ref string) error {
 	if err != nil {
 		return err
 	}
-	ch, err := s.lookupChild(ref, true)
+	t, err := s.lookupProc(ref)
 	if err != nil {
-		return err
+		return fmt.Errorf("ns pin: %w", err)
 	}
+	defer t.release()
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
@@ -165,12 +166,12 @@ func nsPin(s *Session, nsWord, path, ref string) error {
 	if st, err := os.Stat(filepath.Dir(abs)); err != nil || !st.IsDir() {
 		return fmt.Errorf("ns pin: no directory %s to hold the pin: create it first", filepath.Dir(abs))
 	}
-	ino, created, err := ch.proc.Pin(ns, abs, s.explain)
+	ino, created, err := t.p.Pin(ns, abs, s.explain)
 	if err != nil {
 		return fmt.Errorf("ns pin %s %s %s: %w", ns, path, ref, err)
 	}
-	s.pins = append(s.pins, pin{ns: ns, path: abs, from: ch.ref(), ino: ino, created: created})
-	fmt.Fprintf(s.Out, "pinned %s:[%d] of %s at %s\n", ns, ino, ch.ref(), abs)
+	s.pins = append(s.pins, pin{ns: ns, path: abs, from: t.ref(), ino: ino, created: created})
+	fmt.Fprintf(s.Out, "pinned %s:[%d] of %s at %s\n", ns, ino, t.ref(), abs)
 	return nil
 }
 

@@ -14,7 +14,7 @@ func init() {
 	register(&Command{
 		Name: "rlimit", Group: "capabilities",
 		Usage: []string{
-			"rlimit NAME SOFT[:HARD] [@ID]", "rlimit show [@ID|PID|self]", "rlimit reset", "rlimit",
+			"rlimit NAME SOFT[:HARD] [@ID|PID --force]", "rlimit show [@ID|PID|self]", "rlimit reset", "rlimit",
 		},
 		Summary: "children's resource limits (prlimit, ulimit): open files, processes, core size...",
 		Example: "rlimit nofile 64; spawn sh -c 'ulimit -n'",
@@ -66,11 +66,15 @@ func runRlimit(s *Session, args []string) error {
 		next.Rlimits = nil
 		return s.commit(next)
 	}
+	args, force := takeForce(args)
 	if len(args) < 2 || len(args) > 3 {
 		return usageError(c, "give a limit's name and its value (SOFT or SOFT:HARD)")
 	}
 	if len(args) == 3 {
-		return rlimitLive(s, args[0], args[1], args[2])
+		return rlimitLive(s, args[0], args[1], args[2], force)
+	}
+	if force {
+		return usageError(c, "--force is for a running process nsh did not start: rlimit NAME VALUE PID --force")
 	}
 	info, err := isolate.LookupRlimit(args[0])
 	if err != nil {
@@ -101,16 +105,17 @@ func ownRlimit(info isolate.RlimitInfo) isolate.Rlimit {
 }
 
 // rlimitLive changes a running child's limit.
-func rlimitLive(s *Session, name, value, ref string) error {
-	ch, err := s.lookupChild(ref, true)
-	if err != nil {
-		return fmt.Errorf("rlimit: %w", err)
-	}
+func rlimitLive(s *Session, name, value, ref string, force bool) error {
 	info, err := isolate.LookupRlimit(name)
 	if err != nil {
 		return fmt.Errorf("rlimit: %w", err)
 	}
-	now, err := ch.proc.Limits()
+	t, err := s.lookupProc(ref)
+	if err != nil {
+		return fmt.Errorf("rlimit: %w", err)
+	}
+	defer t.release()
+	now, err := t.p.Limits()
 	if err != nil {
 		return fmt.Errorf("rlimit %s %s: %w", name, ref, err)
 	}
@@ -124,8 +129,11 @@ func rlimitLive(s *Session, name, value, ref string) error {
 	if err != nil {
 		return err
 	}
-	s.explain(fmt.Sprintf("prlimit(%d, RLIMIT_%s, %s, %s)", ch.proc.Pid, strings.ToUpper(r.Name), isolate.LimitText(r.Soft), isolate.LimitText(r.Hard)))
-	if err := ch.proc.SetRlimit(r); err != nil {
+	if err := s.mayChange("rlimit", t, force, "set its "+r.String()+" (prlimit)"); err != nil {
+		return err
+	}
+	s.explain(fmt.Sprintf("prlimit(%d, RLIMIT_%s, %s, %s)", t.pid, strings.ToUpper(r.Name), isolate.LimitText(r.Soft), isolate.LimitText(r.Hard)))
+	if err := t.p.SetRlimit(r); err != nil {
 		return fmt.Errorf("rlimit %s %s: %w", name, ref, err)
 	}
 	return nil

@@ -88,6 +88,8 @@ type Child struct {
 	rlimits []Rlimit
 	// Probed is the kernel's answer to a probe (Spec.Probe), if any.
 	Probed *ProbeResult
+	// foreign: a process nsh did not start, taken with Attach.
+	foreign bool
 }
 
 // Filter is the seccomp filter the child was started with, nil if none.
@@ -132,6 +134,12 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 		f, err := OpenNamespace(j.Path, j.Type)
 		if err != nil {
 			return nil, fmt.Errorf("join %s %s: %w", j.Type, j.Ref, err)
+		}
+		if j.Ino != 0 {
+			if _, ino, err := NamespaceOf(f); err != nil || ino != j.Ino {
+				f.Close()
+				return nil, fmt.Errorf("join %s %s: process %s is gone or is another one now (its %s namespace is no longer %s:[%d]): join it again", j.Type, j.Ref, j.Ref, j.Type, j.Type, j.Ino)
+			}
 		}
 		plan.files = append(plan.files, f)
 		plan.flags = append(plan.flags, int(cloneFlags[j.Type]))
@@ -595,6 +603,11 @@ func (c *Child) closePidfd() {
 // Signal sends sig to the child (through its pidfd, so never to a
 // recycled pid); a relay passes it on.
 func (c *Child) Signal(sig unix.Signal) error {
+	if c.foreign {
+		if err := c.own(c.Pid); err != nil {
+			return err
+		}
+	}
 	// SIGKILL and SIGSTOP cannot be relayed: behind a relay they go to
 	// the command itself as well.
 	reached := false

@@ -21,6 +21,9 @@ var ErrNotOurs = errors.New("not a process nsh started")
 
 // own checks that pid is one of this child's processes nsh may act on.
 func (c *Child) own(pid int) error {
+	if c.foreign {
+		return c.ownForeign(pid)
+	}
 	if pid <= 1 || pid == os.Getpid() {
 		return fmt.Errorf("refusing to act on pid %d: %w", pid, ErrNotOurs)
 	}

@@ -222,8 +222,11 @@ type Join struct {
 	Type string `json:"type"`
 	// Path is a namespace file: a pin, or /proc/PID/ns/TYPE of a child.
 	Path string `json:"path"`
-	// Ref is what the user named: the file, or @ID.
+	// Ref is what the user named: the file, @ID, or a PID.
 	Ref string `json:"ref"`
+	// Ino, for a PID's namespace, is the namespace it had when joined:
+	// a child never enters another one through a recycled pid.
+	Ino uint64 `json:"ino,omitempty"`
 }
 
 // Joined returns the join of type ns, if any.

@@ -157,3 +157,39 @@ var namePrefix = sync.OnceValue(func() string {
 // is not unique: two nsh in different pid namespaces (containers, or
 // tests below a stand-in init) may have the same one under one parent.
 func NamePrefix() string { return namePrefix() }
+
+// OfProcess is the cgroups pid is in, in each hierarchy h knows, as a
+// group nsh did not make: it reads them, and changes them only when told
+// to (cgroup set --force); it never removes them.
+func OfProcess(h *Host, pid int) (*Group, error) {
+	lines, err := ProcessCgroups(pid)
+	if err != nil {
+		return nil, fmt.Errorf("read cgroups of pid %d: %w", pid, err)
+	}
+	g := &Group{host: h}
+	for _, x := range h.Hierarchies {
+		for _, l := range lines {
+			if (x.V2 && l.Hierarchy == 0 && l.Controllers == "") || (!x.V2 && l.Controllers == x.Key()) {
+				dir := x.Dir(l.Path)
+				if st, err := os.Stat(dir); err == nil && st.IsDir() {
+					g.dirs = append(g.dirs, groupDir{x, dir})
+				}
+			}
+		}
+	}
+	if len(g.dirs) == 0 {
+		return nil, fmt.Errorf("pid %d is in no cgroup nsh can see", pid)
+	}
+	return g, nil
+}
+
+// AtRoot says whether every directory of the group is its hierarchy's
+// root: a root cgroup has no limits to set.
+func (g *Group) AtRoot() bool {
+	for _, d := range g.dirs {
+		if filepath.Clean(d.dir) != filepath.Clean(d.h.Mount) {
+			return false
+		}
+	}
+	return true
+}
