@@ -22,7 +22,7 @@ func init() {
 			Name: "cap", Group: "capabilities",
 			Usage: []string{
 				"cap drop [--set SET] CAP...", "cap add [--set SET] CAP...", "cap only [--set SET] CAP...",
-				"cap preset docker|privileged|none", "cap reset", "cap show [@ID|PID|self]", "cap decode HEX",
+				"cap preset docker|privileged|none", "cap reset", "cap show [@ID|PID|self] [--json]", "cap decode HEX [--json]",
 				"cap file get [-n] PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH",
 			},
 			Summary: "shape children's capability sets; look at a process's or a file's",
@@ -38,6 +38,9 @@ func init() {
 				"like getcap and setcap (v3, with --rootid, for a user namespace's root).",
 			Run:      runCap,
 			Complete: completeCap,
+			JSON: func(args []string) bool {
+				return len(args) > 0 && (args[0] == "show" || args[0] == "decode")
+			},
 		},
 		&Command{
 			Name: "user", Group: "capabilities",
@@ -151,6 +154,9 @@ func runCap(s *Session, args []string) error {
 		m, err := capability.ParseHex(rest[0])
 		if err != nil {
 			return fmt.Errorf("cap decode: %w", err)
+		}
+		if s.json {
+			return s.emit(capDecodeJSON{Hex: fmt.Sprintf("%016x", m), Names: nonNil(capability.Names(m))})
 		}
 		fmt.Fprintln(s.Out, capability.Decode(m))
 		return nil
@@ -339,6 +345,15 @@ func capShow(s *Session, args []string) error {
 		{"effective", fmt.Sprintf("%016x", c.Effective), namesOrNone(c.Effective)},
 		{"ambient", fmt.Sprintf("%016x", c.Ambient), namesOrNone(c.Ambient)},
 		{"bounding", fmt.Sprintf("%016x", c.Bounding), namesOrNone(c.Bounding)},
+	}
+	if s.json {
+		set := func(m uint64) capSetJSON {
+			return capSetJSON{Hex: fmt.Sprintf("%016x", m), Names: nonNil(capability.Names(m))}
+		}
+		return s.emit(capShowJSON{Pid: pid, UID: c.UID, GID: c.GID, NoNewPrivs: c.NoNewPrivs, Sets: map[string]capSetJSON{
+			"permitted": set(c.Permitted), "inheritable": set(c.Inheritable), "effective": set(c.Effective),
+			"ambient": set(c.Ambient), "bounding": set(c.Bounding),
+		}})
 	}
 	if err := printTable(s.Out, []string{"SET", "HEX", "CAPABILITIES"}, rows); err != nil {
 		return err

@@ -20,7 +20,7 @@ func init() {
 	register(&Command{
 		Name: "cgroup", Group: "cgroups",
 		Usage: []string{
-			"cgroup set KEY VALUE... [@ID|PID --force]", "cgroup unset KEY", "cgroup show [@ID|PID]", "cgroup ls",
+			"cgroup set KEY VALUE... [@ID|PID --force]", "cgroup unset KEY", "cgroup show [@ID|PID] [--json]", "cgroup ls [--json]",
 			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID|PID", "cgroup stat @ID|PID", "cgroup files @ID|PID",
 			"cgroup off", "cgroup on", "cgroup devices [allow|deny RULE | reset]",
 		},
@@ -43,6 +43,9 @@ func init() {
 			"open a node for the host's disk. cgroup devices allow|deny RULE adds rules after it (or, without\n" +
 			"a rootfs, on their own), as devices.allow takes them: c 1:3 rwm, b 8:* r, a. cgroup devices\n" +
 			"lists what a child gets; reset drops the added rules. v1: devices.deny/allow; v2: an eBPF program.",
+		JSON: func(args []string) bool {
+			return len(args) > 0 && (args[0] == "show" || args[0] == "ls" || args[0] == "stat" || args[0] == "procs" || args[0] == "files")
+		},
 		Run:      runCgroup,
 		Complete: completeCgroup,
 	})
@@ -171,6 +174,9 @@ func runCgroup(s *Session, args []string) error {
 			return err
 		}
 		defer t.release()
+		if s.json {
+			return cgroupInspectJSON(s, sub, t.pid, g)
+		}
 		return cgroupInspect(s, sub, g)
 	}
 	return usageError(c, fmt.Sprintf("unknown subcommand %q%s", args[0], near.Hint(args[0], completeCgroup(s, nil, ""))))
@@ -318,6 +324,15 @@ func cgroupShow(s *Session) error {
 	case cfg.Parent != "":
 		where = "a cgroup of its own under " + cfg.Parent
 	}
+	if s.json {
+		doc := cgroupShowJSON{Host: string(h.Mode), Placement: where, Settings: []cgroupSettingJSON{},
+			Devices: len(cgroup.EffectiveDevices(s.Spec.Rootfs != nil, cfg.Devices))}
+		files := h.Describe(cfg.Settings)
+		for i, st := range cfg.Settings {
+			doc.Settings = append(doc.Settings, cgroupSettingJSON{Key: st.Key, Value: st.Value, WrittenAs: files[i]})
+		}
+		return s.emit(doc)
+	}
 	fmt.Fprintf(s.Out, "host: cgroup %s; each child gets %s\n", h.Mode, where)
 	if eff := cgroup.EffectiveDevices(s.Spec.Rootfs != nil, cfg.Devices); len(eff) > 0 && !cfg.Off && cfg.Use == "" {
 		src := "the plan's"
@@ -364,6 +379,17 @@ func cgroupLs(s *Session) error {
 	h, err := cgroup.Detect()
 	if err != nil {
 		return err
+	}
+	if s.json {
+		doc := cgroupLsJSON{Host: string(h.Mode), Hierarchies: []hierarchyJSON{}}
+		for _, x := range h.Hierarchies {
+			v := 1
+			if x.V2 {
+				v = 2
+			}
+			doc.Hierarchies = append(doc.Hierarchies, hierarchyJSON{Controllers: nonNil(x.Controllers), Version: v, Mount: x.Mount, Self: x.Self})
+		}
+		return s.emit(doc)
 	}
 	fmt.Fprintf(s.Out, "host: cgroup %s\n", h.Mode)
 	var rows [][]string
@@ -538,8 +564,13 @@ func cgroupShowLive(s *Session, ref string) error {
 	}
 	defer t.release()
 	var rows [][]string
+	doc := cgroupLiveJSON{Pid: t.pid, Values: []cgroupLiveValue{}}
 	for _, l := range g.Live() {
 		rows = append(rows, []string{l.Name, l.Value, l.File})
+		doc.Values = append(doc.Values, cgroupLiveValue{Key: l.Name, Value: jsonValue(l.Value), File: l.File})
+	}
+	if s.json {
+		return s.emit(doc)
 	}
 	return printTable(s.Out, []string{"KEY", "NOW", "FILE"}, rows)
 }

@@ -106,7 +106,8 @@ func init() {
 	register(
 		&Command{
 			Name: "ps", Group: "children",
-			Usage:   []string{"ps", "ps --prune"},
+			Usage:   []string{"ps [--json]", "ps --tree [PID|@ID] [--json]", "ps --prune"},
+			JSON:    func(args []string) bool { return len(args) == 0 || args[0] == "--tree" },
 			Summary: "the children: id, name, host pid, state, command, namespaces, cgroup",
 			Example: "ps --prune",
 			Help:    "Exited children stay listed until the session ends; --prune forgets them.",
@@ -311,6 +312,13 @@ func nsSummary(spec *isolate.Spec) string {
 }
 
 func runPs(s *Session, args []string) error {
+	if len(args) > 0 && args[0] == "--tree" {
+		if len(args) > 2 {
+			c, _ := Lookup("ps")
+			return usageError(c, "ps --tree takes at most one process")
+		}
+		return psTree(s, args[1:])
+	}
 	if len(args) == 1 && args[0] == "--prune" {
 		s.mu.Lock()
 		var keep []*child
@@ -331,12 +339,26 @@ func runPs(s *Session, args []string) error {
 	list := append([]*child(nil), s.children...)
 	s.mu.Unlock()
 	var rows [][]string
+	doc := psJSON{Children: []psChild{}}
 	for _, c := range list {
 		cg := "-"
 		if !c.exited() {
 			cg = cgroupOf(c.proc.Pid)
 		}
 		rows = append(rows, []string{"@" + strconv.Itoa(c.id), orDefault(c.name, "-"), strconv.Itoa(c.proc.Pid), c.state(), strings.Join(c.args, " "), c.ns, cg})
+		pc := psChild{ID: c.id, Name: c.name, Pid: c.proc.Pid, State: "running", Command: c.args, Namespaces: nsList(c.ns)}
+		if c.exited() {
+			c.mu.Lock()
+			st := c.ws
+			c.mu.Unlock()
+			pc.State, pc.Status = "exited", &st
+		} else {
+			pc.Cgroup = cg
+		}
+		doc.Children = append(doc.Children, pc)
+	}
+	if s.json {
+		return s.emit(doc)
 	}
 	return printTable(s.Out, []string{"ID", "NAME", "PID", "STATE", "COMMAND", "NAMESPACES", "CGROUP"}, rows)
 }

@@ -26,6 +26,7 @@ func init() {
 		Help: "Each namespace type is tried for real (a child running true); cgroup hierarchies are tried\n" +
 			"with a mkdir and rmdir in nsh's own cgroup. Nothing is left changed.",
 		Example: "doctor",
+		JSON:    func(args []string) bool { return len(args) == 0 },
 		Run:     runDoctor,
 	})
 }
@@ -105,6 +106,13 @@ func runDoctor(s *Session, args []string) error {
 		} else {
 			add("tool "+t.bin, "warn", fmt.Sprintf("missing, needed for %s: apt-get install %s", t.what, t.pkg))
 		}
+	}
+	if s.json {
+		doc := doctorJSON{Checks: []doctorCheck{}}
+		for _, r := range rows {
+			doc.Checks = append(doc.Checks, doctorCheck{Check: r.name, Status: r.status, Detail: r.detail})
+		}
+		return s.emit(doc)
 	}
 	var table [][]string
 	for _, r := range rows {

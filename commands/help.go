@@ -34,6 +34,7 @@ func runHelp(s *Session, args []string) error {
 			}
 		}
 		fmt.Fprintln(s.Out, "\n`help CMD` for one command, `help tour` for a five-minute guided tour.")
+		fmt.Fprintln(s.Out, "Reports (ps, ns, cap show, cgroup show|stat, show, doctor, rlimit show, seccomp show...) take --json.")
 		return nil
 	case len(args) == 1 && args[0] == "tour":
 		fmt.Fprint(s.Out, tour)
@@ -93,11 +94,14 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
 8. A root and a network of its own.
      rootfs --busybox /tmp/root
      unshare net; net up lo
-9. Take it with you.
+9. Take it with you, or take apart what others made.
      export sh /tmp/demo.sh   # unshare, setpriv, cgroup writes: sh /tmp/demo.sh
      export oci /tmp/bundle   # runc run --bundle /tmp/bundle demo
      export docker            # the docker run flags, and what Docker cannot do
      save /tmp/demo.nsh       # nsh /tmp/demo.nsh replays the plan
+     import oci /tmp/bundle   # any config.json becomes the plan again
+     enter 4951 hostname      # any PID: a container nsh did not make
+     ps --tree; ps --json     # who is isolated from whom; output for programs
 10. Without root:  unshare user  makes you root in a namespace of your own.
     doctor says what this host allows. help CMD explains each command.
 `

@@ -13,7 +13,10 @@ import (
 func init() {
 	register(&Command{
 		Name: "ns", Group: "children",
-		Usage:   []string{"ns [self|PID|@ID]", "ns diff A B", "ns pin NS PATH @ID|PID", "ns unpin PATH"},
+		Usage: []string{"ns [self|PID|@ID] [--json]", "ns diff A B [--json]", "ns pin NS PATH @ID|PID", "ns unpin PATH"},
+		JSON: func(args []string) bool {
+			return len(args) == 0 || (args[0] != "pin" && args[0] != "unpin")
+		},
 		Summary: "a process's namespaces (like ls -l /proc/PID/ns), which two share; pin one to a file",
 		Example: "ns diff self @web",
 		Help: "Each namespace is a kernel object; /proc/PID/ns/TYPE names it by inode, and the same inode\n" +
@@ -113,6 +116,10 @@ func runNS(s *Session, args []string) error {
 	}
 	mine := inodes(ours)
 	var rows [][]string
+	doc := nsJSON{Pid: t.pid, Namespaces: []nsEntry{}}
+	if doc.Pid == 0 {
+		doc.Pid = os.Getpid()
+	}
 	for _, e := range theirs {
 		rel := "same as nsh"
 		if e.Inode == 0 {
@@ -121,6 +128,19 @@ func runNS(s *Session, args []string) error {
 			rel = "differs from nsh"
 		}
 		rows = append(rows, []string{e.Link, nsName(e), rel})
+		same := e.Inode != 0 && e.Inode == mine[e.Link]
+		doc.Namespaces = append(doc.Namespaces, nsEntry{Type: e.Link, NS: e.Inode, SameAsNsh: same})
+	}
+	if s.json {
+		for _, p := range s.pins {
+			doc.Pins = append(doc.Pins, pinJSON{Path: p.path, Type: p.ns, NS: p.ino, From: p.from})
+		}
+		for _, e := range theirs {
+			if e.Inode == 0 {
+				return fmt.Errorf("ns %s: cannot read %s: permission denied (another user's process: run nsh as root)", word, isolate.NSPath(t.pid, e.Link))
+			}
+		}
+		return s.emit(doc)
 	}
 	if err := printTable(s.Out, []string{"NS", "NAMESPACE", "VS NSH"}, rows); err != nil {
 		return err
@@ -222,7 +242,9 @@ func nsDiff(s *Session, a, b string) error {
 	}
 	ib := inodes(nb)
 	var rows [][]string
+	doc := nsDiffJSON{A: ta.label, B: tb.label, Namespaces: []nsDiffEntry{}}
 	for _, e := range na {
+		doc.Namespaces = append(doc.Namespaces, nsDiffEntry{Type: e.Link, A: e.Inode, B: ib[e.Link], Shared: e.Inode != 0 && e.Inode == ib[e.Link]})
 		rel := "shared"
 		switch {
 		case e.Inode == 0 || ib[e.Link] == 0:
@@ -231,6 +253,9 @@ func nsDiff(s *Session, a, b string) error {
 			rel = "different"
 		}
 		rows = append(rows, []string{e.Link, inodeText(e.Inode), inodeText(ib[e.Link]), rel})
+	}
+	if s.json {
+		return s.emit(doc)
 	}
 	return printTable(s.Out, []string{"NS", ta.label, tb.label, "A VS B"}, rows)
 }

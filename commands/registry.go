@@ -22,6 +22,10 @@ type Command struct {
 	Run     func(s *Session, args []string) error
 	// Complete returns candidates for the word after args.
 	Complete func(s *Session, args []string, partial string) []string
+	// JSON says which forms print a report that --json (anywhere among
+	// the arguments) turns into one JSON document (docs/json.md); nil:
+	// none does.
+	JSON func(args []string) bool
 }
 
 var (

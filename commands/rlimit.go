@@ -24,7 +24,8 @@ func init() {
 			"stage in a new user namespace could not raise a hard limit itself). With @ID: now, on a\n" +
 			"running child. show prints prlimit's table for the limits children get (nsh's own with the\n" +
 			"plan), or for a process. A hard limit above nsh's own needs CAP_SYS_RESOURCE.",
-		Run: runRlimit,
+		JSON: func(args []string) bool { return len(args) > 0 && args[0] == "show" },
+		Run:  runRlimit,
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch {
 			case len(args) == 0:
@@ -171,6 +172,25 @@ func rlimitShow(s *Session, args []string) error {
 		if err != nil {
 			return fmt.Errorf("rlimit show %s: %w", args[0], err)
 		}
+	}
+	if s.json {
+		doc := rlimitJSON{Limits: []rlimitEntry{}}
+		if len(args) == 1 {
+			if t, err := s.resolveProcess(args[0]); err == nil {
+				doc.Pid = t.pid
+				if doc.Pid == 0 {
+					doc.Pid = os.Getpid()
+				}
+			}
+		}
+		for _, info := range isolate.RlimitInfos {
+			for _, r := range limits {
+				if r.Name == info.Name {
+					doc.Limits = append(doc.Limits, rlimitEntry{Resource: strings.ToUpper(info.Name), Description: info.Desc, Soft: limitJSON(r.Soft), Hard: limitJSON(r.Hard), Units: info.Units})
+				}
+			}
+		}
+		return s.emit(doc)
 	}
 	fmt.Fprint(s.Out, prlimitTable(limits))
 	return nil

@@ -43,7 +43,8 @@ func init() {
 			Example: "unshare mnt; mount tmpfs /mnt size=16m; spawn df -h /mnt",
 			Help: "Made after mount propagation is private, so nothing reaches the host. Without a rootfs the\n" +
 				"mount points must exist; inside a rootfs missing ones are made.",
-			Run: runMount,
+			JSON: func(args []string) bool { return len(args) == 0 },
+			Run:  runMount,
 			Complete: func(s *Session, args []string, partial string) []string {
 				switch {
 				case len(args) == 0:
@@ -125,6 +126,9 @@ func rootfsText(r *isolate.Rootfs) string {
 func runMount(s *Session, args []string) error {
 	c, _ := Lookup("mount")
 	if len(args) == 0 {
+		if s.json {
+			return s.emit(mountJSON{Mounts: append([]isolate.Mount{}, s.Spec.Mounts...)})
+		}
 		if len(s.Spec.Mounts) == 0 {
 			fmt.Fprintln(s.Out, "no extra mounts planned")
 		}

@@ -36,6 +36,7 @@ func init() {
 			"user needs nonewprivs on). show: the plan, or a process's mode and filters (/proc/PID/status)\n" +
 			"and, for a child, the plan it started with. test makes one call (ARGs are numbers, 0 if\n" +
 			"left out) in a new child of the plan, or inside @ID under its filter, and prints the answer.",
+		JSON:     func(args []string) bool { return len(args) == 0 || args[0] == "show" },
 		Run:      runSeccomp,
 		Complete: completeSeccomp,
 	})
@@ -277,6 +278,9 @@ func seccompPlanLines(sp *isolate.Spec) []string {
 }
 
 func seccompShowPlan(s *Session) error {
+	if s.json {
+		return s.emit(seccompPlanJSON(s.Spec))
+	}
 	for _, l := range seccompPlanLines(s.Spec) {
 		fmt.Fprintln(s.Out, l)
 	}
@@ -297,6 +301,16 @@ func seccompShowProcess(s *Session, word string) error {
 	st, err := isolate.ReadSeccompStatus(pid)
 	if err != nil {
 		return fmt.Errorf("seccomp show: %w", err)
+	}
+	if s.json {
+		doc := seccompShowJSON{Pid: pid, Mode: st.Mode, ModeName: st.ModeName(), Filters: st.Filters}
+		if strings.HasPrefix(word, "@") {
+			if ch, err := s.lookupChild(word, true); err == nil && ch.plan != nil {
+				p := seccompPlanJSON(ch.plan)
+				doc.StartedWith = &p
+			}
+		}
+		return s.emit(doc)
 	}
 	fmt.Fprintf(s.Out, "%s (pid %d): Seccomp %d (%s), Seccomp_filters %d\n", t.label, pid, st.Mode, st.ModeName(), st.Filters)
 	if strings.HasPrefix(word, "@") {

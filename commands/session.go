@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,7 @@ type Session struct {
 	pins     []pin
 
 	recording *os.File // record FILE: where successful commands go
+	json      bool     // the running command prints JSON (--json)
 
 	status      int  // status of the last command
 	prevStatus  int  // status of the command before the running one (for exit)
@@ -103,11 +105,27 @@ func (s *Session) Exec(words []string) error {
 	}
 	s.prevStatus, s.status = s.status, 0
 	var err error
-	if len(words) > 1 && takesNothing(c) {
+	args := words[1:]
+	var rest []string
+	asked := false
+	for _, a := range args {
+		if a == "--json" {
+			asked = true
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	if asked && c.JSON != nil && c.JSON(rest) {
+		args, s.json = rest, true
+		defer func() { s.json = false }()
+	}
+	if asked && !s.json {
+		err = usageError(c, "--json is for the forms that print a report (docs/json.md lists them)")
+	} else if len(args) > 0 && takesNothing(c) {
 		// Every command refuses what it does not take.
-		err = usageError(c, fmt.Sprintf("it takes no arguments, and got %q", words[1:]))
+		err = usageError(c, fmt.Sprintf("it takes no arguments, and got %q", args))
 	} else {
-		err = c.Run(s, words[1:])
+		err = c.Run(s, args)
 	}
 	if err == nil {
 		s.recordCommand(words)
@@ -122,7 +140,28 @@ func (s *Session) Exec(words []string) error {
 		if !strings.HasPrefix(err.Error(), c.Name+":") && !strings.HasPrefix(err.Error(), c.Name+" ") && !errors.As(err, new(*ScriptError)) {
 			err = fmt.Errorf("%s: %w", c.Name, err)
 		}
+		if s.json {
+			// A program reading the output gets a document too.
+			s.emit(jsonError{Error: err.Error(), Command: c.Name, Status: 2})
+		}
 	}
+	return err
+}
+
+// jsonError is what --json prints for a refused or failed command.
+type jsonError struct {
+	Error   string `json:"error"`
+	Command string `json:"command"`
+	Status  int    `json:"status"`
+}
+
+// emit prints v as the command's one JSON document.
+func (s *Session) emit(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = s.Out.Write(append(b, '\n'))
 	return err
 }
 

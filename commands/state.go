@@ -16,10 +16,14 @@ func init() {
 			Usage:   []string{"show"},
 			Summary: "the whole planned state",
 			Example: "show",
+			JSON:    func(args []string) bool { return len(args) == 0 },
 			Run: func(s *Session, args []string) error {
 				if len(args) > 0 {
 					c, _ := Lookup("show")
 					return usageError(c, "show takes no arguments")
+				}
+				if s.json {
+					return s.emit(showJSON{Plan: s.Spec, Explain: s.Explain})
 				}
 				return printTable(s.Out, []string{"SETTING", "VALUE"}, showRows(s))
 			},

@@ -545,6 +545,17 @@ func readInt(file string) int64 {
 // Stat is one line of `cgroup stat`.
 type Stat struct {
 	Name, Value, File string
+	// Key and Raw are the figure for programs (--json): a stable name
+	// and the number as the file has it (bytes, microseconds, counts).
+	Key string
+	Raw int64
+}
+
+// statKeys are the JSON names of Stats' figures.
+var statKeys = map[string]string{
+	"memory current": "memory_current_bytes", "memory peak": "memory_peak_bytes", "OOM kills": "oom_kills",
+	"cpu usage": "cpu_usage_usec", "cpu throttled": "cpu_nr_throttled", "pids current": "pids_current",
+	"forks refused": "forks_refused",
 }
 
 // Stats reads the group's live usage: memory current and peak, OOM kills,
@@ -553,7 +564,7 @@ func (g *Group) Stats() []Stat {
 	var out []Stat
 	add := func(name string, v int64, file string, format func(int64) string) {
 		if v >= 0 {
-			out = append(out, Stat{name, format(v), file})
+			out = append(out, Stat{Name: name, Value: format(v), File: file, Key: statKeys[name], Raw: v})
 		}
 	}
 	bytes := func(v int64) string {
@@ -659,7 +670,7 @@ func (g *Group) Live() []Stat {
 			if v == "" {
 				v = "(empty)"
 			}
-			out = append(out, Stat{k.Key, v, filepath.Join(d, f)})
+			out = append(out, Stat{Name: k.Key, Value: v, File: filepath.Join(d, f)})
 		}
 	}
 	return out

@@ -1,0 +1,261 @@
+package commands
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"nsh/isolate"
+	"nsh/isolate/cgroup"
+)
+
+// The documents --json prints, one type per command; docs/json.md is
+// their reference. Names follow lsns -J (ns, type) and runc where they
+// cover the same data; numbers are numbers, and a list is [] when empty.
+
+type psJSON struct {
+	Children []psChild `json:"children"`
+}
+
+type psChild struct {
+	ID         int      `json:"id"`
+	Name       string   `json:"name,omitempty"`
+	Pid        int      `json:"pid"`
+	State      string   `json:"state"`            // running or exited
+	Status     *int     `json:"status,omitempty"` // once exited: 128+N for signal N
+	Command    []string `json:"command"`
+	Namespaces []string `json:"namespaces"`       // new ones, as unshare names them
+	Cgroup     string   `json:"cgroup,omitempty"` // while running
+}
+
+func nsList(summary string) []string {
+	out := []string{}
+	for _, f := range strings.FieldsFunc(summary, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if f != "-" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+type nsJSON struct {
+	Pid        int       `json:"pid"`
+	Namespaces []nsEntry `json:"namespaces"`
+	Pins       []pinJSON `json:"pins,omitempty"`
+}
+
+type nsEntry struct {
+	Type      string `json:"type"` // the /proc/PID/ns link: uts, pid_for_children...
+	NS        uint64 `json:"ns"`   // inode, as lsns -J
+	SameAsNsh bool   `json:"same_as_nsh"`
+}
+
+type pinJSON struct {
+	Path string `json:"path"`
+	Type string `json:"type"`
+	NS   uint64 `json:"ns"`
+	From string `json:"from"`
+}
+
+type nsDiffJSON struct {
+	A          string        `json:"a"`
+	B          string        `json:"b"`
+	Namespaces []nsDiffEntry `json:"namespaces"`
+}
+
+type nsDiffEntry struct {
+	Type   string `json:"type"`
+	A      uint64 `json:"a"` // inode; 0 when unreadable
+	B      uint64 `json:"b"`
+	Shared bool   `json:"shared"`
+}
+
+type capSetJSON struct {
+	Hex   string   `json:"hex"`
+	Names []string `json:"names"`
+}
+
+type capShowJSON struct {
+	Pid        int                   `json:"pid"`
+	UID        int                   `json:"uid"`
+	GID        int                   `json:"gid"`
+	NoNewPrivs bool                  `json:"no_new_privs"`
+	Sets       map[string]capSetJSON `json:"sets"`
+}
+
+type capDecodeJSON capSetJSON
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+type cgroupSettingJSON struct {
+	Key       string `json:"key"`
+	Value     string `json:"value"`
+	WrittenAs string `json:"written_as"`
+}
+
+type cgroupShowJSON struct {
+	Host      string              `json:"host"` // v1, v2 or hybrid
+	Placement string              `json:"placement"`
+	Devices   int                 `json:"device_rules"`
+	Settings  []cgroupSettingJSON `json:"settings"`
+}
+
+type hierarchyJSON struct {
+	Controllers []string `json:"controllers"`
+	Version     int      `json:"version"`
+	Mount       string   `json:"mount"`
+	Self        string   `json:"nsh_cgroup"`
+}
+
+type cgroupLsJSON struct {
+	Host        string          `json:"host"`
+	Hierarchies []hierarchyJSON `json:"hierarchies"`
+}
+
+type cgroupLiveValue struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"` // a number where the file holds one, else its text
+	File  string `json:"file"`
+}
+
+type cgroupLiveJSON struct {
+	Pid    int               `json:"pid"`
+	Values []cgroupLiveValue `json:"values"`
+}
+
+// jsonValue is a number when the text is one.
+func jsonValue(v string) any {
+	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		return n
+	}
+	return v
+}
+
+func cgroupInspectJSON(s *Session, sub string, pid int, g *cgroup.Group) error {
+	switch sub {
+	case "procs":
+		pids, err := g.Procs()
+		if err != nil {
+			return fmt.Errorf("cgroup procs: %w", err)
+		}
+		return s.emit(struct {
+			Pid   int   `json:"pid"`
+			Procs []int `json:"procs"`
+		}{pid, append([]int{}, pids...)})
+	case "stat":
+		stats := map[string]int64{}
+		for _, st := range g.Stats() {
+			stats[st.Key] = st.Raw
+		}
+		return s.emit(struct {
+			Pid   int              `json:"pid"`
+			Stats map[string]int64 `json:"stats"`
+		}{pid, stats})
+	}
+	files, err := g.Files()
+	if err != nil {
+		return fmt.Errorf("cgroup files: %w", err)
+	}
+	type dir struct {
+		Dir   string   `json:"dir"`
+		Files []string `json:"files"`
+	}
+	doc := struct {
+		Pid  int   `json:"pid"`
+		Dirs []dir `json:"dirs"`
+	}{Pid: pid, Dirs: []dir{}}
+	for _, d := range g.Dirs() {
+		names := append([]string{}, files[d]...)
+		sort.Strings(names)
+		doc.Dirs = append(doc.Dirs, dir{d, names})
+	}
+	return s.emit(doc)
+}
+
+type showJSON struct {
+	Plan    *isolate.Spec `json:"plan"` // the session's plan, as save keeps it
+	Explain bool          `json:"explain"`
+}
+
+type doctorCheck struct {
+	Check  string `json:"check"`
+	Status string `json:"status"` // ok, warn or no
+	Detail string `json:"detail"`
+}
+
+type doctorJSON struct {
+	Checks []doctorCheck `json:"checks"`
+}
+
+type mountJSON struct {
+	Mounts []isolate.Mount `json:"mounts"`
+}
+
+type rlimitEntry struct {
+	Resource    string `json:"resource"`
+	Description string `json:"description"`
+	Soft        int64  `json:"soft"` // -1: unlimited
+	Hard        int64  `json:"hard"`
+	Units       string `json:"units"`
+}
+
+type rlimitJSON struct {
+	Pid    int           `json:"pid,omitempty"` // 0: what children of the plan get
+	Limits []rlimitEntry `json:"limits"`
+}
+
+func limitJSON(v uint64) int64 {
+	if v == isolate.Unlimited {
+		return -1
+	}
+	return int64(v)
+}
+
+type seccompPlanDoc struct {
+	Preset        string   `json:"preset,omitempty"`
+	LoadedProfile bool     `json:"loaded_profile,omitempty"`
+	Rules         []string `json:"rules"`
+	Default       string   `json:"default"`
+	Filter        bool     `json:"filter"` // whether children get one
+	CompiledRules int      `json:"compiled_rules,omitempty"`
+	Instructions  int      `json:"instructions,omitempty"`
+	Error         string   `json:"error,omitempty"`
+}
+
+func seccompPlanJSON(sp *isolate.Spec) seccompPlanDoc {
+	p := sp.Seccomp
+	doc := seccompPlanDoc{Rules: []string{}, Default: "allow"}
+	if p == nil {
+		return doc
+	}
+	doc.Preset, doc.LoadedProfile, doc.Default = p.Preset, p.Profile != nil, p.DefaultAction().String()
+	for _, r := range p.Rules {
+		if r.Action.Kind == "allow" {
+			doc.Rules = append(doc.Rules, "allow "+strings.Join(r.Names, " "))
+		} else {
+			doc.Rules = append(doc.Rules, "deny "+strings.Join(r.Names, " ")+" "+r.Action.String())
+		}
+	}
+	f, err := sp.SeccompFilter()
+	switch {
+	case err != nil:
+		doc.Error = err.Error()
+	case f != nil:
+		doc.Filter, doc.CompiledRules, doc.Instructions = true, f.Rules, f.Instructions()
+	}
+	return doc
+}
+
+type seccompShowJSON struct {
+	Pid         int             `json:"pid"`
+	Mode        int             `json:"mode"`
+	ModeName    string          `json:"mode_name"`
+	Filters     int             `json:"filters"`
+	StartedWith *seccompPlanDoc `json:"started_with,omitempty"`
+}
