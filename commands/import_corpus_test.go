@@ -1,0 +1,121 @@
+package commands
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"nsh/export"
+	"nsh/importer"
+	"nsh/isolate"
+)
+
+// planCommands build a plan and touch nothing on the host.
+var planCommands = map[string]bool{
+	"unshare": true, "share": true, "hostname": true, "map": true, "timens": true, "user": true,
+	"nonewprivs": true, "sysctl": true, "net": true, "mount": true, "reset": true, "rlimit": true,
+	"process": true,
+}
+
+// Every plan the example scripts spawn goes through export oci, import
+// oci and export oci again unchanged: the round trip holds for the plans
+// people actually build, not only for hand-made ones.
+func TestScriptPlansRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("../scripts/*.nsh")
+	if len(files) == 0 {
+		t.Fatal("no scripts")
+	}
+	n := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts, err := Parse(string(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _, _, _ := newTestSession()
+		for _, st := range stmts {
+			w := st.Words
+			switch {
+			case w[0] == "spawn":
+				n++
+				roundTrip(t, f, st.Line, s.Spec)
+				continue
+			case w[0] == "rootfs" && len(w) == 3 && w[1] == "--busybox":
+				// Planned without building it: the round trip reads
+				// no file of it.
+				w = []string{"rootfs", "/nonexistent-rootfs"}
+				next := s.Spec.Clone()
+				if !next.Has("mnt") {
+					next.Namespaces = append(next.Namespaces, "mnt")
+				}
+				next.Rootfs = &isolate.Rootfs{Dir: w[1]}
+				s.Spec = next
+				continue
+			case w[0] == "cap" && len(w) > 1 && (w[1] == "file" || w[1] == "show" || w[1] == "decode"):
+				continue
+			case w[0] == "cgroup" && len(w) > 1 && (w[1] == "set" || w[1] == "devices") && !strings.HasPrefix(w[len(w)-1], "@"):
+			case w[0] == "seccomp" && len(w) > 1 && w[1] != "test" && w[1] != "show":
+			case w[0] == "cap":
+			case !planCommands[w[0]] || (len(w) > 1 && strings.HasPrefix(w[len(w)-1], "@")):
+				continue
+			}
+			if err := s.Exec(w); err != nil {
+				if len(w) >= 4 && w[0] == "mount" && w[1] == "bind" {
+					// Its source is made by a spawn of the script.
+					next := s.Spec.Clone()
+					next.Mounts = append(next.Mounts, isolate.Mount{Type: "bind", Source: w[2], Target: w[3], ReadOnly: len(w) > 4 && w[4] == "ro"})
+					s.Spec = next
+					continue
+				}
+				t.Fatalf("%s:%d: %v", f, st.Line, err)
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d spawns in the scripts' plans", n)
+	}
+}
+
+func roundTrip(t *testing.T, file string, line int, sp *isolate.Spec) {
+	t.Helper()
+	sp = sp.Clone()
+	if sp.Rootfs == nil {
+		// An OCI bundle needs a root; the rest of the plan is the script's.
+		sp.Rootfs = &isolate.Rootfs{Dir: "/nonexistent-rootfs"}
+		if !sp.Has("mnt") {
+			sp.Namespaces = append(sp.Namespaces, "mnt")
+		}
+	}
+	var joins []isolate.Join
+	for _, j := range sp.Join {
+		if !strings.HasPrefix(j.Ref, "@") {
+			joins = append(joins, j)
+		}
+	}
+	sp.Join = joins
+	a := ociBytes(t, sp)
+	res, err := importer.OCI(a, "/")
+	if err != nil {
+		t.Fatalf("%s:%d: import: %v", file, line, err)
+	}
+	if b := ociBytes(t, res.Spec); string(a) != string(b) {
+		t.Errorf("%s:%d: export, import, export changed the config:\n%s\n----\n%s", file, line, a, b)
+	}
+}
+
+func ociBytes(t *testing.T, sp *isolate.Spec) []byte {
+	cfg, _, err := export.OCI(sp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.MarshalIndent(cfg, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
