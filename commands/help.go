@@ -100,7 +100,7 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
      export docker            # the docker run flags, and what Docker cannot do
      save /tmp/demo.nsh       # nsh /tmp/demo.nsh replays the plan
      import oci /tmp/bundle   # any config.json becomes the plan again
-     enter 4951 hostname      # any PID: a container nsh did not make
+     ps --tree 1              # any PID: enter, cgroup stat, ns take one too
      ps --tree; ps --json     # who is isolated from whom; output for programs
 10. Without root:  unshare user  makes you root in a namespace of your own.
     doctor says what this host allows. help CMD explains each command.
