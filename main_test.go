@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"nsh/internal/standin"
+	"nsh/k8s"
 )
 
 // The test binary answers to `nsh` in the scripts' PATH, so testdata/script
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) != "nsh" {
 		standin.Enter()
 	}
-	testscript.Main(standin.M{Tests: m}, map[string]func(){"nsh": main})
+	testscript.Main(standin.M{Tests: m}, map[string]func(){"nsh": main, "nsh-k8s": k8s.Main})
 }
 
 func TestScript(t *testing.T) {
@@ -49,6 +50,17 @@ func TestScript(t *testing.T) {
 				}
 				if left := nshCgroups(); len(left) > 0 {
 					env.T().Fatal("cgroups left behind: " + strings.Join(left, " "))
+				}
+			})
+			// Registered last, so it runs first (env.Defer is last in,
+			// first out): the checks above see what cleanup left.
+			env.Defer(func() {
+				// A script that runs podman says how to remove what
+				// it made, even when it fails half-way.
+				if _, err := os.Stat(filepath.Join(env.WorkDir, "podman-cleanup.sh")); err == nil {
+					c := exec.Command("sh", "podman-cleanup.sh")
+					c.Dir = env.WorkDir
+					c.Run()
 				}
 			})
 			return nil

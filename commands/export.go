@@ -1,9 +1,12 @@
 package commands
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -14,20 +17,25 @@ import (
 func init() {
 	register(&Command{
 		Name: "export", Group: "teaching",
-		Usage:   []string{"export sh [-f] [FILE]", "export oci DIR [CMD ARG...]", "export docker [-f] [--seccomp FILE]"},
+		Usage: []string{"export sh [-f] [FILE]", "export oci DIR [CMD ARG...]", "export docker [-f] [--seccomp FILE]",
+			"export k8s [-f] [FILE.yaml] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"},
 		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
 		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
 			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
 			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it.\n" +
 			"export docker prints the docker run flags for what Docker can express, and lists the rest;\n" +
 			"--seccomp FILE writes the seccomp plan as a Docker profile (JSON) for --security-opt.\n" +
+			"export k8s writes a Kubernetes Pod (YAML; FILE ends in .yaml, else standard output) for what\n" +
+			"a Pod can express: --image is needed with a rootfs; what has no Pod field is listed at the top\n" +
+			"and on stderr; time namespaces, id maps other than root and joins are refused unless --lossy;\n" +
+			"--explain prints the mapping (docs/kubernetes.md has the whole table).\n" +
 			"A FILE that exists is replaced only if nsh wrote it (its second line says so), or with -f.",
 		Example: "export sh /tmp/demo.sh   # then, in a shell: sh /tmp/demo.sh hostname",
 		Run:     runExport,
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch len(args) {
 			case 0:
-				return []string{"sh", "oci", "docker"}
+				return []string{"sh", "oci", "docker", "k8s"}
 			case 1:
 				if args[0] == "oci" || args[0] == "sh" {
 					return completeFiles(nil, partial)
@@ -41,7 +49,7 @@ func init() {
 func runExport(s *Session, args []string) error {
 	c, _ := Lookup("export")
 	if len(args) == 0 {
-		return usageError(c, "say sh, oci or docker")
+		return usageError(c, "say sh, oci, docker or k8s")
 	}
 	switch args[0] {
 	case "sh":
@@ -127,6 +135,95 @@ func runExport(s *Session, args []string) error {
 			}
 		}
 		return nil
+	case "k8s":
+		return exportK8s(s, c, args[1:])
 	}
-	return usageError(c, fmt.Sprintf("unknown export %q: sh, oci or docker", args[0]))
+	return usageError(c, fmt.Sprintf("unknown export %q: sh, oci, docker or k8s", args[0]))
+}
+
+// exportK8s runs nsh-k8s, which holds the Kubernetes types, with the plan.
+func exportK8s(s *Session, c *Command, args []string) error {
+	file, name, image := "", "", ""
+	lossy, explain, force := false, false, false
+	var cmd []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case len(cmd) > 0:
+			cmd = append(cmd, a)
+		case a == "-f":
+			force = true
+		case a == "--lossy":
+			lossy = true
+		case a == "--explain":
+			explain = true
+		case (a == "--name" || a == "--image") && i+1 < len(args):
+			if a == "--name" {
+				name = args[i+1]
+			} else {
+				image = args[i+1]
+			}
+			i++
+		case a == "--name" || a == "--image":
+			return usageError(c, a+" needs a value")
+		case file == "" && len(cmd) == 0 && (strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml")):
+			file = a
+		case strings.HasPrefix(a, "-") && a != "--":
+			return usageError(c, "unknown flag "+a)
+		case a == "--":
+			cmd = append(cmd, args[i+1:]...)
+			i = len(args)
+		default:
+			cmd = append(cmd, a)
+		}
+	}
+	if file != "" && !explain {
+		if err := mayReplace("export k8s", file, force); err != nil {
+			return err
+		}
+	}
+	req, err := export.K8sRequest(s.Spec)
+	if err != nil {
+		return fmt.Errorf("export k8s: %w", err)
+	}
+	req.File, req.Name, req.Image, req.Lossy, req.Explain, req.Force = file, name, image, lossy, explain, force
+	if len(cmd) > 0 {
+		req.Args = cmd
+	}
+	bin, err := k8sExporter()
+	if err != nil {
+		return fmt.Errorf("export k8s: %w", err)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	run := exec.Command(bin)
+	run.Stdin = bytes.NewReader(body)
+	var errb bytes.Buffer
+	run.Stdout, run.Stderr = s.Out, &errb
+	if err := run.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
+			// A refusal: its words are nsh-k8s's.
+			return errors.New(strings.TrimSpace(errb.String()))
+		}
+		return fmt.Errorf("export k8s: %s: %w: %s", bin, err, strings.TrimSpace(errb.String()))
+	}
+	s.Err.Write(errb.Bytes())
+	return nil
+}
+
+// k8sExporter finds nsh-k8s: beside nsh's own binary (dev/build.sh puts
+// it there), else on PATH.
+func k8sExporter() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "nsh-k8s")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("nsh-k8s"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("nsh-k8s, which writes Kubernetes manifests, is not beside nsh nor on PATH: dev/build.sh builds it (go build -o bin/nsh-k8s ./cmd/nsh-k8s)")
 }

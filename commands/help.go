@@ -98,6 +98,7 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
      export sh /tmp/demo.sh   # unshare, setpriv, cgroup writes: sh /tmp/demo.sh
      export oci /tmp/bundle   # runc run --bundle /tmp/bundle demo
      export docker            # the docker run flags, and what Docker cannot do
+     export k8s --explain     # what a Kubernetes Pod can hold of the plan
      save /tmp/demo.nsh       # nsh /tmp/demo.nsh replays the plan
      import oci /tmp/bundle   # any config.json becomes the plan again
      ps --tree 1              # any PID: enter, cgroup stat, ns take one too

@@ -7,9 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/applyconfigurations"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
+
 	"nsh/export"
 	"nsh/importer"
 	"nsh/isolate"
+	"nsh/k8s"
 )
 
 // planCommands build a plan and touch nothing on the host.
@@ -21,7 +27,8 @@ var planCommands = map[string]bool{
 
 // Every plan the example scripts spawn goes through export oci, import
 // oci and export oci again unchanged: the round trip holds for the plans
-// people actually build, not only for hand-made ones.
+// people actually build, not only for hand-made ones. Each also becomes
+// a Pod a cluster would take.
 func TestScriptPlansRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob("../scripts/*.nsh")
 	if len(files) == 0 {
@@ -106,7 +113,35 @@ func roundTrip(t *testing.T, file string, line int, sp *isolate.Spec) {
 	if b := ociBytes(t, res.Spec); string(a) != string(b) {
 		t.Errorf("%s:%d: export, import, export changed the config:\n%s\n----\n%s", file, line, a, b)
 	}
+	podFits(t, file, line, sp)
 }
+
+// podFits exports the plan as a Pod (lossy: a script may plan what a Pod
+// cannot hold) and checks it decodes strictly and fits the schema.
+func podFits(t *testing.T, file string, line int, sp *isolate.Spec) {
+	req, err := export.K8sRequest(sp)
+	if err != nil {
+		t.Fatalf("%s:%d: %v", file, line, err)
+	}
+	req.Lossy, req.Image, req.File = true, "localhost/test:1", "/tmp/nsh-test-pod.yaml"
+	res, err := k8s.Build(req)
+	if err != nil {
+		t.Fatalf("%s:%d: export k8s: %v", file, line, err)
+	}
+	body, err := k8s.Manifest(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict(body, &pod); err != nil {
+		t.Fatalf("%s:%d: not a Pod: %v", file, line, err)
+	}
+	if _, err := podSchema.ObjectToTyped(&pod); err != nil {
+		t.Errorf("%s:%d: a cluster would reject the Pod: %v\n%s", file, line, err, body)
+	}
+}
+
+var podSchema = applyconfigurations.NewTypeConverter(scheme.Scheme)
 
 func ociBytes(t *testing.T, sp *isolate.Spec) []byte {
 	cfg, _, err := export.OCI(sp, nil)

@@ -7,3 +7,6 @@ set -eu
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 go build -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' -o bin/nsh .
+# export k8s runs it: the Kubernetes types live there, not in nsh, whose
+# every start they would slow (docs/kubernetes.md).
+go build -o bin/nsh-k8s ./cmd/nsh-k8s

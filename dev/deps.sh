@@ -20,6 +20,7 @@ need perl perl-base      # a fork storm that survives failed forks, for pids.max
 need busybox busybox-static  # rootfs --busybox
 need ip iproute2         # the network tests look at links and addresses
 need runc runc           # export oci bundles are run with runc in the tests
+need podman podman       # export k8s manifests are run with podman kube play in the tests
 need jq jq               # the --json tests check each document with jq -e
 need pkg-config pkg-config  # cgo finds libseccomp through it
 # libseccomp compiles seccomp filters (isolate/seccomp), linked statically.

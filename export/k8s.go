@@ -1,0 +1,118 @@
+package export
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"nsh/isolate"
+	"nsh/isolate/capability"
+	"nsh/isolate/cgroup"
+	"nsh/k8s/podplan"
+)
+
+// K8sRequest is the plan as nsh-k8s takes it: everything it needs to
+// build the Pod, with the host-specific parts (capability names, the
+// resolved seccomp profile, cpu.weight's shares) worked out here.
+func K8sRequest(sp *isolate.Spec) (*podplan.Request, error) {
+	r := &podplan.Request{
+		Namespaces: append([]string{}, sp.Namespaces...),
+		Hostname:   sp.Hostname,
+		TimeMono:   sp.Time.Monotonic,
+		TimeBoot:   sp.Time.Boottime,
+		NoNewPrivs: sp.NoNewPrivs,
+		Docker:     isolate.OCICaps(capability.Docker),
+		Args:       sp.Command,
+		Env:        sp.Env,
+		Cwd:        sp.Cwd,
+		Terminal:   sp.Terminal,
+	}
+	for _, j := range sp.Join {
+		r.Joins = append(r.Joins, podplan.Join{Type: j.Type, Ref: j.Ref})
+	}
+	if sp.Has("user") {
+		m := sp.IDMapping()
+		r.MapMode, r.MapUID, r.MapGID = m.Mode, m.UID, m.GID
+	}
+	if c := sp.Caps; c != nil {
+		uid := os.Getuid()
+		if sp.User != nil {
+			uid = sp.User.UID
+		}
+		f := c.Within(sp.Available()).Final(uid)
+		r.Caps = &podplan.Caps{
+			Bounding: isolate.OCICaps(f.Bounding), Effective: isolate.OCICaps(f.Effective), Permitted: isolate.OCICaps(f.Permitted),
+			Inheritable: isolate.OCICaps(f.Inheritable), Ambient: isolate.OCICaps(f.Ambient),
+		}
+	} else {
+		own, err := isolate.ReadCreds(os.Getpid(), false)
+		if err != nil {
+			return nil, err
+		}
+		r.Caps = &podplan.Caps{
+			Bounding: isolate.OCICaps(own.Bounding), Effective: isolate.OCICaps(own.Effective), Permitted: isolate.OCICaps(own.Permitted),
+			Inheritable: isolate.OCICaps(own.Inheritable), Ambient: isolate.OCICaps(own.Ambient),
+		}
+	}
+	if u := sp.User; u != nil {
+		r.User = &podplan.User{UID: u.UID, GID: u.GID}
+	}
+	if rf := sp.Rootfs; rf != nil {
+		r.Rootfs = &podplan.Rootfs{Dir: rf.Dir, ReadOnly: rf.ReadOnly}
+	}
+	for _, m := range sp.Mounts {
+		r.Mounts = append(r.Mounts, podplan.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: m.Options, ReadOnly: m.ReadOnly})
+	}
+	if c := sp.Cgroup; c != nil {
+		for _, st := range c.Settings {
+			r.Cgroup = append(r.Cgroup, podplan.KV{Key: st.Key, Value: st.Value})
+			if st.Key == "cpu.weight" {
+				var w uint64
+				fmt.Sscan(st.Value, &w)
+				r.Shares = cgroup.WeightToShares(w)
+			}
+		}
+		if c.Parent != "" {
+			r.Other = append(r.Other, "cgroup parent "+c.Parent)
+		}
+		if c.Use != "" {
+			r.Other = append(r.Other, "cgroup use "+c.Use)
+		}
+		if c.Off {
+			r.Other = append(r.Other, "cgroup off")
+		}
+		for _, d := range c.Devices {
+			r.Other = append(r.Other, "cgroup devices "+d.Text())
+		}
+	}
+	for _, sc := range sp.Sysctls {
+		r.Sysctls = append(r.Sysctls, podplan.KV{Key: sc.Key, Value: sc.Value})
+	}
+	if p := sp.Seccomp; p != nil {
+		if p.Preset == "docker" && p.Profile == nil && len(p.Rules) == 0 && p.Default == nil {
+			r.Seccomp = &podplan.Seccomp{RuntimeDefault: true}
+		} else if prof, err := sp.SeccompProfile(); err != nil {
+			return nil, err
+		} else if prof != nil {
+			b, err := json.MarshalIndent(prof, "", "\t")
+			if err != nil {
+				return nil, err
+			}
+			mark := "{\n\t\"//\": \"written by nsh (export k8s): a seccomp profile for the kubelet (securityContext.seccompProfile: Localhost)\",\n"
+			r.Seccomp = &podplan.Seccomp{Profile: append([]byte(mark), b[2:]...)}
+		}
+	}
+	for _, rl := range sp.Rlimits {
+		r.Rlimits = append(r.Rlimits, rl.String())
+	}
+	if n := sp.Net; n != nil {
+		r.LoUp = n.LoUp
+		for _, v := range n.Veths {
+			r.Veths = append(r.Veths, v.HostAddr+" <-> "+v.ChildAddr)
+		}
+	}
+	if len(r.Namespaces) == 0 {
+		r.Namespaces = []string{}
+	}
+	return r, nil
+}
