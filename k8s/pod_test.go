@@ -198,7 +198,10 @@ func TestRefusals(t *testing.T) {
 		says   string
 	}{
 		{"time", func(r *podplan.Request) { r.Namespaces = append(r.Namespaces, "time"); r.TimeBoot = 86400 }, "no Pod field makes a time namespace"},
-		{"map id", func(r *podplan.Request) { r.Namespaces = append(r.Namespaces, "user"); r.MapMode, r.MapUID = "id", 1000 }, "other than root"},
+		{"map id", func(r *podplan.Request) {
+			r.Namespaces = append(r.Namespaces, "user")
+			r.MapMode, r.MapUID = "id", 1000
+		}, "other than root"},
 		{"map off", func(r *podplan.Request) { r.Namespaces = append(r.Namespaces, "user"); r.MapMode = "none" }, "always has a map"},
 		{"join", func(r *podplan.Request) { r.Joins = []podplan.Join{{Type: "net", Ref: "/run/netns/x"}} }, "cannot enter an existing namespace"},
 		{"host uts", func(r *podplan.Request) { r.Namespaces = []string{"mnt", "net"} }, "always has a uts namespace of its own"},
