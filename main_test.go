@@ -58,7 +58,9 @@ func TestScript(t *testing.T) {
 				// A script that runs podman says how to remove what
 				// it made, even when it fails half-way.
 				if _, err := os.Stat(filepath.Join(env.WorkDir, "podman-cleanup.sh")); err == nil {
-					c := exec.Command("sh", "podman-cleanup.sh")
+					// In a mount namespace of its own: podman mounts
+					// its storage wherever it runs.
+					c := exec.Command("unshare", "-m", "--propagation", "private", "sh", "podman-cleanup.sh")
 					c.Dir = env.WorkDir
 					c.Run()
 				}

@@ -73,6 +73,8 @@ func Build(req *podplan.Request) (*Result, error) {
 	name = dnsLabel(name)
 	image := req.Image
 	switch {
+	case image == "" && req.Rootfs != nil && req.Explain:
+		refuse("rootfs "+req.Rootfs.Dir, "Kubernetes runs images: make one from the directory (tar -C DIR -c . | podman import - NAME) and give --image")
 	case image == "" && req.Rootfs != nil:
 		return nil, fmt.Errorf("a rootfs is planned (%s), and Kubernetes runs images, not directories: make one (tar -C %s -c . | podman import - localhost/%s:latest, or docker import) and give --image localhost/%s:latest", req.Rootfs.Dir, req.Rootfs.Dir, name, name)
 	case image == "":
