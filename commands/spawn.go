@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&Command{
 		Name: "spawn", Group: "children",
-		Usage:   []string{"spawn [CMD ARG...]", "spawn -d [--name NAME] CMD ARG..."},
+		Usage:   []string{"spawn [CMD ARG...]", "spawn -d [--name NAME] CMD ARG...", "spawn --time [CMD ARG...]"},
 		Summary: "launch a child with the session state (in the foreground, or detached with -d)",
 		Example: "spawn -d --name web sleep 600",
 		Help: "Without CMD: an interactive shell ($SHELL, else /bin/sh).\n" +
@@ -27,7 +27,9 @@ func init() {
 			"second Ctrl-C, or Ctrl-\\, kills it.\n" +
 			"Its status becomes nsh's: the exit code, 128+N for signal N, 127 when CMD is not found, 126 when it cannot be executed.\n" +
 			"-d: the child runs in the background; nsh prints @ID and its host pid, keeps its output for\n" +
-			"logs, and ends it when nsh ends. --name NAME lets @NAME stand for @ID.",
+			"logs, and ends it when nsh ends. --name NAME lets @NAME stand for @ID.\n" +
+			"--time: then print what each part cost: the cgroup, the plan, clone and the stage's exec, the\n" +
+			"stage's work, the command itself, and the cleanup (what isolation costs on this host).",
 		Run: runSpawn,
 		Complete: func(s *Session, args []string, partial string) []string {
 			// After -d and --name NAME: the program, then its arguments.
@@ -54,7 +56,7 @@ func init() {
 
 func runSpawn(s *Session, args []string) error {
 	c, _ := Lookup("spawn")
-	detached, name := false, ""
+	detached, name, timed := false, "", false
 flags:
 	for len(args) > 0 {
 		switch {
@@ -63,6 +65,9 @@ flags:
 			break flags
 		case args[0] == "-d":
 			detached = true
+			args = args[1:]
+		case args[0] == "--time":
+			timed = true
 			args = args[1:]
 		case args[0] == "--name":
 			if len(args) < 2 {
@@ -75,6 +80,9 @@ flags:
 		default:
 			break flags
 		}
+	}
+	if timed && detached {
+		return usageError(c, "--time times a foreground spawn, from clone to cleanup: leave out -d")
 	}
 	if name != "" && !detached {
 		return usageError(c, "--name names a detached child: add -d")
@@ -107,17 +115,26 @@ flags:
 		s.setChildStatus(status)
 		return nil
 	}
+	var timing *isolate.Timing
+	if timed {
+		timing = &isolate.Timing{}
+	}
 	proc, err := isolate.Launch(spec, isolate.Options{
 		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
 		Foreground: true,
 		Step:       s.explain,
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
 		Verify:     s.verifyJoins(spec),
+		Timing:     timing,
 	})
 	if err != nil {
 		return s.childFailed("spawn", err, spec)
 	}
-	return s.waitForeground("spawn", proc, spec)
+	err = s.waitForeground("spawn", proc, spec)
+	if timing != nil {
+		fmt.Fprintf(s.Err, "spawn --time: %s\n", timing)
+	}
+	return err
 }
 
 // childFailed turns a failed start into the command's outcome: like a

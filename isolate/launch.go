@@ -37,6 +37,9 @@ type Options struct {
 	// and before the child is made: it says whether they still belong to
 	// the processes they were taken from.
 	Verify func() error
+	// Timing, when set, receives what each part of the spawn cost; the
+	// last two parts arrive when Wait returns.
+	Timing *Timing
 }
 
 // ExecError is a failed execve of the command in the child stage.
@@ -90,6 +93,7 @@ type Child struct {
 	Probed *ProbeResult
 	// foreign: a process nsh did not start, taken with Attach.
 	foreign bool
+	timing  *Timing
 }
 
 // Filter is the seccomp filter the child was started with, nil if none.
@@ -168,7 +172,8 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		return nil, err
 	}
 
-	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, step: opt.Step, pidfd: -1}
+	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, step: opt.Step, pidfd: -1, timing: opt.Timing}
+	opt.Timing.start()
 	attr := &syscall.SysProcAttr{
 		Cloneflags: spec.CloneFlags(),
 		// The child must not outlive nsh even if nsh is killed outright.
@@ -180,6 +185,9 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		if c.group, err = newGroup(spec, &opt); err != nil {
 			return nil, err
 		}
+	}
+	if t := opt.Timing; t != nil {
+		t.Cgroup = t.mark()
 	}
 	if dir := c.group.UnifiedDirOrEmpty(); dir != "" {
 		// The child is born in its cgroup (clone3 CLONE_INTO_CGROUP)
@@ -216,6 +224,9 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	}
 	c.filter, _ = spec.seccompFilter()
 	c.rlimits = spec.Rlimits
+	if t := opt.Timing; t != nil {
+		t.Plan = t.mark()
+	}
 	if len(plan.files) > 0 {
 		var parts []string
 		for i, f := range plan.files {
@@ -282,6 +293,9 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	}
 	c.Pid = cmd.Process.Pid
 	c.direct = c.Pid
+	if t := opt.Timing; t != nil {
+		t.Clone = t.mark()
+	}
 	// On v1 the child stage is placed now: it waits for the spec before
 	// it does anything, so it is in its cgroups before its command runs.
 	if err := c.group.PlaceOrNil(c.Pid, attr.UseCgroupFD, opt.Step); err != nil {
@@ -343,6 +357,9 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 	here, err := r.finish()
 	if here > 0 {
 		c.Pid = here // the command, behind the guard
+	}
+	if t := opt.Timing; t != nil {
+		t.Stage = t.mark()
 	}
 	if err != nil {
 		oom := c.group != nil && c.group.OOMKills() > 0
@@ -694,7 +711,13 @@ func (c *Child) Wait() (int, error) {
 			c.OOMKills = c.group.OOMKills()
 			c.ForksRefused = c.group.ForksRefused()
 		}
+		if t := c.timing; t != nil {
+			t.Command = t.mark()
+		}
 		c.release()
+		if t := c.timing; t != nil {
+			t.Cleanup = t.mark()
+		}
 	}()
 	stop := c.watchInterrupts()
 	defer stop()

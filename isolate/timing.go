@@ -1,0 +1,59 @@
+package isolate
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Timing is what each part of a spawn cost, as spawn --time shows it:
+// the work a user pays for isolation, part by part, on their host.
+type Timing struct {
+	// Cgroup: making the child's cgroups and writing its limits (and
+	// starting the janitor, the first time).
+	Cgroup time.Duration
+	// Plan: turning the spec into the child stage's program (seccomp
+	// filters are compiled here, once per plan).
+	Plan time.Duration
+	// Clone: clone with the new namespaces and execve of nsh as the
+	// child stage, until the kernel reports the exec done.
+	Clone time.Duration
+	// Stage: the stage's program (joins, mounts, hostname, sysctls,
+	// capabilities, the filter) up to the command's execve, with what
+	// nsh does meanwhile (v1 cgroup placement, veths, rlimits).
+	Stage time.Duration
+	// Command: from its execve to its exit.
+	Command time.Duration
+	// Cleanup: removing its cgroups and links once it is reaped.
+	Cleanup time.Duration
+
+	lap time.Time
+}
+
+// mark returns the time since the last mark and starts the next lap.
+func (t *Timing) mark() time.Duration {
+	if t == nil {
+		return 0
+	}
+	now := time.Now()
+	d := now.Sub(t.lap)
+	t.lap = now
+	return d
+}
+
+func (t *Timing) start() {
+	if t != nil {
+		t.lap = time.Now()
+	}
+}
+
+// String is one line, in the order the parts happen.
+func (t *Timing) String() string {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+	parts := []string{
+		"cgroup " + ms(t.Cgroup), "plan " + ms(t.Plan), "clone+exec " + ms(t.Clone),
+		"stage " + ms(t.Stage), "command " + ms(t.Command), "cleanup " + ms(t.Cleanup),
+	}
+	total := t.Cgroup + t.Plan + t.Clone + t.Stage + t.Command + t.Cleanup
+	return strings.Join(parts, ", ") + "; total " + ms(total) + " (isolation: " + ms(total-t.Command) + ")"
+}
