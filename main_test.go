@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,6 +89,15 @@ func condition(cond string) (bool, error) {
 			}
 		}
 		return true, nil
+	case "podman":
+		// podman is there and runs a container here: an image from an
+		// empty tar, in a mount namespace of its own (podman mounts its
+		// storage wherever it runs). Asked once.
+		podmanOnce.Do(func() { podmanWhy = podmanRuns() })
+		if podmanWhy != "" {
+			fmt.Fprintln(os.Stderr, "podman cannot run a container here:", podmanWhy)
+		}
+		return podmanWhy == "", nil
 	case "cgroup2":
 		// A v2 hierarchy with memory, cpu and pids for nsh's children.
 		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
@@ -276,4 +288,45 @@ func TestTour(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the tour as a script: %v\n%s", err, out)
 	}
+}
+
+var (
+	podmanOnce sync.Once
+	podmanWhy  string
+)
+
+// podmanRuns says why podman cannot run a container on this machine, or
+// "" when it can (with the limits the podman tests give it).
+func podmanRuns() string {
+	if _, err := exec.LookPath("podman"); err != nil {
+		return "podman is not installed (dev/deps.sh installs it)"
+	}
+	dir, err := os.MkdirTemp("", "nsh-podman-check")
+	if err != nil {
+		return err.Error()
+	}
+	defer os.RemoveAll(dir)
+	script := `set -e
+mkdir r; cp "$(command -v busybox)" r/true 2>/dev/null || exit 3
+tar -C r -cf r.tar .
+printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1000:1000"]\n' > c.conf
+id=$(podman --runtime runc import r.tar localhost/nsh-podman-check:1)
+trap 'podman rmi -f localhost/nsh-podman-check:1 >/dev/null 2>&1' EXIT
+CONTAINERS_CONF=$PWD/c.conf podman --runtime runc run --rm --network none localhost/nsh-podman-check:1 /true true`
+	// podman leaves empty libpod_parent cgroups: those it makes now go.
+	before, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
+	defer func() {
+		after, _ := filepath.Glob("/sys/fs/cgroup/*/libpod_parent")
+		for _, d := range after {
+			if !slices.Contains(before, d) {
+				exec.Command("find", d, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";").Run()
+			}
+		}
+	}()
+	c := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	c.Dir = dir
+	if out, err := c.CombinedOutput(); err != nil {
+		return fmt.Sprintf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return ""
 }
