@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"nsh/importer"
 	"nsh/internal/near"
 	"nsh/isolate"
 	"nsh/isolate/seccomp"
@@ -120,7 +121,7 @@ func runSeccomp(s *Session, args []string) error {
 		case len(rest) == 2 && rest[0] == "--json":
 			body = []byte(rest[1])
 		case len(rest) == 1:
-			b, err := os.ReadFile(rest[0])
+			b, err := importer.ReadSmallFile(rest[0])
 			if err != nil {
 				return fmt.Errorf("seccomp load: %w", err)
 			}

@@ -6,6 +6,7 @@ package importer
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -42,7 +43,7 @@ func ReadOCI(path string) (*Result, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		file = filepath.Join(path, "config.json")
 	}
-	b, err := os.ReadFile(file)
+	b, err := ReadSmallFile(file)
 	if err != nil {
 		return nil, err
 	}
@@ -844,4 +845,28 @@ func (im *importer) devices(list []specs.LinuxDeviceCgroup) {
 		im.cgroup().Devices = rules
 	}
 	im.consume("linux.resources.devices")
+}
+
+// maxConfig bounds what nsh reads as a config or a profile.
+const maxConfig = 16 << 20
+
+// ReadSmallFile reads a regular file of at most 16 MB: a device, a FIFO
+// or /proc file given by mistake would block or never end.
+func ReadSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file: give a JSON file (a config.json, or a seccomp profile)", path)
+	}
+	if st.Size() > maxConfig {
+		return nil, fmt.Errorf("%s is %d bytes: a config is far smaller", path, st.Size())
+	}
+	return io.ReadAll(io.LimitReader(f, maxConfig))
 }
