@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/chzyer/readline v1.5.1
-	github.com/cilium/ebpf v0.22.0
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
 	github.com/moby/profiles/seccomp v0.3.0
 	github.com/moby/sys/capability v0.5.0

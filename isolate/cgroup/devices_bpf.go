@@ -1,15 +1,19 @@
 package cgroup
 
 import (
+	"encoding/binary"
 	"fmt"
-	"strconv"
+	"runtime"
+	"unsafe"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
+// The program is a few dozen instructions of one shape, so nsh assembles
+// it itself and loads it with bpf(2) directly: a general eBPF library
+// (cilium/ebpf, used before) brought 1.35 MB and the initializers of
+// go/parser, debug/dwarf, encoding/xml and more into every start of nsh.
+//
 // cgroup v2 has no devices controller: the kernel asks an eBPF program of
 // type BPF_PROG_TYPE_CGROUP_DEVICE attached to the cgroup (and to each of
 // its ancestors: all must allow). As runc does on v2, nsh compiles the
@@ -51,85 +55,186 @@ func accessBits(a string) int32 {
 	return b
 }
 
+// insn is one eBPF instruction (struct bpf_insn). A jump names its
+// target; assemble turns names into offsets.
+type insn struct {
+	code     uint8
+	dst, src uint8
+	off      int16
+	imm      int32
+	label    string // this instruction's name, if a jump targets it
+	target   string // a jump's target
+}
+
+// eBPF opcodes, as the kernel's uapi spells them.
+const (
+	bpfLdxMemW    = 0x61 // BPF_LDX | BPF_MEM | BPF_W
+	bpfMov32Reg   = 0xbc // BPF_ALU | BPF_MOV | BPF_X
+	bpfMov32Imm   = 0xb4 // BPF_ALU | BPF_MOV | BPF_K
+	bpfAnd32Imm   = 0x54 // BPF_ALU | BPF_AND | BPF_K
+	bpfRsh32Imm   = 0x74 // BPF_ALU | BPF_RSH | BPF_K
+	bpfJne32Imm   = 0x56 // BPF_JMP32 | BPF_JNE | BPF_K
+	bpfJeq32Imm   = 0x16 // BPF_JMP32 | BPF_JEQ | BPF_K
+	bpfExit       = 0x95 // BPF_JMP | BPF_EXIT
+	r0, r1, r2    = 0, 1, 2
+	r3, r4, r5    = 3, 4, 5
+	r6, r7        = 6, 7
+	progTypeCgDev = 15 // BPF_PROG_TYPE_CGROUP_DEVICE
+	attachCgDev   = 6  // BPF_CGROUP_DEVICE
+)
+
+func ldxW(dst, src uint8, off int16) insn {
+	return insn{code: bpfLdxMemW, dst: dst, src: src, off: off}
+}
+func mov32(dst, src uint8) insn        { return insn{code: bpfMov32Reg, dst: dst, src: src} }
+func movImm(dst uint8, imm int32) insn { return insn{code: bpfMov32Imm, dst: dst, imm: imm} }
+func andImm(dst uint8, imm int32) insn { return insn{code: bpfAnd32Imm, dst: dst, imm: imm} }
+func rshImm(dst uint8, imm int32) insn { return insn{code: bpfRsh32Imm, dst: dst, imm: imm} }
+func jne(dst uint8, imm int32, to string) insn {
+	return insn{code: bpfJne32Imm, dst: dst, imm: imm, target: to}
+}
+func jeq(dst uint8, imm int32, to string) insn {
+	return insn{code: bpfJeq32Imm, dst: dst, imm: imm, target: to}
+}
+func exit() insn { return insn{code: bpfExit} }
+
 // deviceProgram compiles rules into the program's instructions.
-func deviceProgram(rules []DeviceRule) asm.Instructions {
-	insns := asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word), // access_type
-		asm.Mov.Reg32(asm.R3, asm.R2),
-		asm.And.Imm32(asm.R3, 0xffff), // type
-		asm.Mov.Reg32(asm.R4, asm.R2),
-		asm.RSh.Imm32(asm.R4, 16),                // access
-		asm.LoadMem(asm.R5, asm.R1, 4, asm.Word), // major
-		asm.LoadMem(asm.R6, asm.R1, 8, asm.Word), // minor
+func deviceProgram(rules []DeviceRule) []insn {
+	insns := []insn{
+		ldxW(r2, r1, 0), // access_type
+		mov32(r3, r2),
+		andImm(r3, 0xffff), // type
+		mov32(r4, r2),
+		rshImm(r4, 16),  // access
+		ldxW(r5, r1, 4), // major
+		ldxW(r6, r1, 8), // minor
 	}
-	label := func(i int) string { return "rule" + strconv.Itoa(i) }
+	label := func(i int) string { return fmt.Sprintf("rule%d", i) }
 	for i := len(rules) - 1; i >= 0; i-- {
 		r := rules[i]
 		next := "default"
 		if i > 0 {
 			next = label(i - 1)
 		}
-		var body asm.Instructions
+		var body []insn
 		switch r.Type {
 		case "b":
-			body = append(body, asm.JNE.Imm32(asm.R3, devBlock, next))
+			body = append(body, jne(r3, devBlock, next))
 		case "c":
-			body = append(body, asm.JNE.Imm32(asm.R3, devChar, next))
+			body = append(body, jne(r3, devChar, next))
 		}
 		if r.Major >= 0 {
-			body = append(body, asm.JNE.Imm32(asm.R5, int32(r.Major), next))
+			body = append(body, jne(r5, int32(r.Major), next))
 		}
 		if r.Minor >= 0 {
-			body = append(body, asm.JNE.Imm32(asm.R6, int32(r.Minor), next))
+			body = append(body, jne(r6, int32(r.Minor), next))
 		}
 		acc := accessBits(r.Access)
-		body = append(body, asm.Mov.Reg32(asm.R7, asm.R4))
+		body = append(body, mov32(r7, r4))
 		if r.Allow {
 			// Every access asked for is in the rule: nothing is left.
-			body = append(body,
-				asm.And.Imm32(asm.R7, accAllBits&^acc),
-				asm.JNE.Imm32(asm.R7, 0, next),
-				asm.Mov.Imm32(asm.R0, 1),
-				asm.Return())
+			body = append(body, andImm(r7, accAllBits&^acc), jne(r7, 0, next), movImm(r0, 1), exit())
 		} else {
-			body = append(body,
-				asm.And.Imm32(asm.R7, acc),
-				asm.JEq.Imm32(asm.R7, 0, next),
-				asm.Mov.Imm32(asm.R0, 0),
-				asm.Return())
+			body = append(body, andImm(r7, acc), jeq(r7, 0, next), movImm(r0, 0), exit())
 		}
-		body[0] = body[0].WithSymbol(label(i))
+		body[0].label = label(i)
 		insns = append(insns, body...)
 	}
-	insns = append(insns, asm.Mov.Imm32(asm.R0, 1).WithSymbol("default"), asm.Return())
-	return insns
+	def := movImm(r0, 1)
+	def.label = "default"
+	return append(insns, def, exit())
+}
+
+// assemble encodes the instructions as the kernel takes them, each
+// jump's offset counted from the instruction after it.
+func assemble(insns []insn) ([]byte, error) {
+	at := map[string]int{}
+	for i, in := range insns {
+		if in.label != "" {
+			at[in.label] = i
+		}
+	}
+	out := make([]byte, 0, 8*len(insns))
+	for i, in := range insns {
+		off := in.off
+		if in.target != "" {
+			t, ok := at[in.target]
+			if !ok {
+				return nil, fmt.Errorf("jump to unknown label %q", in.target)
+			}
+			off = int16(t - i - 1)
+		}
+		out = append(out, in.code, in.dst|in.src<<4)
+		out = binary.LittleEndian.AppendUint16(out, uint16(off))
+		out = binary.LittleEndian.AppendUint32(out, uint32(in.imm))
+	}
+	return out, nil
 }
 
 // attachDeviceProgram loads the program for rules and attaches it to the
 // v2 cgroup dir.
 func attachDeviceProgram(dir string, rules []DeviceRule, step Step) error {
 	step.say("bpf(BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE: %d rules); bpf(BPF_PROG_ATTACH, %s, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)", len(rules), dir)
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:         ebpf.CGroupDevice,
-		Instructions: deviceProgram(rules),
-		License:      "Apache-2.0",
-	})
+	code, err := assemble(deviceProgram(rules))
+	if err != nil {
+		return fmt.Errorf("device allowlist: %w", err)
+	}
+	prog, err := loadProgram(code)
 	if err != nil {
 		return fmt.Errorf("device allowlist: load the eBPF program: %w", err)
 	}
-	defer prog.Close()
+	defer unix.Close(prog)
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("device allowlist: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := link.RawAttachProgram(link.RawAttachProgramOptions{
-		Target:  fd,
-		Program: prog,
-		Attach:  ebpf.AttachCGroupDevice,
-		Flags:   unix.BPF_F_ALLOW_MULTI,
-	}); err != nil {
-		return fmt.Errorf("device allowlist: attach the eBPF program to %s: %w", dir, err)
+	// union bpf_attr for BPF_PROG_ATTACH: target_fd, attach_bpf_fd,
+	// attach_type, attach_flags.
+	attr := struct{ target, prog, typ, flags uint32 }{uint32(fd), uint32(prog), attachCgDev, unix.BPF_F_ALLOW_MULTI}
+	if _, _, e := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_ATTACH, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr)); e != 0 {
+		return fmt.Errorf("device allowlist: attach the eBPF program to %s: %w", dir, e)
 	}
 	return nil
+}
+
+// loadProgram is bpf(BPF_PROG_LOAD) of a cgroup device program; when the
+// verifier refuses it, its log says why.
+func loadProgram(code []byte) (int, error) {
+	license := []byte("Apache-2.0\x00")
+	log := make([]byte, 64<<10)
+	// union bpf_attr for BPF_PROG_LOAD, up to log_buf (kern_version and
+	// the rest stay zero).
+	attr := struct {
+		progType, insnCnt  uint32
+		insns, license     uint64
+		logLevel, logSize  uint32
+		logBuf             uint64
+		kernVersion, flags uint32
+	}{
+		progType: progTypeCgDev, insnCnt: uint32(len(code) / 8),
+		insns: uint64(uintptr(unsafe.Pointer(&code[0]))), license: uint64(uintptr(unsafe.Pointer(&license[0]))),
+	}
+	fd, _, e := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	if e == unix.EACCES || e == unix.EINVAL {
+		// Again with the verifier's log, to say what it refused.
+		attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), uint64(uintptr(unsafe.Pointer(&log[0])))
+		fd, _, e = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		if e != 0 {
+			n := 0
+			for n < len(log) && log[n] != 0 {
+				n++
+			}
+			return -1, fmt.Errorf("%w: %s", e, log[:n])
+		}
+	}
+	// The kernel read them through addresses in attr: keep them until
+	// it is done.
+	runtime.KeepAlive(code)
+	runtime.KeepAlive(license)
+	runtime.KeepAlive(log)
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
 }
