@@ -32,6 +32,9 @@ func ociCaps(m uint64) []string {
 	return out
 }
 
+// ociVersion is the runtime-spec version export oci's bundles say.
+const ociVersion = "1.1.0"
+
 // OCI is the config.json of a bundle that runs args as spawn would.
 // Notes lists what the bundle does differently, for the user to read.
 func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
@@ -58,10 +61,10 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 		uid, gid = sp.User.UID, sp.User.GID
 	}
 	s := &specs.Spec{
-		// The version of the specs-go these types come from: fields
-		// such as timeOffsets (1.1) are only valid in a bundle that says
-		// so.
-		Version: specs.Version,
+		// The newest version whose fields nsh writes (timeOffsets are
+		// 1.1's), not the Go types' own (1.2.1): crun 1.8, Debian 12's,
+		// refuses a bundle newer than 1.1 ("unknown version specified").
+		Version: ociVersion,
 		Process: &specs.Process{
 			User:            specs.User{UID: uint32(uid), GID: uint32(gid)},
 			Args:            args,
