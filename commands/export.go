@@ -18,14 +18,15 @@ func init() {
 	register(&Command{
 		Name: "export", Group: "teaching",
 		Usage: []string{"export sh [-f] [FILE]", "export oci DIR [CMD ARG...]", "export docker [-f] [--seccomp FILE]",
-			"export k8s [-f] [FILE.yaml] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"},
+			"export k8s [-f] [FILE] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"},
 		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
 		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
 			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
 			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it.\n" +
 			"export docker prints the docker run flags for what Docker can express, and lists the rest;\n" +
 			"--seccomp FILE writes the seccomp plan as a Docker profile (JSON) for --security-opt.\n" +
-			"export k8s writes a Kubernetes Pod (YAML; FILE ends in .yaml, else standard output) for what\n" +
+			"export k8s writes a Kubernetes Pod (YAML) to FILE (a .yaml name, or a path that is not a\n" +
+			"program; else standard output) for what\n" +
 			"a Pod can express: --image is needed with a rootfs; what has no Pod field is listed at the top\n" +
 			"and on stderr; time namespaces, id maps other than root and joins are refused unless --lossy;\n" +
 			"--explain prints the mapping (docs/kubernetes.md has the whole table).\n" +
@@ -166,7 +167,7 @@ func exportK8s(s *Session, c *Command, args []string) error {
 			i++
 		case a == "--name" || a == "--image":
 			return usageError(c, a+" needs a value")
-		case file == "" && len(cmd) == 0 && (strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml")):
+		case file == "" && len(cmd) == 0 && isManifestPath(a):
 			file = a
 		case strings.HasPrefix(a, "-") && a != "--":
 			return usageError(c, "unknown flag "+a)
@@ -226,4 +227,19 @@ func k8sExporter() (string, error) {
 		return p, nil
 	}
 	return "", fmt.Errorf("nsh-k8s, which writes Kubernetes manifests, is not beside nsh nor on PATH: dev/build.sh builds it (go build -o bin/nsh-k8s ./cmd/nsh-k8s)")
+}
+
+// isManifestPath tells export k8s's FILE from its CMD: a .yaml, .yml or
+// .json name, or a path with a / that is not a program.
+func isManifestPath(w string) bool {
+	for _, ext := range []string{".yaml", ".yml", ".json"} {
+		if strings.HasSuffix(w, ext) {
+			return true
+		}
+	}
+	if !strings.Contains(w, "/") {
+		return false
+	}
+	st, err := os.Stat(w)
+	return err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0
 }
