@@ -20,7 +20,7 @@ func init() {
 	register(&Command{
 		Name: "cgroup", Group: "cgroups",
 		Usage: []string{
-			"cgroup set KEY VALUE... [@ID|PID --force]", "cgroup unset KEY", "cgroup show [@ID|PID] [--json]", "cgroup ls [--json]",
+			"cgroup set KEY VALUE... [@ID]", "cgroup set KEY VALUE... PID --force", "cgroup unset KEY", "cgroup show [@ID|PID] [--json]", "cgroup ls [--json]",
 			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID|PID", "cgroup stat @ID|PID", "cgroup files @ID|PID",
 			"cgroup off", "cgroup on", "cgroup devices [allow|deny RULE | reset]",
 		},

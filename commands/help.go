@@ -24,12 +24,17 @@ func init() {
 func runHelp(s *Session, args []string) error {
 	switch {
 	case len(args) == 0:
+		// One column for the forms, as wide as the widest.
+		width := 0
+		for _, name := range order {
+			width = max(width, len(registry[name].Usage[0]))
+		}
 		for _, g := range groups {
 			fmt.Fprintf(s.Out, "%s:\n", g)
 			for _, name := range order {
 				c := registry[name]
 				if c.Group == g {
-					fmt.Fprintf(s.Out, "  %-28s %s\n", c.Usage[0], c.Summary)
+					fmt.Fprintf(s.Out, "  %-*s  %s\n", width, c.Usage[0], c.Summary)
 				}
 			}
 		}

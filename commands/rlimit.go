@@ -14,7 +14,7 @@ func init() {
 	register(&Command{
 		Name: "rlimit", Group: "capabilities",
 		Usage: []string{
-			"rlimit NAME SOFT[:HARD] [@ID|PID --force]", "rlimit show [@ID|PID|self]", "rlimit reset", "rlimit",
+			"rlimit NAME SOFT[:HARD] [@ID]", "rlimit NAME SOFT[:HARD] PID --force", "rlimit show [@ID|PID|self]", "rlimit reset", "rlimit",
 		},
 		Summary: "children's resource limits (prlimit, ulimit): open files, processes, core size...",
 		Example: "rlimit nofile 64; spawn sh -c 'ulimit -n'",
