@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 
@@ -86,6 +87,13 @@ func run(args []string) int {
 		return 0
 	}
 
+	// A session is long-lived and its heap small: collecting at half
+	// the default growth keeps peak RSS flat at about 11 MB over 1000
+	// spawns (13 MB with the default), at no measurable cost in time
+	// (bench/README.md). The user's GOGC wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	s := commands.NewSession()
 	s.Explain = *explain
 	rest := fs.Args()
