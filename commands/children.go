@@ -252,7 +252,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 	proc, err := isolate.Launch(spec, isolate.Options{
 		Stdin: devnull, Stdout: w, Stderr: w,
 		Detached: true,
-		Step:     s.explain,
+		Step:     s.stepper(),
 		Notice:   func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
 		Verify:   s.verifyJoins(spec),
 	})

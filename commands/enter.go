@@ -72,7 +72,7 @@ func runEnter(s *Session, args []string) error {
 	proc, err := isolate.Enter(t.p, types, cmd, isolate.Options{
 		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
 		Foreground: true,
-		Step:       s.explain,
+		Step:       s.stepper(),
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },
 	})
 	if err != nil {

@@ -359,7 +359,7 @@ func seccompTest(s *Session, c *Command, args []string) error {
 		return err
 	}
 	defer devnull.Close()
-	opt := isolate.Options{Stdin: devnull, Stdout: s.Stdout, Stderr: s.Stderr, Step: s.explain}
+	opt := isolate.Options{Stdin: devnull, Stdout: s.Stdout, Stderr: s.Stderr, Step: s.stepper()}
 	var res isolate.ProbeResult
 	where := "a new child of the plan"
 	if ref != "" {

@@ -79,6 +79,16 @@ func (s *Session) explain(step string) {
 	}
 }
 
+// stepper is explain for package isolate, nil when explain is off: then
+// the child stage does not report each step (a message, and its reading,
+// per step of every spawn).
+func (s *Session) stepper() func(string) {
+	if !s.Explain {
+		return nil
+	}
+	return s.explain
+}
+
 // ExitError asks nsh to exit with Code.
 type ExitError struct{ Code int }
 

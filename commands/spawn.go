@@ -122,7 +122,7 @@ flags:
 	proc, err := isolate.Launch(spec, isolate.Options{
 		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
 		Foreground: true,
-		Step:       s.explain,
+		Step:       s.stepper(),
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
 		Verify:     s.verifyJoins(spec),
 		Timing:     timing,
