@@ -50,8 +50,8 @@ func (c *Child) probeResult() (ProbeResult, error) {
 	if err != nil {
 		return ProbeResult{}, err
 	}
-	if status > 128 {
-		return ProbeResult{Signal: unix.Signal(status - 128)}, nil
+	if c.termSignal != 0 {
+		return ProbeResult{Signal: c.termSignal}, nil
 	}
 	return ProbeResult{Status: status}, nil
 }

@@ -94,6 +94,9 @@ type Child struct {
 	// foreign: a process nsh did not start, taken with Attach.
 	foreign bool
 	timing  *Timing
+	// termSignal is the signal that ended the child, once Wait saw it:
+	// a status of 128+N is also what an exit(128+N) gives.
+	termSignal unix.Signal
 }
 
 // Filter is the seccomp filter the child was started with, nil if none.
@@ -737,6 +740,7 @@ func (c *Child) Wait() (int, error) {
 			return ws.ExitStatus(), nil
 		case ws.Signaled():
 			c.restoreTerminal()
+			c.termSignal = ws.Signal()
 			return 128 + int(ws.Signal()), nil
 		case ws.Stopped():
 			sig := ws.StopSignal()
