@@ -455,6 +455,13 @@ func (r *stageReader) finish() (here int, err error) {
 		}
 		if m.Here {
 			if err := r.child.own(r.sender); err != nil {
+				// A guarded command says so just before its execve;
+				// a short one may have run, ended and been reaped by
+				// its relay before nsh looks. Then there is nothing to
+				// act on, and the relay stays the child nsh knows.
+				if _, statErr := os.Stat(fmt.Sprintf("/proc/%d", r.sender)); os.IsNotExist(statErr) {
+					continue
+				}
 				return 0, fmt.Errorf("child stage: %w", err)
 			}
 			here = r.sender
