@@ -207,7 +207,7 @@ func existsSomewhere(path string) error {
 }
 
 func cgroupSet(s *Session, c *Command, args []string) error {
-	args, force := takeForce(args)
+	args, force := takeFlag(args, "--force")
 	var target string
 	// A trailing PID is told from a value by --force (which a process
 	// nsh did not start needs anyway), or by the key taking one value

@@ -384,7 +384,7 @@ func cgroupOf(pid int) string {
 
 func runKill(s *Session, args []string) error {
 	c, _ := Lookup("kill")
-	args, force := takeForce(args)
+	args, force := takeFlag(args, "--force")
 	if len(args) < 1 || len(args) > 2 {
 		return usageError(c, "name a child (or a PID, with --force) and at most one signal")
 	}

@@ -79,7 +79,7 @@ func runExport(s *Session, args []string) error {
 		if len(args) < 2 {
 			return usageError(c, "export oci needs a bundle directory")
 		}
-		cfg, notes, err := export.OCI(s.Spec, args[2:])
+		b, notes, err := export.OCIJSON(s.Spec, args[2:])
 		if err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
@@ -87,12 +87,8 @@ func runExport(s *Session, args []string) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
-		b, err := json.MarshalIndent(cfg, "", "\t")
-		if err != nil {
-			return err
-		}
 		file := filepath.Join(dir, "config.json")
-		if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(file, b, 0o644); err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
 		for _, n := range notes {
@@ -101,15 +97,8 @@ func runExport(s *Session, args []string) error {
 		fmt.Fprintf(s.Out, "wrote %s; run it with: runc run --bundle %s NAME\n", file, dir)
 		return nil
 	case "docker":
-		file, force := "", false
-		var rest []string
-		for _, a := range args[1:] {
-			if a == "-f" {
-				force = true
-			} else {
-				rest = append(rest, a)
-			}
-		}
+		file := ""
+		rest, force := takeFlag(args[1:], "-f")
 		if len(rest) == 2 && rest[0] == "--seccomp" {
 			file = rest[1]
 		} else if len(rest) != 0 {

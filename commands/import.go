@@ -37,15 +37,7 @@ func init() {
 
 func runImport(s *Session, args []string) error {
 	c, _ := Lookup("import")
-	strict := false
-	var rest []string
-	for _, a := range args {
-		if a == "--strict" {
-			strict = true
-		} else {
-			rest = append(rest, a)
-		}
-	}
+	rest, strict := takeFlag(args, "--strict")
 	if len(rest) != 2 || rest[0] != "oci" {
 		return usageError(c, "import oci takes a bundle directory or a config.json")
 	}

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,12 +104,15 @@ func roundTrip(t *testing.T, file string, line int, sp *isolate.Spec) {
 		}
 	}
 	sp.Join = joins
-	a := ociBytes(t, sp)
+	a, _, err := export.OCIJSON(sp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := importer.OCI(a, "/")
 	if err != nil {
 		t.Fatalf("%s:%d: import: %v", file, line, err)
 	}
-	if b := ociBytes(t, res.Spec); string(a) != string(b) {
+	if b, _, _ := export.OCIJSON(res.Spec, nil); string(a) != string(b) {
 		t.Errorf("%s:%d: export, import, export changed the config:\n%s\n----\n%s", file, line, a, b)
 	}
 	podFits(t, file, line, sp)
@@ -142,15 +144,3 @@ func podFits(t *testing.T, file string, line int, sp *isolate.Spec) {
 }
 
 var podSchema = applyconfigurations.NewTypeConverter(scheme.Scheme)
-
-func ociBytes(t *testing.T, sp *isolate.Spec) []byte {
-	cfg, _, err := export.OCI(sp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.MarshalIndent(cfg, "", "\t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}

@@ -236,11 +236,7 @@ func seccompPlanJSON(sp *isolate.Spec) seccompPlanDoc {
 	}
 	doc.Preset, doc.LoadedProfile, doc.Default = p.Preset, p.Profile != nil, p.DefaultAction().String()
 	for _, r := range p.Rules {
-		if r.Action.Kind == "allow" {
-			doc.Rules = append(doc.Rules, "allow "+strings.Join(r.Names, " "))
-		} else {
-			doc.Rules = append(doc.Rules, "deny "+strings.Join(r.Names, " ")+" "+r.Action.String())
-		}
+		doc.Rules = append(doc.Rules, r.String())
 	}
 	f, err := sp.SeccompFilter()
 	switch {

@@ -67,7 +67,7 @@ func runRlimit(s *Session, args []string) error {
 		next.Rlimits = nil
 		return s.commit(next)
 	}
-	args, force := takeForce(args)
+	args, force := takeFlag(args, "--force")
 	if len(args) < 2 || len(args) > 3 {
 		return usageError(c, "give a limit's name and its value (SOFT or SOFT:HARD)")
 	}
@@ -142,6 +142,7 @@ func rlimitLive(s *Session, name, value, ref string, force bool) error {
 
 func rlimitShow(s *Session, args []string) error {
 	var limits []isolate.Rlimit
+	pid := 0 // 0: what children of the plan get
 	if len(args) == 0 {
 		// What a child gets: nsh's own, with the plan over them.
 		for _, info := range isolate.RlimitInfos {
@@ -157,13 +158,14 @@ func rlimitShow(s *Session, args []string) error {
 			if err2 != nil {
 				return fmt.Errorf("rlimit show: %w", err2)
 			}
+			pid = ch.proc.Pid
 			limits, err = ch.proc.Limits()
 		} else {
 			t, err2 := s.resolveProcess(args[0])
 			if err2 != nil {
 				return fmt.Errorf("rlimit show: %w", err2)
 			}
-			pid := t.pid
+			pid = t.pid
 			if pid == 0 {
 				pid = os.Getpid()
 			}
@@ -174,15 +176,7 @@ func rlimitShow(s *Session, args []string) error {
 		}
 	}
 	if s.json {
-		doc := rlimitJSON{Limits: []rlimitEntry{}}
-		if len(args) == 1 {
-			if t, err := s.resolveProcess(args[0]); err == nil {
-				doc.Pid = t.pid
-				if doc.Pid == 0 {
-					doc.Pid = os.Getpid()
-				}
-			}
-		}
+		doc := rlimitJSON{Pid: pid, Limits: []rlimitEntry{}}
 		for _, info := range isolate.RlimitInfos {
 			for _, r := range limits {
 				if r.Name == info.Name {

@@ -236,11 +236,7 @@ func saveSeccomp(sp *isolate.Spec) string {
 		fmt.Fprintf(&b, "seccomp default %s\n", p.Default)
 	}
 	for _, r := range p.Rules {
-		if r.Action.Kind == "allow" {
-			fmt.Fprintf(&b, "seccomp allow %s\n", strings.Join(r.Names, " "))
-		} else {
-			fmt.Fprintf(&b, "seccomp deny %s %s\n", strings.Join(r.Names, " "), r.Action)
-		}
+		fmt.Fprintf(&b, "seccomp %s\n", r)
 	}
 	return b.String()
 }
@@ -259,15 +255,7 @@ func seccompPlanLines(sp *isolate.Spec) []string {
 		lines = append(lines, fmt.Sprintf("a loaded profile (%d bytes of JSON)", len(p.Profile)))
 	}
 	for _, r := range p.Rules {
-		verb := "deny"
-		if r.Action.Kind == "allow" {
-			verb = "allow"
-		}
-		line := verb + " " + strings.Join(r.Names, " ")
-		if verb == "deny" {
-			line += " " + r.Action.String()
-		}
-		lines = append(lines, line)
+		lines = append(lines, r.String())
 	}
 	lines = append(lines, "default "+p.DefaultAction().String())
 	if f, err := sp.SeccompFilter(); err != nil {
@@ -303,23 +291,26 @@ func seccompShowProcess(s *Session, word string) error {
 	if err != nil {
 		return fmt.Errorf("seccomp show: %w", err)
 	}
+	// A child's plan, which a PID does not have.
+	var plan *isolate.Spec
+	if strings.HasPrefix(word, "@") {
+		if ch, err := s.lookupChild(word, true); err == nil {
+			plan = ch.plan
+		}
+	}
 	if s.json {
 		doc := seccompShowJSON{Pid: pid, Mode: st.Mode, ModeName: st.ModeName(), Filters: st.Filters}
-		if strings.HasPrefix(word, "@") {
-			if ch, err := s.lookupChild(word, true); err == nil && ch.plan != nil {
-				p := seccompPlanJSON(ch.plan)
-				doc.StartedWith = &p
-			}
+		if plan != nil {
+			p := seccompPlanJSON(plan)
+			doc.StartedWith = &p
 		}
 		return s.emit(doc)
 	}
 	fmt.Fprintf(s.Out, "%s (pid %d): Seccomp %d (%s), Seccomp_filters %d\n", t.label, pid, st.Mode, st.ModeName(), st.Filters)
-	if strings.HasPrefix(word, "@") {
-		if ch, err := s.lookupChild(word, true); err == nil && ch.plan != nil {
-			fmt.Fprintln(s.Out, "started with:")
-			for _, l := range seccompPlanLines(ch.plan) {
-				fmt.Fprintln(s.Out, "  "+l)
-			}
+	if plan != nil {
+		fmt.Fprintln(s.Out, "started with:")
+		for _, l := range seccompPlanLines(plan) {
+			fmt.Fprintln(s.Out, "  "+l)
 		}
 	}
 	return nil
@@ -379,18 +370,6 @@ func seccompTest(s *Session, c *Command, args []string) error {
 			return fmt.Errorf("seccomp test: %w", err)
 		}
 	}
-	fmt.Fprintf(s.Out, "%s(%s) in %s: %s\n", pr.Name, probeArgs(pr), where, res)
+	fmt.Fprintf(s.Out, "%s(%s) in %s: %s\n", pr.Name, pr.ArgsText(), where, res)
 	return nil
-}
-
-func probeArgs(pr *isolate.Probe) string {
-	n := 6
-	for n > 0 && pr.Args[n-1] == 0 {
-		n--
-	}
-	var parts []string
-	for _, a := range pr.Args[:n] {
-		parts = append(parts, fmt.Sprintf("%#x", a))
-	}
-	return strings.Join(parts, ", ")
 }

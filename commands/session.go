@@ -116,15 +116,7 @@ func (s *Session) Exec(words []string) error {
 	s.prevStatus, s.status = s.status, 0
 	var err error
 	args := words[1:]
-	var rest []string
-	asked := false
-	for _, a := range args {
-		if a == "--json" {
-			asked = true
-		} else {
-			rest = append(rest, a)
-		}
-	}
+	rest, asked := takeFlag(args, "--json")
 	if asked && c.JSON != nil && c.JSON(rest) {
 		args, s.json = rest, true
 		defer func() { s.json = false }()

@@ -76,18 +76,20 @@ func (s *Session) lookupProc(word string) (*proc, error) {
 	return &proc{label: word, pid: pid, p: p}, nil
 }
 
-// takeForce removes --force from args.
-func takeForce(args []string) ([]string, bool) {
+// takeFlag removes every flag from args, wherever it stands, and says
+// whether there was one (--force, --json, --strict: words no value of a
+// command can be).
+func takeFlag(args []string, flag string) ([]string, bool) {
 	var out []string
-	force := false
+	found := false
 	for _, a := range args {
-		if a == "--force" {
-			force = true
+		if a == flag {
+			found = true
 		} else {
 			out = append(out, a)
 		}
 	}
-	return out, force
+	return out, found
 }
 
 // mayChange refuses a live change to a process nsh did not start unless

@@ -1,12 +1,12 @@
 package export
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
+	"nsh/internal/ownfile"
 	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
@@ -66,7 +66,7 @@ func Docker(sp *isolate.Spec, seccompFile string) (flags, cannot []string) {
 	case p == nil:
 		// nsh's children have no filter; Docker's have its default.
 		add("--security-opt=seccomp=unconfined")
-	case p.Preset == "docker" && p.Profile == nil && len(p.Rules) == 0 && p.Default == nil:
+	case p.IsDockerDefault():
 		// Docker's default, which Docker resolves against the
 		// container's capabilities as nsh does.
 	case seccompFile != "":
@@ -234,21 +234,14 @@ func Docker(sp *isolate.Spec, seccompFile string) (flags, cannot []string) {
 // no filter is what the flags say.
 func DockerSeccomp(sp *isolate.Spec) ([]byte, error) {
 	p := sp.Seccomp
-	if p == nil || p.Preset == "docker" && p.Profile == nil && len(p.Rules) == 0 && p.Default == nil {
+	if p == nil || p.IsDockerDefault() {
 		return nil, nil
 	}
 	prof, err := sp.SeccompProfile()
 	if err != nil || prof == nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(prof, "", "\t")
-	if err != nil {
-		return nil, err
-	}
-	// The mark that lets nsh replace its own file; Docker ignores
-	// members it does not know.
-	mark := "{\n\t\"//\": \"written by nsh (export docker --seccomp): docker run --security-opt seccomp=THIS-FILE\",\n"
-	return append([]byte(mark), append(b[2:], '\n')...), nil
+	return ownfile.JSON(prof, "export docker --seccomp): docker run --security-opt seccomp=THIS-FILE")
 }
 
 // csvField quotes one field of a CSV value (docker's --mount).

@@ -1,10 +1,10 @@
 package export
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
+	"nsh/internal/ownfile"
 	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
@@ -34,25 +34,17 @@ func K8sRequest(sp *isolate.Spec) (*podplan.Request, error) {
 		m := sp.IDMapping()
 		r.MapMode, r.MapUID, r.MapGID = m.Mode, m.UID, m.GID
 	}
-	if c := sp.Caps; c != nil {
-		uid := os.Getuid()
-		if sp.User != nil {
-			uid = sp.User.UID
-		}
-		f := c.Within(sp.Available()).Final(uid)
-		r.Caps = &podplan.Caps{
-			Bounding: isolate.OCICaps(f.Bounding), Effective: isolate.OCICaps(f.Effective), Permitted: isolate.OCICaps(f.Permitted),
-			Inheritable: isolate.OCICaps(f.Inheritable), Ambient: isolate.OCICaps(f.Ambient),
-		}
-	} else {
-		own, err := isolate.ReadCreds(os.Getpid(), false)
-		if err != nil {
-			return nil, err
-		}
-		r.Caps = &podplan.Caps{
-			Bounding: isolate.OCICaps(own.Bounding), Effective: isolate.OCICaps(own.Effective), Permitted: isolate.OCICaps(own.Permitted),
-			Inheritable: isolate.OCICaps(own.Inheritable), Ambient: isolate.OCICaps(own.Ambient),
-		}
+	uid := os.Getuid()
+	if sp.User != nil {
+		uid = sp.User.UID
+	}
+	f, err := childCaps(sp, uid)
+	if err != nil {
+		return nil, err
+	}
+	r.Caps = &podplan.Caps{
+		Bounding: isolate.OCICaps(f.Bounding), Effective: isolate.OCICaps(f.Effective), Permitted: isolate.OCICaps(f.Permitted),
+		Inheritable: isolate.OCICaps(f.Inheritable), Ambient: isolate.OCICaps(f.Ambient),
 	}
 	if u := sp.User; u != nil {
 		r.User = &podplan.User{UID: u.UID, GID: u.GID}
@@ -89,17 +81,16 @@ func K8sRequest(sp *isolate.Spec) (*podplan.Request, error) {
 		r.Sysctls = append(r.Sysctls, podplan.KV{Key: sc.Key, Value: sc.Value})
 	}
 	if p := sp.Seccomp; p != nil {
-		if p.Preset == "docker" && p.Profile == nil && len(p.Rules) == 0 && p.Default == nil {
+		if p.IsDockerDefault() {
 			r.Seccomp = &podplan.Seccomp{RuntimeDefault: true}
 		} else if prof, err := sp.SeccompProfile(); err != nil {
 			return nil, err
 		} else if prof != nil {
-			b, err := json.MarshalIndent(prof, "", "\t")
+			b, err := ownfile.JSON(prof, "export k8s): a seccomp profile for the kubelet (securityContext.seccompProfile: Localhost")
 			if err != nil {
 				return nil, err
 			}
-			mark := "{\n\t\"//\": \"written by nsh (export k8s): a seccomp profile for the kubelet (securityContext.seccompProfile: Localhost)\",\n"
-			r.Seccomp = &podplan.Seccomp{Profile: append([]byte(mark), b[2:]...)}
+			r.Seccomp = &podplan.Seccomp{Profile: b}
 		}
 	}
 	for _, rl := range sp.Rlimits {

@@ -4,6 +4,7 @@
 package export
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"nsh/isolate"
-	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 )
 
@@ -23,17 +23,36 @@ var ociNamespace = map[string]specs.LinuxNamespaceType{
 	"user": specs.UserNamespace, "uts": specs.UTSNamespace,
 }
 
-// ociCaps lists a mask as the spec's names: CAP_NET_RAW.
-func ociCaps(m uint64) []string {
-	out := []string{}
-	for _, n := range capability.Names(m) {
-		out = append(out, strings.ToUpper(n))
+// childCaps are the five sets a child of sp running as uid holds, as
+// spawn gives them: the plan less what a child here cannot hold, or,
+// with none planned, nsh's own.
+func childCaps(sp *isolate.Spec, uid int) (isolate.Caps, error) {
+	caps := sp.Caps
+	if caps == nil {
+		c, err := isolate.ReadCreds(os.Getpid(), false)
+		if err != nil {
+			return isolate.Caps{}, err
+		}
+		caps = &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}
 	}
-	return out
+	return caps.Within(sp.Available()).Final(uid), nil
 }
 
 // ociVersion is the runtime-spec version export oci's bundles say.
 const ociVersion = "1.1.0"
+
+// OCIJSON is OCI's config as the file holds it: indented, with a newline.
+func OCIJSON(sp *isolate.Spec, args []string) ([]byte, []string, error) {
+	cfg, notes, err := OCI(sp, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := json.MarshalIndent(cfg, "", "\t")
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(b, '\n'), notes, nil
+}
 
 // OCI is the config.json of a bundle that runs args as spawn would.
 // Notes lists what the bundle does differently, for the user to read.
@@ -77,20 +96,13 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 		Hostname: sp.Hostname,
 		Linux:    &specs.Linux{},
 	}
-	// Capabilities: nsh's own when none were planned, as spawn does.
-	caps := sp.Caps
-	if caps == nil {
-		c, err := isolate.ReadCreds(os.Getpid(), false)
-		if err != nil {
-			return nil, nil, err
-		}
-		caps = &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}
+	f, err := childCaps(sp, uid)
+	if err != nil {
+		return nil, nil, err
 	}
-	// What spawn gives: the plan less what a child here cannot hold.
-	f := caps.Within(sp.Available()).Final(uid)
 	s.Process.Capabilities = &specs.LinuxCapabilities{
-		Bounding: ociCaps(f.Bounding), Effective: ociCaps(f.Effective), Permitted: ociCaps(f.Permitted),
-		Inheritable: ociCaps(f.Inheritable), Ambient: ociCaps(f.Ambient),
+		Bounding: isolate.OCICaps(f.Bounding), Effective: isolate.OCICaps(f.Effective), Permitted: isolate.OCICaps(f.Permitted),
+		Inheritable: isolate.OCICaps(f.Inheritable), Ambient: isolate.OCICaps(f.Ambient),
 	}
 	for _, n := range sp.Namespaces {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[n]})

@@ -131,11 +131,7 @@ func TestRoundTrip(t *testing.T) {
 
 func exportBytes(t *testing.T, sp *isolate.Spec) []byte {
 	t.Helper()
-	cfg, _, err := export.OCI(sp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.MarshalIndent(cfg, "", "\t")
+	b, _, err := export.OCIJSON(sp, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,9 @@ type Probe struct {
 	Args [6]uint64 `json:"args"`
 }
 
-func (p *Probe) argsText() string {
+// ArgsText is the arguments as the probe's line shows them: hex, the
+// trailing zeros left out.
+func (p *Probe) ArgsText() string {
 	n := 6
 	for n > 0 && p.Args[n-1] == 0 {
 		n--

@@ -266,7 +266,7 @@ func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
 		for _, a := range pr.Args {
 			args = append(args, u(a))
 		}
-		p.add(opProbe, fmt.Sprintf("syscall(%s, %s)", pr.Name, pr.argsText()), "probe "+pr.Name, args...)
+		p.add(opProbe, fmt.Sprintf("syscall(%s, %s)", pr.Name, pr.ArgsText()), "probe "+pr.Name, args...)
 		return
 	}
 	code, desc := byte(opExec), fmt.Sprintf("execve(PATH, %q)", spec.Args)

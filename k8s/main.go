@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"nsh/internal/ownfile"
 	"nsh/k8s/podplan"
 )
 
@@ -97,7 +98,7 @@ func Manifest(res *Result) ([]byte, error) {
 		return nil, err
 	}
 	var b strings.Builder
-	b.WriteString("# This file was written by nsh (export k8s): a Pod for the session's plan.\n")
+	b.WriteString("# This file was " + ownfile.Mark + " (export k8s): a Pod for the session's plan.\n")
 	if d := res.Dropped(); len(d) > 0 {
 		b.WriteString("# Not exported (no Pod field holds them; `export k8s --explain` shows the whole mapping):\n")
 		for _, r := range d {
@@ -108,19 +109,9 @@ func Manifest(res *Result) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// ours says whether path is missing or was written by nsh (its mark in
-// the first lines), so it may be replaced.
+// ours says whether path is missing or nsh wrote it, so it may be
+// replaced.
 func ours(path string) bool {
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return true
-	}
-	if err != nil {
-		return false
-	}
-	head := string(b)
-	if len(head) > 300 {
-		head = head[:300]
-	}
-	return strings.Contains(head, "written by nsh")
+	_, err := os.Lstat(path)
+	return os.IsNotExist(err) || ownfile.Written(path)
 }

@@ -125,6 +125,15 @@ type Rule struct {
 	Action Action   `json:"action"`
 }
 
+// String is the rule as the seccomp command takes it: allow NAMES, or
+// deny NAMES ACTION.
+func (r Rule) String() string {
+	if r.Action.Kind == "allow" {
+		return "allow " + strings.Join(r.Names, " ")
+	}
+	return "deny " + strings.Join(r.Names, " ") + " " + r.Action.String()
+}
+
 // Plan is a session's filter.
 type Plan struct {
 	// Preset is "docker" or "" (none: allow every call but the rules).
@@ -140,6 +149,13 @@ type Plan struct {
 // Empty says whether the plan filters nothing: no filter is installed.
 func (p *Plan) Empty() bool {
 	return p == nil || p.Preset == "" && p.Profile == nil && len(p.Rules) == 0 && (p.Default == nil || p.Default.Kind == "allow")
+}
+
+// IsDockerDefault says whether the plan is Docker's default profile as it
+// is, which Docker, Kubernetes' RuntimeDefault and others apply without
+// being handed a profile.
+func (p *Plan) IsDockerDefault() bool {
+	return p != nil && p.Preset == "docker" && p.Profile == nil && len(p.Rules) == 0 && p.Default == nil
 }
 
 // DefaultAction is what the plan does with a call no rule names.
