@@ -113,7 +113,13 @@ func init() {
 			Help:    "Exited children stay listed until the session ends; --prune forgets them.",
 			Run:     runPs,
 			Complete: func(s *Session, args []string, partial string) []string {
-				return []string{"--prune"}
+				switch {
+				case len(args) == 0:
+					return []string{"--json", "--prune", "--tree"}
+				case args[0] == "--tree" && len(args) == 1:
+					return append(s.runningRefs(), "--json")
+				}
+				return nil
 			},
 		},
 		&Command{

@@ -42,6 +42,12 @@ func init() {
 					return completeFiles(nil, partial)
 				}
 			}
+			if args[0] == "k8s" {
+				if strings.HasPrefix(partial, "-") {
+					return []string{"--explain", "--image", "--lossy", "--name", "-f"}
+				}
+				return completeFiles(nil, partial)
+			}
 			return nil
 		},
 	})

@@ -49,6 +49,16 @@ func (s *Session) Prompt() string {
 	for _, r := range s.Spec.Rlimits {
 		parts = append(parts, r.Name+"="+strings.TrimPrefix(r.String(), r.Name+" "))
 	}
+	// The OCI process, when set: what a bare spawn runs, and where.
+	if c := s.Spec.Command; len(c) > 0 {
+		parts = append(parts, "cmd="+filepath.Base(c[0]))
+	}
+	if s.Spec.Env != nil {
+		parts = append(parts, fmt.Sprintf("env=%d", len(s.Spec.Env)))
+	}
+	if s.Spec.Cwd != "" {
+		parts = append(parts, "cwd="+s.Spec.Cwd)
+	}
 	if len(s.Spec.Join) > 0 {
 		var joined []string
 		for _, j := range s.Spec.Join {

@@ -19,7 +19,7 @@ func init() {
 	register(&Command{
 		Name: "seccomp", Group: "capabilities",
 		Usage: []string{
-			"seccomp preset docker|off", "seccomp load FILE.json", "seccomp reset",
+			"seccomp preset docker|off", "seccomp load FILE.json", "seccomp load --text JSON", "seccomp reset",
 			"seccomp deny SYSCALL... [errno NAME|kill|log]", "seccomp allow SYSCALL...",
 			"seccomp default errno NAME|kill|allow|log",
 			"seccomp show [@ID|PID]", "seccomp test SYSCALL [ARG...] [@ID]",
@@ -118,7 +118,7 @@ func runSeccomp(s *Session, args []string) error {
 	case "load":
 		var body []byte
 		switch {
-		case len(rest) == 2 && rest[0] == "--json":
+		case len(rest) == 2 && rest[0] == "--text":
 			body = []byte(rest[1])
 		case len(rest) == 1:
 			b, err := importer.ReadSmallFile(rest[0])
@@ -230,7 +230,7 @@ func saveSeccomp(sp *isolate.Spec) string {
 		fmt.Fprintf(&b, "seccomp preset %s\n", p.Preset)
 	}
 	if p.Profile != nil {
-		fmt.Fprintf(&b, "seccomp load --json %s\n", Quote(string(p.Profile)))
+		fmt.Fprintf(&b, "seccomp load --text %s\n", Quote(string(p.Profile)))
 	}
 	if p.Default != nil {
 		fmt.Fprintf(&b, "seccomp default %s\n", p.Default)

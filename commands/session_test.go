@@ -124,7 +124,9 @@ func TestSaveSourceRoundTrip(t *testing.T) {
 		"rootfs " + root + " ro; mount tmpfs /scratch size=1m; mount bind " + root + " /data ro; mount proc /p2;" +
 		"net up lo; net veth 198.51.100.1/24 198.51.100.2/24 --name sv0; sysctl net.ipv4.ip_forward 1; sysctl kernel.shmmni 100;" +
 		"cap drop net_raw; cap add --set inheritable kill; user 1000:100; nonewprivs on;" +
-		"cgroup set memory.max 100M; cgroup set cpu.max 0.5; cgroup set pids.max 20; join pid /proc/self/ns/pid"
+		"cgroup set memory.max 100M; cgroup set cpu.max 0.5; cgroup set pids.max 20; join pid /proc/self/ns/pid;" +
+		"seccomp preset docker; seccomp default errno ENOSYS; seccomp deny keyctl errno EACCES; seccomp allow ptrace;" +
+		"rlimit nofile 64:128; rlimit core unlimited; process args /bin/sh -c 'echo $A'; process env A=1 'B=x y'; process cwd /srv; process terminal on"
 	if err := s.RunScript("t", script); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +161,14 @@ func TestPrompt(t *testing.T) {
 	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net mem=100M pids=20 cpu=0.5]"+sign+" " {
 		t.Errorf("prompt with limits %q", p)
 	}
+	// Seccomp, limits and the OCI process show.
+	if err := s.RunScript("t", "seccomp preset docker; seccomp deny mkdir; rlimit nofile 64:128; process args /bin/sh -c x; process env A=1; process cwd /srv"); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net mem=100M pids=20 cpu=0.5 seccomp=docker+ nofile=64:128 cmd=sh env=1 cwd=/srv]"+sign+" " {
+		t.Errorf("prompt with seccomp, limits and process %q", p)
+	}
+	s.RunScript("t", "seccomp reset; rlimit reset; process args off; process env inherit; process cwd off")
 	// Recording shows.
 	if err := s.RunScript("t", "record "+filepath.Join(t.TempDir(), "r.nsh")); err != nil {
 		t.Fatal(err)
@@ -194,6 +204,10 @@ func TestComplete(t *testing.T) {
 		{"seccomp test keyc", []string{"keyctl"}, "keyc"},
 		{"rlimit nof", []string{"nofile"}, "nof"},
 		{"rlimit nofile unl", []string{"unlimited"}, "unl"},
+		{"ps --", []string{"--json", "--prune", "--tree"}, "--"},
+		{"export k8s --l", []string{"--lossy"}, "--l"},
+		{"process ", []string{"args", "cwd", "env", "terminal"}, ""},
+		{"import ", []string{"oci"}, ""},
 	}
 	for _, tt := range tests {
 		got, partial := s.Complete(tt.line)
@@ -262,5 +276,26 @@ func TestCompleteChildren(t *testing.T) {
 		if got, _ := s.Complete(line); !reflect.DeepEqual(got, want) {
 			t.Errorf("Complete(%q) = %v, want %v", line, got, want)
 		}
+	}
+}
+
+// A profile loaded whole (seccomp load, import oci) comes back from save.
+func TestSaveSourceLoadedProfile(t *testing.T) {
+	s, _, _, _ := newTestSession()
+	prof := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(prof, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}`), 0o644)
+	if err := s.RunScript("t", "seccomp load "+prof); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "s.nsh")
+	if err := s.RunScript("t", "save "+file); err != nil {
+		t.Fatal(err)
+	}
+	s2, _, _, _ := newTestSession()
+	if err := s2.RunScript("t", "source "+file); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.Spec, s2.Spec) {
+		t.Errorf("source of save: %+v, want %+v", s2.Spec.Seccomp, s.Spec.Seccomp)
 	}
 }
