@@ -67,6 +67,10 @@ func runImport(s *Session, args []string) error {
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
 		file = filepath.Join(file, "config.json")
 	}
-	fmt.Fprintf(s.Err, "import oci: %s is the plan now (%d fields not applied); show lists it\n", file, len(res.Unapplied))
+	fields := "fields"
+	if len(res.Unapplied) == 1 {
+		fields = "field"
+	}
+	fmt.Fprintf(s.Err, "import oci: %s is the plan now (%d %s not applied); show lists it\n", file, len(res.Unapplied), fields)
 	return nil
 }

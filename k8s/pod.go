@@ -109,7 +109,7 @@ func Build(req *podplan.Request) (*Result, error) {
 			continue
 		}
 		if has(h.ns) {
-			add("unshare "+h.ns, "(default)", "every Pod gets a "+h.ns+" namespace of its own")
+			add("unshare "+h.ns, "(default)", "every Pod gets its own "+h.ns+" namespace")
 		} else {
 			*h.set = true
 			add("the host's "+h.ns+" namespace", h.field+": true", "")
@@ -293,11 +293,13 @@ func Build(req *podplan.Request) (*Result, error) {
 		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
 		add("seccomp preset docker", "securityContext.seccompProfile: RuntimeDefault", "the runtime's default profile, Docker's")
 	default:
-		if req.File == "" {
+		if req.File == "" && !req.Explain {
 			return nil, fmt.Errorf("the seccomp plan is a profile for the node: give a FILE, and nsh writes the profile beside it")
 		}
 		base := name + "-seccomp.json"
-		res.SeccompFile = filepath.Join(filepath.Dir(req.File), base)
+		if req.File != "" {
+			res.SeccompFile = filepath.Join(filepath.Dir(req.File), base)
+		}
 		res.SeccompBody = s.Profile
 		local := "nsh/" + base
 		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &local}
