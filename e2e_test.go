@@ -451,3 +451,31 @@ func TestSeccompRlimitRootless(t *testing.T) {
 		}
 	}
 }
+
+// Run as PID 1 of a pid namespace of its own in a terminal (unshare -pf
+// nsh), nsh's group is not the terminal's foreground group as its
+// namespace numbers them: children run without taking the terminal, and
+// the REPL is still there after one (it used to end at its next read).
+func TestREPLAsPidNamespaceInit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for unshare -p")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (apt-get install tmux)")
+	}
+	bin, dir := installNSH(t)
+	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	x.cmd("new-session", "-d", "-s", "nsh", "-x", "120", "-y", "40",
+		"sh", "-c", "cd "+dir+" && TERM=xterm unshare -pf --mount-proc "+bin+"; echo nsh-ended; sleep 60")
+	x.waitFor(`(?m)^nsh# ?$`)
+	x.keys("unshare uts pid mnt", "Enter")
+	x.keys("spawn sh -c 'echo in-child'", "Enter")
+	x.waitFor(`(?m)^in-child$`)
+	x.keys("echo still-here", "Enter")
+	x.waitFor(`(?m)^still-here$`)
+	if strings.Contains(x.screen(), "nsh-ended") {
+		t.Fatalf("the REPL ended:\n%s", x.screen())
+	}
+	x.keys("exit", "Enter")
+}

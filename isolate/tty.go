@@ -24,8 +24,13 @@ func isTerminal(f *os.File) bool {
 // given to a child: tcsetpgrp fails with ENOTTY, and the child then runs
 // with the terminal as its stdio only.
 func isControllingTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
-	return err == nil
+	fg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	// And nsh's group is its foreground group, as nsh's pid namespace
+	// numbers it: as PID 1 of a pid namespace of its own in a terminal
+	// (unshare -pf nsh) the foreground group is outside that namespace
+	// (0 here); taking the terminal from it could not be undone, and the
+	// REPL, left in the background, ended at its next read.
+	return err == nil && fg > 0 && fg == unix.Getpgrp()
 }
 
 // The kernel drops every signal it would handle by default for the first
