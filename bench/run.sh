@@ -16,6 +16,10 @@ mkdir -p "$out"
 work=$(mktemp -d /tmp/nsh-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 nsh=$PWD/bin/nsh
+# The floor: the fastest Go program doing the same system calls
+# (bench/floor), built static without cgo.
+floor=$work/floor
+CGO_ENABLED=0 go build -o "$floor" ./bench/floor
 
 # A busybox bundle with the full state, for runc and crun.
 full='unshare uts ipc mnt pid net cgroup; cgroup set memory.max 100M; cgroup set pids.max 20; cap drop net_raw'
@@ -26,6 +30,10 @@ runs=${RUNS:-40}
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n bare /bin/true \
 	-n nsh-startup "$nsh --version" \
+	-n floor-hello "$floor hello" \
+	-n floor-one-shot "$floor oneshot /bin/true" \
+	-n floor-full "$floor full /bin/true" \
+	-n floor-full-200 "$floor full -n 200 /bin/true" \
 	-n unshare 'unshare -uimpnC --fork /bin/true' \
 	-n nsh-one-shot "$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	-n nsh-full "$nsh -c '$full; spawn /bin/true'" \
@@ -42,6 +50,7 @@ unshare -m --propagation private sh -c "
 	hyperfine -N --warmup 5 --runs $runs --export-json $out/v1.json \
 		-n unshare 'unshare -uimpnC --fork /bin/true' \
 		-n nsh-full \"$nsh -c '$full; spawn /bin/true'\" \
+		-n floor-full '$floor full /bin/true' \
 		-n runc 'runc run --bundle $work/bundle nsh-bench-v1' \
 		-n crun 'crun run --bundle $work/bundle nsh-bench-v1'
 "

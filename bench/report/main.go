@@ -55,22 +55,37 @@ func main() {
 		fmt.Printf("| %s | %.2f ms |\n", n, host[n])
 	}
 	fmt.Println()
-	fmt.Println("| ratio | measured | target |")
-	fmt.Println("|---|---|---|")
-	ratio := func(label string, a, b, target float64) {
+	if v, ok := host["floor-full-200"]; ok {
+		host["floor per spawn"] = v / 200
+	}
+	// Each target beside the same ratio for the floor (bench/floor): where
+	// the floor itself misses a target, Go and the kernel set it, not nsh.
+	fmt.Println("| ratio | nsh | floor | target |")
+	fmt.Println("|---|---|---|---|")
+	ratio := func(label string, m map[string]float64, a, fa, b string, target float64) {
 		ok := "met"
-		if a/b > target {
+		if m[a]/m[b] > target {
 			ok = "not met"
 		}
-		fmt.Printf("| %s | %.2f× | ≤ %.2f× (%s) |\n", label, a/b, target, ok)
+		fl := "—"
+		if m[fa] > 0 {
+			fl = fmt.Sprintf("%.2f×", m[fa]/m[b])
+		}
+		fmt.Printf("| %s | %.2f× | %s | ≤ %.2f× (%s) |\n", label, m[a]/m[b], fl, target, ok)
 	}
-	ratio("nsh one-shot / unshare", host["nsh-one-shot"], host["unshare"], 1.5)
-	ratio("nsh full state / runc run", host["nsh-full"], host["runc"], 0.25)
+	ratio("one-shot, 6 namespaces / unshare", host, "nsh-one-shot", "floor-one-shot", "unshare", 1.5)
+	ratio("full state / runc run", host, "nsh-full", "floor-full", "runc", 0.2)
 	if v1 != nil {
-		ratio("nsh full state / crun run (v1 view)", v1["nsh-full"], v1["crun"], 0.6)
-		ratio("nsh full state / runc run (v1 view)", v1["nsh-full"], v1["runc"], 0.25)
+		ratio("full state / crun run (v1 view)", v1, "nsh-full", "floor-full", "crun", 0.6)
+		ratio("full state / runc run (v1 view)", v1, "nsh-full", "floor-full", "runc", 0.2)
 	}
-	ratio("nsh per spawn in a script / unshare", host["nsh per spawn in a script"], host["unshare"], 1.2)
+	ratio("per spawn in a script, full state / unshare", host, "nsh per spawn in a script", "floor per spawn", "unshare", 0.7)
+	ratio("`nsh --version` / static Go hello", host, "nsh-startup", "", "floor-hello", 1.2)
+	fmt.Println()
+	fmt.Println("nsh against the floor, same work:")
+	for _, p := range [][2]string{{"nsh-startup", "floor-hello"}, {"nsh-one-shot", "floor-one-shot"}, {"nsh-full", "floor-full"}, {"nsh per spawn in a script", "floor per spawn"}} {
+		fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], host[p[0]], p[1], host[p[1]], host[p[0]]/host[p[1]])
+	}
 	if b, err := os.ReadFile(filepath.Join(dir, "rss.txt")); err == nil {
 		fmt.Println()
 		fmt.Println("Peak RSS (KB):", strings.Join(strings.Fields(string(b)), " "))

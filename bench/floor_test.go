@@ -1,0 +1,36 @@
+package bench
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The floor program bench/run.sh compares nsh with runs, and leaves no
+// cgroup behind: a smoke test, so that a broken floor is not found only
+// on the day someone benchmarks.
+func TestFloorSmoke(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("new namespaces and cgroups need root")
+	}
+	bin := filepath.Join(t.TempDir(), "floor")
+	build := exec.Command("go", "build", "-o", bin, "./floor")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./floor: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"hello"}, {"oneshot", "/bin/true"}, {"full", "-n", "3", "/bin/true"}} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("floor %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	out, err := exec.Command("find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", "floor-*").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(strings.TrimSpace(string(out))) > 0 {
+		t.Fatalf("floor left cgroups behind:\n%s", out)
+	}
+}
