@@ -479,3 +479,61 @@ func TestREPLAsPidNamespaceInit(t *testing.T) {
 	}
 	x.keys("exit", "Enter")
 }
+
+// An overlay root without root: nsh as nobody, in a user namespace of the
+// child's own (Linux 5.11 and later let it mount overlayfs). The lower is
+// nobody's own, as a rootless user's image would be: files owned by ids
+// the namespace does not map could be read but not copied up.
+func TestOverlayRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to an unprivileged user")
+	}
+	if _, err := exec.LookPath("busybox"); err != nil {
+		t.Skip("needs busybox-static")
+	}
+	bin, dir := installNSH(t)
+	low := filepath.Join(dir, "low")
+	if out, err := exec.Command(bin, "-c", "rootfs --busybox "+low).CombinedOutput(); err != nil {
+		t.Fatalf("rootfs --busybox: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(low, "etc", "old"), []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chown", "-R", "65534:65534", low).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	listing := func() string {
+		out, err := exec.Command("sh", "-c", `cd "$1" && find . -printf "%p %m %s %T@ %u\n" | sort`, "sh", low).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	before := listing()
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(tmp, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-c",
+		`rootfs low overlay; unshare user pid; spawn -d sh -c "echo new > /new; echo more >> /etc/passwd; rm /etc/old"; wait @1; logs @1; diff @1`)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "TMPDIR=" + tmp}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("overlay as nobody: %v\n%s", err, out)
+	}
+	for _, want := range []string{"C /etc\n", "D /etc/old\n", "C /etc/passwd\n", "A /new\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("diff as nobody lacks %q:\n%s", want, out)
+		}
+	}
+	if after := listing(); after != before {
+		t.Errorf("the lower layer changed:\n%s", diffLines(before, after))
+	}
+	if ents, _ := filepath.Glob(filepath.Join(tmp, ".nsh-layer-*")); len(ents) > 0 {
+		t.Errorf("layer directories left behind: %v", ents)
+	}
+}

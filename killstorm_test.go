@@ -244,3 +244,62 @@ func TestGuardedShortCommands(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// A SIGKILLed nsh leaves no overlay layer: the janitor removes what nsh
+// made for its children's roots (and never the lower, nor a kept upper).
+func TestOverlayLayersKilled(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts overlays")
+	}
+	if _, err := exec.LookPath("busybox"); err != nil {
+		t.Skip("needs busybox-static")
+	}
+	bin, dir := installNSH(t)
+	low, kept, tmp := filepath.Join(dir, "low"), filepath.Join(dir, "kept"), filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o700)
+	script := fmt.Sprintf("rootfs --busybox %s\nrootfs %s overlay\nunshare pid\nspawn -d sh -c 'echo x > /a; sleep 100'\nspawn -d sh -c 'echo y > /b; sleep 100'\n"+
+		"rootfs %s overlay --upper %s\nspawn -d sh -c 'echo z > /c; sleep 100'\nspawn sleep 100\n", low, low, low, kept)
+	cmd := exec.Command(bin, "-c", strings.ReplaceAll(script, "\n", "; "))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	r, w, _ := os.Pipe()
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	var out bytes.Buffer
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "@3 pid") && time.Now().Before(deadline); {
+		n, err := r.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	layers, _ := filepath.Glob(filepath.Join(tmp, ".nsh-layer-*"))
+	if len(layers) != 2 {
+		t.Errorf("want 2 layers while the children run, have %v (output %q)", layers, out.String())
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left, _ := filepath.Glob(filepath.Join(tmp, ".nsh-layer-*"))
+		beside, _ := filepath.Glob(filepath.Join(dir, ".nsh-layer-*"))
+		left = append(left, beside...)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("layers left after SIGKILL: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(kept, "c")); err != nil {
+		t.Errorf("the kept upper lost the child's file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(low, "bin", "busybox")); err != nil {
+		t.Errorf("the lower changed: %v", err)
+	}
+}

@@ -331,6 +331,8 @@ func runPs(s *Session, args []string) error {
 		for _, c := range s.children {
 			if !c.exited() {
 				keep = append(keep, c)
+			} else if err := c.proc.Layer.Remove(); err != nil {
+				fmt.Fprintf(s.Err, "ps --prune: remove %s's overlay layer: %v\n", c.ref(), err)
 			}
 		}
 		s.children = keep
@@ -538,6 +540,14 @@ func (s *Session) Close() {
 		case <-time.After(2 * time.Second):
 		}
 	}
+	// Their overlay layers (unless the user named the upper to keep).
+	s.mu.Lock()
+	for _, c := range s.children {
+		if c.exited() {
+			c.proc.Layer.Remove()
+		}
+	}
+	s.mu.Unlock()
 	// What the children left to nsh (it is their subreaper), then nsh's
 	// own cgroup changes, and the janitor.
 	isolate.EndOrphans()

@@ -25,6 +25,9 @@ func (s *Session) Prompt() string {
 		if r.ReadOnly {
 			root += ":ro"
 		}
+		if r.Overlay != nil {
+			root += "+overlay"
+		}
 		parts = append(parts, root)
 	}
 	if n := s.Spec.Net; n != nil && len(n.Veths) > 0 {

@@ -13,13 +13,18 @@ func init() {
 	register(
 		&Command{
 			Name: "rootfs", Group: "filesystem",
-			Usage:   []string{"rootfs DIR [ro]", "rootfs --busybox DIR", "rootfs off", "rootfs"},
+			Usage: []string{"rootfs DIR [ro]", "rootfs DIR overlay [--upper DIR]", "rootfs overlay LOWER1:LOWER2... [--upper DIR]",
+				"rootfs --busybox DIR", "rootfs off", "rootfs"},
 			Summary: "children pivot_root into DIR (a new mnt namespace comes with it)",
 			Example: "rootfs --busybox /tmp/root; unshare pid; spawn ps",
 			Help: "The child stage bind-mounts DIR on itself, mounts /proc and a minimal /dev (null, zero, full,\n" +
 				"random, urandom, tty, pts, shm) where DIR has them, then pivot_root(\".\", \".\") and detaches the\n" +
 				"old root: the host's files are gone from view, which chroot alone would not ensure.\n" +
-				"ro makes the root read-only. --busybox DIR builds a minimal rootfs from the host's static\n" +
+				"ro makes the root read-only. overlay makes it an overlayfs, as an image becomes a container:\n" +
+				"DIR (or LOWER1:LOWER2..., the first on top) is the read-only lower layer, never changed, and\n" +
+				"each child gets an upper layer of its own that takes its changes (diff @ID and commit @ID\n" +
+				"read it) and goes with the child; --upper DIR keeps it in DIR instead. The overlay is mounted\n" +
+				"in the child's mount namespace only. --busybox DIR builds a minimal rootfs from the host's static\n" +
 				"busybox (apt-get install busybox-static). Richer ones: debootstrap stable DIR, or\n" +
 				"docker export $(docker create debian) | tar -C DIR -x.",
 			Run: runRootfs,
@@ -28,10 +33,17 @@ func init() {
 				case 0:
 					return append([]string{"--busybox", "off"}, completeFiles(nil, partial)...)
 				case 1:
-					if args[0] == "--busybox" {
+					if args[0] == "--busybox" || args[0] == "overlay" {
 						return completeFiles(nil, partial)
 					}
-					return []string{"ro"}
+					return []string{"ro", "overlay"}
+				default:
+					if args[len(args)-1] == "--upper" {
+						return completeFiles(nil, partial)
+					}
+					if args[len(args)-1] == "overlay" || args[0] == "overlay" {
+						return []string{"--upper"}
+					}
 				}
 				return nil
 			},
@@ -96,6 +108,12 @@ func runRootfs(s *Session, args []string) error {
 		}
 		fmt.Fprintf(s.Err, "rootfs: built a busybox rootfs in %s (bin, sbin, usr, etc, proc, dev, tmp; busybox and its applets)\n", dir)
 		next.Rootfs = &isolate.Rootfs{Dir: dir}
+	case args[0] == "overlay" || (len(args) > 1 && args[1] == "overlay"):
+		o, err := parseOverlay(c, args)
+		if err != nil {
+			return err
+		}
+		next.Rootfs = &isolate.Rootfs{Dir: o.Lowers[0], Overlay: o}
 	case len(args) == 1 || (len(args) == 2 && args[1] == "ro"):
 		dir, err := filepath.Abs(args[0])
 		if err != nil {
@@ -116,7 +134,51 @@ func runRootfs(s *Session, args []string) error {
 	return s.commit(next)
 }
 
+// parseOverlay reads "DIR overlay [--upper DIR]" and "overlay L1:L2...
+// [--upper DIR]".
+func parseOverlay(c *Command, args []string) (*isolate.Overlay, error) {
+	var lowers string
+	rest := args
+	if args[0] == "overlay" {
+		if len(args) < 2 || strings.HasPrefix(args[1], "--") {
+			return nil, usageError(c, "rootfs overlay needs its lower layers: LOWER1:LOWER2..., the first on top")
+		}
+		lowers, rest = args[1], args[2:]
+	} else {
+		lowers, rest = args[0], args[2:]
+	}
+	o := &isolate.Overlay{}
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 2 && rest[0] == "--upper":
+		up, err := filepath.Abs(rest[1])
+		if err != nil {
+			return nil, err
+		}
+		o.Upper = up
+	default:
+		return nil, usageError(c, "after the lower layers only --upper DIR may come")
+	}
+	for _, l := range strings.Split(lowers, ":") {
+		if l == "" {
+			return nil, usageError(c, fmt.Sprintf("empty lower layer in %q: separate directories with single ':'", lowers))
+		}
+		abs, err := filepath.Abs(l)
+		if err != nil {
+			return nil, err
+		}
+		o.Lowers = append(o.Lowers, abs)
+	}
+	if err := isolate.CheckOverlay(o); err != nil {
+		return nil, fmt.Errorf("rootfs overlay: %w", err)
+	}
+	return o, nil
+}
+
 func rootfsText(r *isolate.Rootfs) string {
+	if r.Overlay != nil {
+		return r.Overlay.String()
+	}
 	if r.ReadOnly {
 		return r.Dir + " ro"
 	}

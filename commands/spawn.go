@@ -183,6 +183,9 @@ func (s *Session) waitForeground(verb string, proc *isolate.Child, spec *isolate
 	s.mu.Lock()
 	s.fg = proc
 	s.mu.Unlock()
+	// A foreground child's overlay upper goes with it: nothing can name
+	// it afterwards (diff and commit take a detached child's @ID).
+	defer proc.Layer.Remove()
 	status, err := proc.Wait()
 	s.mu.Lock()
 	s.fg = nil

@@ -215,8 +215,18 @@ func SaveScript(sp *isolate.Spec) string {
 			fmt.Fprintf(&b, "cgroup devices %s\n", r.Text())
 		}
 	}
-	if sp.Rootfs != nil {
-		fmt.Fprintf(&b, "rootfs %s\n", Quote(sp.Rootfs.Dir)+map[bool]string{true: " ro"}[sp.Rootfs.ReadOnly])
+	if r := sp.Rootfs; r != nil && r.Overlay != nil {
+		var lowers []string
+		for _, l := range r.Overlay.Lowers {
+			lowers = append(lowers, Quote(l))
+		}
+		fmt.Fprintf(&b, "rootfs overlay %s", strings.Join(lowers, ":"))
+		if r.Overlay.Upper != "" {
+			fmt.Fprintf(&b, " --upper %s", Quote(r.Overlay.Upper))
+		}
+		b.WriteString("\n")
+	} else if r != nil {
+		fmt.Fprintf(&b, "rootfs %s\n", Quote(r.Dir)+map[bool]string{true: " ro"}[r.ReadOnly])
 	}
 	for _, m := range sp.Mounts {
 		fmt.Fprintf(&b, "mount %s\n", mountWords(m))

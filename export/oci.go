@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -43,9 +44,34 @@ const ociVersion = "1.1.0"
 
 // OCIJSON is OCI's config as the file holds it: indented, with a newline.
 func OCIJSON(sp *isolate.Spec, args []string) ([]byte, []string, error) {
+	return OCIBundleJSON(sp, "", args)
+}
+
+// OCIBundleJSON is OCIJSON for a bundle in dir, whose overlay root (if
+// the plan has one) keeps its upper and work directories in the bundle:
+// dir/upper, unless the plan names an upper to keep, and dir/work, with
+// dir/rootfs the mount point. runc mounts an overlay on "/" as the root.
+func OCIBundleJSON(sp *isolate.Spec, dir string, args []string) ([]byte, []string, error) {
 	cfg, notes, err := OCI(sp, args)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o := sp.Rootfs.Overlay; o != nil {
+		abs := func(name string) string {
+			if dir == "" {
+				return name
+			}
+			a, _ := filepath.Abs(filepath.Join(dir, name))
+			return a
+		}
+		upper := o.Upper
+		if upper == "" {
+			upper = abs("upper")
+		}
+		cfg.Root.Path = abs("rootfs")
+		cfg.Mounts = append([]specs.Mount{{Destination: "/", Type: "overlay", Source: "overlay",
+			Options: []string{"lowerdir=" + strings.Join(o.Lowers, ":"), "upperdir=" + upper, "workdir=" + abs("work")}}}, cfg.Mounts...)
+		notes = append(notes, fmt.Sprintf("the overlay's upper layer is %s: unlike spawn's own, it stays after the container ends (remove it with the bundle)", upper))
 	}
 	b, err := json.MarshalIndent(cfg, "", "\t")
 	if err != nil {

@@ -307,8 +307,32 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 	for _, sc := range sp.Sysctls {
 		add("echo %s > %s", q(sc.Value), isolate.SysctlPath(sc.Key))
 	}
+	rootDir := ""
 	if r := sp.Rootfs; r != nil {
-		d := q(r.Dir)
+		rootDir = q(r.Dir)
+	}
+	if r := sp.Rootfs; r != nil && r.Overlay != nil {
+		// The layer's directories are made on the host (mktemp), the
+		// overlay mounted only in this mount namespace.
+		var lowers []string
+		for _, l := range r.Overlay.Lowers {
+			lowers = append(lowers, q(l))
+		}
+		add(`layer=$(mktemp -d /tmp/nsh-layer.XXXXXX) && mkdir "$layer/work" "$layer/root"`)
+		upper := `"$layer/upper"`
+		if r.Overlay.Upper != "" {
+			upper = q(r.Overlay.Upper)
+			add("mkdir -p %s", upper)
+		} else {
+			add(`mkdir "$layer/upper"`)
+		}
+		add(`mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir="$layer/work" "$layer/root"`, strings.Join(lowers, ":"), upper)
+		add(`echo "overlay upper layer: %s (it stays: remove $layer when done)" >&2`, strings.Trim(upper, `"`))
+		rootDir = `"$layer/root"`
+		notes = append(notes, "the overlay's layer directories are made with mktemp and stay after the command ends; nsh's own go with the child")
+	}
+	if r := sp.Rootfs; r != nil {
+		d := rootDir
 		add("mount --bind %s %s", d, d)
 		add("if [ -d %s/proc ]; then mount -t proc proc %s/proc; fi", d, d)
 		add("if [ -d %s/dev ]; then mount -t tmpfs -o mode=755,size=65536k,nosuid tmpfs %s/dev", d, d)
@@ -316,13 +340,12 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 		add("  mkdir %s/dev/pts %s/dev/shm; mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts %s/dev/pts", d, d, d)
 		add("  ln -s pts/ptmx %s/dev/ptmx; mount -t tmpfs -o mode=1777,nosuid,nodev,noexec shm %s/dev/shm; fi", d, d)
 	}
-	root := ""
-	if sp.Rootfs != nil {
-		root = sp.Rootfs.Dir
-	}
 	for _, m := range sp.Mounts {
-		t := q(root + m.Target)
-		if root != "" {
+		t := q(m.Target)
+		if rootDir != "" {
+			t = rootDir + q(m.Target)
+		}
+		if rootDir != "" {
 			add("mkdir -p %s", t)
 		}
 		switch m.Type {
@@ -343,9 +366,9 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 	}
 	if r := sp.Rootfs; r != nil {
 		if r.ReadOnly {
-			add("mount -o remount,bind,ro %s", q(r.Dir))
+			add("mount -o remount,bind,ro %s", rootDir)
 		}
-		add("cd %s && pivot_root . . && umount -l . && cd /", q(r.Dir))
+		add("cd %s && pivot_root . . && umount -l . && cd /", rootDir)
 	}
 	var priv []string
 	if u := sp.User; u != nil {

@@ -539,6 +539,22 @@ func (im *importer) mounts() {
 			opts[o] = true
 		}
 		switch {
+		case m.Type == "overlay" && m.Destination == "/" && sp.Rootfs != nil:
+			// export oci's overlay root: the lowers are the plan's; an
+			// upper outside the bundle was one the user kept.
+			o := &isolate.Overlay{}
+			for _, opt := range m.Options {
+				if v, ok := strings.CutPrefix(opt, "lowerdir="); ok {
+					o.Lowers = strings.Split(v, ":")
+				} else if v, ok := strings.CutPrefix(opt, "upperdir="); ok && filepath.Dir(v) != filepath.Clean(im.bundle) {
+					o.Upper = v
+				}
+			}
+			if len(o.Lowers) == 0 {
+				im.skip(path, "an overlay root without lowerdir")
+				continue
+			}
+			sp.Rootfs = &isolate.Rootfs{Dir: o.Lowers[0], Overlay: o}
 		case m.Type == "proc":
 			sp.Mounts = append(sp.Mounts, isolate.Mount{Type: "proc", Target: m.Destination})
 		case m.Type == "tmpfs":

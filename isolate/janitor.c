@@ -8,11 +8,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +31,8 @@ static size_t ndirs, capdirs;
 static char **subtrees;
 static size_t nsub, capsub;
 static char *leaf, *leafparent;
+static char **trees;
+static size_t ntrees, captrees;
 
 static void *grow(void *p, size_t *cap, size_t n, size_t size)
 {
@@ -187,6 +191,15 @@ static void line(char *l)
 	} else if (strcmp(l, "subtree") == 0) {
 		subtrees = grow(subtrees, &capsub, nsub, sizeof *subtrees);
 		subtrees[nsub++] = copy(arg);
+	} else if (strcmp(l, "tree") == 0) {
+		trees = grow(trees, &captrees, ntrees, sizeof *trees);
+		trees[ntrees++] = copy(arg);
+	} else if (strcmp(l, "untree") == 0) {
+		for (size_t k = 0; k < ntrees; k++)
+			if (trees[k] && strcmp(trees[k], arg) == 0) {
+				free(trees[k]);
+				trees[k] = NULL;
+			}
 	} else if (strcmp(l, "leaf") == 0) {
 		char *sp = strchr(arg, ' ');
 		if (sp) {
@@ -199,8 +212,30 @@ static void line(char *l)
 	}
 }
 
+static int unlink_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP || flag == FTW_DNR) {
+		// overlayfs leaves work/work at mode 000: an owner who is not
+		// root opens it before emptying it.
+		if (flag == FTW_DNR && chmod(path, 0700) == 0)
+			nftw(path, unlink_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+	return 0;
+}
+
 static void finish(void)
 {
+	// A layer nsh made (tree): never followed through a symlink or into
+	// another filesystem (FTW_PHYS, FTW_MOUNT), so nothing but what nsh
+	// made is removed.
+	for (size_t k = ntrees; k-- > 0;)
+		if (trees[k])
+			nftw(trees[k], unlink_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	// Children's cgroups were announced after their parents: newest
 	// first. One nsh was only about to make holds nothing of nsh's (a
 	// child is placed only once its cgroup is made): it is removed if it

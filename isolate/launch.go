@@ -77,7 +77,11 @@ type Child struct {
 	step       func(string)
 
 	group *cgroup.Group // the child's cgroup, removed once it is reaped
-	links []hostLink    // host ends of its veth pairs, removed likewise
+	// Layer is its overlay's writable layer, if its root is an overlay.
+	// It outlives the child, so that what the child changed can still be
+	// read: whoever holds the Child removes it (Layer.Remove).
+	Layer *Layer
+	links []hostLink // host ends of its veth pairs, removed likewise
 	// OOMKills is how many of the child's processes the OOM killer
 	// ended, known once Wait returns.
 	OOMKills int
@@ -159,7 +163,7 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 	return start(spec, opt, plan)
 }
 
-func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
+func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	if len(spec.Args) == 0 {
 		return nil, errors.New("no command to run")
 	}
@@ -220,8 +224,22 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (*Child, error) {
 		lateWrites = append(lateWrites, LateWrite{FD: stageFD + len(extra), Path: lf.f.Name(), Value: lf.value})
 		extra = append(extra, lf.f)
 	}
-	prog, err := planStage(spec)
+	if r := spec.Rootfs; r != nil && r.Overlay != nil && !plan.enter {
+		if c.Layer, err = newLayer(r.Overlay); err != nil {
+			c.release()
+			return nil, err
+		}
+		opt.step("overlay layer: upper %s, work %s (nsh's own%s)", c.Layer.Upper, c.Layer.work, map[bool]string{true: "; the upper is kept", false: ", removed with the child"}[c.Layer.Kept])
+		layer := c.Layer
+		defer func() {
+			if err != nil {
+				layer.Remove()
+			}
+		}()
+	}
+	prog, err := planStage(spec, c.Layer)
 	if err != nil {
+		c.Layer.Remove()
 		c.release()
 		return nil, err
 	}

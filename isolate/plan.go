@@ -142,7 +142,7 @@ func (p *program) steps(n int, execPath string) []string {
 
 // planStage is what the child stage does, in order: the work of the
 // namespaces, then the user and capabilities, then the command.
-func planStage(spec *Spec) (*program, error) {
+func planStage(spec *Spec, layer *Layer) (*program, error) {
 	p := &program{}
 	if spec.Has("cgroup") {
 		// Now, in its own cgroup: that cgroup becomes the root it sees.
@@ -159,7 +159,7 @@ func planStage(spec *Spec) (*program, error) {
 	}
 	switch {
 	case spec.Rootfs != nil:
-		planRootfs(p, spec)
+		planRootfs(p, spec, layer)
 	case spec.Has("mnt"):
 		if spec.Has("pid") {
 			// A fresh /proc shows the new pid namespace; the old one
@@ -281,14 +281,34 @@ func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
 	p.add(code, desc, "execve", append(args, env...)...)
 }
 
-func planRootfs(p *program, spec *Spec) {
+func planRootfs(p *program, spec *Spec, layer *Layer) {
 	root := spec.Rootfs.Dir
+	has := func(rel string) bool { return isDirIn(root, rel) }
+	if layer != nil {
+		// The overlay is mounted in the child's own mount namespace
+		// only: the host never sees it, and it goes with the child.
+		root, has = layer.merged, layer.has
+		opts := layer.options(spec.Has("user"))
+		o := p.add(opMount, "mount(overlay, "+root+", overlay, "+opts+")", "mount the overlay root on "+root,
+			"overlay", root, "overlay", "0", opts)
+		o.hint = func(e unix.Errno) string {
+			switch {
+			case e == unix.EPERM && spec.Has("user"):
+				return "this kernel does not let a user namespace mount overlayfs (Linux 5.11 or later does): run nsh as root, or use a plain rootfs"
+			case e == unix.EINVAL || e == unix.ENODEV:
+				return "the kernel refused the overlay: overlayfs must be available (modprobe overlay), and the upper layer must be on a filesystem that can be one (not overlayfs, tmpfs or ext4 are fine; see dmesg)"
+			case e == unix.EBUSY:
+				return "the upper layer is in use by another child's overlay: give each child an upper of its own"
+			}
+			return ""
+		}
+	}
 	p.add(opMount, fmt.Sprintf("mount(--bind %s %s)", root, root), "bind the rootfs on itself", root, root, "", u(unix.MS_BIND|unix.MS_REC), "")
 	// Opened after the bind, so that it is the new mount's root; every
 	// path below is resolved inside it.
 	p.add(opRootFD, "", "open the rootfs "+root, root)
 	in := func(rel string) string { return filepath.Join(root, rel) }
-	if isDirIn(root, "proc") {
+	if has("proc") {
 		o := p.add(opMountIn, fmt.Sprintf("mount(proc, %s, proc)", in("proc")), "mount a fresh /proc in the rootfs",
 			"proc", "proc", "proc", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "")
 		if spec.Has("user") && !spec.Has("pid") {
@@ -300,7 +320,7 @@ func planRootfs(p *program, spec *Spec) {
 			}
 		}
 	}
-	if isDirIn(root, "dev") {
+	if has("dev") {
 		// A minimal /dev: the usual character devices bind-mounted from
 		// the host (mknod is refused in a user namespace, a bind is not),
 		// a private devpts and a /dev/shm.

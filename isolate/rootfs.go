@@ -16,8 +16,12 @@ import (
 
 // Rootfs is the root filesystem children pivot into.
 type Rootfs struct {
+	// Dir is the root; for an overlay, its top lower layer.
 	Dir      string `json:"dir"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
+	// Overlay, when set, makes the root an overlayfs of read-only lower
+	// layers and a writable upper one (overlay.go).
+	Overlay *Overlay `json:"overlay,omitempty"`
 }
 
 // Mount is an extra mount in the child's mount namespace. With a rootfs,

@@ -22,6 +22,8 @@ import (
 //	del DIR              nsh removed it, or did not make it after all
 //	subtree DIR CTRL...  nsh enabled CTRLs in DIR/cgroup.subtree_control
 //	leaf LEAF PARENT     nsh is moving itself (and the janitor) into LEAF
+//	tree DIR             nsh made DIR, a directory tree (a child's overlay layer)
+//	untree DIR           nsh removed it
 //
 // At end of file, which comes however nsh ends, it kills what is left in
 // each made cgroup, removes them newest first, removes (without killing
@@ -128,10 +130,26 @@ func janitorSay(words ...string) {
 	switch words[0] {
 	case "del":
 		janPending--
-	case "add", "subtree", "leaf":
+	case "add", "subtree", "leaf", "tree":
 		janPending++
+	case "untree":
+		janPending--
 	}
 }
+
+// TrackTree tells the janitor of a directory tree nsh made outside the
+// cgroup filesystem (a child's overlay layer), so that it is removed even
+// if nsh is killed; UntrackTree, once nsh removed it itself.
+func TrackTree(dir string) error {
+	if err := startJanitor(); err != nil {
+		return err
+	}
+	janitorSay("tree", dir)
+	return nil
+}
+
+// UntrackTree: nsh removed dir itself.
+func UntrackTree(dir string) { janitorSay("untree", dir) }
 
 // stopJanitor closes the pipe and, when the janitor has something to
 // undo, waits for it to finish. With nothing pending (nsh removed all it

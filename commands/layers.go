@@ -1,0 +1,124 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"nsh/isolate"
+	"nsh/isolate/layer"
+)
+
+func init() {
+	register(
+		&Command{
+			Name: "diff", Group: "filesystem",
+			Usage:   []string{"diff @ID [--json]"},
+			Summary: "what a child changed in its overlay root: A (added), C (changed), D (deleted), like docker diff",
+			Example: "rootfs /tmp/root overlay; spawn -d sh -c 'echo hi > /new; rm /etc/motd'; diff @1",
+			Help: "Read from the child's upper layer: a path only there was added, one the lower layers have too\n" +
+				"was changed (a directory appears when something in it changed), a whiteout is a deletion, and\n" +
+				"an opaque directory (removed, then made again) deletes what the lowers had in it. Works after\n" +
+				"the child has ended, until ps --prune or the end of the session removes its layer (an upper\n" +
+				"named with --upper stays).",
+			JSON:     func(args []string) bool { return true },
+			Run:      runDiff,
+			Complete: completeChildArg(0),
+		},
+		&Command{
+			Name: "commit", Group: "filesystem",
+			Usage:   []string{"commit @ID FILE.tar"},
+			Summary: "a child's upper layer as a tar, with OCI whiteouts (.wh.NAME), to become an image layer",
+			Example: "commit @1 /tmp/layer.tar; tar -tvf /tmp/layer.tar",
+			Help: "A deleted path becomes an empty .wh.NAME beside it, an opaque directory gets .wh..wh..opq,\n" +
+				"as the OCI image layer format says; owners, modes, times and hard links are kept. An image:\n" +
+				"tar -C LOWER -c . | podman import - base, then podman import the layer on top of it,\n" +
+				"or add it to an OCI image's layers. FILE must not exist: nsh never overwrites a file.",
+			Run: runCommit,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return s.childRefs()
+				}
+				if len(args) == 1 {
+					return completeFiles(nil, partial)
+				}
+				return nil
+			},
+		},
+	)
+}
+
+// childLayer is the overlay layer of child @ID.
+func (s *Session) childLayer(verb, word string) (*child, *isolate.Layer, error) {
+	c, err := s.lookupChild(word, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", verb, err)
+	}
+	l := c.proc.Layer
+	if l == nil {
+		return nil, nil, fmt.Errorf("%s %s: %w: plan rootfs DIR overlay before spawn -d, then %s its @ID", verb, word, layer.ErrNoLayer, verb)
+	}
+	return c, l, nil
+}
+
+type diffJSON struct {
+	Child   string         `json:"child"`
+	Upper   string         `json:"upper"`
+	Lowers  []string       `json:"lowers"`
+	Changes []layer.Change `json:"changes"`
+}
+
+func runDiff(s *Session, args []string) error {
+	c, _ := Lookup("diff")
+	if len(args) != 1 {
+		return usageError(c, "diff takes one child: @ID")
+	}
+	ch, l, err := s.childLayer("diff", args[0])
+	if err != nil {
+		return err
+	}
+	changes, err := layer.Diff(l.Upper, l.Lowers)
+	if err != nil {
+		return fmt.Errorf("diff %s: %w", args[0], err)
+	}
+	if s.json {
+		return s.emit(diffJSON{Child: ch.ref(), Upper: l.Upper, Lowers: l.Lowers, Changes: append([]layer.Change{}, changes...)})
+	}
+	if len(changes) == 0 {
+		fmt.Fprintf(s.Err, "diff: %s changed nothing in its root\n", ch.ref())
+	}
+	for _, x := range changes {
+		fmt.Fprintln(s.Out, x)
+	}
+	return nil
+}
+
+func runCommit(s *Session, args []string) error {
+	c, _ := Lookup("commit")
+	if len(args) != 2 {
+		return usageError(c, "commit takes a child and a file: commit @ID FILE.tar")
+	}
+	ch, l, err := s.childLayer("commit", args[0])
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(args[1], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("commit: %s exists: nsh never overwrites a file; give a new name, or remove it first", args[1])
+	}
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	err = layer.Commit(l.Upper, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(args[1])
+		return fmt.Errorf("commit %s: %w", args[0], err)
+	}
+	if !ch.exited() {
+		fmt.Fprintf(s.Err, "commit: %s still runs: the tar is its layer as it was just now\n", ch.ref())
+	}
+	return nil
+}
