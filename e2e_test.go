@@ -317,6 +317,35 @@ func TestREPL(t *testing.T) {
 	x.waitFor(`spawn: killing the child \(SIGKILL\)\s+\[status 137\]\s+nsh\[uts,mnt,pid\]# ?$`)
 	x.keys("share pid", "Enter")
 
+	// top: a live table, refreshed in place on the alternate screen; q
+	// gives the prompt back as it was, with the terminal's modes restored
+	// (typed text echoes, a line is read whole), and so does Ctrl-C.
+	x.keys("cgroup set cpu.max 0.5", "Enter")
+	x.keys("spawn -d sh -c 'while :; do :; done'", "Enter")
+	x.waitFor(`(?m)^@1 pid \d+`)
+	x.keys("top", "Enter")
+	x.waitFor(`nsh top — \d\d:\d\d:\d\d — 1 running; q or Ctrl-C returns to the prompt`)
+	x.waitFor(`(?m)^@1 +\d+ .*(4[5-9]|5[0-5])\.\d% / 50% \[#########[#.]\]`)
+	before := x.screen()
+	x.waitFor(`nsh top`)
+	time.Sleep(1200 * time.Millisecond)
+	if after := x.screen(); after == before || strings.Count(after, "nsh top") != 1 {
+		t.Errorf("top did not redraw in place:\n%s", after)
+	}
+	x.keys("q")
+	x.waitFor(`(?m)^nsh\[uts,mnt cpu=0.5\]# ?$`)
+	if strings.Contains(x.screen(), "nsh top") {
+		t.Errorf("top's screen stayed after q:\n%s", x.screen())
+	}
+	x.keys("echo modes-back", "Enter")
+	x.waitFor(`(?m)^nsh\[uts,mnt cpu=0.5\]# echo modes-back\s+modes-back$`)
+	x.keys("top", "Enter")
+	x.waitFor(`nsh top`)
+	x.keys("C-c")
+	x.waitFor(`(?m)^nsh\[uts,mnt cpu=0.5\]# ?$`)
+	x.keys("kill @1; cgroup unset cpu.max", "Enter")
+	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+
 	// Ctrl-C at the prompt clears the line.
 	x.keys("garbage", "C-c")
 	x.waitFor(`nsh\[uts,mnt\]# garbage\^C\s+nsh\[uts,mnt\]# ?$`)

@@ -21,7 +21,7 @@ func init() {
 		Name: "cgroup", Group: "cgroups",
 		Usage: []string{
 			"cgroup set KEY VALUE... [@ID]", "cgroup set KEY VALUE... PID --force", "cgroup unset KEY", "cgroup show [@ID|PID] [--json]", "cgroup ls [--json]",
-			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID|PID", "cgroup stat @ID|PID", "cgroup files @ID|PID",
+			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID|PID", "cgroup stat @ID|PID", "cgroup stat --watch @ID", "cgroup files @ID|PID",
 			"cgroup off", "cgroup on", "cgroup devices [allow|deny RULE | reset]",
 		},
 		Summary: "limit and watch children through cgroups (keys are v2 file names)",
@@ -166,6 +166,17 @@ func runCgroup(s *Session, args []string) error {
 		}
 		return s.commit(next)
 	case "procs", "stat", "files":
+		if sub == "stat" && len(rest) == 2 && (rest[0] == "--watch" || rest[1] == "--watch") {
+			ref := rest[0]
+			if ref == "--watch" {
+				ref = rest[1]
+			}
+			ch, err := s.lookupChild(ref, true)
+			if err != nil {
+				return fmt.Errorf("cgroup stat --watch: %w", err)
+			}
+			return s.top(&topSampler{only: ch}, false)
+		}
 		if len(rest) != 1 {
 			return usageError(c, "cgroup "+sub+" takes one child (@ID) or PID")
 		}
