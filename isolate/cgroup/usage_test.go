@@ -18,7 +18,7 @@ func TestUsageV2Fake(t *testing.T) {
 	defer g.Remove(nil)
 	d := g.UnifiedDir()
 	for f, v := range map[string]string{"memory.current": "1048576\n", "memory.peak": "2097152\n", "pids.current": "3\n", "pids.max": "20\n",
-		"cpu.stat": "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 250000\n",
+		"cpu.stat":      "usage_usec 1500000\nuser_usec 1000000\nsystem_usec 500000\nnr_periods 10\nnr_throttled 4\nthrottled_usec 250000\n",
 		"memory.events": "low 0\nhigh 0\nmax 2\noom 1\noom_kill 1\n"} {
 		if err := os.WriteFile(filepath.Join(d, f), []byte(v), 0o644); err != nil {
 			t.Fatal(err)
