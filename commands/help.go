@@ -39,7 +39,7 @@ func runHelp(s *Session, args []string) error {
 			}
 		}
 		fmt.Fprintln(s.Out, "\n`help CMD` for one command, `help tour` for a five-minute guided tour.")
-		fmt.Fprintln(s.Out, "Reports (ps, ns, cap show, cgroup show|stat, show, doctor, rlimit show, seccomp show...) take --json.")
+		fmt.Fprintln(s.Out, "Reports (ps, ns, cap show, cgroup show|stat, show, doctor, rlimit show, seccomp show, diff, top...) take --json.")
 		return nil
 	case len(args) == 1 && args[0] == "tour":
 		fmt.Fprint(s.Out, tour)
@@ -100,6 +100,11 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
 8. A root and a network of its own.
      rootfs --busybox /tmp/root
      unshare net; net up lo
+     rootfs /tmp/root overlay # an image below, a layer of its own on top
+     spawn -d --name w sh -c 'echo hi > /new; rm /etc/group'
+     diff @w                  # A /new, D /etc/group: docker diff
+     commit @w /tmp/w.tar     # the layer as a tar, with .wh.group
+     top --once               # docker stats: usage against the limits
 9. Take it with you, or take apart what others made.
      export sh /tmp/demo.sh   # unshare, setpriv, cgroup writes: sh /tmp/demo.sh
      export oci /tmp/bundle   # runc run --bundle /tmp/bundle demo

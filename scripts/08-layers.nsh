@@ -1,0 +1,44 @@
+#!/usr/bin/env nsh
+# How an image becomes a container: read-only lower layers, a writable upper
+# layer on top, overlayfs between them (what docker diff and docker commit
+# read). Run it as root:  nsh scripts/08-layers.nsh
+# Needs busybox-static (apt-get install busybox-static).
+
+note "An image: a busybox tree with a few files a container will change"
+rootfs --busybox /tmp/nsh-08/lower
+rootfs off
+spawn sh -c 'cd /tmp/nsh-08/lower && echo hello > etc/motd && echo old > etc/old && echo readme > home/readme'
+spawn sh -c 'cd /tmp/nsh-08/lower && find . | sort | xargs stat -c "%n %a %s %Y %N" > /tmp/nsh-08/lower.before'
+expect status 0
+
+note "The container's root: the image below, never written, and a layer of its own on top"
+rootfs /tmp/nsh-08/lower overlay
+unshare pid uts
+hostname layered
+spawn grep " / " /proc/mounts
+
+note "It adds a file, changes one, deletes one, and replaces a directory"
+spawn -d --name box sh -c 'echo new > /newfile; echo changed >> /etc/motd; rm /etc/old; rm -r /home; mkdir /home; echo mine > /home/note'
+wait @box
+
+note "docker diff: A added, C changed, D deleted (a whiteout, or a directory made opaque)"
+diff @box
+
+note "docker commit: the upper layer as a tar; deletions are OCI whiteouts (.wh.NAME, .wh..wh..opq)"
+commit @box /tmp/nsh-08/layer.tar
+rootfs off
+spawn tar -tf /tmp/nsh-08/layer.tar
+spawn sh -c 'tar -tf /tmp/nsh-08/layer.tar | grep -qx etc/.wh.old && tar -tf /tmp/nsh-08/layer.tar | grep -qx home/.wh..wh..opq'
+expect status 0
+
+note "The image is as it was: every name, mode, size, time and link target"
+spawn sh -c 'cd /tmp/nsh-08/lower && find . | sort | xargs stat -c "%n %a %s %Y %N" | cmp - /tmp/nsh-08/lower.before && echo "lower layer unchanged"'
+expect status 0
+
+note "A second container from the same image starts clean: the first one's layer went with it"
+rootfs /tmp/nsh-08/lower overlay
+spawn sh -c 'cat /etc/motd /etc/old; test ! -e /newfile'
+expect status 0
+
+rootfs off
+spawn rm -rf /tmp/nsh-08

@@ -1,0 +1,31 @@
+#!/usr/bin/env nsh
+# Watching containers use what their cgroups allow, as docker stats and
+# systemd-cgtop do: memory against memory.max, CPU against cpu.max, pids
+# against pids.max. Run it as root:  nsh scripts/09-watch.nsh
+# (Interactively, top refreshes in place until q.)
+
+note "Three children under the same limits: half a CPU, 64M of memory, 20 processes"
+unshare pid uts mnt
+cgroup set cpu.max 0.5
+cgroup set memory.max 64M
+cgroup set pids.max 20
+spawn -d --name spin sh -c 'while :; do :; done'
+spawn -d --name mem sh -c 'head -c 40m /dev/zero | tail > /dev/null; sleep 100'
+spawn -d --name idle sleep 100
+
+note "docker stats --no-stream: one table, CPU over one second, bars against each limit"
+top --once
+
+note "spin is pinned at its cpu.max: 50% of a core, and the throttled time grows"
+cgroup stat @spin
+
+note "Checked from inside: a loop under cpu.max 0.5 gets about 1 s of CPU in 2 s of wall time"
+spawn sh -c 'while :; do :; done & sleep 2; set -- $(cut -d" " -f14,15 /proc/$!/stat); kill $!; t=$(($1 + $2)); echo "ticks of CPU in 2 s: $t (100 a second)"; test $t -ge 80 -a $t -le 125'
+expect status 0
+
+note "Off a terminal, top prints a line per child each second until none runs"
+kill @spin KILL
+kill @mem KILL
+spawn -d --name short sleep 1.5
+kill @idle KILL
+top
