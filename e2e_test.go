@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // installNSH copies the nsh that testscript put on PATH into a directory
@@ -564,5 +567,49 @@ func TestOverlayRootless(t *testing.T) {
 	}
 	if ents, _ := filepath.Glob(filepath.Join(tmp, ".nsh-layer-*")); len(ents) > 0 {
 		t.Errorf("layer directories left behind: %v", ents)
+	}
+}
+
+// A terminal nsh does not control (the console /init reads from, setsid
+// nsh < /dev/ttyS0): children run without job control, with one note, and
+// spawn works (it used to fail with "inappropriate ioctl for device").
+func TestTerminalNotControlling(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("spawns children in new namespaces")
+	}
+	bin, _ := installNSH(t)
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skip("no /dev/ptmx:", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	cmd := exec.Command(bin, "-c", "unshare pid uts; hostname console; spawn hostname; spawn -d sleep 0.2; wait @1; spawn echo again")
+	cmd.Stdin = pts
+	// A session of its own and no controlling terminal: stdin is a
+	// terminal, but not nsh's.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("nsh on a terminal it does not control: %v\n%s", err, out)
+	}
+	for _, want := range []string{"console\n", "again\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if c := strings.Count(string(out), "children run without job control"); c != 1 {
+		t.Errorf("the note came %d times, want once:\n%s", c, out)
 	}
 }

@@ -60,6 +60,9 @@ func (e *ExecError) Status() int {
 	return 126
 }
 
+// noJobControlOnce: the note on a terminal nsh cannot hand over, once.
+var noJobControlOnce sync.Once
+
 // Child is a running child.
 type Child struct {
 	// Pid runs the command. It is nsh's own child, except after joining a
@@ -289,6 +292,15 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	case opt.Detached:
 		attr.Setpgid = true
 		c.ownGroup = true
+	case opt.Foreground && opt.Stdin != nil && isTerminal(opt.Stdin):
+		// A console as /init's stdin, setsid nsh < /dev/ttyS0, some
+		// service managers: a terminal, but not nsh's to give away
+		// (TIOCSPGRP would fail with ENOTTY). The child shares nsh's
+		// group and the terminal's signals do not reach it, as in a
+		// shell without job control.
+		noJobControlOnce.Do(func() {
+			c.say("standard input is a terminal nsh does not control (a console, or setsid): children run without job control, so Ctrl-C and Ctrl-Z do not reach them")
+		})
 	}
 	if attr.Cloneflags != 0 || len(plan.files) == 0 {
 		opt.step("clone(%s) and execve(/proc/self/exe) as %s", cloneFlagNames(spec), stageName)
