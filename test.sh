@@ -44,3 +44,13 @@ fuzz FuzzSession ./commands
 fuzz FuzzParse ./isolate/cgroup
 fuzz FuzzParseText ./isolate/capability
 fuzz FuzzParseList ./isolate/capability
+# The kernels and cgroup layouts users run, booted for real in qemu
+# (dev/vm.sh): Debian's LTS kernel with pure cgroup v2, then with pure v1.
+# This host is the third row of the matrix (hybrid, above). NSH_VM=0 skips
+# it (no root, or a machine without qemu's packages reachable).
+if [ "$(id -u)" -eq 0 ] && [ "${NSH_VM:-1}" != 0 ]; then
+	for layout in v2 v1; do
+		echo "== dev/vm.sh $layout"
+		./dev/vm.sh "$layout"
+	done
+fi

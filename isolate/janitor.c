@@ -6,6 +6,7 @@
 // limit: every line and every path is allocated as it comes.
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -228,6 +229,28 @@ static int unlink_one(const char *path, const struct stat *st, int flag, struct 
 	return 0;
 }
 
+// others_below says whether dir has a child cgroup other than leaf: then
+// controllers nsh enabled in it stay on, since turning one off takes its
+// files from every child that uses it (another nsh's too).
+static int others_below(const char *dir, const char *leaf)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 1;
+	const char *leafname = leaf ? strrchr(leaf, '/') : NULL;
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (leafname && strcmp(e->d_name, leafname + 1) == 0)
+			continue;
+		found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
 static void finish(void)
 {
 	// A layer nsh made (tree): never followed through a symlink or into
@@ -252,6 +275,8 @@ static void finish(void)
 		if (!rest)
 			continue;
 		*rest++ = 0;
+		if (others_below(dir, leaf))
+			continue;
 		char *minus = malloc(2 * strlen(rest) + 2), *m = minus;
 		if (!minus)
 			_exit(1);

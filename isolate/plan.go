@@ -296,7 +296,7 @@ func planRootfs(p *program, spec *Spec, layer *Layer) {
 			case e == unix.EPERM && spec.Has("user"):
 				return "this kernel does not let a user namespace mount overlayfs (Linux 5.11 or later does): run nsh as root, or use a plain rootfs"
 			case e == unix.EINVAL || e == unix.ENODEV:
-				return "the kernel refused the overlay: overlayfs must be available (modprobe overlay), and the upper layer must be on a filesystem that can be one (not overlayfs, tmpfs or ext4 are fine; see dmesg)"
+				return "the kernel refused the overlay: overlayfs must be available (modprobe overlay), and the upper layer must be on a filesystem that can hold one (tmpfs and ext4 can, overlayfs cannot; dmesg says which)"
 			case e == unix.EBUSY:
 				return "the upper layer is in use by another child's overlay: give each child an upper of its own"
 			}

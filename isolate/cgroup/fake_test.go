@@ -227,3 +227,24 @@ func TestUse(t *testing.T) {
 		t.Error("use of a missing cgroup succeeded")
 	}
 }
+
+// Controllers nsh turned on stay on while another cgroup below the parent
+// (another nsh's child, say) may use them: turning one off would take its
+// files from that cgroup (seen on a pure v2 host in qemu, dev/vm.sh).
+func TestV2FakeCleanupKeepsOthersControllers(t *testing.T) {
+	h := fakeV2(t, "memory pids")
+	parent := filepath.Join(h.Hierarchies[0].Mount, "user.slice")
+	g, err := New(h, Config{Settings: []Setting{{"memory.max", "104857600"}}}, "nsh-test-2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(parent, "nsh-other-1")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g.Remove(nil)
+	Cleanup()
+	if got := read(t, filepath.Join(parent, "cgroup.subtree_control")); got != "+memory +pids" {
+		t.Errorf("subtree_control after cleanup beside another cgroup = %q, want them left on", got)
+	}
+}

@@ -302,6 +302,10 @@ var ioMaxKeys = map[string]bool{"rbps": true, "wbps": true, "riops": true, "wiop
 
 // parseIOMax reads MAJ:MIN rbps=N wbps=N riops=N wiops=N.
 func parseIOMax(args []string) (string, error) {
+	if len(args) == 1 {
+		// Quoted whole, as the file takes it: "8:0 rbps=1048576".
+		args = strings.Fields(args[0])
+	}
 	if len(args) < 2 {
 		return "", errors.New("give MAJ:MIN and at least one of rbps= wbps= riops= wiops=")
 	}

@@ -105,6 +105,21 @@ func leaveParent(pdir string, step Step) error {
 	return nil
 }
 
+// othersBelow says whether dir has a child cgroup other than nsh's own
+// leaf (its children's are removed before this is asked).
+func othersBelow(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, e := range ents {
+		if e.IsDir() && (selfLeaf == nil || filepath.Join(dir, e.Name()) != selfLeaf.leaf) {
+			return true
+		}
+	}
+	return false
+}
+
 // Cleanup undoes what nsh changed on v2 outside its children's cgroups:
 // the controllers it enabled and its move into a leaf. Children's cgroups
 // are removed before, with their children. The janitor is then told that
@@ -117,8 +132,14 @@ func Cleanup() {
 		for _, c := range enabled[i].ctrls {
 			minus = append(minus, "-"+c)
 		}
-		// Another nsh may still use them: then the kernel says EBUSY and
-		// they stay on, which is harmless.
+		// The kernel lets controllers be turned off while other children
+		// of the parent (another nsh's, anyone's) use them, and their
+		// files vanish under them (found on a pure v2 host: a second nsh
+		// in the same cgroup lost memory.max mid-run). They stay on
+		// while the parent has any child cgroup but nsh's own leaf.
+		if othersBelow(enabled[i].dir) {
+			continue
+		}
 		os.WriteFile(filepath.Join(enabled[i].dir, "cgroup.subtree_control"), []byte(strings.Join(minus, " ")), 0)
 	}
 	enabled = nil

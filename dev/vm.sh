@@ -1,0 +1,154 @@
+#!/bin/sh
+# Runs nsh's tests on other kernels and cgroup layouts, booted for real in
+# qemu (TCG: no KVM needed; offline: everything comes from this host's
+# files and Debian's packages). As root, from anywhere:
+#
+#   dev/vm.sh v2 [SCRIPTS [GOTESTS]]   Debian's kernel, pure cgroup v2 (cgroup_no_v1=all)
+#   dev/vm.sh v1 [SCRIPTS [GOTESTS]]   the same kernel, pure v1 (v1 controllers, no cgroup2)
+#   VM_CMD='nsh -c ...' dev/vm.sh v2   a command of your own instead of the tests
+#
+# SCRIPTS is a regular expression of script tests (testdata/script/NAME.txtar
+# names), GOTESTS one of Go tests of the root package, to run inside; the
+# defaults are those that concern what differs between kernels and layouts
+# (VM_SCRIPTS and VM_GOTESTS below). The kernel is
+# the one Debian's linux-image-amd64 depends on (6.1 on Debian 12), or
+# KERNEL_PKG=linux-image-VERSION-amd64. The VM's console output is
+# printed; the exit status is the tests' inside.
+set -eu
+cd "$(dirname "$0")/.."
+layout=${1:-v2}
+case "$layout" in v1 | v2) ;; *)
+	echo "usage: dev/vm.sh v1|v2 [TEST-REGEX]" >&2
+	exit 2
+	;;
+esac
+. ./dev/deps.sh
+for p in qemu-system-x86_64:qemu-system-x86 cpio:cpio; do
+	command -v "${p%%:*}" >/dev/null 2>&1 || { apt-get install -y -qq "${p#*:}" >/dev/null || { apt-get update -qq && apt-get install -y -qq "${p#*:}" >/dev/null; }; }
+done
+export PATH="/usr/local/go/bin:$PATH"
+
+# What differs between kernels and cgroup layouts: cgroup files and their
+# translation, OOM and pids accounting, devices (eBPF on v2), time
+# namespaces, capabilities, rootfs and overlay mounts, and the
+# reliability checks (nothing left after exit, SIGKILL, many children).
+VM_SCRIPTS='cgroup_v1|cgroup_v2|cgroup_v2_only|cgroup_live|cgroup_oom|cgroup_pids|cgroup_off|cgroup_errors|cgroup_devices|cgroup_ns|timens|pid|hostname|unshare|ns|cap_sets|cap_userns|rootfs|overlay|lifetime|orphans|spawn_detached|kill_wait_logs|doctor'
+VM_GOTESTS='TestOverlayLayersKilled|TestTerminalNotControlling|TestTwoPidNamespaces'
+scripts=${2:-$VM_SCRIPTS}
+gotests=${3:-$VM_GOTESTS}
+
+cache=${NSH_VM_CACHE:-/var/cache/nsh-vm}
+mkdir -p "$cache"
+pkg=${KERNEL_PKG:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')}
+if ! ls "$cache/$pkg"/boot/vmlinuz-* >/dev/null 2>&1; then
+	(cd "$cache" && { apt-get download "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get download "$pkg"; }; })
+	dpkg-deb -x "$cache/${pkg}"_*.deb "$cache/$pkg"
+fi
+kernel=$(ls "$cache/$pkg"/boot/vmlinuz-* | head -n 1)
+
+./dev/build.sh
+work=$(mktemp -d /tmp/nsh-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# The tests, linked statically as nsh is: the initramfs has no libraries.
+go test -c -o "$work/nsh.test" -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' .
+
+ir=$work/ir
+mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/root" "$ir/t/testdata" "$ir/new"
+bb=$(command -v busybox)
+cp "$bb" "$ir/bin/busybox"
+for a in $("$bb" --list); do [ -e "$ir/bin/$a" ] || ln -s busybox "$ir/bin/$a"; done
+cp bin/nsh "$work/nsh.test" "$ir/bin/"
+# Debian builds overlayfs and veth as modules; the initramfs loads them.
+mkdir -p "$ir/modules"
+for m in fs/overlayfs/overlay.ko drivers/net/veth.ko drivers/block/brd.ko; do
+	cp "$cache/$pkg"/lib/modules/*/kernel/$m "$ir/modules/"
+done
+cp -r testdata/script "$ir/t/testdata/"
+cp -r scripts "$ir/t/"
+
+# /init copies itself into a tmpfs and switches root to it: pivot_root
+# (every rootfs test) is refused while / is the initramfs itself.
+cat > "$ir/init" <<'EOF'
+#!/bin/sh
+export PATH=/bin
+mount -t proc proc /proc
+mount -t devtmpfs dev /dev
+mount -t tmpfs -o size=1536m nshvm /new
+for d in bin t init2 layout scripts.regex gotests.regex cmd modules; do cp -a /$d /new/; done
+mkdir -p /new/proc /new/sys /new/dev /new/tmp /new/root /new/etc /new/run
+echo 'root:x:0:0:root:/root:/bin/sh' > /new/etc/passwd
+echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> /new/etc/passwd
+printf 'root:x:0:\nnogroup:x:65534:\n' > /new/etc/group
+umount /proc
+exec switch_root /new /init2
+EOF
+cat > "$ir/init2" <<'EOF'
+#!/bin/sh
+export PATH=/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts && mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && ln -sf pts/ptmx /dev/ptmx
+mount -t tmpfs tmp /tmp
+hostname nsh-vm
+insmod /modules/overlay.ko
+insmod /modules/veth.ko
+# brd: a small RAM disk, a real block device for io.max.
+insmod /modules/brd.ko rd_nr=1 rd_size=16384
+ip link set lo up 2>/dev/null
+layout=$(cat /layout)
+if [ "$layout" = v2 ]; then
+	mount -t cgroup2 none /sys/fs/cgroup
+else
+	mount -t tmpfs cgroup /sys/fs/cgroup
+	for c in cpu,cpuacct memory pids devices freezer blkio cpuset hugetlb net_cls,net_prio perf_event; do
+		mkdir -p /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+	done
+	ln -s cpu,cpuacct /sys/fs/cgroup/cpu
+	ln -s cpu,cpuacct /sys/fs/cgroup/cpuacct
+fi
+echo "== kernel $(uname -r), cgroup layout $layout"
+cd /tmp
+nsh -c 'cgroup ls; doctor' < /dev/null
+cd /t
+if [ -s /cmd ]; then
+	echo "== command: $(cat /cmd)"
+	(cd /tmp && sh /cmd) < /dev/null 2>&1
+	echo $? > /tmp/status
+else
+	echo "== script tests: $(cat /scripts.regex); Go tests: $(cat /gotests.regex)"
+	CI= nsh.test -test.v -test.timeout 20m -test.run "^TestScript\$/^($(cat /scripts.regex))\$" < /dev/null > /tmp/out 2>&1
+	s1=$?
+	CI= nsh.test -test.v -test.timeout 20m -test.run "^($(cat /gotests.regex))\$" < /dev/null >> /tmp/out 2>&1
+	s2=$?
+	cat /tmp/out
+	[ $s1 -eq 0 ] && [ $s2 -eq 0 ]
+	echo $? > /tmp/status
+fi
+echo "VM-STATUS=$(cat /tmp/status 2>/dev/null || echo ?)"
+poweroff -f
+EOF
+chmod +x "$ir/init" "$ir/init2"
+echo "$layout" > "$ir/layout"
+printf '%s' "$scripts" > "$ir/scripts.regex"
+printf '%s' "$gotests" > "$ir/gotests.regex"
+printf '%s' "${VM_CMD:-}" > "$ir/cmd"
+(cd "$ir" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.gz"
+
+append="console=ttyS0 quiet panic=-1 nsh-vm=1"
+[ "$layout" = v2 ] && append="$append cgroup_no_v1=all"
+# The whole console goes to a log; on stdout, what the kernel and nsh
+# say of the host, then each test's verdict (and a failing test's lines).
+log=$cache/last-$layout.log
+timeout "${VM_TIMEOUT:-1500}" qemu-system-x86_64 -cpu max -m 2048 -smp 2 -nographic -no-reboot \
+	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" < /dev/null 2>&1 | tr -d '\r' > "$log" || true
+sed -n '/^== kernel/,/^== \(script tests\|command\)/p' "$log"
+[ -n "${VM_CMD:-}" ] && sed -n '/^== command/,/^VM-STATUS/p' "$log"
+awk '/^=== RUN/ {next} /^--- (PASS|SKIP)/ {print; next} /^--- FAIL/ {print; fail=1; next} /^    --- / {print; fail=($2=="FAIL:"); next} fail {print} /^(PASS|FAIL|ok|VM-STATUS)/ {print}' "$log"
+echo "(the whole console: $log)"
+status=$(sed -n 's/^VM-STATUS=//p' "$log" | tail -n 1)
+case "$status" in
+'') echo "dev/vm.sh: the VM ended without reporting a status" >&2; exit 1 ;;
+*[!0-9]*) echo "dev/vm.sh: the tests' status is unknown ($status)" >&2; exit 1 ;;
+esac
+exit "$status"
