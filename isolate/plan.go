@@ -109,7 +109,7 @@ func (p *program) failure(n int, errno unix.Errno, execPath string) error {
 		return fmt.Errorf("the child stage failed at an unknown step: %w", errno)
 	}
 	o := p.ops[n-1]
-	if o.code == opExec || o.code == opExecFork {
+	if o.code == opExec || o.code == opExecFork || o.code == opExecGuard {
 		if execPath != "" {
 			return &ExecError{Path: execPath, Err: errno}
 		}

@@ -68,6 +68,14 @@ func enableControllers(x *Hierarchy, parent string, ctrls []string, step Step) e
 	if err := writeFile(step, filepath.Join(pdir, "cgroup.subtree_control"), strings.Join(plus, " ")); err != nil {
 		return fmt.Errorf("enable controllers for children: %w", err)
 	}
+	if parent == "/" {
+		// In the root cgroup they stay on: the no-internal-process rule
+		// does not bind it, so nothing needs them off again, and turning
+		// them off would race with every other nsh (or anyone) whose
+		// children use them (systemd turns them all on there anyway).
+		step.say("controllers %s stay on in the root cgroup when nsh ends", strings.Join(need, " "))
+		return nil
+	}
 	enabled = append(enabled, enabledCtrls{pdir, need})
 	janitorSay(append([]string{"subtree", pdir}, need...)...)
 	return nil
