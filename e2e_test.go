@@ -452,13 +452,7 @@ func TestSeccompRlimitRootless(t *testing.T) {
 		t.Skip("needs root to switch to an unprivileged user")
 	}
 	bin, dir := installNSH(t)
-	run := func(script string) (string, error) {
-		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-c", script)
-		cmd.Dir = dir
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent"}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	run := func(script string) (string, error) { return asNobody(bin, dir, script) }
 	for _, c := range []struct {
 		script string
 		ok     bool
@@ -512,6 +506,16 @@ func TestREPLAsPidNamespaceInit(t *testing.T) {
 	x.keys("exit", "Enter")
 }
 
+// asNobody runs nsh -c script as uid and gid 65534 in dir, with a plain
+// environment (and env on top).
+func asNobody(bin, dir, script string, env ...string) (string, error) {
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent"}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // An overlay root without root: nsh as nobody, in a user namespace of the
 // child's own (Linux 5.11 and later let it mount overlayfs). The lower is
 // nobody's own, as a rootless user's image would be: files owned by ids
@@ -549,16 +553,13 @@ func TestOverlayRootless(t *testing.T) {
 	if err := os.Chown(tmp, 65534, 65534); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-c",
-		`rootfs low overlay; unshare user pid; spawn -d sh -c "echo new > /new; echo more >> /etc/passwd; rm /etc/old"; wait @1; logs @1; diff @1`)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "TMPDIR=" + tmp}
-	out, err := cmd.CombinedOutput()
+	out, err := asNobody(bin, dir, `rootfs low overlay; unshare user pid; spawn -d sh -c "echo new > /new; echo more >> /etc/passwd; rm /etc/old"; wait @1; logs @1; diff @1`,
+		"TMPDIR="+tmp)
 	if err != nil {
 		t.Fatalf("overlay as nobody: %v\n%s", err, out)
 	}
 	for _, want := range []string{"C /etc\n", "D /etc/old\n", "C /etc/passwd\n", "A /new\n"} {
-		if !strings.Contains(string(out), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("diff as nobody lacks %q:\n%s", want, out)
 		}
 	}

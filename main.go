@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/commands"
+	"nsh/isolate"
 	"nsh/repl"
 )
 
@@ -112,7 +113,7 @@ func run(args []string) int {
 	// endOnSignal for signals, and by their parent-death signal even when
 	// nsh is killed outright.
 	defer s.Close()
-	interactiveMode := *interactive || *step != "" || (*cmds == "" && len(rest) == 0 && isTerminal(os.Stdin))
+	interactiveMode := *interactive || *step != "" || (*cmds == "" && len(rest) == 0 && isolate.IsTerminal(os.Stdin))
 	endOnSignal(s, !interactiveMode)
 	switch {
 	case *step != "":
@@ -154,7 +155,7 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, err)
 		}
 		return interact(s)
-	case *interactive || isTerminal(os.Stdin):
+	case *interactive || isolate.IsTerminal(os.Stdin):
 		return interact(s)
 	default:
 		return readStdin(s)
@@ -247,7 +248,7 @@ func finish(s *commands.Session, err error) int {
 func interact(s *commands.Session) int {
 	lr := lineReader(s)
 	defer lr.Close()
-	if isTerminal(os.Stdin) && isTerminal(os.Stderr) {
+	if isolate.IsTerminal(os.Stdin) && isolate.IsTerminal(os.Stderr) {
 		// One line for a newcomer at a bare prompt.
 		fmt.Fprintln(os.Stderr, "nsh "+version+": type help for the commands, help tour for a five-minute tour, exit to leave")
 	}
@@ -257,7 +258,7 @@ func interact(s *commands.Session) int {
 // lineReader is the line editor on a terminal, plain lines else.
 func lineReader(s *commands.Session) repl.LineReader {
 	// A dumb terminal cannot take the editor's redraws (ESC[J).
-	if isTerminal(os.Stdin) && isTerminal(os.Stdout) && os.Getenv("TERM") != "dumb" {
+	if isolate.IsTerminal(os.Stdin) && isolate.IsTerminal(os.Stdout) && os.Getenv("TERM") != "dumb" {
 		ed, err := repl.NewEditor(repl.HistoryFile(), s.Complete)
 		if err == nil {
 			return ed
@@ -265,9 +266,4 @@ func lineReader(s *commands.Session) repl.LineReader {
 		fmt.Fprintf(os.Stderr, "nsh: line editor: %v; reading plain lines\n", err)
 	}
 	return repl.NewPlain(os.Stdin, os.Stdout)
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

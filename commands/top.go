@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nsh/isolate"
 	"nsh/isolate/cgroup"
 )
 
@@ -186,10 +187,11 @@ func (r topRow) cells() []string {
 var topHeader = []string{"CHILD", "PID", "MEMORY", "PEAK", "CPU", "PIDS", "OOM", "THROTTLED", "COMMAND"}
 
 func clip(s string, n int) string {
-	if len(s) <= n {
+	r := []rune(s)
+	if len(r) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string(r[:n-1]) + "…"
 }
 
 // line is a row on one line, for top off a terminal.
@@ -241,7 +243,7 @@ func (s *Session) top(t *topSampler, once bool) error {
 		}
 		return printTable(s.Out, topHeader, cellRows(rows))
 	}
-	if !s.json && s.Out == os.Stdout && isTerminal(s.Stdin) && isTerminal(os.Stdout) {
+	if !s.json && s.Out == os.Stdout && isolate.IsTerminal(s.Stdin) && isolate.IsTerminal(os.Stdout) {
 		return s.topLive(t, intr)
 	}
 	for {
@@ -280,14 +282,6 @@ func cellRows(rows []topRow) [][]string {
 		out = append(out, r.cells())
 	}
 	return out
-}
-
-func isTerminal(f *os.File) bool {
-	if f == nil {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // topLive redraws the table in place on the terminal's alternate screen

@@ -292,7 +292,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	case opt.Detached:
 		attr.Setpgid = true
 		c.ownGroup = true
-	case opt.Foreground && opt.Stdin != nil && isTerminal(opt.Stdin):
+	case opt.Foreground && opt.Stdin != nil && IsTerminal(opt.Stdin):
 		// A console as /init's stdin, setsid nsh < /dev/ttyS0, some
 		// service managers: a terminal, but not nsh's to give away
 		// (TIOCSPGRP would fail with ENOTTY). The child shares nsh's

@@ -153,9 +153,8 @@ func removeTree(dir string) error {
 		return err
 	}
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if d != nil && d.IsDir() {
-			os.Chmod(p, 0o700)
-		} else if err != nil {
+		// An unreadable directory comes with err set: open it up.
+		if err != nil || d.IsDir() {
 			os.Chmod(p, 0o700)
 		}
 		return nil

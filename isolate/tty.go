@@ -13,7 +13,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func isTerminal(f *os.File) bool {
+// IsTerminal says whether f is a terminal (nil is not).
+func IsTerminal(f *os.File) bool {
+	if f == nil {
+		return false
+	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }

@@ -530,18 +530,6 @@ func readKeyed(file, key string) int64 {
 	return -1
 }
 
-func readInt(file string) int64 {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return -1
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
 // Stat is one line of `cgroup stat`.
 type Stat struct {
 	Name, Value, File string
@@ -559,8 +547,13 @@ var statKeys = map[string]string{
 }
 
 // Stats reads the group's live usage: memory current and peak, OOM kills,
-// CPU time, pids current and forks refused by pids.max.
+// CPU time, pids current and forks refused by pids.max, each with the file
+// it came from on this host (Usage decides which).
 func (g *Group) Stats() []Stat {
+	r := &usageReader{}
+	defer r.close()
+	var from usageFrom
+	u := g.usage(r, &from)
 	var out []Stat
 	add := func(name string, v int64, file string, format func(int64) string) {
 		if v >= 0 {
@@ -571,37 +564,14 @@ func (g *Group) Stats() []Stat {
 		return FormatSize(strconv.FormatInt(v, 10)) + " (" + strconv.FormatInt(v, 10) + ")"
 	}
 	plain := func(v int64) string { return strconv.FormatInt(v, 10) }
-	if x := g.host.V1For("memory"); x != nil {
-		d := g.dirFor(x)
-		add("memory current", readInt(filepath.Join(d, "memory.usage_in_bytes")), "memory.usage_in_bytes", bytes)
-		add("memory peak", readInt(filepath.Join(d, "memory.max_usage_in_bytes")), "memory.max_usage_in_bytes", bytes)
-		add("OOM kills", readKeyed(filepath.Join(d, "memory.oom_control"), "oom_kill"), "memory.oom_control", plain)
-	} else if d := g.UnifiedDir(); d != "" {
-		add("memory current", readInt(filepath.Join(d, "memory.current")), "memory.current", bytes)
-		add("memory peak", readInt(filepath.Join(d, "memory.peak")), "memory.peak", bytes)
-		add("OOM kills", readKeyed(filepath.Join(d, "memory.events"), "oom_kill"), "memory.events", plain)
-	}
 	secs := func(v int64) string { return fmt.Sprintf("%.3fs", float64(v)/1e6) }
-	if x := g.host.V1For("cpuacct"); x != nil {
-		add("cpu usage", readInt(filepath.Join(g.dirFor(x), "cpuacct.usage"))/1000, "cpuacct.usage", secs)
-	} else if d := g.UnifiedDir(); d != "" {
-		add("cpu usage", readKeyed(filepath.Join(d, "cpu.stat"), "usage_usec"), "cpu.stat", secs)
-	}
-	if x := g.host.V1For("cpu"); x != nil {
-		add("cpu throttled", readKeyed(filepath.Join(g.dirFor(x), "cpu.stat"), "nr_throttled"), "cpu.stat", plain)
-	} else if d := g.UnifiedDir(); d != "" {
-		add("cpu throttled", readKeyed(filepath.Join(d, "cpu.stat"), "nr_throttled"), "cpu.stat", plain)
-	}
-	pidsDir := ""
-	if x := g.host.V1For("pids"); x != nil {
-		pidsDir = g.dirFor(x)
-	} else {
-		pidsDir = g.UnifiedDir()
-	}
-	if pidsDir != "" {
-		add("pids current", readInt(filepath.Join(pidsDir, "pids.current")), "pids.current", plain)
-		add("forks refused", readKeyed(filepath.Join(pidsDir, "pids.events"), "max"), "pids.events", plain)
-	}
+	add("memory current", u.MemCurrent, from.mem, bytes)
+	add("memory peak", u.MemPeak, from.peak, bytes)
+	add("OOM kills", u.OOMKills, from.oom, plain)
+	add("cpu usage", u.CPUUsec, from.cpu, secs)
+	add("cpu throttled", u.Throttled, "cpu.stat", plain)
+	add("pids current", u.PidsCurrent, "pids.current", plain)
+	add("forks refused", u.ForksRefused, "pids.events", plain)
 	return out
 }
 

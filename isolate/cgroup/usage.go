@@ -18,7 +18,12 @@ type Usage struct {
 	Throttled                     int64   // periods throttled
 	ThrottledUsec                 int64   // time throttled, microseconds
 	PidsCurrent, PidsLimit        int64
+	ForksRefused                  int64 // forks pids.max refused
 }
+
+// usageFrom names the files some figures came from, which differ between
+// v1 and v2 (cgroup stat shows them).
+type usageFrom struct{ mem, peak, oom, cpu string }
 
 // usageReader reads small cgroup files into one buffer, keeping each file
 // open: top reads ten files per child every second, and on this kind of
@@ -67,7 +72,7 @@ type Watcher struct {
 func (g *Group) Watch() *Watcher { return &Watcher{g: g} }
 
 // Usage is the group's figures now.
-func (w *Watcher) Usage() Usage { return w.g.usage(&w.r) }
+func (w *Watcher) Usage() Usage { return w.g.usage(&w.r, &usageFrom{}) }
 
 // Close closes the files.
 func (w *Watcher) Close() { w.r.close() }
@@ -116,13 +121,15 @@ const v1NoLimit = 1 << 62
 func (g *Group) Usage() Usage {
 	r := &usageReader{}
 	defer r.close()
-	return g.usage(r)
+	return g.usage(r, &usageFrom{})
 }
 
-func (g *Group) usage(r *usageReader) Usage {
-	u := Usage{MemCurrent: -1, MemPeak: -1, MemLimit: -1, OOMKills: -1, CPUUsec: -1, CPULimit: -1, Throttled: -1, ThrottledUsec: -1, PidsCurrent: -1, PidsLimit: -1}
+func (g *Group) usage(r *usageReader, from *usageFrom) Usage {
+	u := Usage{MemCurrent: -1, MemPeak: -1, MemLimit: -1, OOMKills: -1, CPUUsec: -1, CPULimit: -1, Throttled: -1, ThrottledUsec: -1,
+		PidsCurrent: -1, PidsLimit: -1, ForksRefused: -1}
 	uni := g.UnifiedDir()
 	if x := g.host.V1For("memory"); x != nil {
+		*from = usageFrom{mem: "memory.usage_in_bytes", peak: "memory.max_usage_in_bytes", oom: "memory.oom_control", cpu: from.cpu}
 		d := g.dirFor(x)
 		u.MemCurrent = r.int(filepath.Join(d, "memory.usage_in_bytes"))
 		u.MemPeak = r.int(filepath.Join(d, "memory.max_usage_in_bytes"))
@@ -131,16 +138,19 @@ func (g *Group) usage(r *usageReader) Usage {
 		}
 		u.OOMKills = r.keyed(filepath.Join(d, "memory.oom_control"), "oom_kill")
 	} else if uni != "" {
+		*from = usageFrom{mem: "memory.current", peak: "memory.peak", oom: "memory.events", cpu: from.cpu}
 		u.MemCurrent = r.int(filepath.Join(uni, "memory.current"))
 		u.MemPeak = r.int(filepath.Join(uni, "memory.peak"))
 		u.MemLimit = r.int(filepath.Join(uni, "memory.max"))
 		u.OOMKills = r.keyed(filepath.Join(uni, "memory.events"), "oom_kill")
 	}
 	if x := g.host.V1For("cpuacct"); x != nil {
+		from.cpu = "cpuacct.usage"
 		if ns := r.int(filepath.Join(g.dirFor(x), "cpuacct.usage")); ns >= 0 {
 			u.CPUUsec = ns / 1000
 		}
 	} else if uni != "" {
+		from.cpu = "cpu.stat"
 		u.CPUUsec = r.keyed(filepath.Join(uni, "cpu.stat"), "usage_usec")
 	}
 	if x := g.host.V1For("cpu"); x != nil {
@@ -173,6 +183,7 @@ func (g *Group) usage(r *usageReader) Usage {
 	if pd != "" {
 		u.PidsCurrent = r.int(filepath.Join(pd, "pids.current"))
 		u.PidsLimit = r.int(filepath.Join(pd, "pids.max"))
+		u.ForksRefused = r.keyed(filepath.Join(pd, "pids.events"), "max")
 	}
 	return u
 }

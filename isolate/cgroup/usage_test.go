@@ -26,7 +26,7 @@ func TestUsageV2Fake(t *testing.T) {
 	}
 	got := g.Usage()
 	want := Usage{MemCurrent: 1 << 20, MemPeak: 2 << 20, MemLimit: 104857600, OOMKills: 1, CPUUsec: 1500000, CPULimit: 0.5,
-		Throttled: 4, ThrottledUsec: 250000, PidsCurrent: 3, PidsLimit: 20}
+		Throttled: 4, ThrottledUsec: 250000, PidsCurrent: 3, PidsLimit: 20, ForksRefused: 0}
 	if got != want {
 		t.Errorf("Usage:\n got %+v\nwant %+v", got, want)
 	}

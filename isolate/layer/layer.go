@@ -14,7 +14,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -266,8 +265,3 @@ func copyFile(w io.Writer, p string) error {
 
 // ErrNoLayer says a child's root is not an overlay.
 var ErrNoLayer = errors.New("its root is not an overlay")
-
-// IsWhiteoutName says whether a tar entry name is an OCI whiteout.
-func IsWhiteoutName(name string) bool {
-	return strings.HasPrefix(path.Base(name), whiteoutPrefix)
-}
