@@ -86,28 +86,18 @@ func runExport(s *Session, args []string) error {
 			return usageError(c, "export oci needs a bundle directory")
 		}
 		dir := args[1]
-		b, notes, err := export.OCIBundleJSON(s.Spec, dir, args[2:])
+		bundle, err := export.OCIBundle(s.Spec, dir, args[2:])
 		if err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("export oci: %w", err)
-		}
-		if r := s.Spec.Rootfs; r.Overlay != nil {
-			// The overlay's mount point and directories, in the bundle.
-			for _, d := range []string{"rootfs", "upper", "work"} {
-				if d == "upper" && r.Overlay.Upper != "" {
-					d = r.Overlay.Upper
-				} else {
-					d = filepath.Join(dir, d)
-				}
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					return fmt.Errorf("export oci: %w", err)
-				}
+		for _, d := range append([]string{dir}, bundle.Dirs...) {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("export oci: %w", err)
 			}
 		}
+		notes := bundle.Notes
 		file := filepath.Join(dir, "config.json")
-		if err := os.WriteFile(file, b, 0o644); err != nil {
+		if err := os.WriteFile(file, bundle.JSON, 0o644); err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
 		for _, n := range notes {

@@ -44,18 +44,31 @@ const ociVersion = "1.1.0"
 
 // OCIJSON is OCI's config as the file holds it: indented, with a newline.
 func OCIJSON(sp *isolate.Spec, args []string) ([]byte, []string, error) {
-	return OCIBundleJSON(sp, "", args)
-}
-
-// OCIBundleJSON is OCIJSON for a bundle in dir, whose overlay root (if
-// the plan has one) keeps its upper and work directories in the bundle:
-// dir/upper, unless the plan names an upper to keep, and dir/work, with
-// dir/rootfs the mount point. runc mounts an overlay on "/" as the root.
-func OCIBundleJSON(sp *isolate.Spec, dir string, args []string) ([]byte, []string, error) {
-	cfg, notes, err := OCI(sp, args)
+	b, err := OCIBundle(sp, "", args)
 	if err != nil {
 		return nil, nil, err
 	}
+	return b.JSON, b.Notes, nil
+}
+
+// Bundle is what export oci writes: config.json, and the directories an
+// overlay root needs made first.
+type Bundle struct {
+	JSON  []byte
+	Dirs  []string
+	Notes []string
+}
+
+// OCIBundle is the config of a bundle in dir. An overlay root (if the plan
+// has one) keeps its upper and work directories in the bundle: dir/upper,
+// unless the plan names an upper to keep, and dir/work, with dir/rootfs the
+// mount point; runc mounts an overlay on "/" as the root.
+func OCIBundle(sp *isolate.Spec, dir string, args []string) (*Bundle, error) {
+	cfg, notes, err := OCI(sp, args)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
 	if o := sp.Rootfs.Overlay; o != nil {
 		abs := func(name string) string {
 			if dir == "" {
@@ -69,15 +82,16 @@ func OCIBundleJSON(sp *isolate.Spec, dir string, args []string) ([]byte, []strin
 			upper = abs("upper")
 		}
 		cfg.Root.Path = abs("rootfs")
+		dirs = []string{cfg.Root.Path, upper, abs("work")}
 		cfg.Mounts = append([]specs.Mount{{Destination: "/", Type: "overlay", Source: "overlay",
 			Options: []string{"lowerdir=" + strings.Join(o.Lowers, ":"), "upperdir=" + upper, "workdir=" + abs("work")}}}, cfg.Mounts...)
 		notes = append(notes, fmt.Sprintf("the overlay's upper layer is %s: unlike spawn's own, it stays after the container ends (remove it with the bundle)", upper))
 	}
 	b, err := json.MarshalIndent(cfg, "", "\t")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return append(b, '\n'), notes, nil
+	return &Bundle{JSON: append(b, '\n'), Dirs: dirs, Notes: notes}, nil
 }
 
 // OCI is the config.json of a bundle that runs args as spawn would.

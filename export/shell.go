@@ -327,7 +327,7 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 			add(`mkdir "$layer/upper"`)
 		}
 		add(`mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir="$layer/work" "$layer/root"`, strings.Join(lowers, ":"), upper)
-		add(`echo "overlay upper layer: %s (it stays: remove $layer when done)" >&2`, strings.Trim(upper, `"`))
+		add(`echo overlay upper layer: %s "(it stays: remove $layer when done)" >&2`, upper)
 		rootDir = `"$layer/root"`
 		notes = append(notes, "the overlay's layer directories are made with mktemp and stay after the command ends; nsh's own go with the child")
 	}
@@ -341,10 +341,7 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 		add("  ln -s pts/ptmx %s/dev/ptmx; mount -t tmpfs -o mode=1777,nosuid,nodev,noexec shm %s/dev/shm; fi", d, d)
 	}
 	for _, m := range sp.Mounts {
-		t := q(m.Target)
-		if rootDir != "" {
-			t = rootDir + q(m.Target)
-		}
+		t := rootDir + q(m.Target)
 		if rootDir != "" {
 			add("mkdir -p %s", t)
 		}
