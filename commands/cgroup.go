@@ -79,7 +79,11 @@ func completeCgroup(s *Session, args []string, partial string) []string {
 			}
 		}
 		return keys
-	case args[0] == "set" && len(args) >= 3, (args[0] == "procs" || args[0] == "stat" || args[0] == "files") && len(args) == 1:
+	case args[0] == "stat" && len(args) == 1:
+		return append([]string{"--watch"}, s.childRefs()...)
+	case args[0] == "stat" && len(args) == 2 && args[1] == "--watch":
+		return s.runningRefs()
+	case args[0] == "set" && len(args) >= 3, (args[0] == "procs" || args[0] == "files") && len(args) == 1:
 		return s.childRefs()
 	case (args[0] == "parent" || args[0] == "use") && len(args) == 1:
 		return []string{"off", "/"}

@@ -208,6 +208,12 @@ func TestComplete(t *testing.T) {
 		{"export k8s --l", []string{"--lossy"}, "--l"},
 		{"process ", []string{"args", "cwd", "env", "terminal"}, ""},
 		{"import ", []string{"oci"}, ""},
+		{"rootfs /tmp ", []string{"overlay", "ro"}, ""},
+		{"rootfs /tmp overlay ", []string{"--upper"}, ""},
+		{"top --", []string{"--json", "--once"}, "--"},
+		{"cgroup stat --w", []string{"--watch"}, "--w"},
+		{"co", []string{"commit"}, "co"},
+		{"dif", []string{"diff"}, "dif"},
 	}
 	for _, tt := range tests {
 		got, partial := s.Complete(tt.line)
