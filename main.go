@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"nsh/commands"
 	"nsh/isolate"
+	"nsh/lesson"
 	"nsh/repl"
 )
 
@@ -34,6 +36,11 @@ usage:
   nsh -x ...              explain on from the start (flags combine: -xc 'CMD')
   nsh --step FILE.nsh     demo mode: show each command, wait for Enter, run it;
                           q stops and leaves you in the REPL with the state
+  nsh --render md FILE.nsh [-o OUT.md] [--explain] [--with-tools]
+                          run the script and write it as a Markdown lesson with
+                          its real output; a failing expect fails it (status 2)
+  nsh --cast FILE.cast FILE.nsh   record the run as an asciinema (asciicast v2)
+                          recording; with --step, the demo is recorded
   nsh --version | --help
 
 Inside nsh, "help" lists the commands and "help tour" is a guided tour.
@@ -71,6 +78,11 @@ func run(args []string) int {
 	interactive := fs.Bool("i", false, "")
 	explain := fs.Bool("x", false, "")
 	step := fs.String("step", "", "")
+	render := fs.String("render", "", "")
+	renderOut := fs.String("o", "", "")
+	explainLong := fs.Bool("explain", false, "")
+	withTools := fs.Bool("with-tools", false, "")
+	castFile := fs.String("cast", "", "")
 	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
@@ -79,6 +91,17 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "nsh: %v\n%s", flagError(err, args), usage)
 		return 2
 	}
+	// Flags may follow the script (nsh --render md FILE.nsh -o OUT.md).
+	var positional []string
+	for fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-") && fs.Arg(0) != "-" {
+		positional = append(positional, fs.Arg(0))
+		more := fs.Args()[1:]
+		if err := fs.Parse(more); err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: %v\n%s", flagError(err, more), usage)
+			return 2
+		}
+	}
+	positional = append(positional, fs.Args()...)
 	switch {
 	case *help:
 		fmt.Print(usage)
@@ -96,8 +119,11 @@ func run(args []string) int {
 		debug.SetGCPercent(50)
 	}
 	s := commands.NewSession()
-	s.Explain = *explain
-	rest := fs.Args()
+	s.Explain = *explain || *explainLong
+	rest := positional
+	if *render != "" || *renderOut != "" || *withTools {
+		return renderLesson(s, *render, *renderOut, *withTools, *castFile, rest)
+	}
 	if len(rest) > 1 {
 		// A script has no $1: arguments would be dropped without a word.
 		fmt.Fprintf(os.Stderr, "nsh: %s takes no arguments (an nsh script has no $1), got %q\n", rest[0], rest[1:])
@@ -115,6 +141,16 @@ func run(args []string) int {
 	defer s.Close()
 	interactiveMode := *interactive || *step != "" || (*cmds == "" && len(rest) == 0 && isolate.IsTerminal(os.Stdin))
 	endOnSignal(s, !interactiveMode)
+	if *castFile != "" {
+		title := "nsh"
+		if *step != "" || len(rest) > 0 {
+			title = "nsh " + *step + strings.Join(rest, "")
+		}
+		if err := s.StartCast(*castFile, title, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: --cast: %v\n", err)
+			return 2
+		}
+	}
 	switch {
 	case *step != "":
 		src, err := os.ReadFile(*step)
@@ -129,7 +165,7 @@ func run(args []string) int {
 			if errors.As(err, &exit) {
 				return exit.Code
 			}
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintln(s.Err, err)
 		}
 		fmt.Fprintln(os.Stderr, "(the demo is over; the session goes on: exit or Ctrl-D to leave)")
 		lr := lineReader(s)
@@ -152,7 +188,7 @@ func run(args []string) int {
 			return exit.Code
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Fprintln(s.Err, err)
 		}
 		return interact(s)
 	case *interactive || isolate.IsTerminal(os.Stdin):
@@ -160,6 +196,57 @@ func run(args []string) int {
 	default:
 		return readStdin(s)
 	}
+}
+
+// renderLesson runs a script and writes it as a Markdown lesson: to
+// OUT, or to stdout, and only once the whole script has run, so a
+// failing check leaves no half-written lesson.
+func renderLesson(s *commands.Session, format, out string, withTools bool, castFile string, rest []string) int {
+	switch {
+	case format != "md":
+		if format == "" {
+			fmt.Fprintf(os.Stderr, "nsh: -o and --with-tools go with --render md FILE.nsh\n")
+		} else {
+			fmt.Fprintf(os.Stderr, "nsh: --render %s: md (Markdown) is the format nsh renders\n", format)
+		}
+		return 2
+	case len(rest) != 1 || rest[0] == "-":
+		fmt.Fprintf(os.Stderr, "nsh: --render md: name one script file: nsh --render md FILE.nsh [-o OUT.md]\n")
+		return 2
+	case castFile != "":
+		fmt.Fprintf(os.Stderr, "nsh: --render and --cast: one at a time (render the lesson, then record the cast)\n")
+		return 2
+	}
+	src, err := os.ReadFile(rest[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
+		return 2
+	}
+	// Children read nothing: a lesson runs unattended.
+	if devnull, err := os.Open(os.DevNull); err == nil {
+		s.Stdin = devnull
+	}
+	defer s.Close()
+	endOnSignal(s, true)
+	var b bytes.Buffer
+	doc := lesson.New(&b)
+	err = s.Render(rest[0], string(src), doc, commands.RenderOptions{Explain: s.Explain, WithTools: withTools, Version: version})
+	if err != nil {
+		var exit *commands.ExitError
+		if !errors.As(err, &exit) || exit.Code != 0 {
+			return finish(s, fmt.Errorf("nsh --render: %w (no lesson written)", err))
+		}
+	}
+	doc.Close()
+	if out == "" {
+		os.Stdout.Write(b.Bytes())
+		return 0
+	}
+	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "nsh: --render: %v\n", err)
+		return 2
+	}
+	return 0
 }
 
 // readStdin runs the script on stdin.
@@ -238,7 +325,7 @@ func finish(s *commands.Session, err error) int {
 	case errors.As(err, &exit):
 		return exit.Code
 	case err != nil:
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(s.Err, err)
 		return 2
 	}
 	return s.Status()

@@ -552,6 +552,10 @@ func (s *Session) Close() {
 	// own cgroup changes, and the janitor.
 	isolate.EndOrphans()
 	cgroup.Cleanup()
+	// A recording ends with the session, complete.
+	if err := s.stopTranscript(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 }
 
 const grace = time.Second

@@ -69,8 +69,13 @@ func runEnter(s *Session, args []string) error {
 	if len(cmd) == 0 {
 		cmd = []string{defaultShell(t.pid)}
 	}
+	stdout, stderr, keep, err := s.foregroundFiles()
+	if err != nil {
+		return fmt.Errorf("enter: %w", err)
+	}
+	defer keep()
 	proc, err := isolate.Enter(t.p, types, cmd, isolate.Options{
-		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
+		Stdin: s.Stdin, Stdout: stdout, Stderr: stderr,
 		Foreground: true,
 		Step:       s.stepper(),
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },

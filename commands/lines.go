@@ -12,6 +12,12 @@ import (
 type Stmt struct {
 	Line  int
 	Words []string
+	// Text is the command as it was typed (quotes and continuations
+	// kept), for a lesson to show.
+	Text string
+	// Prose is a `#:` comment's text, for a lesson's paragraphs; such a
+	// statement has no Words. Only ParseLesson returns them.
+	Prose string
 }
 
 // ErrIncomplete means the source ends inside a `\` continuation; the REPL
@@ -31,7 +37,13 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // spaces and knows nothing of positions or `;`, so the script is cut into
 // segments here first, tracking quotes so that a quoted `#`, `;` or `\`
 // stays literal, and only then is each segment split into words by shlex.
-func Parse(src string) ([]Stmt, error) {
+func Parse(src string) ([]Stmt, error) { return parse(src, false) }
+
+// ParseLesson is Parse that also returns each `#:` comment line as a
+// statement with Prose set: a lesson shows them as paragraphs.
+func ParseLesson(src string) ([]Stmt, error) { return parse(src, true) }
+
+func parse(src string, prose bool) ([]Stmt, error) {
 	var (
 		stmts []Stmt
 		seg   strings.Builder
@@ -39,8 +51,15 @@ func Parse(src string) ([]Stmt, error) {
 		start = 1
 		quote rune // 0, '\'' or '"'
 		empty = true
+		from  int  // where the statement starts in rs
+		cut   = -1 // where a comment after it starts
 	)
-	flush := func() error {
+	rs := []rune(src)
+	flush := func(to int) error {
+		if cut >= 0 && cut < to {
+			to = cut
+		}
+		cut = -1
 		text := seg.String()
 		seg.Reset()
 		defer func() { empty = true }()
@@ -52,15 +71,15 @@ func Parse(src string) ([]Stmt, error) {
 			return &ParseError{Line: start, Err: fmt.Errorf("cannot split %q into words: %w", text, err)}
 		}
 		if len(words) > 0 {
-			stmts = append(stmts, Stmt{Line: start, Words: words})
+			typed := strings.TrimRight(string(rs[from:min(to, len(rs))]), " \t")
+			stmts = append(stmts, Stmt{Line: start, Words: words, Text: typed})
 		}
 		return nil
 	}
-	rs := []rune(src)
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
 		if empty && r != ' ' && r != '\t' && r != '\n' && r != ';' {
-			start, empty = line, false
+			start, empty, from = line, false, i
 		}
 		switch {
 		case quote == '\'':
@@ -101,11 +120,22 @@ func Parse(src string) ([]Stmt, error) {
 			quote = r
 			seg.WriteRune(r)
 		case r == '#' && (seg.Len() == 0 || isSpace(lastRune(seg.String()))):
+			at := i
+			if !empty {
+				cut = at
+			}
 			for i+1 < len(rs) && rs[i+1] != '\n' {
 				i++
 			}
+			if prose && strings.TrimSpace(seg.String()) == "" && at+1 < len(rs) && rs[at+1] == ':' {
+				text := string(rs[at+2 : i+1])
+				stmts = append(stmts, Stmt{Line: line, Prose: strings.TrimPrefix(text, " ")})
+				if strings.TrimSpace(text) == "" {
+					stmts[len(stmts)-1].Prose = "\n" // an empty #: line ends a paragraph
+				}
+			}
 		case r == ';' || r == '\n':
-			if err := flush(); err != nil {
+			if err := flush(i); err != nil {
 				return nil, err
 			}
 			if r == '\n' {
@@ -118,7 +148,7 @@ func Parse(src string) ([]Stmt, error) {
 	if quote != 0 {
 		return nil, &ParseError{Line: start, Err: fmt.Errorf("unterminated %c quote: close it on the same line", quote)}
 	}
-	if err := flush(); err != nil {
+	if err := flush(len(rs)); err != nil {
 		return nil, err
 	}
 	return stmts, nil

@@ -13,13 +13,14 @@ func TestParse(t *testing.T) {
 	}{
 		{"", nil},
 		{"# only a comment\n\n", nil},
-		{"unshare uts pid", []Stmt{{1, []string{"unshare", "uts", "pid"}}}},
-		{"a; b c ;d", []Stmt{{1, []string{"a"}}, {1, []string{"b", "c"}}, {1, []string{"d"}}}},
-		{"a\n\nb # comment; not a command\n", []Stmt{{1, []string{"a"}}, {3, []string{"b"}}}},
-		{"hostname 'a;b' \"c#d\" e#f", []Stmt{{1, []string{"hostname", "a;b", "c#d", "e#f"}}}},
-		{"spawn sh -c \\\n  'echo hi'\nshow", []Stmt{{1, []string{"spawn", "sh", "-c", "echo hi"}}, {3, []string{"show"}}}},
-		{`echo a\;b \# "q\"x"`, []Stmt{{1, []string{"echo", "a;b", "#", `q"x`}}}},
-		{"\n\n  x  \n", []Stmt{{3, []string{"x"}}}},
+		{"unshare uts pid", []Stmt{{1, []string{"unshare", "uts", "pid"}, "unshare uts pid", ""}}},
+		{"a; b c ;d", []Stmt{{1, []string{"a"}, "a", ""}, {1, []string{"b", "c"}, "b c", ""}, {1, []string{"d"}, "d", ""}}},
+		{"a\n\nb # comment; not a command\n", []Stmt{{1, []string{"a"}, "a", ""}, {3, []string{"b"}, "b", ""}}},
+		{"hostname 'a;b' \"c#d\" e#f", []Stmt{{1, []string{"hostname", "a;b", "c#d", "e#f"}, "hostname 'a;b' \"c#d\" e#f", ""}}},
+		{"spawn sh -c \\\n  'echo hi'\nshow", []Stmt{{1, []string{"spawn", "sh", "-c", "echo hi"}, "spawn sh -c \\\n  'echo hi'", ""}, {3, []string{"show"}, "show", ""}}},
+		{`echo a\;b \# "q\"x"`, []Stmt{{1, []string{"echo", "a;b", "#", `q"x`}, `echo a\;b \# "q\"x"`, ""}}},
+		{"\n\n  x  \n", []Stmt{{3, []string{"x"}, "x", ""}}},
+		{"#: not prose for Parse\nx", []Stmt{{2, []string{"x"}, "x", ""}}},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.src)
@@ -30,6 +31,23 @@ func TestParse(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Parse(%q) = %v, want %v", tt.src, got, tt.want)
 		}
+	}
+}
+
+func TestParseLesson(t *testing.T) {
+	got, err := ParseLesson("#!/usr/bin/env nsh\n# a comment\n#: Some prose,\n  #:  more.\n#:\nhostname x # why\n#:no space")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Stmt{
+		{Line: 3, Prose: "Some prose,"},
+		{Line: 4, Prose: " more."},
+		{Line: 5, Prose: "\n"},
+		{Line: 6, Words: []string{"hostname", "x"}, Text: "hostname x"},
+		{Line: 7, Prose: "no space"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseLesson = %+v, want %+v", got, want)
 	}
 }
 

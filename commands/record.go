@@ -9,16 +9,22 @@ import (
 func init() {
 	register(&Command{
 		Name: "record", Group: "teaching",
-		Usage:   []string{"record [-f] FILE.nsh", "record off"},
-		Summary: "write every successful command from now on into a replayable script",
+		Usage:   []string{"record [-f] FILE.nsh", "record --cast [-f] FILE.cast", "record off"},
+		Summary: "write every successful command from now on into a replayable script, or the session into an asciinema recording",
 		Help: "Commands that fail are left out, so the file replays cleanly: nsh FILE.nsh, or source FILE.nsh.\n" +
 			"A sourced script's commands are recorded as the source command that ran them.\n" +
-			"A FILE that exists is replaced only if nsh wrote it, or with -f.",
-		Example: "record demo.nsh",
+			"record --cast writes an asciicast v2 file (asciinema play FILE.cast replays it): each prompt and command,\n" +
+			"and all output, children's included, with its real timing; children then write to a pseudo-terminal nsh reads.\n" +
+			"What you type into a child's own shell is not in it (the child reads your terminal), what it prints is.\n" +
+			"A FILE that exists is replaced only if nsh wrote it, or with -f. record off stops both.",
+		Example: "record demo.nsh; record --cast demo.cast",
 		Run:     runRecord,
 		Complete: func(s *Session, args []string, partial string) []string {
 			if len(args) == 0 {
-				return append([]string{"off"}, completeFiles(nil, partial)...)
+				return append([]string{"off", "--cast"}, completeFiles(nil, partial)...)
+			}
+			if args[0] == "--cast" && (len(args) == 1 || len(args) == 2 && args[1] == "-f") {
+				return completeFiles(nil, partial)
 			}
 			return nil
 		},
@@ -27,6 +33,9 @@ func init() {
 
 func runRecord(s *Session, args []string) error {
 	c, _ := Lookup("record")
+	if len(args) > 0 && args[0] == "--cast" {
+		return recordCast(s, c, args[1:])
+	}
 	args, force := takeFlagF(args)
 	if len(args) != 1 || (force && args[0] == "off") {
 		return usageError(c, "name a file, or off")
@@ -41,6 +50,13 @@ func runRecord(s *Session, args []string) error {
 		s.recording = nil
 	}
 	if args[0] == "off" {
+		if s.Casting() {
+			path := s.tr.path
+			if err := s.stopTranscript(); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Err, "record: %s is complete: asciinema play %s\n", path, path)
+		}
 		return nil
 	}
 	f, err := os.OpenFile(args[0], os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
@@ -63,4 +79,23 @@ func (s *Session) recordCommand(words []string) {
 		quoted[i] = Quote(w)
 	}
 	fmt.Fprintln(s.recording, strings.Join(quoted, " "))
+}
+
+// recordCast starts an asciicast recording of the session.
+func recordCast(s *Session, c *Command, args []string) error {
+	args, force := takeFlagF(args)
+	if len(args) != 1 || args[0] == "off" {
+		return usageError(c, "name the .cast file")
+	}
+	if s.Casting() {
+		return fmt.Errorf("record --cast: already recording into %s: record off first", s.tr.path)
+	}
+	if err := mayReplace("record", args[0], force); err != nil {
+		return err
+	}
+	if err := s.StartCast(args[0], "nsh session", s.Out); err != nil {
+		return fmt.Errorf("record --cast: %w", err)
+	}
+	fmt.Fprintf(s.Err, "record: recording the session into %s (record off ends it)\n", args[0])
+	return nil
 }

@@ -43,6 +43,12 @@ type Session struct {
 	recording *os.File // record FILE: where successful commands go
 	json      bool     // the running command prints JSON (--json)
 
+	tr         *transcript   // output through one stream (render, cast)
+	keepOutput int           // > 0: keep foreground children's output (a script has expect output)
+	lastOutput []byte        // what the last foreground child printed, when kept
+	haveOutput bool          // whether lastOutput was kept
+	lastSpawn  *isolate.Spec // the plan of the last spawn, for a lesson's tools
+
 	status      int  // status of the last command
 	prevStatus  int  // status of the command before the running one (for exit)
 	childStatus int  // status of the last foreground child
@@ -184,7 +190,15 @@ func (s *Session) RunScript(name, src string) error {
 		s.status = 2
 		return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, line), Err: err}
 	}
+	if hasExpectOutput(stmts) {
+		s.keepOutput++
+		defer func() { s.keepOutput-- }()
+	}
 	for _, st := range stmts {
+		if s.Casting() && s.depth == 0 {
+			// A recording shows each command at its prompt, as typed.
+			fmt.Fprintf(s.Out, "%s%s\n", s.Prompt(), st.Text)
+		}
 		if err := s.Exec(st.Words); err != nil {
 			var exit *ExitError
 			var se *ScriptError
@@ -195,4 +209,15 @@ func (s *Session) RunScript(name, src string) error {
 		}
 	}
 	return nil
+}
+
+// hasExpectOutput says whether a script checks its children's output,
+// which is then kept.
+func hasExpectOutput(stmts []Stmt) bool {
+	for _, st := range stmts {
+		if len(st.Words) > 1 && st.Words[0] == "expect" && st.Words[1] == "output" {
+			return true
+		}
+	}
+	return false
 }

@@ -96,6 +96,7 @@ flags:
 		return err
 	}
 	if detached {
+		s.lastSpawn = spec
 		if len(args) == 0 {
 			return usageError(c, "spawn -d needs a command: a detached child has no terminal for a shell")
 		}
@@ -107,8 +108,14 @@ flags:
 	if len(args) == 0 {
 		spec.Args = []string{interactiveShell(spec)}
 	}
+	s.lastSpawn = spec
+	stdout, stderr, keep, err := s.foregroundFiles()
+	if err != nil {
+		return fmt.Errorf("spawn: %w", err)
+	}
+	defer keep()
 	if s.Launcher != nil {
-		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr})
+		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: s.Stdin, Stdout: stdout, Stderr: stderr})
 		if err != nil {
 			return s.childFailed("spawn", err, spec)
 		}
@@ -120,7 +127,7 @@ flags:
 		timing = &isolate.Timing{}
 	}
 	proc, err := isolate.Launch(spec, isolate.Options{
-		Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
+		Stdin: s.Stdin, Stdout: stdout, Stderr: stderr,
 		Foreground: true,
 		Step:       s.stepper(),
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },

@@ -238,9 +238,9 @@ func contains(list []string, any ...string) bool {
 	return false
 }
 
-// shellUnshare is the command that makes the namespaces: nsenter for
-// joined ones, then unshare for new ones, then the inner sh.
-func shellUnshare(sp *isolate.Spec) string {
+// unshareWords is the command that makes the namespaces: nsenter for
+// joined ones, then unshare for new ones.
+func unshareWords(sp *isolate.Spec) string {
 	var parts []string
 	var joins []string
 	for _, j := range sp.Join {
@@ -283,10 +283,54 @@ func shellUnshare(sp *isolate.Spec) string {
 	if len(u) > 1 {
 		parts = append(parts, strings.Join(u, " "))
 	}
-	// The inner sh moves itself into the cgroups before it execs the
-	// rest, so unshare and all it starts are in them.
+	return strings.Join(parts, " ")
+}
+
+// shellUnshare is unshareWords behind a sh that moves itself into the
+// cgroups before it execs the rest, so unshare and all it starts are in
+// them.
+func shellUnshare(sp *isolate.Spec) string {
 	mover := `sh -c 'for d in $NSH_CGDIRS; do echo $$ > "$d/cgroup.procs"; done; exec "$@"' sh`
-	return strings.TrimSpace(mover + " " + strings.Join(parts, " "))
+	return strings.TrimSpace(mover + " " + unshareWords(sp))
+}
+
+// Command is a spawn as one command line of the standard tools, the
+// line people know (unshare, nsenter, setpriv), for a lesson to show
+// beside the step. What one line cannot hold (the cgroup, a veth, a
+// seccomp filter) is named in a comment above it; export sh has it all.
+func Command(sp *isolate.Spec) (string, error) {
+	inner, _, err := shellInner(sp)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if c := sp.Cgroup; c != nil && len(c.Settings) > 0 {
+		var kv []string
+		for _, st := range c.Settings {
+			kv = append(kv, st.Key+"="+st.Value)
+		}
+		fmt.Fprintf(&b, "# in a cgroup of its own with %s (export sh writes the files)\n", strings.Join(kv, ", "))
+	}
+	if sp.Net != nil && len(sp.Net.Veths) > 0 {
+		b.WriteString("# with a veth pair to the host (export sh has the ip commands)\n")
+		inner = strings.TrimPrefix(inner, `read _ < "$NSH_FIFO"`+"\n")
+	}
+	if sp.Seccomp != nil {
+		fmt.Fprintf(&b, "# under the seccomp filter (%s): util-linux has no flag for one\n", seccompWords(sp))
+	}
+	var args []string
+	for _, a := range sp.Args {
+		args = append(args, q(a))
+	}
+	line := unshareWords(sp)
+	if line == "" && inner == `exec "$@"` && b.Len() == 0 {
+		return "", nil // nothing isolated: the command alone
+	}
+	if inner != `exec "$@"` {
+		line += " sh -c " + shq(strings.ReplaceAll(inner, "\n", "; ")) + " sh"
+	}
+	b.WriteString(strings.TrimSpace(line + " " + strings.Join(args, " ")))
+	return b.String() + "\n", nil
 }
 
 // shellInner is the script the child runs inside its namespaces before

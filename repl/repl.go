@@ -67,6 +67,7 @@ func readStatement(s *commands.Session, lr LineReader) (string, error) {
 			}
 			return "", err
 		}
+		s.Typed(prompt, line)
 		b.WriteString(line)
 		b.WriteString("\n")
 		if _, err := commands.Parse(b.String()); err != commands.ErrIncomplete {

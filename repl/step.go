@@ -32,7 +32,9 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 	keys := newKeyReader(lr)
 	for i, st := range stmts {
 		text := strings.Join(quoteAll(st.Words), " ")
-		fmt.Fprintf(s.Out, "%s%s   [%d/%d Enter runs it, s skips, q stops] ", s.Prompt(), text, i+1, len(stmts))
+		// The hint is for the demonstrator, not for a recording.
+		fmt.Fprintf(s.Out, "%s%s", s.Prompt(), text)
+		s.Aside(fmt.Sprintf("   [%d/%d Enter runs it, s skips, q stops] ", i+1, len(stmts)))
 		key, err := keys.next(s)
 		fmt.Fprintln(s.Out)
 		switch {

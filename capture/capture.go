@@ -1,0 +1,217 @@
+// Package capture puts one stream between a session and the terminal:
+// nsh's own output and its foreground children's stdout and stderr all
+// go into it, in the order the kernel took the writes, so that a lesson
+// can show each command's output under it and a recording can replay it.
+//
+// The stream is a pseudo-terminal when one can be had: children then
+// see a terminal as they would at a prompt (line-buffered stdout, ls in
+// columns), and their stdout and stderr interleave as a user would see
+// them. Output processing is off, so a newline stays a newline.
+package capture
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Width and Height are the stream's terminal size: what a lesson's
+// reader and a recording's player are assumed to have.
+const (
+	Width  = 100
+	Height = 30
+)
+
+// Stream is the pseudo-terminal (or pipe) all output goes through.
+type Stream struct {
+	w, r  *os.File // w: where the session and its children write
+	token []byte   // written by Mark, never shown
+
+	mu      sync.Mutex
+	segment bytes.Buffer // read since the last Mark
+	tee     io.Writer    // also shown here as it comes (nil: nowhere)
+	taps    []func(at time.Time, b []byte)
+	marks   chan struct{}
+	done    chan struct{}
+}
+
+// maxSegment bounds what one command's output may hold in memory; a
+// command that prints more keeps its last maxSegment bytes.
+const maxSegment = 4 << 20
+
+// Open makes a stream whose output is also copied to tee (nil for none).
+func Open(tee io.Writer) (*Stream, error) {
+	r, w, err := openPTY()
+	if err != nil {
+		// No /dev/pts (a minimal initramfs): a pipe keeps the order
+		// of writes all the same; children just see no terminal.
+		if r, w, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("capture output: %w", err)
+		}
+	}
+	tok := make([]byte, 12)
+	rand.Read(tok)
+	s := &Stream{
+		w: w, r: r,
+		token: []byte("\x00nsh-mark-" + hex.EncodeToString(tok) + "\x00"),
+		tee:   tee,
+		marks: make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+	go s.pump()
+	return s, nil
+}
+
+// openPTY opens a pseudo-terminal pair in raw output mode.
+func openPTY() (master, slave *os.File, err error) {
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := os.NewFile(uintptr(fd), "/dev/ptmx")
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	name := fmt.Sprintf("/dev/pts/%d", n)
+	sfd, err := unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	sl := os.NewFile(uintptr(sfd), name)
+	t, err := unix.IoctlGetTermios(sfd, unix.TCGETS)
+	if err == nil {
+		t.Oflag &^= unix.OPOST
+		t.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG
+		err = unix.IoctlSetTermios(sfd, unix.TCSETS, t)
+	}
+	if err == nil {
+		err = unix.IoctlSetWinsize(sfd, unix.TIOCSWINSZ, &unix.Winsize{Row: Height, Col: Width})
+	}
+	if err != nil {
+		m.Close()
+		sl.Close()
+		return nil, nil, err
+	}
+	return m, sl, nil
+}
+
+// File is where output goes: a child's stdout and stderr, nsh's own.
+func (s *Stream) File() *os.File { return s.w }
+
+// Tap calls f with every piece of output as it is read, and its time.
+func (s *Stream) Tap(f func(at time.Time, b []byte)) {
+	s.mu.Lock()
+	s.taps = append(s.taps, f)
+	s.mu.Unlock()
+}
+
+// Mark returns the output written since the last Mark: everything
+// written before Mark was called, by nsh or by a child, is in it.
+func (s *Stream) Mark() []byte {
+	if _, err := s.w.Write(s.token); err != nil {
+		return s.take()
+	}
+	select {
+	case <-s.marks:
+	case <-s.done:
+	}
+	return s.take()
+}
+
+func (s *Stream) take() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := bytes.Clone(s.segment.Bytes())
+	s.segment.Reset()
+	return out
+}
+
+// Close stops the stream once everything written to it has been read.
+// A child still holding the write side (a detached one does not) would
+// keep it open: Close does not wait for that.
+func (s *Stream) Close() []byte {
+	out := s.Mark()
+	s.w.Close()
+	s.r.Close()
+	return out
+}
+
+// pump reads the stream, passes output on and answers Marks.
+func (s *Stream) pump() {
+	defer close(s.done)
+	buf := make([]byte, 32<<10)
+	var carry []byte
+	for {
+		n, err := s.r.Read(buf)
+		if n > 0 {
+			carry = s.scan(append(carry, buf[:n]...))
+		}
+		if err != nil {
+			s.emit(carry)
+			return
+		}
+	}
+}
+
+// scan passes data on up to each mark token and answers the mark; it
+// returns a tail that may be the start of a token split over reads.
+func (s *Stream) scan(data []byte) []byte {
+	for {
+		i := bytes.Index(data, s.token)
+		if i < 0 {
+			break
+		}
+		s.emit(data[:i])
+		data = data[i+len(s.token):]
+		s.marks <- struct{}{}
+	}
+	k := partialSuffix(data, s.token)
+	s.emit(data[:len(data)-k])
+	return bytes.Clone(data[len(data)-k:])
+}
+
+// partialSuffix is the length of the longest end of data that begins tok.
+func partialSuffix(data, tok []byte) int {
+	for k := min(len(data), len(tok)-1); k > 0; k-- {
+		if bytes.HasPrefix(tok, data[len(data)-k:]) {
+			return k
+		}
+	}
+	return 0
+}
+
+func (s *Stream) emit(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	if s.segment.Len()+len(b) > maxSegment {
+		keep := bytes.Clone(s.segment.Bytes()[max(0, s.segment.Len()+len(b)-maxSegment):])
+		s.segment.Reset()
+		s.segment.Write(keep)
+	}
+	s.segment.Write(b)
+	tee, taps := s.tee, s.taps
+	s.mu.Unlock()
+	if tee != nil {
+		tee.Write(b)
+	}
+	for _, f := range taps {
+		f(now, b)
+	}
+}

@@ -1,0 +1,140 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/export"
+	"nsh/isolate/cgroup"
+	"nsh/lesson"
+)
+
+// RenderOptions say what a rendered lesson shows besides the commands.
+type RenderOptions struct {
+	Explain   bool   // each command's kernel-facing steps (explain on)
+	WithTools bool   // after each spawn, the same with unshare, nsenter, setpriv
+	Version   string // nsh's, for the header
+}
+
+// Render runs a script in this session and writes it as a Markdown
+// lesson: `note` is a heading, `echo` and `#:` comments are paragraphs,
+// every other command is shown at its prompt with its real output, and
+// `expect` is checked, not shown. The first nsh error, a failing expect
+// included, stops it as a *ScriptError naming FILE:LINE.
+func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) error {
+	stmts, err := ParseLesson(src)
+	if err == ErrIncomplete {
+		err = nil
+	}
+	if err != nil {
+		var pe *ParseError
+		line := 0
+		if errors.As(err, &pe) {
+			line = pe.Line
+		}
+		return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, line), Err: err}
+	}
+	if err := s.startTranscript(nil); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	defer s.stopTranscript()
+	s.Explain = s.Explain || opt.Explain
+	doc.Title(lessonTitle(name, src), renderFacts(name, opt.Version))
+	for _, st := range stmts {
+		if st.Prose != "" {
+			doc.Prose(st.Prose)
+			continue
+		}
+		prompt := s.Prompt()
+		s.lastSpawn = nil
+		err := s.Exec(st.Words)
+		out := s.takeOutput()
+		var exit *ExitError
+		if errors.As(err, &exit) {
+			return err
+		}
+		if err != nil {
+			var se *ScriptError
+			if errors.As(err, &se) {
+				return err
+			}
+			return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, st.Line), Err: err}
+		}
+		switch st.Words[0] {
+		case "note":
+			doc.Heading(strings.Join(st.Words[1:], " "))
+		case "echo":
+			doc.Prose(strings.Join(st.Words[1:], " "))
+			doc.Prose("\n")
+		case "expect":
+			// Checked; a lesson shows what happened, not the checks.
+		default:
+			doc.Command(prompt, st.Text, out)
+			if opt.WithTools && s.lastSpawn != nil {
+				if line, err := export.Command(s.lastSpawn); err == nil && line != "" {
+					doc.Aside("The same with the standard tools:", "sh", line)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// lessonTitle is the script's first comment line, else its name.
+func lessonTitle(name, src string) string {
+	for _, l := range strings.Split(src, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "#!") || l == "" {
+			continue
+		}
+		if t, ok := strings.CutPrefix(l, "# "); ok && !strings.HasPrefix(l, "#:") {
+			return strings.TrimSuffix(strings.TrimSpace(t), ".")
+		}
+		break
+	}
+	return strings.TrimSuffix(filepath.Base(name), ".nsh")
+}
+
+// renderFacts say where and when a lesson was rendered: its output is
+// true there.
+func renderFacts(name, version string) []string {
+	var u unix.Utsname
+	unix.Uname(&u)
+	kernel := unix.ByteSliceToString(u.Release[:])
+	layout := "none found"
+	if h, err := cgroup.Detect(); err == nil {
+		var v1 []string
+		v2 := ""
+		for _, hi := range h.Hierarchies {
+			if hi.V2 {
+				v2 = "cgroup2 at " + hi.Mount
+			} else {
+				v1 = append(v1, hi.Controllers...)
+			}
+		}
+		switch h.Mode {
+		case cgroup.V2:
+			layout = "v2 (" + v2 + ")"
+		case cgroup.V1:
+			layout = "v1 (" + strings.Join(v1, ", ") + ")"
+		default:
+			layout = "hybrid (v1 " + strings.Join(v1, ", ") + "; " + v2 + ")"
+		}
+	}
+	who := "root"
+	if os.Geteuid() != 0 {
+		who = fmt.Sprintf("uid %d", os.Geteuid())
+	}
+	return []string{
+		fmt.Sprintf("Rendered by `nsh --render md %s` (nsh %s) on %s, as %s.", name, version, time.Now().Format("2006-01-02"), who),
+		fmt.Sprintf("Kernel: Linux %s (%s); cgroups: %s.", kernel, runtime.GOARCH, layout),
+		"Every command below ran on that machine and printed what follows it; every check in the script held.",
+	}
+}

@@ -1,0 +1,205 @@
+package commands
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"nsh/capture"
+	"nsh/cast"
+)
+
+// transcript is the session's output going through one stream (package
+// capture) while a lesson is rendered or a cast recorded.
+type transcript struct {
+	stream *capture.Stream
+	cast   *cast.Writer
+	path   string // the cast's file
+
+	// What the session wrote to before: restored when it ends, and
+	// where nsh's own asides (a --step hint) go unrecorded.
+	stdout, stderr *os.File
+	out, err       io.Writer
+
+	pending []byte // output of the running command read so far
+}
+
+// startTranscript sends the session's and its children's output through
+// a stream whose output is also shown on tee (nil: nowhere).
+func (s *Session) startTranscript(tee io.Writer) error {
+	if s.tr != nil {
+		return nil
+	}
+	st, err := capture.Open(tee)
+	if err != nil {
+		return err
+	}
+	s.tr = &transcript{stream: st, stdout: s.Stdout, stderr: s.Stderr, out: s.Out, err: s.Err}
+	s.Stdout, s.Stderr, s.Out, s.Err = st.File(), st.File(), st.File(), st.File()
+	return nil
+}
+
+// stopTranscript puts the session's output back where it was.
+func (s *Session) stopTranscript() error {
+	t := s.tr
+	if t == nil {
+		return nil
+	}
+	t.stream.Close()
+	s.tr = nil
+	s.Stdout, s.Stderr, s.Out, s.Err = t.stdout, t.stderr, t.out, t.err
+	if t.cast != nil {
+		if err := t.cast.Close(); err != nil {
+			return fmt.Errorf("record: write %s: %w", t.path, err)
+		}
+	}
+	return nil
+}
+
+// syncOutput reads everything written so far into the running
+// command's output.
+func (s *Session) syncOutput() {
+	if s.tr != nil {
+		s.tr.pending = append(s.tr.pending, s.tr.stream.Mark()...)
+	}
+}
+
+// takeOutput is all the running command printed, children included.
+func (s *Session) takeOutput() []byte {
+	if s.tr == nil {
+		return nil
+	}
+	s.syncOutput()
+	out := s.tr.pending
+	s.tr.pending = nil
+	return out
+}
+
+// StartCast records the session from now on as an asciicast v2 file,
+// also showing its output on tee.
+func (s *Session) StartCast(path, title string, tee io.Writer) error {
+	if s.tr != nil && s.tr.cast != nil {
+		return fmt.Errorf("already recording into %s: record off first", s.tr.path)
+	}
+	w, err := cast.Create(path, capture.Width, capture.Height, title)
+	if err != nil {
+		return err
+	}
+	if err := s.startTranscript(tee); err != nil {
+		w.Close()
+		os.Remove(path)
+		return err
+	}
+	s.tr.cast, s.tr.path = w, path
+	s.tr.stream.Tap(w.Output)
+	return nil
+}
+
+// Casting says whether a cast is being recorded.
+func (s *Session) Casting() bool { return s.tr != nil && s.tr.cast != nil }
+
+// Typed puts a statement the user typed at the prompt into the cast: the
+// line editor drew it on the terminal, outside the stream.
+func (s *Session) Typed(prompt, text string) {
+	if s.Casting() {
+		s.syncOutput()
+		s.tr.cast.Output(time.Now(), []byte(prompt+text+"\n"))
+	}
+}
+
+// Aside writes text on the terminal without recording it (a --step
+// hint), after the output that came before it.
+func (s *Session) Aside(text string) {
+	if s.tr == nil {
+		fmt.Fprint(s.Out, text)
+		return
+	}
+	s.syncOutput()
+	fmt.Fprint(s.tr.out, text)
+}
+
+// foregroundFiles are a foreground child's stdout and stderr; keep,
+// called once it has ended, keeps what it printed for expect output.
+// Output is kept when a transcript runs or the script has an expect
+// output; else the child has the session's files to itself.
+func (s *Session) foregroundFiles() (stdout, stderr *os.File, keep func(), err error) {
+	switch {
+	case s.tr != nil:
+		s.syncOutput()
+		from := len(s.tr.pending)
+		return s.Stdout, s.Stderr, func() {
+			s.syncOutput()
+			s.lastOutput, s.haveOutput = bytes.Clone(s.tr.pending[from:]), true
+		}, nil
+	case s.keepOutput > 0:
+		return s.teeForeground()
+	}
+	return s.Stdout, s.Stderr, func() { s.lastOutput, s.haveOutput = nil, false }, nil
+}
+
+// teeForeground gives the child pipes whose output goes on to the
+// session's files and into lastOutput.
+func (s *Session) teeForeground() (stdout, stderr *os.File, keep func(), err error) {
+	var (
+		mu   sync.Mutex
+		kept bytes.Buffer
+		wg   sync.WaitGroup
+	)
+	var writers []*os.File
+	pipe := func(to *os.File) (*os.File, error) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		writers = append(writers, w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer r.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := r.Read(buf)
+				if n > 0 {
+					to.Write(buf[:n])
+					mu.Lock()
+					if kept.Len() < 4<<20 {
+						kept.Write(buf[:n])
+					}
+					mu.Unlock()
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		return w, nil
+	}
+	out, err := pipe(s.Stdout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	errw, err := pipe(s.Stderr)
+	if err != nil {
+		out.Close()
+		return nil, nil, nil, err
+	}
+	return out, errw, func() {
+		for _, w := range writers {
+			w.Close()
+		}
+		// The child has ended; something it left running may still
+		// hold the pipes: its output so far is what counts.
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+		mu.Lock()
+		s.lastOutput, s.haveOutput = bytes.Clone(kept.Bytes()), true
+		mu.Unlock()
+	}, nil
+}

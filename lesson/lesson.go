@@ -1,0 +1,142 @@
+// Package lesson writes a script's run as a Markdown lesson: headings,
+// paragraphs, and console blocks with each command as it was typed at
+// the prompt followed by what it printed.
+package lesson
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// Doc is one lesson being written.
+type Doc struct {
+	w     io.Writer
+	para  []string // the paragraph being gathered
+	block []string // the console block being gathered
+	err   error
+}
+
+// New starts a lesson on w.
+func New(w io.Writer) *Doc { return &Doc{w: w} }
+
+// Title writes the lesson's title and the facts of where it was run.
+func (d *Doc) Title(title string, facts []string) {
+	d.flush()
+	d.printf("# %s\n\n", title)
+	for _, f := range facts {
+		d.printf("> %s  \n", f)
+	}
+	if len(facts) > 0 {
+		d.printf("\n")
+	}
+}
+
+// Heading starts a step.
+func (d *Doc) Heading(text string) {
+	d.flush()
+	d.printf("## %s\n\n", strings.TrimSpace(text))
+}
+
+// Prose adds a line to the current paragraph; "\n" ends the paragraph.
+func (d *Doc) Prose(text string) {
+	d.endBlock()
+	if text == "\n" {
+		d.endPara()
+		return
+	}
+	d.para = append(d.para, strings.TrimSpace(text))
+}
+
+// Command adds a command, as typed after prompt, and its output to the
+// current console block.
+func (d *Doc) Command(prompt, typed string, output []byte) {
+	d.endPara()
+	lines := strings.Split(typed, "\n")
+	d.block = append(d.block, prompt+lines[0])
+	d.block = append(d.block, lines[1:]...)
+	if out := Clean(output); out != "" {
+		d.block = append(d.block, strings.Split(strings.TrimSuffix(out, "\n"), "\n")...)
+	}
+}
+
+// Aside ends the console block and sets text apart under it, in a
+// block of its own: label says what it is, lang how to colour it.
+func (d *Doc) Aside(label, lang, text string) {
+	d.flush()
+	d.printf("%s\n\n", label)
+	d.printf("%s\n\n", fenced(lang, strings.Split(strings.TrimSuffix(text, "\n"), "\n")))
+}
+
+// Close writes what is still gathered.
+func (d *Doc) Close() error {
+	d.flush()
+	return d.err
+}
+
+func (d *Doc) flush() {
+	d.endPara()
+	d.endBlock()
+}
+
+func (d *Doc) endPara() {
+	if len(d.para) > 0 {
+		d.printf("%s\n\n", strings.Join(d.para, " "))
+		d.para = nil
+	}
+}
+
+func (d *Doc) endBlock() {
+	if len(d.block) > 0 {
+		d.printf("%s\n\n", fenced("console", d.block))
+		d.block = nil
+	}
+}
+
+func (d *Doc) printf(format string, args ...any) {
+	if d.err == nil {
+		_, d.err = fmt.Fprintf(d.w, format, args...)
+	}
+}
+
+// fenced puts lines in a code block whose fence is longer than any run
+// of backticks in them, so output cannot end the block early.
+func fenced(lang string, lines []string) string {
+	longest := 0
+	for _, l := range lines {
+		for _, run := range backticks.FindAllString(l, -1) {
+			longest = max(longest, len(run))
+		}
+	}
+	fence := strings.Repeat("`", max(3, longest+1))
+	return fence + lang + "\n" + strings.Join(lines, "\n") + "\n" + fence
+}
+
+var (
+	backticks = regexp.MustCompile("`+")
+	// Terminal control sequences: CSI (colours, cursor moves), OSC
+	// (titles), and two-byte escapes. A page shows the text only.
+	escapes = regexp.MustCompile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b]*(\x07|\x1b\\\\)|\x1b[@-Z\\\\-_]")
+)
+
+// Clean turns terminal output into text for a page: control sequences
+// go, CR LF becomes LF, a line redrawn with CR keeps its last drawing,
+// and other control characters but tab go.
+func Clean(b []byte) string {
+	s := escapes.ReplaceAllString(string(b), "")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if j := strings.LastIndex(l, "\r"); j >= 0 {
+			l = l[j+1:]
+		}
+		lines[i] = strings.Map(func(r rune) rune {
+			if r < 0x20 && r != '\t' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, l)
+	}
+	return strings.Join(lines, "\n")
+}
