@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -256,6 +257,61 @@ func TestExampleScripts(t *testing.T) {
 			}
 			if after := hostSnapshot(); after != before {
 				t.Fatalf("the host changed:\n%s", diffLines(before, after))
+			}
+		})
+	}
+}
+
+// TestRenderScripts renders every scripts/*.nsh as a lesson, as CI must:
+// a render that fails (an expect that does not hold) fails the test. The
+// lessons are not compared byte for byte (pids and inodes differ from run
+// to run); their structure is checked, and 01's steps show what they teach.
+func TestRenderScripts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the example scripts use namespaces that need root")
+	}
+	files, _ := filepath.Glob("scripts/*.nsh")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			before := hostSnapshot()
+			md := filepath.Join(t.TempDir(), "lesson.md")
+			out, err := exec.Command("unshare", "-m", "-n", "--propagation", "private", "nsh", "--render", "md", f, "-o", md).CombinedOutput()
+			if err != nil {
+				t.Fatalf("nsh --render md %s: %v\n%s", f, err, out)
+			}
+			if after := hostSnapshot(); after != before {
+				t.Fatalf("the host changed:\n%s", diffLines(before, after))
+			}
+			b, err := os.ReadFile(md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lesson := string(b)
+			if !strings.HasPrefix(lesson, "# ") || !strings.Contains(lesson, "\n## ") || !strings.Contains(lesson, "```console\nnsh") {
+				t.Errorf("%s does not read as a lesson (a title, steps, console blocks):\n%s", f, lesson)
+			}
+			if strings.Contains(lesson, "\nnsh# expect ") || strings.Contains(lesson, "# expect ") {
+				t.Errorf("%s shows its expect lines:\n%s", f, lesson)
+			}
+			if filepath.Base(f) != "01-namespaces.nsh" {
+				return
+			}
+			step := func(prefix string) string {
+				i := strings.Index(lesson, "\n## "+prefix)
+				if i < 0 {
+					t.Fatalf("no step %q in:\n%s", prefix, lesson)
+				}
+				rest := lesson[i+1:]
+				if j := strings.Index(rest[3:], "\n## "); j >= 0 {
+					rest = rest[:j+3]
+				}
+				return rest
+			}
+			if s := step("3."); !strings.Contains(s, "# spawn hostname\nfoobar\n") {
+				t.Errorf("the hostname step does not show foobar under spawn hostname:\n%s", s)
+			}
+			if s := step("4."); !regexp.MustCompile(`my pid: 1\nprocesses in /proc: 1( [0-9]+){0,3}\n`).MatchString(s) {
+				t.Errorf("the pid step does not show a fresh /proc:\n%s", s)
 			}
 		})
 	}

@@ -114,6 +114,14 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
      import oci /tmp/bundle   # any config.json becomes the plan again
      ps --tree 1              # any PID: enter, cgroup stat, ns take one too
      ps --tree; ps --json     # who is isolated from whom; output for programs
-10. Without root:  unshare user  makes you root in a namespace of your own.
+10. Teach with it.  A script checks itself and becomes a lesson or a recording.
+     record --cast /tmp/demo.cast   # asciinema play /tmp/demo.cast replays what follows
+     spawn hostname
+     expect output contains foobar  # a script stops here if the child said otherwise
+     record off
+    nsh --render md FILE.nsh -o lesson.md  writes a script as a Markdown lesson with
+    its real output (docs/lessons/ has the walkthrough's); nsh --cast F.cast FILE.nsh
+    records one.
+11. Without root:  unshare user  makes you root in a namespace of your own.
     doctor says what this host allows. help CMD explains each command.
 `

@@ -76,6 +76,10 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 		case "expect":
 			// Checked; a lesson shows what happened, not the checks.
 		default:
+			if s.status != 0 {
+				// As the REPL says it: a lesson shows a failing child's status.
+				out = append(out, fmt.Sprintf("[status %d]\n", s.status)...)
+			}
 			doc.Command(prompt, st.Text, out)
 			if opt.WithTools && s.lastSpawn != nil {
 				if line, err := export.Command(s.lastSpawn); err == nil && line != "" {

@@ -1,4 +1,5 @@
 #!/usr/bin/env nsh
+# Seccomp and resource limits
 # The two limits every container runtime adds on top of namespaces, cgroups
 # and capabilities: a seccomp filter (Docker's default profile) and resource
 # limits (ulimit, prlimit).
@@ -13,6 +14,7 @@ cap preset docker
 seccomp preset docker
 seccomp
 spawn grep ^Seccomp /proc/self/status
+expect output matches "Seccomp:\s+2"
 echo "keyctl is closed whatever the capabilities; unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN:"
 seccomp test keyctl
 seccomp test unshare 0x10000000
@@ -46,15 +48,15 @@ note "Resource limits, as prlimit names them: open files, core size..."
 rlimit nofile 64
 rlimit core 0:unlimited
 rlimit show
-spawn sh -c 'ulimit -n; test "$(ulimit -n)" = 64'
-expect status 0
+spawn sh -c 'ulimit -n'
+expect output matches "^64\n"
 
 note "Live: prlimit(2) on a running child, read back from its /proc/PID/limits"
 spawn -d --name lim sleep 60
 rlimit nofile 32 @lim
 rlimit show @lim
-enter @lim sh -c 'grep "Max open files" /proc/1/limits; grep -q "Max open files *32 *32" /proc/1/limits'
-expect status 0
+enter @lim grep "Max open files" /proc/1/limits
+expect output matches "Max open files +32 +32 "
 kill @lim KILL
 wait @lim
 expect status 137

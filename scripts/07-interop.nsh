@@ -1,4 +1,5 @@
 #!/usr/bin/env nsh
+# Interoperability: OCI bundles, Kubernetes Pods, any process, JSON
 # Other tools' containers and nsh's: a plan leaves as an OCI bundle and
 # comes back from one, becomes a Kubernetes Pod, and any process can be
 # looked at; every report has a form for programs (--json).

@@ -1,4 +1,5 @@
 #!/usr/bin/env nsh
+# Watching containers: top and cgroup stat
 # Watching containers use what their cgroups allow, as docker stats and
 # systemd-cgtop do: memory against memory.max, CPU against cpu.max, pids
 # against pids.max. Run it as root:  nsh scripts/09-watch.nsh
