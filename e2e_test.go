@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -277,6 +278,33 @@ func TestREPL(t *testing.T) {
 	x.waitFor(`(?m)^inside-foobar$`)
 	x.keys("exit", "Enter")
 	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+
+	// record --cast in a real terminal: the screen looks as it did, and
+	// the recording has each prompt with what was typed, and the output.
+	castFile := filepath.Join(dir, "repl.cast")
+	x.keys("record --cast "+castFile, "Enter")
+	x.waitFor(`record: recording the session into .*repl.cast`)
+	x.keys("spawn sh -c 'hostname; echo to-stderr >&2'", "Enter")
+	x.waitFor(`(?m)^to-stderr$`)
+	x.keys("record off", "Enter")
+	x.waitFor(`record: .*repl.cast is complete: asciinema play`)
+	cast, err := os.ReadFile(castFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var played strings.Builder
+	for i, line := range strings.Split(strings.TrimSpace(string(cast)), "\n") {
+		var ev []any
+		if err := json.Unmarshal([]byte(line), &ev); i > 0 && (err != nil || len(ev) != 3) {
+			t.Fatalf("cast line %d is not an event: %q", i+1, line)
+		}
+		if i > 0 {
+			played.WriteString(ev[2].(string))
+		}
+	}
+	if want := "nsh[uts,mnt]# spawn sh -c 'hostname; echo to-stderr >&2'\r\nfoobar\r\nto-stderr\r\nnsh[uts,mnt]# record off\r\n"; played.String() != want {
+		t.Errorf("the recording plays %q, want %q", played.String(), want)
+	}
 
 	// A pasted 3,000-character line is drawn once, not once per
 	// character (the line editor redraws the whole line for each).

@@ -214,6 +214,11 @@ func TestComplete(t *testing.T) {
 		{"cgroup stat --w", []string{"--watch"}, "--w"},
 		{"co", []string{"commit"}, "co"},
 		{"dif", []string{"diff"}, "dif"},
+		{"expect ", []string{"ns", "output", "status"}, ""},
+		{"expect output ", []string{"contains", "matches"}, ""},
+		{"expect ns @1 ", []string{"differs", "shares"}, ""},
+		{"expect ns @1 differs u", []string{"user", "uts"}, "u"},
+		{"record --c", []string{"--cast"}, "--c"},
 	}
 	for _, tt := range tests {
 		got, partial := s.Complete(tt.line)
