@@ -137,3 +137,28 @@ func TestDockerSeccompLoads(t *testing.T) {
 		}
 	}
 }
+
+func TestCommand(t *testing.T) {
+	all := capability.All()
+	raw := uint64(1) << 13 // cap_net_raw
+	tests := []struct {
+		sp   *isolate.Spec
+		want string
+	}{
+		{&isolate.Spec{Args: []string{"true"}}, ""},
+		{&isolate.Spec{Namespaces: []string{"uts"}, Hostname: "foo bar", Args: []string{"hostname"}},
+			`unshare --uts sh -c 'hostname '"'"'foo bar'"'"'; exec "$@"' sh hostname` + "\n"},
+		{&isolate.Spec{Namespaces: []string{"pid", "mnt"}, Args: []string{"sh", "-c", "echo $$"}},
+			`unshare --mount --pid --fork --mount-proc sh -c 'echo $$'` + "\n"},
+		{&isolate.Spec{Caps: &isolate.Caps{Bounding: all &^ raw, Permitted: all &^ raw, Effective: all &^ raw}, Args: []string{"ping"},
+			Cgroup: &cgroup.Config{Settings: []cgroup.Setting{{Key: "pids.max", Value: "20"}}}},
+			"# in a cgroup of its own with pids.max=20 (export sh writes the files)\n" +
+				`sh -c 'exec setpriv --bounding-set=-net_raw -- "$@"' sh ping` + "\n"},
+	}
+	for _, tt := range tests {
+		got, err := Command(tt.sp)
+		if err != nil || got != tt.want {
+			t.Errorf("Command(%+v) = %q, %v; want %q", tt.sp, got, err, tt.want)
+		}
+	}
+}

@@ -322,6 +322,24 @@ func Command(sp *isolate.Spec) (string, error) {
 	for _, a := range sp.Args {
 		args = append(args, q(a))
 	}
+	if c := sp.Caps; c != nil {
+		// The line people know names what is dropped, not all that is kept.
+		uid := 0
+		if sp.User != nil {
+			uid = sp.User.UID
+		}
+		f := c.Final(uid)
+		if dropped := capability.All() &^ f.Bounding; len(capability.Names(dropped)) < len(capability.Names(f.Bounding)) {
+			var short []string
+			for _, n := range capability.Names(dropped) {
+				short = append(short, "-"+strings.TrimPrefix(n, "cap_"))
+			}
+			inner = strings.Replace(inner, "--bounding-set="+capList(f.Bounding), "--bounding-set="+strings.Join(short, ","), 1)
+		}
+		if f.Inheritable == 0 {
+			inner = strings.Replace(inner, " --inh-caps=-all", "", 1)
+		}
+	}
 	line := unshareWords(sp)
 	if line == "" && inner == `exec "$@"` && b.Len() == 0 {
 		return "", nil // nothing isolated: the command alone
