@@ -11,7 +11,6 @@ package capture
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -56,8 +55,10 @@ func Open(tee io.Writer) (*Stream, error) {
 			return nil, fmt.Errorf("capture output: %w", err)
 		}
 	}
+	// getrandom(2), not crypto/rand: that would link Go's FIPS module,
+	// and its initializers into every start of nsh.
 	tok := make([]byte, 12)
-	rand.Read(tok)
+	unix.Getrandom(tok, 0)
 	s := &Stream{
 		w: w, r: r,
 		token: []byte("\x00nsh-mark-" + hex.EncodeToString(tok) + "\x00"),

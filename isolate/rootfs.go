@@ -2,7 +2,7 @@ package isolate
 
 import (
 	"bytes"
-	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -84,22 +84,45 @@ func lockedFlags(path string) uintptr {
 // BusyboxPath finds a statically linked busybox on the host.
 func BusyboxPath() (string, error) {
 	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox"} {
-		f, err := elf.Open(p)
-		if err != nil {
-			continue
-		}
-		static := true
-		for _, prog := range f.Progs {
-			if prog.Type == elf.PT_INTERP {
-				static = false
-			}
-		}
-		f.Close()
-		if static {
+		if static, err := isStaticELF(p); err == nil && static {
 			return p, nil
 		}
 	}
 	return "", errors.New("no statically linked busybox on this host: install it with apt-get install busybox-static (or build a richer rootfs with debootstrap, or docker export)")
+}
+
+// isStaticELF says whether path is a 64-bit little-endian ELF program
+// without an interpreter (PT_INTERP). Read by hand: debug/elf would link
+// DWARF and two decompressors into nsh, and their initializers into
+// every start, for one question.
+func isStaticELF(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var h [64]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return false, err
+	}
+	if string(h[:4]) != "\x7fELF" || h[4] != 2 || h[5] != 1 {
+		return false, fmt.Errorf("%s: not a 64-bit little-endian ELF file", path)
+	}
+	le := binary.LittleEndian
+	phoff, phentsize, phnum := int64(le.Uint64(h[32:])), int64(le.Uint16(h[54:])), int(le.Uint16(h[56:]))
+	if phentsize < 4 {
+		return false, fmt.Errorf("%s: bad program header size %d", path, phentsize)
+	}
+	ph := make([]byte, 4)
+	for i := 0; i < phnum; i++ {
+		if _, err := f.ReadAt(ph, phoff+int64(i)*phentsize); err != nil {
+			return false, err
+		}
+		if le.Uint32(ph) == 3 { // PT_INTERP
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // BuildBusybox makes a minimal root filesystem in dir from the host's

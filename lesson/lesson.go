@@ -8,6 +8,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Doc is one lesson being written.
@@ -105,7 +106,7 @@ func (d *Doc) printf(format string, args ...any) {
 func fenced(lang string, lines []string) string {
 	longest := 0
 	for _, l := range lines {
-		for _, run := range backticks.FindAllString(l, -1) {
+		for _, run := range backticksOnce().FindAllString(l, -1) {
 			longest = max(longest, len(run))
 		}
 	}
@@ -113,18 +114,21 @@ func fenced(lang string, lines []string) string {
 	return fence + lang + "\n" + strings.Join(lines, "\n") + "\n" + fence
 }
 
+// Compiled on first use: nsh starts for many things besides lessons.
 var (
-	backticks = regexp.MustCompile("`+")
+	backticksOnce = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("`+") })
 	// Terminal control sequences: CSI (colours, cursor moves), OSC
 	// (titles), and two-byte escapes. A page shows the text only.
-	escapes = regexp.MustCompile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b]*(\x07|\x1b\\\\)|\x1b[@-Z\\\\-_]")
+	escapesOnce = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile("\x1b\\[[0-?]*[ -/]*[@-~]|\x1b\\][^\x07\x1b]*(\x07|\x1b\\\\)|\x1b[@-Z\\\\-_]")
+	})
 )
 
 // Clean turns terminal output into text for a page: control sequences
 // go, CR LF becomes LF, a line redrawn with CR keeps its last drawing,
 // and other control characters but tab go.
 func Clean(b []byte) string {
-	s := escapes.ReplaceAllString(string(b), "")
+	s := escapesOnce().ReplaceAllString(string(b), "")
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
