@@ -45,6 +45,7 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 		return fmt.Errorf("render: %w", err)
 	}
 	defer s.stopTranscript()
+	s.tr.render = true
 	s.Explain = s.Explain || opt.Explain
 	doc.Title(lessonTitle(name, src), renderFacts(name, opt.Version))
 	for _, st := range stmts {

@@ -24,7 +24,9 @@ type transcript struct {
 	stdout, stderr *os.File
 	out, err       io.Writer
 
-	pending []byte // output of the running command read so far
+	pending []byte // output kept so far: the running command's (render), a foreground child's
+	render  bool   // a lesson is rendered: keep each command's output
+	child   bool   // a foreground child runs: keep its output for expect output
 }
 
 // startTranscript sends the session's and its children's output through
@@ -63,7 +65,11 @@ func (s *Session) stopTranscript() error {
 // command's output.
 func (s *Session) syncOutput() {
 	if s.tr != nil {
-		s.tr.pending = append(s.tr.pending, s.tr.stream.Mark()...)
+		out := s.tr.stream.Mark()
+		// A recording alone keeps nothing: a long session would grow.
+		if s.tr.render || s.tr.child {
+			s.tr.pending = append(s.tr.pending, out...)
+		}
 	}
 }
 
@@ -130,9 +136,17 @@ func (s *Session) foregroundFiles() (stdout, stderr *os.File, keep func(), err e
 	case s.tr != nil:
 		s.syncOutput()
 		from := len(s.tr.pending)
+		s.tr.child = true
 		return s.Stdout, s.Stderr, func() {
 			s.syncOutput()
+			if s.tr == nil {
+				return // the session ended while the child ran
+			}
 			s.lastOutput, s.haveOutput = bytes.Clone(s.tr.pending[from:]), true
+			s.tr.child = false
+			if !s.tr.render {
+				s.tr.pending = nil
+			}
 		}, nil
 	case s.keepOutput > 0:
 		return s.teeForeground()
