@@ -20,6 +20,10 @@ nsh=$PWD/bin/nsh
 # (bench/floor), built static without cgo.
 floor=$work/floor
 CGO_ENABLED=0 go build -o "$floor" ./bench/floor
+# The same floor linked with cgo and a constructor, static, as the brief's
+# design makes nsh (a constructor joins namespaces before Go starts).
+floorcgo=$work/floor-cgo
+go build -tags floorcgo -ldflags '-linkmode external -extldflags -static' -o "$floorcgo" ./bench/floor
 
 # A busybox bundle with the full state, for runc and crun.
 full='unshare uts ipc mnt pid net cgroup; cgroup set memory.max 100M; cgroup set pids.max 20; cap drop net_raw'
@@ -34,6 +38,9 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n floor-one-shot "$floor oneshot /bin/true" \
 	-n floor-full "$floor full /bin/true" \
 	-n floor-full-200 "$floor full -n 200 /bin/true" \
+	-n floor-cgo-hello "$floorcgo hello" \
+	-n floor-cgo-one-shot "$floorcgo oneshot /bin/true" \
+	-n floor-cgo-full "$floorcgo full /bin/true" \
 	-n unshare 'unshare -uimpnC --fork /bin/true' \
 	-n nsh-one-shot "$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	-n nsh-full "$nsh -c '$full; spawn /bin/true'" \
