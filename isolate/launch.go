@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"nsh/internal/forkexec"
 	"nsh/isolate/cgroup"
 	"nsh/isolate/seccomp"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -268,16 +268,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 			}
 		}
 	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{stageName},
-		Env:         env,
-		Stdin:       opt.Stdin,
-		Stdout:      opt.Stdout,
-		Stderr:      opt.Stderr,
-		ExtraFiles:  extra,
-		SysProcAttr: attr,
-	}
+	files := append([]*os.File{opt.Stdin, opt.Stdout, opt.Stderr}, extra...)
 	switch {
 	case opt.Foreground && opt.Stdin != nil && isControllingTerminal(opt.Stdin):
 		c.foreground = true
@@ -311,11 +302,8 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	// Pdeathsig fires when the creating thread exits; a locked thread
 	// cannot be handed to another goroutine and exit under us mid-start.
 	runtime.LockOSThread()
-	_, err = track(func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
+	pid, err := track(func() (int, error) {
+		return forkexec.Start("/proc/self/exe", []string{stageName}, env, files, attr)
 	})
 	runtime.UnlockOSThread()
 	childEnd.Close()
@@ -324,7 +312,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		c.release()
 		return nil, startError(spec, err)
 	}
-	c.Pid = cmd.Process.Pid
+	c.Pid = pid
 	c.direct = c.Pid
 	if t := opt.Timing; t != nil {
 		t.Clone = t.mark()
@@ -335,8 +323,6 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		c.kill()
 		return nil, err
 	}
-	// Wait4 reaps the child; os.Process must not try to as well.
-	cmd.Process.Release()
 
 	r := newStageReader(parentEnd, &opt, prog, c)
 	if len(plan.files) > 0 {

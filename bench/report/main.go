@@ -73,7 +73,7 @@ func main() {
 		if m[fa] > 0 {
 			fl = fmt.Sprintf("%.2f×", m[fa]/m[b])
 		}
-		if c := strings.Replace(fa, "floor-", "floor-cgo-", 1); fa != "" && m[c] > 0 {
+		if c := strings.Replace(fa, "floor-", "floor-cgo-", 1); c != fa && m[c] > 0 {
 			fc = fmt.Sprintf("%.2f×", m[c]/m[b])
 		}
 		fmt.Printf("| %s | %.2f× | %s | %s | ≤ %.2f× (%s) |\n", label, m[a]/m[b], fl, fc, target, ok)

@@ -2,8 +2,8 @@ package cgroup
 
 import (
 	"fmt"
+	"nsh/internal/forkexec"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,22 +91,16 @@ func startLocked() error {
 	if err != nil {
 		return fmt.Errorf("start the cgroup janitor: %w", err)
 	}
-	cmd := &exec.Cmd{
-		Path:  "/proc/self/exe",
-		Args:  []string{"nsh:janitor"},
-		Env:   append(os.Environ(), "_NSH_STAGE=janitor"),
-		Stdin: r,
-		// Away from the terminal's signals; it must outlive nsh.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-	}
-	err = cmd.Start()
+	// Away from the terminal's signals (its own group); it must outlive
+	// nsh. stopJanitor reaps it.
+	pid, err := forkexec.Start("/proc/self/exe", []string{"nsh:janitor"}, append(os.Environ(), "_NSH_STAGE=janitor"),
+		[]*os.File{r, nil, nil}, &syscall.SysProcAttr{Setpgid: true})
 	r.Close()
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("start the cgroup janitor: %w", err)
 	}
-	janIn, janPid = w, cmd.Process.Pid
-	cmd.Process.Release() // stopJanitor reaps it
+	janIn, janPid = w, pid
 	return nil
 }
 
