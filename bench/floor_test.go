@@ -26,7 +26,18 @@ func TestFloorSmoke(t *testing.T) {
 			t.Fatalf("floor %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	out, err := exec.Command("find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", "floor-*").Output()
+	// Linked as nsh is, with the design's stage: the command runs as PID 1
+	// of its pid namespace with a fresh /proc.
+	cgo := filepath.Join(t.TempDir(), "floor-cgo")
+	build = exec.Command("go", "build", "-tags", "floorcgo", "-ldflags", "-linkmode external -extldflags -static", "-o", cgo, "./floor")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags floorcgo ./floor: %v\n%s", err, out)
+	}
+	out, err := exec.Command(cgo, "stage-full", "-n", "2", "/bin/sh", "-c", `echo "$$ $(ls /proc | grep -c '^[0-9]')"`).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1 4\n1 4" { // sh, the subshell, ls, grep
+		t.Fatalf("floor-cgo stage-full: %v, %q (want PID 1 and a fresh /proc, twice)", err, out)
+	}
+	out, err = exec.Command("find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", "floor-*").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,8 @@ nsh=$PWD/bin/nsh
 floor=$work/floor
 CGO_ENABLED=0 go build -o "$floor" ./bench/floor
 # The same floor linked with cgo and a constructor, static, as the brief's
-# design makes nsh (a constructor joins namespaces before Go starts).
+# design makes nsh (a constructor joins namespaces before Go starts); its
+# stage-* modes also re-execute it as the design's child stage.
 floorcgo=$work/floor-cgo
 go build -tags floorcgo -ldflags '-linkmode external -extldflags -static' -o "$floorcgo" ./bench/floor
 
@@ -41,6 +42,9 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n floor-cgo-hello "$floorcgo hello" \
 	-n floor-cgo-one-shot "$floorcgo oneshot /bin/true" \
 	-n floor-cgo-full "$floorcgo full /bin/true" \
+	-n floor-stage-one-shot "$floorcgo stage-oneshot /bin/true" \
+	-n floor-stage-full "$floorcgo stage-full /bin/true" \
+	-n floor-stage-full-200 "$floorcgo stage-full -n 200 /bin/true" \
 	-n unshare 'unshare -uimpnC --fork /bin/true' \
 	-n nsh-one-shot "$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	-n nsh-full "$nsh -c '$full; spawn /bin/true'" \
@@ -58,6 +62,7 @@ unshare -m --propagation private sh -c "
 		-n unshare 'unshare -uimpnC --fork /bin/true' \
 		-n nsh-full \"$nsh -c '$full; spawn /bin/true'\" \
 		-n floor-full '$floor full /bin/true' \
+		-n floor-stage-full '$floorcgo stage-full /bin/true' \
 		-n runc 'runc run --bundle $work/bundle nsh-bench-v1' \
 		-n crun 'crun run --bundle $work/bundle nsh-bench-v1'
 "

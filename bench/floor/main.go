@@ -7,8 +7,11 @@
 //	                     hierarchy nsh uses, run CMD, wait, remove the cgroups
 //	floor full CMD...    the same with memory.max 100M and pids.max 20
 //	floor full -n N CMD  N such spawns one after another (a session's floor)
+//	floor stage-oneshot|stage-full [-n N] CMD...
+//	                     the same through the design's child stage (cgo.go)
 //
-// It is built as nsh is (static) but without cgo, and it has no child stage:
+// It is built as nsh is (static) but without cgo, and it has no child stage
+// (cgo.go adds both, as the brief's design has them: see there):
 // Go's own fork and exec go straight from clone to the command's execve, so
 // what a stage does in the child (a fresh /proc, dropping a capability,
 // entering the cgroup namespace after placement) is left out. Those are a
@@ -22,10 +25,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
 const root = "/sys/fs/cgroup"
+
+// stageAvailable: built with the C stage (cgo.go); the stage-* modes use it.
+var stageAvailable, useStage bool
 
 func main() {
 	if len(os.Args) < 2 {
@@ -35,14 +42,22 @@ func main() {
 	switch os.Args[1] {
 	case "hello":
 		fmt.Println("hello")
-	case "oneshot", "full":
+	case "oneshot", "full", "stage-oneshot", "stage-full":
+		mode := os.Args[1]
+		if m, ok := strings.CutPrefix(mode, "stage-"); ok {
+			if !stageAvailable {
+				fmt.Fprintln(os.Stderr, "floor: the stage needs the floorcgo build (cgo.go)")
+				os.Exit(2)
+			}
+			useStage, mode = true, m
+		}
 		cmd, n := os.Args[2:], 1
 		if len(cmd) > 2 && cmd[0] == "-n" {
 			n, _ = strconv.Atoi(cmd[1])
 			cmd = cmd[2:]
 		}
 		for i := 0; i < n; i++ {
-			if err := run(os.Args[1] == "full", cmd, i); err != nil {
+			if err := run(mode == "full", cmd, i); err != nil {
 				fmt.Fprintln(os.Stderr, "floor:", err)
 				os.Exit(1)
 			}
@@ -65,7 +80,7 @@ func run(limits bool, cmd []string, i int) error {
 		}
 	}()
 	var unified string
-	for _, h := range []string{"memory", "cpu", "pids", "unified"} {
+	for _, h := range []string{"memory", "cpu", "cpuacct", "pids", "unified"} {
 		parent, err := own(h)
 		if err != nil {
 			continue
@@ -88,6 +103,22 @@ func run(limits bool, cmd []string, i int) error {
 		}
 	}
 	c := exec.Command(cmd[0], cmd[1:]...)
+	var goAhead *os.File
+	if useStage {
+		// The design's stage: /proc/self/exe again, which waits on fd 3
+		// until it is placed, then mounts /proc and runs the command.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		defer w.Close()
+		goAhead = w
+		c = exec.Command("/proc/self/exe", cmd...)
+		c.Args[0] = "floor:[stage]"
+		c.Env = append(os.Environ(), "_FLOOR_STAGE=1")
+		c.ExtraFiles = []*os.File{r}
+	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC |
 		syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWCGROUP}
@@ -110,6 +141,9 @@ func run(limits bool, cmd []string, i int) error {
 		if d != unified {
 			write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(c.Process.Pid))
 		}
+	}
+	if goAhead != nil {
+		goAhead.Write([]byte{1})
 	}
 	return c.Wait()
 }

@@ -62,21 +62,30 @@ func main() {
 	// the floor itself misses a target, Go and the kernel set it, not nsh.
 	// The cgo floor is the same program linked as nsh must be (a C
 	// constructor, static glibc): what the design's start adds.
-	fmt.Println("| ratio | nsh | floor | floor, cgo | target |")
-	fmt.Println("|---|---|---|---|---|")
+	if v, ok := host["floor-stage-full-200"]; ok {
+		host["floor-stage per spawn"] = v / 200
+	}
+	fmt.Println("| ratio | nsh | floor | floor, cgo | floor, cgo and stage | target |")
+	fmt.Println("|---|---|---|---|---|---|")
 	ratio := func(label string, m map[string]float64, a, fa, b string, target float64) {
 		ok := "met"
 		if m[a]/m[b] > target {
 			ok = "not met"
 		}
-		fl, fc := "—", "—"
-		if m[fa] > 0 {
-			fl = fmt.Sprintf("%.2f×", m[fa]/m[b])
+		cell := func(name string) string {
+			if name == "" || m[name] == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f×", m[name]/m[b])
 		}
-		if c := strings.Replace(fa, "floor-", "floor-cgo-", 1); c != fa && m[c] > 0 {
-			fc = fmt.Sprintf("%.2f×", m[c]/m[b])
+		fc, fs := "", ""
+		if fa != "" {
+			fc, fs = strings.Replace(fa, "floor-", "floor-cgo-", 1), strings.Replace(fa, "floor", "floor-stage", 1)
+			if fc == fa {
+				fc = ""
+			}
 		}
-		fmt.Printf("| %s | %.2f× | %s | %s | ≤ %.2f× (%s) |\n", label, m[a]/m[b], fl, fc, target, ok)
+		fmt.Printf("| %s | %.2f× | %s | %s | %s | ≤ %.2f× (%s) |\n", label, m[a]/m[b], cell(fa), cell(fc), cell(fs), target, ok)
 	}
 	ratio("one-shot, 6 namespaces / unshare", host, "nsh-one-shot", "floor-one-shot", "unshare", 1.5)
 	ratio("full state / runc run", host, "nsh-full", "floor-full", "runc", 0.2)
@@ -87,11 +96,11 @@ func main() {
 	ratio("per spawn in a script, full state / unshare", host, "nsh per spawn in a script", "floor per spawn", "unshare", 0.7)
 	ratio("`nsh --version` / static Go hello", host, "nsh-startup", "", "floor-hello", 1.2)
 	if host["floor-cgo-hello"] > 0 {
-		fmt.Printf("| the cgo floor's hello / static Go hello | — | — | %.2f× | (the design's own start) |\n", host["floor-cgo-hello"]/host["floor-hello"])
+		fmt.Printf("| the cgo floor's hello / static Go hello | — | — | %.2f× | — | (the design's own start) |\n", host["floor-cgo-hello"]/host["floor-hello"])
 	}
 	fmt.Println()
 	fmt.Println("nsh against the floor, same work:")
-	for _, p := range [][2]string{{"nsh-startup", "floor-hello"}, {"nsh-one-shot", "floor-one-shot"}, {"nsh-full", "floor-full"}, {"nsh per spawn in a script", "floor per spawn"}} {
+	for _, p := range [][2]string{{"nsh-startup", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}, {"nsh-one-shot", "floor-one-shot"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-full", "floor-full"}, {"nsh-full", "floor-stage-full"}, {"nsh per spawn in a script", "floor per spawn"}, {"nsh per spawn in a script", "floor-stage per spawn"}} {
 		fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], host[p[0]], p[1], host[p[1]], host[p[0]]/host[p[1]])
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "rss.txt")); err == nil {
