@@ -27,6 +27,40 @@ type transcript struct {
 	pending []byte // output kept so far: the running command's (render), a foreground child's
 	render  bool   // a lesson is rendered: keep each command's output
 	child   bool   // a foreground child runs: keep its output for expect output
+	// What nsh itself wrote while a foreground child ran (explain lines,
+	// notices): in the stream, in order, but not the child's output.
+	own [][]byte
+}
+
+// ownWriter is nsh's own output while a transcript runs: into the stream
+// like a child's, and remembered while a foreground child runs, so that
+// expect output sees what the child printed and nothing of nsh's.
+type ownWriter struct{ s *Session }
+
+func (w ownWriter) Write(p []byte) (int, error) {
+	t := w.s.tr
+	if t == nil {
+		return os.Stderr.Write(p) // the transcript ended under us
+	}
+	if t.child {
+		t.own = append(t.own, bytes.Clone(p))
+	}
+	// One write(2): a terminal keeps its bytes together, so they can be
+	// found again whole among the child's.
+	return t.stream.File().Write(p)
+}
+
+// withoutOwn is out less nsh's own writes, found in order.
+func withoutOwn(out []byte, own [][]byte) []byte {
+	out = bytes.Clone(out)
+	at := 0
+	for _, w := range own {
+		if i := bytes.Index(out[at:], w); i >= 0 {
+			out = append(out[:at+i], out[at+i+len(w):]...)
+			at += i
+		}
+	}
+	return out
 }
 
 // startTranscript sends the session's and its children's output through
@@ -40,7 +74,8 @@ func (s *Session) startTranscript(tee io.Writer) error {
 		return err
 	}
 	s.tr = &transcript{stream: st, stdout: s.Stdout, stderr: s.Stderr, out: s.Out, err: s.Err}
-	s.Stdout, s.Stderr, s.Out, s.Err = st.File(), st.File(), st.File(), st.File()
+	s.Stdout, s.Stderr = st.File(), st.File()
+	s.Out, s.Err = ownWriter{s}, ownWriter{s}
 	return nil
 }
 
@@ -50,9 +85,10 @@ func (s *Session) stopTranscript() error {
 	if t == nil {
 		return nil
 	}
-	t.stream.Close()
-	s.tr = nil
+	// nsh's files first: nothing is written to a closed stream.
 	s.Stdout, s.Stderr, s.Out, s.Err = t.stdout, t.stderr, t.out, t.err
+	s.tr = nil
+	t.stream.Close()
 	if t.cast != nil {
 		if err := t.cast.Close(); err != nil {
 			return fmt.Errorf("record: write %s: %w", t.path, err)
@@ -142,8 +178,8 @@ func (s *Session) foregroundFiles() (stdout, stderr *os.File, keep func(), err e
 			if s.tr == nil {
 				return // the session ended while the child ran
 			}
-			s.lastOutput, s.haveOutput = bytes.Clone(s.tr.pending[from:]), true
-			s.tr.child = false
+			s.lastOutput, s.haveOutput = withoutOwn(s.tr.pending[from:], s.tr.own), true
+			s.tr.child, s.tr.own = false, nil
 			if !s.tr.render {
 				s.tr.pending = nil
 			}

@@ -6,6 +6,8 @@
 # Needs busybox-static (apt-get install busybox-static).
 
 note "An image: a busybox tree with a few files a container will change"
+#: (What an earlier run stopped half-way left goes first.)
+spawn rm -rf /tmp/nsh-08
 rootfs --busybox /tmp/nsh-08/lower
 rootfs off
 spawn sh -c 'cd /tmp/nsh-08/lower && echo hello > etc/motd && echo old > etc/old && echo readme > home/readme'
