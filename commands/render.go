@@ -29,17 +29,9 @@ type RenderOptions struct {
 // `expect` is checked, not shown. The first nsh error, a failing expect
 // included, stops it as a *ScriptError naming FILE:LINE.
 func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) error {
-	stmts, err := ParseLesson(src)
-	if err == ErrIncomplete {
-		err = nil
-	}
+	stmts, err := parseScript(name, src, ParseLesson)
 	if err != nil {
-		var pe *ParseError
-		line := 0
-		if errors.As(err, &pe) {
-			line = pe.Line
-		}
-		return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, line), Err: err}
+		return err
 	}
 	if err := s.startTranscript(nil); err != nil {
 		return fmt.Errorf("render: %w", err)

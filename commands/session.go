@@ -177,18 +177,10 @@ func (s *Session) emit(v any) error {
 // stops it and comes back as a *ScriptError naming NAME:LINE; `exit`
 // comes back as *ExitError.
 func (s *Session) RunScript(name, src string) error {
-	stmts, err := Parse(src)
-	if err == ErrIncomplete {
-		err = nil // a trailing backslash at the end of a file continues nothing
-	}
+	stmts, err := parseScript(name, src, Parse)
 	if err != nil {
-		var pe *ParseError
-		line := 0
-		if errors.As(err, &pe) {
-			line = pe.Line
-		}
 		s.status = 2
-		return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, line), Err: err}
+		return err
 	}
 	if hasExpectOutput(stmts) {
 		s.keepOutput++
@@ -220,4 +212,22 @@ func hasExpectOutput(stmts []Stmt) bool {
 		}
 	}
 	return false
+}
+
+// parseScript parses a whole script with parse; a syntax error comes back
+// as a *ScriptError naming NAME:LINE.
+func parseScript(name, src string, parse func(string) ([]Stmt, error)) ([]Stmt, error) {
+	stmts, err := parse(src)
+	if err == ErrIncomplete {
+		err = nil // a trailing backslash at the end of a file continues nothing
+	}
+	if err != nil {
+		var pe *ParseError
+		line := 0
+		if errors.As(err, &pe) {
+			line = pe.Line
+		}
+		return nil, &ScriptError{Pos: fmt.Sprintf("%s:%d", name, line), Err: err}
+	}
+	return stmts, nil
 }
