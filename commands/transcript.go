@@ -26,10 +26,27 @@ type transcript struct {
 
 	pending []byte // output kept so far: the running command's (render), a foreground child's
 	render  bool   // a lesson is rendered: keep each command's output
-	child   bool   // a foreground child runs: keep its output for expect output
+
+	mu    sync.Mutex // guards child and own: nsh may write from other goroutines
+	child bool       // a foreground child runs: keep its output for expect output
 	// What nsh itself wrote while a foreground child ran (explain lines,
 	// notices): in the stream, in order, but not the child's output.
 	own [][]byte
+}
+
+// setChild says whether a foreground child runs, and returns (and
+// forgets) what nsh wrote meanwhile.
+func (t *transcript) setChild(on bool) (own [][]byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	own, t.own, t.child = t.own, nil, on
+	return own
+}
+
+func (t *transcript) childRuns() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.child
 }
 
 // ownWriter is nsh's own output while a transcript runs: into the stream
@@ -42,9 +59,11 @@ func (w ownWriter) Write(p []byte) (int, error) {
 	if t == nil {
 		return os.Stderr.Write(p) // the transcript ended under us
 	}
+	t.mu.Lock()
 	if t.child {
 		t.own = append(t.own, bytes.Clone(p))
 	}
+	t.mu.Unlock()
 	// One write(2): a terminal keeps its bytes together, so they can be
 	// found again whole among the child's.
 	return t.stream.File().Write(p)
@@ -103,7 +122,7 @@ func (s *Session) syncOutput() {
 	if s.tr != nil {
 		out := s.tr.stream.Mark()
 		// A recording alone keeps nothing: a long session would grow.
-		if s.tr.render || s.tr.child {
+		if s.tr.render || s.tr.childRuns() {
 			s.tr.pending = append(s.tr.pending, out...)
 		}
 	}
@@ -172,14 +191,13 @@ func (s *Session) foregroundFiles() (stdout, stderr *os.File, keep func(), err e
 	case s.tr != nil:
 		s.syncOutput()
 		from := len(s.tr.pending)
-		s.tr.child = true
+		s.tr.setChild(true)
 		return s.Stdout, s.Stderr, func() {
 			s.syncOutput()
 			if s.tr == nil {
 				return // the session ended while the child ran
 			}
-			s.lastOutput, s.haveOutput = withoutOwn(s.tr.pending[from:], s.tr.own), true
-			s.tr.child, s.tr.own = false, nil
+			s.lastOutput, s.haveOutput = withoutOwn(s.tr.pending[from:], s.tr.setChild(false)), true
 			if !s.tr.render {
 				s.tr.pending = nil
 			}
