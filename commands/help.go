@@ -81,6 +81,7 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
      spawn true               # clone flags, mounts, sethostname, execve
      explain off
      spawn --time true        # what each part of isolation cost, in ms
+     time on; spawn true; time off   # every spawn timed, until time off
 5. Keep one running and step into it (nsenter, docker exec).
      spawn -d --name box sleep 600
      ps

@@ -181,6 +181,7 @@ func cgroupInspectJSON(s *Session, sub string, pid int, g *cgroup.Group) error {
 type showJSON struct {
 	Plan    *isolate.Spec `json:"plan"` // the session's plan, as save keeps it
 	Explain bool          `json:"explain"`
+	Time    bool          `json:"time"` // time on: every foreground spawn's costs
 }
 
 type doctorCheck struct {

@@ -71,6 +71,22 @@ func init() {
 			},
 		},
 		&Command{
+			Name: "time", Group: "session",
+			Usage:   []string{"time on", "time off"},
+			Summary: "print what each part of every foreground spawn cost, as spawn --time does",
+			Help: "The parts, in the order they happen: cgroup (mkdir, limits), plan, clone+exec (clone with the namespaces,\n" +
+				"execve of the child stage), stage (placement, mounts, hostname, capabilities, up to the command's execve),\n" +
+				"command (the command itself, to its end) and cleanup. With explain on, each step is shown as well.",
+			Example: "time on; spawn true",
+			Run:     runTime,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"on", "off"}
+				}
+				return nil
+			},
+		},
+		&Command{
 			Name: "exit", Group: "session",
 			Usage:   []string{"exit [N]"},
 			Summary: "leave nsh with status N (default: the last command's)",
@@ -222,6 +238,15 @@ func runExplain(s *Session, args []string) error {
 		return usageError(c, "say on or off")
 	}
 	s.Explain = args[0] == "on"
+	return nil
+}
+
+func runTime(s *Session, args []string) error {
+	c, _ := Lookup("time")
+	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+		return usageError(c, "say on or off")
+	}
+	s.Time = args[0] == "on"
 	return nil
 }
 

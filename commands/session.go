@@ -23,6 +23,7 @@ type Launcher interface {
 type Session struct {
 	Spec     *isolate.Spec
 	Explain  bool
+	Time     bool // every foreground spawn says what each part cost (time on)
 	Launcher Launcher
 
 	// Children's standard files; Out and Err are nsh's own output.

@@ -81,6 +81,9 @@ flags:
 			break flags
 		}
 	}
+	// time on times every foreground spawn; a detached one has no end
+	// to time to.
+	timed = timed || (s.Time && !detached)
 	if timed && detached {
 		return usageError(c, "--time times a foreground spawn, from clone to cleanup: leave out -d")
 	}

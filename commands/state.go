@@ -23,7 +23,7 @@ func init() {
 					return usageError(c, "show takes no arguments")
 				}
 				if s.json {
-					return s.emit(showJSON{Plan: s.Spec, Explain: s.Explain})
+					return s.emit(showJSON{Plan: s.Spec, Explain: s.Explain, Time: s.Time})
 				}
 				return printTable(s.Out, []string{"SETTING", "VALUE"}, showRows(s))
 			},
@@ -171,6 +171,11 @@ func showRows(s *Session) [][]string {
 		explain = "on"
 	}
 	rows = append(rows, []string{"explain", explain})
+	timing := "off"
+	if s.Time {
+		timing = "on"
+	}
+	rows = append(rows, []string{"time", timing})
 	return rows
 }
 
