@@ -286,6 +286,27 @@ func TestREPL(t *testing.T) {
 	x.waitFor(`record: recording the session into .*repl.cast`)
 	x.keys("spawn sh -c 'hostname; echo to-stderr >&2'", "Enter")
 	x.waitFor(`(?m)^to-stderr$`)
+	// An interactive child gets the recorded terminal: what is typed into
+	// it is in the recording too, and Ctrl-C works inside it.
+	x.keys("spawn", "Enter")
+	x.waitFor(`(?m)^inner\$ ?$`)
+	x.keys("echo typed-$((2+3))", "Enter")
+	x.waitFor(`(?m)^typed-5$`)
+	x.keys("sleep 60", "Enter")
+	x.keys("C-c")
+	x.waitFor(`\^C\s+inner\$ ?$`)
+	x.keys("exit", "Enter")
+	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+	// PID 1 of a pid namespace ignores Ctrl-C unless it handles it: on the
+	// lent terminal too, nsh says so, and the next Ctrl-C kills it.
+	x.keys("unshare pid; spawn sleep 60", "Enter")
+	time.Sleep(300 * time.Millisecond)
+	x.keys("C-c")
+	x.waitFor(`has no SIGINT handler, so the kernel ignores it`)
+	x.keys("C-c")
+	x.waitFor(`spawn: killing the child \(SIGKILL\)\s+\[status 137\]\s+nsh\[uts,mnt,pid\]# ?$`)
+	x.keys("share pid", "Enter")
+	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
 	x.keys("record off", "Enter")
 	x.waitFor(`record: .*repl.cast is complete: asciinema play`)
 	cast, err := os.ReadFile(castFile)
@@ -302,8 +323,15 @@ func TestREPL(t *testing.T) {
 			played.WriteString(ev[2].(string))
 		}
 	}
-	if want := "nsh[uts,mnt]# spawn sh -c 'hostname; echo to-stderr >&2'\r\nfoobar\r\nto-stderr\r\nnsh[uts,mnt]# record off\r\n"; played.String() != want {
-		t.Errorf("the recording plays %q, want %q", played.String(), want)
+	for _, want := range []string{
+		"nsh[uts,mnt]# spawn sh -c 'hostname; echo to-stderr >&2'\r\nfoobar\r\nto-stderr\r\nnsh[uts,mnt]# spawn\r\n",
+		"inner$ echo typed-$((2+3))\r\ntyped-5\r\ninner$ sleep 60\r\n^C",
+		"inner$ exit\r\n",
+		"nsh[uts,mnt]# record off\r\n",
+	} {
+		if !strings.Contains(played.String(), want) {
+			t.Errorf("the recording plays %q, without %q", played.String(), want)
+		}
 	}
 
 	// A pasted 3,000-character line is drawn once, not once per

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sync"
 	"time"
 
@@ -215,4 +216,121 @@ func (s *Stream) emit(b []byte) {
 	for _, f := range taps {
 		f(now, b)
 	}
+}
+
+// Attach lends the stream to an interactive child for as long as it
+// runs, as script(1) does: the child gets the stream as its terminal
+// (with tty's modes and size), what the user types on tty goes to it, and
+// tty is in raw mode meanwhile, so its echo and everything the child draws
+// come through the stream and are recorded. detach puts both terminals
+// back. It fails where the stream is a pipe or tty no terminal. keyed,
+// when set, hears of each interrupt or quit key the user types (the
+// terminal delivers the signal itself; a caller may do more).
+func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), err error) {
+	tfd, sfd := int(tty.Fd()), int(s.w.Fd())
+	saved, err := unix.IoctlGetTermios(tfd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	streamModes, err := unix.IoctlGetTermios(sfd, unix.TCGETS)
+	if err != nil {
+		return nil, err // a pipe: no terminal to lend
+	}
+	streamSize, err := unix.IoctlGetWinsize(sfd, unix.TIOCGWINSZ)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.IoctlSetTermios(sfd, unix.TCSETS, saved); err != nil {
+		return nil, err
+	}
+	copySize := func() {
+		if ws, err := unix.IoctlGetWinsize(tfd, unix.TIOCGWINSZ); err == nil {
+			unix.IoctlSetWinsize(sfd, unix.TIOCSWINSZ, ws)
+		}
+	}
+	copySize()
+	raw := *saved
+	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	raw.Oflag &^= unix.OPOST
+	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	raw.Cflag &^= unix.CSIZE | unix.PARENB
+	raw.Cflag |= unix.CS8
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(tfd, unix.TCSETS, &raw); err != nil {
+		unix.IoctlSetTermios(sfd, unix.TCSETS, streamModes)
+		return nil, err
+	}
+	wakeR, wakeW, err := os.Pipe()
+	if err != nil {
+		unix.IoctlSetTermios(tfd, unix.TCSETS, saved)
+		unix.IoctlSetTermios(sfd, unix.TCSETS, streamModes)
+		return nil, err
+	}
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, unix.SIGWINCH)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		fds := []unix.PollFd{{Fd: int32(wakeR.Fd()), Events: unix.POLLIN}, {Fd: int32(tfd), Events: unix.POLLIN}}
+		for {
+			select {
+			case <-winch:
+				copySize()
+			default:
+			}
+			fds[0].Revents, fds[1].Revents = 0, 0
+			if _, err := unix.Poll(fds, 250); err != nil && err != unix.EINTR {
+				return
+			}
+			// Asked to stop: not one more byte is taken from the user's
+			// terminal, the line editor reads it next.
+			if fds[0].Revents != 0 {
+				return
+			}
+			if fds[1].Revents&(unix.POLLIN|unix.POLLHUP|unix.POLLERR) != 0 {
+				n, err := unix.Read(tfd, buf)
+				if n > 0 {
+					s.r.Write(buf[:n])
+					for _, b := range buf[:n] {
+						switch {
+						case keyed == nil:
+						case b == saved.Cc[unix.VINTR]:
+							keyed(unix.SIGINT)
+						case b == saved.Cc[unix.VQUIT]:
+							keyed(unix.SIGQUIT)
+						}
+					}
+				}
+				if err != nil && err != unix.EINTR && err != unix.EAGAIN || n == 0 {
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		wakeW.Write([]byte{0})
+		<-done
+		signal.Stop(winch)
+		wakeR.Close()
+		wakeW.Close()
+		unix.IoctlSetTermios(tfd, unix.TCSETS, saved)
+		unix.IoctlSetTermios(sfd, unix.TCSETS, streamModes)
+		unix.IoctlSetWinsize(sfd, unix.TIOCSWINSZ, streamSize)
+	}, nil
+}
+
+// Size is the stream's terminal size, columns and rows: Width and Height
+// unless Resize changed it, or the stream is a pipe.
+func (s *Stream) Size() (cols, rows int) {
+	if ws, err := unix.IoctlGetWinsize(int(s.w.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+		return int(ws.Col), int(ws.Row)
+	}
+	return Width, Height
+}
+
+// Resize gives the stream a terminal's size (a recording of a REPL is as
+// wide as the terminal it was typed in).
+func (s *Stream) Resize(cols, rows int) {
+	unix.IoctlSetWinsize(int(s.w.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(rows), Col: uint16(cols)})
 }

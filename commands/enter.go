@@ -69,13 +69,13 @@ func runEnter(s *Session, args []string) error {
 	if len(cmd) == 0 {
 		cmd = []string{defaultShell(t.pid)}
 	}
-	stdout, stderr, keep, err := s.foregroundFiles()
+	files, err := s.foregroundFiles()
 	if err != nil {
 		return fmt.Errorf("enter: %w", err)
 	}
-	defer keep()
+	defer files.keep()
 	proc, err := isolate.Enter(t.p, types, cmd, isolate.Options{
-		Stdin: s.Stdin, Stdout: stdout, Stderr: stderr,
+		Stdin: files.stdin, Stdout: files.stdout, Stderr: files.stderr, Session: files.session,
 		Foreground: true,
 		Step:       s.stepper(),
 		Notice:     func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },

@@ -15,7 +15,8 @@ func init() {
 			"A sourced script's commands are recorded as the source command that ran them.\n" +
 			"record --cast writes an asciicast v2 file (asciinema play FILE.cast replays it): each prompt and command,\n" +
 			"and all output, children's included, with its real timing; children then write to a pseudo-terminal nsh reads.\n" +
-			"What you type into a child's own shell is not in it (the child reads your terminal), what it prints is.\n" +
+			"An interactive child (a shell) gets that terminal as its own, as script(1) does: what you type into it is recorded\n" +
+			"too, and Ctrl-C and Ctrl-Z work inside it. The recording is as large as your terminal.\n" +
 			"A FILE that exists is replaced only if nsh wrote it, or with -f. record off stops both.",
 		Example: "record demo.nsh; record --cast demo.cast",
 		Run:     runRecord,

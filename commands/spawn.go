@@ -112,13 +112,13 @@ flags:
 		spec.Args = []string{interactiveShell(spec)}
 	}
 	s.lastSpawn = spec
-	stdout, stderr, keep, err := s.foregroundFiles()
+	files, err := s.foregroundFiles()
 	if err != nil {
 		return fmt.Errorf("spawn: %w", err)
 	}
-	defer keep()
+	defer files.keep()
 	if s.Launcher != nil {
-		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: s.Stdin, Stdout: stdout, Stderr: stderr})
+		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: files.stdin, Stdout: files.stdout, Stderr: files.stderr})
 		if err != nil {
 			return s.childFailed("spawn", err, spec)
 		}
@@ -130,12 +130,12 @@ flags:
 		timing = &isolate.Timing{}
 	}
 	proc, err := isolate.Launch(spec, isolate.Options{
-		Stdin: s.Stdin, Stdout: stdout, Stderr: stderr,
-		Foreground: true,
-		Step:       s.stepper(),
-		Notice:     func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
-		Verify:     s.verifyJoins(spec),
-		Timing:     timing,
+		Stdin: files.stdin, Stdout: files.stdout, Stderr: files.stderr,
+		Foreground: true, Session: files.session,
+		Step:   s.stepper(),
+		Notice: func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
+		Verify: s.verifyJoins(spec),
+		Timing: timing,
 	})
 	if err != nil {
 		return s.childFailed("spawn", err, spec)

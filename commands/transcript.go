@@ -8,8 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"nsh/capture"
 	"nsh/cast"
+	"nsh/isolate"
 )
 
 // transcript is the session's output going through one stream (package
@@ -145,13 +148,22 @@ func (s *Session) StartCast(path, title string, tee io.Writer) error {
 	if s.tr != nil && s.tr.cast != nil {
 		return fmt.Errorf("already recording into %s: record off first", s.tr.path)
 	}
-	w, err := cast.Create(path, capture.Width, capture.Height, title)
-	if err != nil {
+	started := s.tr == nil
+	if err := s.startTranscript(tee); err != nil {
 		return err
 	}
-	if err := s.startTranscript(tee); err != nil {
-		w.Close()
-		os.Remove(path)
+	// Shown on a terminal: the recording is as large as it is.
+	if f, ok := tee.(*os.File); ok && isolate.IsTerminal(f) {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 && ws.Row > 0 {
+			s.tr.stream.Resize(int(ws.Col), int(ws.Row))
+		}
+	}
+	cols, rows := s.tr.stream.Size()
+	w, err := cast.Create(path, cols, rows, title)
+	if err != nil {
+		if started {
+			s.stopTranscript()
+		}
 		return err
 	}
 	s.tr.cast, s.tr.path = w, path
@@ -182,17 +194,34 @@ func (s *Session) Aside(text string) {
 	fmt.Fprint(s.tr.out, text)
 }
 
-// foregroundFiles are a foreground child's stdout and stderr; keep,
-// called once it has ended, keeps what it printed for expect output.
-// Output is kept when a transcript runs or the script has an expect
-// output; else the child has the session's files to itself.
-func (s *Session) foregroundFiles() (stdout, stderr *os.File, keep func(), err error) {
+// childFiles are a foreground child's standard files; keep, called once
+// it has ended, keeps what it printed for expect output and gives back
+// what was lent. Output is kept when a transcript runs or the script has
+// an expect output; else the child has the session's files to itself.
+type childFiles struct {
+	stdin, stdout, stderr *os.File
+	session               bool // lead a session on stdin, a lent terminal
+	keep                  func()
+}
+
+func (s *Session) foregroundFiles() (childFiles, error) {
 	switch {
 	case s.tr != nil:
 		s.syncOutput()
 		from := len(s.tr.pending)
 		s.tr.setChild(true)
-		return s.Stdout, s.Stderr, func() {
+		f := childFiles{stdin: s.Stdin, stdout: s.Stdout, stderr: s.Stderr}
+		detach := func() {}
+		if s.Casting() && isolate.IsTerminal(s.Stdin) {
+			// An interactive child while a recording runs: it gets the
+			// recorded terminal, so what the user types is echoed into
+			// the recording as well.
+			if d, err := s.tr.stream.Attach(s.Stdin, s.signalKey()); err == nil {
+				f.stdin, f.session, detach = s.Stdout, true, d
+			}
+		}
+		f.keep = func() {
+			detach()
 			s.syncOutput()
 			if s.tr == nil {
 				return // the session ended while the child ran
@@ -201,11 +230,13 @@ func (s *Session) foregroundFiles() (stdout, stderr *os.File, keep func(), err e
 			if !s.tr.render {
 				s.tr.pending = nil
 			}
-		}, nil
+		}
+		return f, nil
 	case s.keepOutput > 0:
-		return s.teeForeground()
+		stdout, stderr, keep, err := s.teeForeground()
+		return childFiles{stdin: s.Stdin, stdout: stdout, stderr: stderr, keep: keep}, err
 	}
-	return s.Stdout, s.Stderr, func() { s.lastOutput, s.haveOutput = nil, false }, nil
+	return childFiles{stdin: s.Stdin, stdout: s.Stdout, stderr: s.Stderr, keep: func() { s.lastOutput, s.haveOutput = nil, false }}, nil
 }
 
 // teeForeground gives the child pipes whose output goes on to the
@@ -270,4 +301,28 @@ func (s *Session) teeForeground() (stdout, stderr *os.File, keep func(), err err
 		s.lastOutput, s.haveOutput = bytes.Clone(kept.Bytes()), true
 		mu.Unlock()
 	}, nil
+}
+
+// signalKey is what a lent terminal's Ctrl-C and Ctrl-\ do besides the
+// signal: the terminal nsh's own watcher would read (isolate's ttywatch)
+// is not the child's there, so a child that is PID 1 of its pid namespace,
+// which the kernel lets ignore them, is told of and killed here as at the
+// prompt: a note, then SIGKILL on the next Ctrl-C within five seconds.
+func (s *Session) signalKey() func(unix.Signal) {
+	var warned time.Time
+	return func(sig unix.Signal) {
+		s.mu.Lock()
+		fg := s.fg
+		s.mu.Unlock()
+		if fg == nil || !fg.Ignores(sig) {
+			return
+		}
+		if sig == unix.SIGQUIT || time.Since(warned) < 5*time.Second {
+			fmt.Fprintln(s.Err, "spawn: killing the child (SIGKILL)")
+			fg.Signal(unix.SIGKILL)
+			return
+		}
+		warned = time.Now()
+		fmt.Fprintf(s.Err, "spawn: the child is PID 1 of a new pid namespace and has no %s handler, so the kernel ignores it (as with docker run without --init); press Ctrl-C again to kill it\n", unix.SignalName(sig))
+	}
 }

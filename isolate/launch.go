@@ -27,6 +27,10 @@ type Options struct {
 	// Detached puts the child in a process group of its own, away from
 	// the terminal's signals; nsh ends it when nsh ends.
 	Detached bool
+	// Session makes the child lead a session of its own whose
+	// controlling terminal is Stdin (a terminal nsh lends it, as script(1)
+	// does while it records): job control happens on that terminal.
+	Session bool
 	// Step, when set, is called before each kernel-facing step, in the
 	// parent and in the child stage alike (explain).
 	Step func(string)
@@ -270,6 +274,9 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	}
 	files := append([]*os.File{opt.Stdin, opt.Stdout, opt.Stderr}, extra...)
 	switch {
+	case opt.Session:
+		attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
+		c.ownGroup = true
 	case opt.Foreground && opt.Stdin != nil && isControllingTerminal(opt.Stdin):
 		c.foreground = true
 		c.tty = opt.Stdin
