@@ -240,7 +240,12 @@ func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), e
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.IoctlSetTermios(sfd, unix.TCSETS, saved); err != nil {
+	// The user's modes, but an interrupt key must not flush output: on a
+	// pseudo-terminal that drops what was written and not yet read, which
+	// is the recording (and nsh's note on that very key).
+	lent := *saved
+	lent.Lflag |= unix.NOFLSH
+	if err := unix.IoctlSetTermios(sfd, unix.TCSETS, &lent); err != nil {
 		return nil, err
 	}
 	copySize := func() {
@@ -293,12 +298,15 @@ func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), e
 				if n > 0 {
 					s.r.Write(buf[:n])
 					for _, b := range buf[:n] {
+						// A moment later: the terminal echoes the key
+						// (^C) on its own time, and what keyed says
+						// reads better after it.
 						switch {
 						case keyed == nil:
 						case b == saved.Cc[unix.VINTR]:
-							keyed(unix.SIGINT)
+							time.AfterFunc(20*time.Millisecond, func() { keyed(unix.SIGINT) })
 						case b == saved.Cc[unix.VQUIT]:
-							keyed(unix.SIGQUIT)
+							time.AfterFunc(20*time.Millisecond, func() { keyed(unix.SIGQUIT) })
 						}
 					}
 				}

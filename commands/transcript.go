@@ -35,6 +35,20 @@ type transcript struct {
 	// What nsh itself wrote while a foreground child ran (explain lines,
 	// notices): in the stream, in order, but not the child's output.
 	own [][]byte
+	// detach gives back a terminal lent to an interactive child; nsh
+	// ending on a signal meanwhile must not leave the user's in raw mode.
+	detach func()
+}
+
+// giveBack puts back a terminal lent to a child, once.
+func (t *transcript) giveBack() {
+	t.mu.Lock()
+	d := t.detach
+	t.detach = nil
+	t.mu.Unlock()
+	if d != nil {
+		d()
+	}
 }
 
 // setChild says whether a foreground child runs, and returns (and
@@ -107,6 +121,7 @@ func (s *Session) stopTranscript() error {
 	if t == nil {
 		return nil
 	}
+	t.giveBack()
 	// nsh's files first: nothing is written to a closed stream.
 	s.Stdout, s.Stderr, s.Out, s.Err = t.stdout, t.stderr, t.out, t.err
 	s.tr = nil
@@ -217,7 +232,12 @@ func (s *Session) foregroundFiles() (childFiles, error) {
 			// recorded terminal, so what the user types is echoed into
 			// the recording as well.
 			if d, err := s.tr.stream.Attach(s.Stdin, s.signalKey()); err == nil {
-				f.stdin, f.session, detach = s.Stdout, true, d
+				f.stdin, f.session = s.Stdout, true
+				t := s.tr
+				t.mu.Lock()
+				t.detach = d
+				t.mu.Unlock()
+				detach = t.giveBack
 			}
 		}
 		f.keep = func() {
