@@ -10,7 +10,7 @@ func init() {
 		&Command{
 			Name: "echo", Group: "teaching",
 			Usage:   []string{"echo TEXT..."},
-			Summary: "print TEXT (narration in scripts and demos)",
+			Summary: "print TEXT (narration in scripts and demos; in a script a `#: TEXT` line says it too)",
 			Example: "echo Step 1: namespaces",
 			Run: func(s *Session, args []string) error {
 				fmt.Fprintln(s.Out, strings.Join(args, " "))

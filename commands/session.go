@@ -178,7 +178,7 @@ func (s *Session) emit(v any) error {
 // stops it and comes back as a *ScriptError naming NAME:LINE; `exit`
 // comes back as *ExitError.
 func (s *Session) RunScript(name, src string) error {
-	stmts, err := parseScript(name, src, Parse)
+	stmts, err := parseScript(name, src, ParseLesson)
 	if err != nil {
 		s.status = 2
 		return err
@@ -188,6 +188,12 @@ func (s *Session) RunScript(name, src string) error {
 		defer func() { s.keepOutput-- }()
 	}
 	for _, st := range stmts {
+		if st.Prose != "" {
+			// A #: line is said, as echo says it (a lesson makes it a
+			// paragraph).
+			fmt.Fprintln(s.Out, strings.TrimSuffix(st.Prose, "\n"))
+			continue
+		}
 		if s.Casting() && s.depth == 0 {
 			// A recording shows each command at its prompt, as typed.
 			fmt.Fprintf(s.Out, "%s%s\n", s.Prompt(), st.Text)

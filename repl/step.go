@@ -21,7 +21,7 @@ import (
 // when the demonstrator stopped; the session keeps its state either way,
 // for the REPL that follows.
 func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
-	stmts, err := commands.Parse(src)
+	stmts, err := commands.ParseLesson(src)
 	if err == commands.ErrIncomplete {
 		err = nil
 	}
@@ -30,11 +30,22 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 	}
 	s.Interactive = true
 	keys := newKeyReader(lr)
-	for i, st := range stmts {
+	total, i := 0, -1
+	for _, st := range stmts {
+		if st.Prose == "" {
+			total++
+		}
+	}
+	for _, st := range stmts {
+		if st.Prose != "" {
+			fmt.Fprintln(s.Out, strings.TrimSuffix(st.Prose, "\n")) // said, not stepped
+			continue
+		}
+		i++
 		text := strings.Join(quoteAll(st.Words), " ")
 		// The hint is for the demonstrator, not for a recording.
 		fmt.Fprintf(s.Out, "%s%s", s.Prompt(), text)
-		s.Aside(fmt.Sprintf("   [%d/%d Enter runs it, s skips, q stops] ", i+1, len(stmts)))
+		s.Aside(fmt.Sprintf("   [%d/%d Enter runs it, s skips, q stops] ", i+1, total))
 		key, err := keys.next(s)
 		fmt.Fprintln(s.Out)
 		switch {
