@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLessonsCheckedIn keeps docs/lessons/ whole: every script has its
+// rendered lesson and its recording there, listed in the index, and each
+// recording is asciicast v2 (dev/lessons.sh renders them again).
+func TestLessonsCheckedIn(t *testing.T) {
+	scripts, _ := filepath.Glob("scripts/*.nsh")
+	index, err := os.ReadFile("docs/lessons/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range scripts {
+		name := strings.TrimSuffix(filepath.Base(s), ".nsh")
+		md, err := os.ReadFile(filepath.Join("docs/lessons", name+".md"))
+		if err != nil || !strings.HasPrefix(string(md), "# ") || !strings.Contains(string(md), "```console\n") {
+			t.Errorf("%s has no rendered lesson in docs/lessons (dev/lessons.sh): %v", s, err)
+		}
+		if !strings.Contains(string(index), "("+name+".md)") || !strings.Contains(string(index), "("+name+".cast)") {
+			t.Errorf("docs/lessons/README.md does not list %s's lesson and recording", name)
+		}
+		checkCast(t, filepath.Join("docs/lessons", name+".cast"))
+	}
+}
+
+func checkCast(t *testing.T, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	if !sc.Scan() {
+		t.Errorf("%s is empty", path)
+		return
+	}
+	var h struct{ Version, Width, Height int }
+	if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Version != 2 || h.Width <= 0 || h.Height <= 0 {
+		t.Errorf("%s: header %s is not asciicast v2: %v", path, sc.Bytes(), err)
+		return
+	}
+	last, n := 0.0, 0
+	for sc.Scan() {
+		var ev []any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || len(ev) != 3 || ev[1] != "o" {
+			t.Errorf("%s: %q is not an output event: %v", path, sc.Bytes(), err)
+			return
+		}
+		at, ok1 := ev[0].(float64)
+		_, ok2 := ev[2].(string)
+		if !ok1 || !ok2 || at < last {
+			t.Errorf("%s: event %q out of order or malformed", path, sc.Bytes())
+			return
+		}
+		last, n = at, n+1
+	}
+	if n == 0 {
+		t.Errorf("%s has no events", path)
+	}
+}
