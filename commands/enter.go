@@ -69,6 +69,7 @@ func runEnter(s *Session, args []string) error {
 	if len(cmd) == 0 {
 		cmd = []string{defaultShell(t.pid)}
 	}
+	s.lastEnter = &entered{pid: t.pid, types: types, args: cmd}
 	files, err := s.foregroundFiles()
 	if err != nil {
 		return fmt.Errorf("enter: %w", err)

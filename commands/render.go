@@ -46,7 +46,7 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 			continue
 		}
 		prompt := s.Prompt()
-		s.lastSpawn = nil
+		s.lastSpawn, s.lastEnter = nil, nil
 		err := s.Exec(st.Words)
 		out := s.takeOutput()
 		var exit *ExitError
@@ -74,10 +74,14 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 				out = append(out, fmt.Sprintf("[status %d]\n", s.status)...)
 			}
 			doc.Command(prompt, st.Text, out)
-			if opt.WithTools && s.lastSpawn != nil {
+			switch {
+			case !opt.WithTools:
+			case s.lastSpawn != nil:
 				if line, err := export.Command(s.lastSpawn); err == nil && line != "" {
 					doc.Aside("The same with the standard tools:", "sh", line)
 				}
+			case s.lastEnter != nil:
+				doc.Aside("The same with the standard tools:", "sh", s.lastEnter.nsenter())
 			}
 		}
 	}
@@ -134,4 +138,28 @@ func renderFacts(name, version string) []string {
 		fmt.Sprintf("Kernel: Linux %s (%s); cgroups: %s.", kernel, runtime.GOARCH, layout),
 		"Every command below ran on that machine and printed what follows it; every check in the script held.",
 	}
+}
+
+// entered is what an enter did, for a lesson to show as nsenter.
+type entered struct {
+	pid   int
+	types []string // none: all of them
+	args  []string
+}
+
+// nsenter is the enter as util-linux's nsenter is typed; the pid is the
+// one nsh saw, in nsh's pid namespace.
+func (e *entered) nsenter() string {
+	flags := map[string]string{"mnt": "--mount", "uts": "--uts", "ipc": "--ipc", "net": "--net", "pid": "--pid", "user": "--user", "cgroup": "--cgroup", "time": "--time"}
+	words := []string{"nsenter", "--target", fmt.Sprint(e.pid)}
+	if len(e.types) == 0 {
+		words = append(words, "--all")
+	}
+	for _, t := range e.types {
+		words = append(words, flags[t])
+	}
+	for _, a := range e.args {
+		words = append(words, Quote(a))
+	}
+	return strings.Join(words, " ") + "\n"
 }

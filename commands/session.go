@@ -49,6 +49,7 @@ type Session struct {
 	lastOutput []byte        // what the last foreground child printed, when kept
 	haveOutput bool          // whether lastOutput was kept
 	lastSpawn  *isolate.Spec // the plan of the last spawn, for a lesson's tools
+	lastEnter  *entered      // the last enter, for a lesson's tools
 
 	status      int  // status of the last command
 	prevStatus  int  // status of the command before the running one (for exit)
