@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"nsh/isolate"
+	"nsh/lesson"
 )
 
 const maxSourceDepth = 32
@@ -34,8 +35,9 @@ func init() {
 				"expect ns @ID differs TYPE...", "expect ns @ID shares TYPE..."},
 			Summary: "fail (an nsh error) unless the last foreground child's status or output, or a child's namespaces, are as said",
 			Help: "A script stops at the first expect that fails, with FILE:LINE: a lesson rendered from it is true where it was rendered.\n" +
-				"output is what the last foreground child (spawn, enter) printed, stdout and stderr; a script that has an expect output\n" +
-				"keeps it (the REPL shows children their terminal untouched, so there it is kept only while record --cast runs).\n" +
+				"output is what the last foreground child (spawn, enter) printed on stdout and stderr, in the order it wrote them.\n" +
+				"A script that has an expect output gives each foreground child a terminal of nsh's for both (shown on nsh's stdout),\n" +
+				"as a lesson does; the REPL leaves children your terminal, so there it is kept only while record --cast runs.\n" +
 				"matches takes a Go regular expression ((?m) makes ^ and $ match at each line). ns compares a child's namespaces with nsh's own.",
 			Example: "spawn hostname; expect output contains foobar",
 			Run:     runExpect,
@@ -178,7 +180,8 @@ func expectOutput(s *Session, c *Command, args []string) error {
 		}
 		return fmt.Errorf("expect output %s: the last child's output was not kept: at the prompt it goes to the terminal untouched; use it in a script, or under record --cast", how)
 	}
-	got := strings.ReplaceAll(string(s.lastOutput), "\r\n", "\n")
+	// The text as a lesson shows it: no terminal control sequences.
+	got := lesson.Clean(s.lastOutput)
 	if how == "contains" && strings.Contains(got, want) || how == "matches" && re.MatchString(got) {
 		return nil
 	}

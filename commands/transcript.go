@@ -253,74 +253,23 @@ func (s *Session) foregroundFiles() (childFiles, error) {
 		}
 		return f, nil
 	case s.keepOutput > 0:
-		stdout, stderr, keep, err := s.teeForeground()
-		return childFiles{stdin: s.Stdin, stdout: stdout, stderr: stderr, keep: keep}, err
+		return s.streamForeground()
 	}
 	return childFiles{stdin: s.Stdin, stdout: s.Stdout, stderr: s.Stderr, keep: func() { s.lastOutput, s.haveOutput = nil, false }}, nil
 }
 
-// teeForeground gives the child pipes whose output goes on to the
-// session's files and into lastOutput.
-func (s *Session) teeForeground() (stdout, stderr *os.File, keep func(), err error) {
-	var (
-		mu   sync.Mutex
-		kept bytes.Buffer
-		wg   sync.WaitGroup
-	)
-	var writers []*os.File
-	pipe := func(to *os.File) (*os.File, error) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		writers = append(writers, w)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := r.Read(buf)
-				if n > 0 {
-					to.Write(buf[:n])
-					mu.Lock()
-					if kept.Len() < 4<<20 {
-						kept.Write(buf[:n])
-					}
-					mu.Unlock()
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		return w, nil
-	}
-	out, err := pipe(s.Stdout)
+// streamForeground gives the child a stream of its own for stdout and
+// stderr both, shown on the session's stdout as it comes: the kernel
+// keeps the order in which the child wrote to either, which two pipes
+// would not, so what expect output sees is what a lesson shows.
+func (s *Session) streamForeground() (childFiles, error) {
+	st, err := capture.Open(s.Stdout)
 	if err != nil {
-		return nil, nil, nil, err
+		return childFiles{}, err
 	}
-	errw, err := pipe(s.Stderr)
-	if err != nil {
-		out.Close()
-		return nil, nil, nil, err
-	}
-	return out, errw, func() {
-		for _, w := range writers {
-			w.Close()
-		}
-		// The child has ended; something it left running may still
-		// hold the pipes: its output so far is what counts.
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-		}
-		mu.Lock()
-		s.lastOutput, s.haveOutput = bytes.Clone(kept.Bytes()), true
-		mu.Unlock()
-	}, nil
+	return childFiles{stdin: s.Stdin, stdout: st.File(), stderr: st.File(), keep: func() {
+		s.lastOutput, s.haveOutput = st.Close(), true
+	}}, nil
 }
 
 // signalKey is what a lent terminal's Ctrl-C and Ctrl-\ do besides the
