@@ -53,7 +53,7 @@ func runRecord(s *Session, args []string) error {
 	if args[0] == "off" {
 		if s.Casting() {
 			path := s.tr.path
-			if err := s.stopTranscript(); err != nil {
+			if err := s.StopCast(); err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Err, "record: %s is complete: asciinema play %s\n", path, path)

@@ -181,8 +181,41 @@ func (s *Session) StartCast(path, title string, tee io.Writer) error {
 		}
 		return err
 	}
-	s.tr.cast, s.tr.path = w, path
-	s.tr.stream.Tap(w.Output)
+	t := s.tr
+	t.mu.Lock()
+	t.cast, t.path = w, path
+	t.mu.Unlock()
+	// Through the transcript, not to w: record off may end the recording
+	// while a lesson goes on rendering from the same stream.
+	t.stream.Tap(func(at time.Time, b []byte) {
+		t.mu.Lock()
+		c := t.cast
+		t.mu.Unlock()
+		if c != nil {
+			c.Output(at, b)
+		}
+	})
+	return nil
+}
+
+// StopCast ends the recording; the transcript ends with it unless a
+// lesson is being rendered from it.
+func (s *Session) StopCast() error {
+	t := s.tr
+	if t == nil || t.cast == nil {
+		return nil
+	}
+	if !t.render {
+		return s.stopTranscript()
+	}
+	s.syncOutput()
+	t.mu.Lock()
+	c, path := t.cast, t.path
+	t.cast = nil
+	t.mu.Unlock()
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("record: write %s: %w", path, err)
+	}
 	return nil
 }
 
