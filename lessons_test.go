@@ -21,7 +21,7 @@ func TestLessonsCheckedIn(t *testing.T) {
 	for _, s := range scripts {
 		name := strings.TrimSuffix(filepath.Base(s), ".nsh")
 		md, err := os.ReadFile(filepath.Join("docs/lessons", name+".md"))
-		if err != nil || !strings.HasPrefix(string(md), "# ") || !strings.Contains(string(md), "```console\n") {
+		if err != nil || !strings.Contains(string(md), "\n# ") || !strings.Contains(string(md), "```console\n") {
 			t.Errorf("%s has no rendered lesson in docs/lessons (dev/lessons.sh): %v", s, err)
 		}
 		if !strings.Contains(string(index), "("+name+".md)") || !strings.Contains(string(index), "("+name+".cast)") {

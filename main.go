@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/commands"
+	"nsh/internal/ownfile"
 	"nsh/isolate"
 	"nsh/lesson"
 	"nsh/repl"
@@ -228,7 +229,15 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 	}
 	defer s.Close()
 	endOnSignal(s, true)
+	if out != "" {
+		if _, err := os.Lstat(out); err == nil && !ownfile.Written(out) {
+			fmt.Fprintf(os.Stderr, "nsh --render: %s exists and nsh did not write it: give another name, or remove it first\n", out)
+			return 2
+		}
+	}
 	var b bytes.Buffer
+	// Invisible on the page; how nsh knows a lesson it may write again.
+	fmt.Fprintf(&b, "<!-- %s (nsh --render md %s) -->\n", ownfile.Mark, rest[0])
 	doc := lesson.New(&b)
 	err = s.Render(rest[0], string(src), doc, commands.RenderOptions{Explain: s.Explain, WithTools: withTools, Version: version})
 	if err != nil {

@@ -287,6 +287,11 @@ func TestRenderScripts(t *testing.T) {
 				t.Fatal(err)
 			}
 			lesson := string(b)
+			// nsh's mark, an HTML comment a page does not show, then the title.
+			if !strings.HasPrefix(lesson, "<!-- written by nsh (nsh --render md ") {
+				t.Errorf("%s's lesson does not start with nsh's mark:\n%s", f, lesson)
+			}
+			_, lesson, _ = strings.Cut(lesson, "-->\n")
 			if !strings.HasPrefix(lesson, "# ") || !strings.Contains(lesson, "\n## ") || !strings.Contains(lesson, "```console\nnsh") {
 				t.Errorf("%s does not read as a lesson (a title, steps, console blocks):\n%s", f, lesson)
 			}

@@ -25,8 +25,9 @@ func Written(path string) bool {
 	sc := bufio.NewScanner(f)
 	for n := 0; n < 2 && sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
-		// An asciicast's header is one line of JSON: {"//":"written by nsh ...
-		if (strings.HasPrefix(line, "#") || strings.HasPrefix(line, `"//"`) || strings.HasPrefix(line, `{"//":`)) && strings.Contains(line, Mark) {
+		// An asciicast's header is one line of JSON: {"//":"written by nsh ...;
+		// a Markdown lesson says it in an HTML comment.
+		if (strings.HasPrefix(line, "#") || strings.HasPrefix(line, `"//"`) || strings.HasPrefix(line, `{"//":`) || strings.HasPrefix(line, "<!--")) && strings.Contains(line, Mark) {
 			return true
 		}
 	}
