@@ -403,6 +403,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 // stageReader relays the child stage's messages.
 type stageReader struct {
 	lines *credLines
+	w     *os.File // the same channel, for the ack of an exec step
 	opt   *Options
 	prog  *program
 	child *Child
@@ -411,7 +412,7 @@ type stageReader struct {
 }
 
 func newStageReader(r *os.File, opt *Options, prog *program, c *Child) *stageReader {
-	return &stageReader{lines: newCredLines(r), opt: opt, prog: prog, child: c}
+	return &stageReader{lines: newCredLines(r), w: r, opt: opt, prog: prog, child: c}
 }
 
 // next returns the next message that is not a step, or nil at end of file.
@@ -433,6 +434,13 @@ func (r *stageReader) next() (*message, error) {
 		if m.Op > 0 && m.Errno == 0 {
 			for _, line := range r.prog.steps(m.Op, m.Exec) {
 				r.opt.step("%s", line)
+			}
+			if m.Exec != "" {
+				// Shown: the stage waits for this before its execve
+				// (protocol.go), so the command prints after the line.
+				if _, err := r.w.Write([]byte{1}); err != nil {
+					return nil, fmt.Errorf("child stage: %w", err)
+				}
 			}
 			continue
 		}

@@ -16,7 +16,10 @@ package isolate
 //	                  the steps, each a system call with its arguments
 //	child  -> parent  JSON lines, each one message:
 //	                  {"op": N}                   about to do step N (explain)
-//	                  {"op": N, "exec": PATH}     about to execve PATH
+//	                  {"op": N, "exec": PATH}     about to execve PATH (explain;
+//	                                              it waits for one byte
+//	                                              from the parent, sent
+//	                                              once the step is shown)
 //	                  {"op": N, "errno": E}       step N failed; the child exits
 //	                  {"op": N, "errno": E, "exec": NAME}  the command could
 //	                                              not be executed

@@ -875,8 +875,14 @@ static void run_program(void)
 			int err = find_exec(argv[0], args[0], path, sizeof path);
 			if (err)
 				op_failed(op, err, argv[0]);
-			if (explain)
+			if (explain) {
 				op_step_exec(op, path);
+				// nsh says when it has shown the step: the command's
+				// first output must not come before its execve line.
+				char ack;
+				if (read_full(NSH_STAGE_FD, &ack, 1) < 0)
+					_exit(1);
+			}
 			if (code == OP_EXECFORK || code == OP_EXECGUARD) {
 				pid_t child = fork();
 				if (child < 0)
