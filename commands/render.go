@@ -81,7 +81,8 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 					doc.Aside("The same with the standard tools:", "sh", line)
 				}
 			case s.lastEnter != nil:
-				doc.Aside("The same with the standard tools:", "sh", s.lastEnter.nsenter())
+				e := s.lastEnter
+				doc.Aside("The same with the standard tools:", "sh", export.Nsenter(e.pid, e.types, e.args))
 			}
 		}
 	}
@@ -145,21 +146,4 @@ type entered struct {
 	pid   int
 	types []string // none: all of them
 	args  []string
-}
-
-// nsenter is the enter as util-linux's nsenter is typed; the pid is the
-// one nsh saw, in nsh's pid namespace.
-func (e *entered) nsenter() string {
-	flags := map[string]string{"mnt": "--mount", "uts": "--uts", "ipc": "--ipc", "net": "--net", "pid": "--pid", "user": "--user", "cgroup": "--cgroup", "time": "--time"}
-	words := []string{"nsenter", "--target", fmt.Sprint(e.pid)}
-	if len(e.types) == 0 {
-		words = append(words, "--all")
-	}
-	for _, t := range e.types {
-		words = append(words, flags[t])
-	}
-	for _, a := range e.args {
-		words = append(words, Quote(a))
-	}
-	return strings.Join(words, " ") + "\n"
 }

@@ -61,16 +61,11 @@ func init() {
 		},
 		&Command{
 			Name: "explain", Group: "session",
-			Usage:   []string{"explain on", "explain off"},
-			Summary: "print each kernel-facing step (clone flags, id maps, mounts, sethostname, execve) as it happens",
-			Example: "explain on; spawn true",
-			Run:     runExplain,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"on", "off"}
-				}
-				return nil
-			},
+			Usage:    []string{"explain on", "explain off"},
+			Summary:  "print each kernel-facing step (clone flags, id maps, mounts, sethostname, execve) as it happens",
+			Example:  "explain on; spawn true",
+			Run:      onOff("explain", func(s *Session, on bool) { s.Explain = on }),
+			Complete: completeOnOff,
 		},
 		&Command{
 			Name: "time", Group: "session",
@@ -79,14 +74,9 @@ func init() {
 			Help: "The parts, in the order they happen: cgroup (mkdir, limits), plan, clone+exec (clone with the namespaces,\n" +
 				"execve of the child stage), stage (placement, mounts, hostname, capabilities, up to the command's execve),\n" +
 				"command (the command itself, to its end) and cleanup. With explain on, each step is shown as well.",
-			Example: "time on; spawn true",
-			Run:     runTime,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"on", "off"}
-				}
-				return nil
-			},
+			Example:  "time on; spawn true",
+			Run:      onOff("time", func(s *Session, on bool) { s.Time = on }),
+			Complete: completeOnOff,
 		},
 		&Command{
 			Name: "exit", Group: "session",
@@ -235,21 +225,22 @@ func expectNS(s *Session, c *Command, args []string) error {
 	return nil
 }
 
-func runExplain(s *Session, args []string) error {
-	c, _ := Lookup("explain")
-	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
-		return usageError(c, "say on or off")
+// onOff runs a session switch: NAME on, NAME off.
+func onOff(name string, set func(s *Session, on bool)) func(*Session, []string) error {
+	return func(s *Session, args []string) error {
+		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+			c, _ := Lookup(name)
+			return usageError(c, "say on or off")
+		}
+		set(s, args[0] == "on")
+		return nil
 	}
-	s.Explain = args[0] == "on"
-	return nil
 }
 
-func runTime(s *Session, args []string) error {
-	c, _ := Lookup("time")
-	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
-		return usageError(c, "say on or off")
+func completeOnOff(s *Session, args []string, partial string) []string {
+	if len(args) == 0 {
+		return []string{"on", "off"}
 	}
-	s.Time = args[0] == "on"
 	return nil
 }
 

@@ -238,6 +238,26 @@ func contains(list []string, any ...string) bool {
 	return false
 }
 
+// toolFlag is each namespace type's long option in util-linux's unshare
+// and nsenter (both spell them the same).
+var toolFlag = map[string]string{"mnt": "--mount", "net": "--net", "uts": "--uts", "ipc": "--ipc", "pid": "--pid", "user": "--user", "cgroup": "--cgroup", "time": "--time"}
+
+// Nsenter is an enter as nsenter is typed: into the namespaces of types
+// (all when none) of pid, as nsh saw it, to run args.
+func Nsenter(pid int, types, args []string) string {
+	words := []string{"nsenter", "--target", fmt.Sprint(pid)}
+	if len(types) == 0 {
+		words = append(words, "--all")
+	}
+	for _, t := range types {
+		words = append(words, toolFlag[t])
+	}
+	for _, a := range args {
+		words = append(words, q(a))
+	}
+	return strings.Join(words, " ") + "\n"
+}
+
 // unshareWords is the command that makes the namespaces: nsenter for
 // joined ones, then unshare for new ones.
 func unshareWords(sp *isolate.Spec) string {
@@ -247,17 +267,18 @@ func unshareWords(sp *isolate.Spec) string {
 		if strings.HasPrefix(j.Ref, "@") {
 			continue
 		}
-		flag := map[string]string{"mnt": "mount", "net": "net", "uts": "uts", "ipc": "ipc", "pid": "pid", "user": "user", "cgroup": "cgroup", "time": "time"}[j.Type]
-		joins = append(joins, fmt.Sprintf("--%s=%s", flag, shq(j.Path)))
+		joins = append(joins, fmt.Sprintf("%s=%s", toolFlag[j.Type], shq(j.Path)))
 	}
 	if len(joins) > 0 {
 		parts = append(parts, "nsenter "+strings.Join(joins, " ")+" --")
 	}
 	u := []string{"unshare"}
-	flags := map[string]string{"cgroup": "--cgroup", "ipc": "--ipc", "mnt": "--mount", "net": "--net", "pid": "--pid --fork", "time": "--time", "user": "--user", "uts": "--uts"}
 	for _, n := range isolate.Namespaces {
 		if sp.Has(n) {
-			u = append(u, flags[n])
+			u = append(u, toolFlag[n])
+			if n == "pid" {
+				u = append(u, "--fork")
+			}
 		}
 	}
 	if sp.Has("user") {
