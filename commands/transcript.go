@@ -305,26 +305,17 @@ func (s *Session) streamForeground() (childFiles, error) {
 	}}, nil
 }
 
-// signalKey is what a lent terminal's Ctrl-C and Ctrl-\ do besides the
-// signal: the terminal nsh's own watcher would read (isolate's ttywatch)
-// is not the child's there, so a child that is PID 1 of its pid namespace,
-// which the kernel lets ignore them, is told of and killed here as at the
-// prompt: a note, then SIGKILL on the next Ctrl-C within five seconds.
+// signalKey hands a lent terminal's Ctrl-C and Ctrl-\ to the foreground
+// child's Keyed, as nsh's own watcher does at the prompt: the terminal
+// delivers the signal, and a child the kernel lets ignore it is told of,
+// then killed.
 func (s *Session) signalKey() func(unix.Signal) {
-	var warned time.Time
 	return func(sig unix.Signal) {
 		s.mu.Lock()
 		fg := s.fg
 		s.mu.Unlock()
-		if fg == nil || !fg.Ignores(sig) {
-			return
+		if fg != nil {
+			fg.Keyed(sig)
 		}
-		if sig == unix.SIGQUIT || time.Since(warned) < 5*time.Second {
-			fmt.Fprintln(s.Err, "spawn: killing the child (SIGKILL)")
-			fg.Signal(unix.SIGKILL)
-			return
-		}
-		warned = time.Now()
-		fmt.Fprintf(s.Err, "spawn: the child is PID 1 of a new pid namespace and has no %s handler, so the kernel ignores it (as with docker run without --init); press Ctrl-C again to kill it\n", unix.SignalName(sig))
 	}
 }

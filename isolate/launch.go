@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -80,6 +81,8 @@ type Child struct {
 	tty        *os.File
 	termios    *unix.Termios
 	pidInit    bool // PID 1 of a new pid namespace
+	keyMu      sync.Mutex
+	warned     time.Time // when Keyed last said Ctrl-C was ignored
 	notice     func(string)
 	step       func(string)
 

@@ -118,23 +118,12 @@ func (c *Child) watchInterrupts() (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var warned time.Time
 		buf := make([]byte, 1)
 		for {
 			if _, err := fromWatch.Read(buf); err != nil {
 				return
 			}
-			s := unix.Signal(buf[0])
-			if handles(c.Pid, s) {
-				continue // the child got it and acts on it itself
-			}
-			if s == unix.SIGQUIT || (s == unix.SIGINT && time.Since(warned) < 5*time.Second) {
-				c.say("killing the child (SIGKILL)")
-				c.Signal(unix.SIGKILL)
-				continue
-			}
-			warned = time.Now()
-			c.say("the child is PID 1 of a new pid namespace and has no %s handler, so the kernel ignores it (as with docker run without --init); press Ctrl-C again to kill it", unix.SignalName(s))
+			c.Keyed(unix.Signal(buf[0]))
 		}
 	}()
 	return func() {
@@ -144,6 +133,28 @@ func (c *Child) watchInterrupts() (stop func()) {
 		fromWatch.Close()
 		<-done
 	}
+}
+
+// Keyed is what nsh does when the user types Ctrl-C (SIGINT) or Ctrl-\
+// (SIGQUIT) at this foreground child: nothing when the signal reaches it,
+// and when the kernel lets it ignore the signal (PID 1 of its pid
+// namespace without a handler), a note, then SIGKILL on the next Ctrl-C
+// within five seconds, or at once for Ctrl-\. The terminal is nsh's
+// (a watcher in the child's group tells of the key) or one nsh lends the
+// child while it records (nsh reads the key itself).
+func (c *Child) Keyed(s unix.Signal) {
+	if !c.Ignores(s) {
+		return // the child got it and acts on it itself
+	}
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
+	if s == unix.SIGQUIT || (s == unix.SIGINT && time.Since(c.warned) < 5*time.Second) {
+		c.say("killing the child (SIGKILL)")
+		c.Signal(unix.SIGKILL)
+		return
+	}
+	c.warned = time.Now()
+	c.say("the child is PID 1 of a new pid namespace and has no %s handler, so the kernel ignores it (as with docker run without --init); press Ctrl-C again to kill it", unix.SignalName(s))
 }
 
 // Ignores says whether the kernel drops sig sent to the child's command:
