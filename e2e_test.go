@@ -296,7 +296,7 @@ func TestREPL(t *testing.T) {
 	x.keys("C-c")
 	x.waitFor(`\^C\s+inner\$ ?$`)
 	x.keys("exit", "Enter")
-	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+	x.waitFor(`(?m)^nsh\[uts,mnt rec\]# ?$`)
 	// PID 1 of a pid namespace ignores Ctrl-C unless it handles it: on the
 	// lent terminal too, nsh says so, and the next Ctrl-C kills it.
 	x.keys("unshare pid; spawn sleep 60", "Enter")
@@ -305,9 +305,9 @@ func TestREPL(t *testing.T) {
 	x.waitFor(`has no SIGINT handler, so the kernel ignores it`)
 	x.keys("C-c")
 	// The terminal echoes ^C on its own time: before nsh's line or after.
-	x.waitFor(`spawn: killing the child \(SIGKILL\)\s+(\^C)?\[status 137\]\s+nsh\[uts,mnt,pid\]# ?$`)
+	x.waitFor(`spawn: killing the child \(SIGKILL\)\s+(\^C)?\[status 137\]\s+nsh\[uts,mnt,pid rec\]# ?$`)
 	x.keys("share pid", "Enter")
-	x.waitFor(`(?m)^nsh\[uts,mnt\]# ?$`)
+	x.waitFor(`(?m)^nsh\[uts,mnt rec\]# ?$`)
 	x.keys("record off", "Enter")
 	x.waitFor(`record: .*repl.cast is complete: asciinema play`)
 	cast, err := os.ReadFile(castFile)
@@ -325,10 +325,10 @@ func TestREPL(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"nsh[uts,mnt]# spawn sh -c 'hostname; echo to-stderr >&2'\r\nfoobar\r\nto-stderr\r\nnsh[uts,mnt]# spawn\r\n",
+		"nsh[uts,mnt rec]# spawn sh -c 'hostname; echo to-stderr >&2'\r\nfoobar\r\nto-stderr\r\nnsh[uts,mnt rec]# spawn\r\n",
 		"inner$ echo typed-$((2+3))\r\ntyped-5\r\ninner$ sleep 60\r\n^C",
 		"inner$ exit\r\n",
-		"nsh[uts,mnt]# record off\r\n",
+		"nsh[uts,mnt rec]# record off\r\n",
 	} {
 		if !strings.Contains(played.String(), want) {
 			t.Errorf("the recording plays %q, without %q", played.String(), want)

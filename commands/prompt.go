@@ -69,7 +69,9 @@ func (s *Session) Prompt() string {
 		}
 		parts = append(parts, "join:"+strings.Join(joined, ","))
 	}
-	if s.recording != nil {
+	// record FILE.nsh or record --cast is on (nsh --cast records a
+	// whole run: its recording has no need to say so on every line).
+	if s.recording != nil || s.tr != nil && s.tr.recorded {
 		parts = append(parts, "rec")
 	}
 	if len(parts) == 0 {

@@ -97,6 +97,7 @@ func recordCast(s *Session, c *Command, args []string) error {
 	if err := s.StartCast(args[0], "nsh session", s.Out); err != nil {
 		return fmt.Errorf("record --cast: %w", err)
 	}
+	s.tr.recorded = true
 	// Said on the terminal, not in the recording.
 	fmt.Fprintf(s.tr.err, "record: recording the session into %s (record off ends it)\n", args[0])
 	return nil

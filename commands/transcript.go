@@ -29,6 +29,9 @@ type transcript struct {
 
 	pending []byte // output kept so far: the running command's (render), a foreground child's
 	render  bool   // a lesson is rendered: keep each command's output
+	// recorded: record --cast started it, which the prompt shows until
+	// record off.
+	recorded bool
 
 	mu    sync.Mutex // guards child and own: nsh may write from other goroutines
 	child bool       // a foreground child runs: keep its output for expect output
@@ -211,7 +214,7 @@ func (s *Session) StopCast() error {
 	s.syncOutput()
 	t.mu.Lock()
 	c, path := t.cast, t.path
-	t.cast = nil
+	t.cast, t.recorded = nil, false
 	t.mu.Unlock()
 	if err := c.Close(); err != nil {
 		return fmt.Errorf("record: write %s: %w", path, err)

@@ -280,6 +280,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	case opt.Session:
 		attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
 		c.ownGroup = true
+		opt.step("setsid and ioctl(TIOCSCTTY): the child leads a session whose terminal is the recording's (%s)", opt.Stdin.Name())
 	case opt.Foreground && opt.Stdin != nil && isControllingTerminal(opt.Stdin):
 		c.foreground = true
 		c.tty = opt.Stdin
