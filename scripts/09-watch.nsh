@@ -33,3 +33,12 @@ kill @mem KILL
 spawn -d --name short sleep 1.5
 kill @idle KILL
 top
+
+note "What isolation costs on this host: each part of a spawn (time on, or spawn --time)"
+#: cgroup is making the child's cgroups, clone+exec the clone with its
+#: namespaces and the exec of nsh's child stage, stage what that stage does
+#: up to the command's execve, command the command itself, cleanup removing
+#: the cgroups again.
+time on
+spawn true
+time off
