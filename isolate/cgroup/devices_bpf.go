@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -215,11 +216,25 @@ func loadProgram(code []byte) (int, error) {
 		progType: progTypeCgDev, insnCnt: uint32(len(code) / 8),
 		insns: uint64(uintptr(unsafe.Pointer(&code[0]))), license: uint64(uintptr(unsafe.Pointer(&license[0]))),
 	}
-	fd, _, e := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	load := func() (uintptr, unix.Errno) {
+		// The verifier gives up with EAGAIN when a signal is pending,
+		// and Go's scheduler signals its threads (SIGURG) to preempt
+		// them: a busy process sees it now and then. Load again, as
+		// cilium/ebpf and libbpf do, for as long as a person would not
+		// notice rather than a count, which a burst of signals outlasts.
+		deadline := time.Now().Add(time.Second)
+		for {
+			fd, _, e := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+			if e != unix.EAGAIN || time.Now().After(deadline) {
+				return fd, e
+			}
+		}
+	}
+	fd, e := load()
 	if e == unix.EACCES || e == unix.EINVAL {
 		// Again with the verifier's log, to say what it refused.
 		attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(log)), uint64(uintptr(unsafe.Pointer(&log[0])))
-		fd, _, e = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		fd, e = load()
 		if e != 0 {
 			n := 0
 			for n < len(log) && log[n] != 0 {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,5 +64,49 @@ func TestDeviceProgram(t *testing.T) {
 		if got := probe(script); got != want {
 			t.Errorf("%s: allowed %v, want %v", script, got, want)
 		}
+	}
+}
+
+// TestLoadProgramUnderSignals loads a device program over and over while
+// the process's threads are signalled, as Go's own preemption does: the
+// verifier's EAGAIN (a signal pending) must be retried, not reported.
+func TestLoadProgramUnderSignals(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading eBPF programs needs root")
+	}
+	rules := []DeviceRule{{Allow: false, Type: "a", Major: -1, Minor: -1, Access: "rwm"}}
+	for i := 0; i < 40; i++ {
+		rules = append(rules, DeviceRule{Allow: true, Type: "c", Major: i, Minor: -1, Access: "rwm"})
+	}
+	code, err := assemble(deviceProgram(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pid := os.Getpid()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tids, _ := os.ReadDir("/proc/self/task")
+			for _, d := range tids {
+				tid, _ := strconv.Atoi(d.Name())
+				unix.Tgkill(pid, tid, unix.SIGURG)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := 0; i < 1000; i++ {
+		fd, err := loadProgram(code)
+		if err != nil {
+			t.Fatalf("load %d: %v", i, err)
+		}
+		unix.Close(fd)
 	}
 }
