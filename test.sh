@@ -20,8 +20,12 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 # One package at a time: the soak test measures the cost of a spawn, and
 # the kill-storm and 300-children tests of another package running beside
-# it on a 2-core machine would be what it measured.
-go test -p 1 -count=1 ./... "$@"
+# it on a 2-core machine would be what it measured. Built as bin/nsh is
+# (static, musl: dev/toolchain.sh), since the test binary stands for nsh.
+(
+	. dev/toolchain.sh
+	go test -p 1 -count=1 -tags "$NSH_TAGS" -ldflags "$NSH_LDFLAGS" ./... "$@"
+)
 # Each fuzz target briefly, on top of its committed seeds (testdata/fuzz):
 # the fast ones for a number of executions ("60000x", about 3 s here), the
 # session ones, which spend seconds on their seeds first, for a time. On a

@@ -24,7 +24,8 @@ CGO_ENABLED=0 go build -o "$floor" ./bench/floor
 # design makes nsh (a constructor joins namespaces before Go starts); its
 # stage-* modes also re-execute it as the design's child stage.
 floorcgo=$work/floor-cgo
-go build -tags floorcgo -ldflags '-linkmode external -extldflags -static' -o "$floorcgo" ./bench/floor
+# Linked as nsh is (dev/toolchain.sh: static, musl).
+(. dev/toolchain.sh && go build -tags "floorcgo,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgo" ./bench/floor)
 
 # A busybox bundle with the full state, for runc and crun.
 full='unshare uts ipc mnt pid net cgroup; cgroup set memory.max 100M; cgroup set pids.max 20; cap drop net_raw'

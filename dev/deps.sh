@@ -14,6 +14,7 @@ need unshare util-linux  # unshare, setpriv: the reference tools the tests compa
 need awk mawk
 need paste coreutils
 need gcc gcc             # cgo: the constructor that joins namespaces before Go starts
+need musl-gcc musl-tools # nsh is linked with musl (dev/toolchain.sh)
 need ping iputils-ping   # the walkthrough's ping, copied into test folders
 need capsh libcap2-bin   # capsh --decode and getcap, to compare cap decode and cap file with
 need perl perl-base      # a fork storm that survives failed forks, for pids.max

@@ -50,7 +50,8 @@ kernel=$(ls "$cache/$pkg"/boot/vmlinuz-* | head -n 1)
 work=$(mktemp -d /tmp/nsh-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # The tests, linked statically as nsh is: the initramfs has no libraries.
-go test -c -o "$work/nsh.test" -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' .
+. dev/toolchain.sh
+go test -c -o "$work/nsh.test" -tags "$NSH_TAGS" -ldflags "$NSH_LDFLAGS" .
 
 ir=$work/ir
 mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/root" "$ir/t/testdata" "$ir/new"

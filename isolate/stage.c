@@ -983,8 +983,9 @@ static int is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-// glibc passes main's arguments to constructors too.
-__attribute__((constructor)) static void nsh_stage(int argc, char **argv)
+// program_invocation_name is argv[0]: glibc and musl both set it before
+// they run constructors (only glibc passes main's arguments to them).
+__attribute__((constructor)) static void nsh_stage(void)
 {
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL)
@@ -992,7 +993,7 @@ __attribute__((constructor)) static void nsh_stage(int argc, char **argv)
 	// A stage is what nsh itself started: the variable, the name nsh
 	// gives it and its channel. A _NSH_STAGE that came from elsewhere
 	// (a user's environment) is dropped, and nsh runs as nsh.
-	const char *name = argc > 0 ? argv[0] : "";
+	const char *name = program_invocation_name ? program_invocation_name : "";
 	if (strcmp(stage, "janitor") == 0 && strcmp(name, "nsh:janitor") == 0)
 		nsh_janitor();
 	if (strcmp(stage, "ttywatch") == 0 && strcmp(name, "nsh:[ttywatch]") == 0)

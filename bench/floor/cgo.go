@@ -14,14 +14,26 @@ package main
 /*
 #define _GNU_SOURCE
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
 
-__attribute__((constructor)) static void floor_stage(int argc, char **argv)
+// The command comes in _FLOOR_STAGE, its words split by \x1f: musl,
+// unlike glibc, passes a constructor no arguments.
+__attribute__((constructor)) static void floor_stage(void)
 {
-	if (getenv("_FLOOR_STAGE") == NULL)
+	char *words = getenv("_FLOOR_STAGE");
+	if (words == NULL)
 		return;
-	unsetenv("_FLOOR_STAGE");
+	char *argv[64];
+	int n = 0;
+	for (char *w = words; w != NULL && n < 63;) {
+		argv[n++] = w;
+		w = strchr(w, 0x1f);
+		if (w != NULL)
+			*w++ = 0;
+	}
+	argv[n] = NULL;
 	char go;
 	if (read(3, &go, 1) != 1)
 		_exit(126);
@@ -29,7 +41,7 @@ __attribute__((constructor)) static void floor_stage(int argc, char **argv)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
 		_exit(126);
-	execv(argv[1], argv + 1);
+	execv(argv[0], argv);
 	_exit(127);
 }
 */

@@ -116,7 +116,7 @@ func run(limits bool, cmd []string, i int) error {
 		goAhead = w
 		c = exec.Command("/proc/self/exe", cmd...)
 		c.Args[0] = "floor:[stage]"
-		c.Env = append(os.Environ(), "_FLOOR_STAGE=1")
+		c.Env = append(os.Environ(), "_FLOOR_STAGE="+strings.Join(cmd, "\x1f"))
 		c.ExtraFiles = []*os.File{r}
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
