@@ -57,6 +57,20 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 # mount namespace of its own (the host's mounts stay as they are) the
 # unified mount is taken away, and all three runtimes are measured again on
 # the same, pure v1, view.
+# The one-shot cases again, one run of each in turn: hyperfine runs a
+# command's runs back to back, and on this VM a batch's median moved by a
+# quarter between two runs minutes apart (the kernel cleans up the network
+# namespaces of the batch before it meanwhile).
+go build -o "$work/interleave" ./bench/interleave
+"$work/interleave" -runs "$runs" -o "$out/interleaved.json" \
+	"unshare=unshare -uimpnC --fork /bin/true" \
+	"nsh-one-shot=$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
+	"floor-stage-one-shot=$floorcgo stage-oneshot /bin/true" \
+	"floor-one-shot=$floor oneshot /bin/true" \
+	"nsh-startup=$nsh --version" \
+	"floor-cgo-hello=$floorcgo hello" \
+	"floor-hello=$floor hello"
+
 unshare -m --propagation private sh -c "
 	umount /sys/fs/cgroup/unified 2>/dev/null || true
 	hyperfine -N --warmup 5 --runs $runs --export-json $out/v1.json \

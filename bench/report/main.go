@@ -61,7 +61,8 @@ func main() {
 	// Each target beside the same ratio for the floor (bench/floor): where
 	// the floor itself misses a target, Go and the kernel set it, not nsh.
 	// The cgo floor is the same program linked as nsh must be (a C
-	// constructor, static glibc): what the design's start adds.
+	// constructor, linked statically as nsh is): what the design's start
+	// adds.
 	if v, ok := host["floor-stage-full-200"]; ok {
 		host["floor-stage per spawn"] = v / 200
 	}
@@ -102,6 +103,17 @@ func main() {
 	fmt.Println("nsh against the floor, same work:")
 	for _, p := range [][2]string{{"nsh-startup", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}, {"nsh-one-shot", "floor-one-shot"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-full", "floor-full"}, {"nsh-full", "floor-stage-full"}, {"nsh per spawn in a script", "floor per spawn"}, {"nsh per spawn in a script", "floor-stage per spawn"}} {
 		fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], host[p[0]], p[1], host[p[1]], host[p[0]]/host[p[1]])
+	}
+	if il := load(dir, "interleaved.json"); il != nil {
+		// The same cases again, one run of each in turn (bench/interleave):
+		// what the machine does meanwhile falls on all of them alike.
+		fmt.Println()
+		fmt.Println("Interleaved (one run of each in turn):")
+		for _, p := range [][2]string{{"nsh-one-shot", "unshare"}, {"floor-stage-one-shot", "unshare"}, {"floor-one-shot", "unshare"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-startup", "floor-hello"}, {"floor-cgo-hello", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}} {
+			if il[p[0]] > 0 && il[p[1]] > 0 {
+				fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], il[p[0]], p[1], il[p[1]], il[p[0]]/il[p[1]])
+			}
+		}
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "rss.txt")); err == nil {
 		fmt.Println()

@@ -1,0 +1,83 @@
+// Command interleave times commands in turn, one run of each per round,
+// so that whatever the machine does meanwhile (on the development VM, the
+// kernel's asynchronous cleanup of the network namespaces the previous
+// runs made, and the hypervisor's neighbours) falls on all of them alike.
+// hyperfine runs each command's runs back to back, and on this VM the same
+// command's median moved by a quarter between two such runs minutes apart.
+//
+//	interleave -runs N -warmup W -o FILE.json NAME=COMMAND...
+//
+// COMMAND is split as a shell would split words (no shell runs); the JSON
+// has hyperfine's shape (results: command, median, times in seconds), so
+// bench/report reads it beside hyperfine's.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/shlex"
+)
+
+type result struct {
+	Command string    `json:"command"`
+	Median  float64   `json:"median"`
+	Times   []float64 `json:"times"`
+}
+
+func main() {
+	runs := flag.Int("runs", 40, "rounds")
+	warmup := flag.Int("warmup", 3, "rounds run first and not counted")
+	out := flag.String("o", "", "write the results here as JSON")
+	flag.Parse()
+	type cmd struct {
+		name string
+		argv []string
+	}
+	var cmds []cmd
+	for _, a := range flag.Args() {
+		name, line, ok := strings.Cut(a, "=")
+		argv, err := shlex.Split(line)
+		if !ok || err != nil || len(argv) == 0 {
+			fmt.Fprintf(os.Stderr, "interleave: %q: want NAME=COMMAND\n", a)
+			os.Exit(2)
+		}
+		cmds = append(cmds, cmd{name, argv})
+	}
+	times := make([][]float64, len(cmds))
+	for round := 0; round < *warmup+*runs; round++ {
+		for i, c := range cmds {
+			x := exec.Command(c.argv[0], c.argv[1:]...)
+			start := time.Now()
+			if err := x.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "interleave: %s: %v\n", c.name, err)
+				os.Exit(1)
+			}
+			if round >= *warmup {
+				times[i] = append(times[i], time.Since(start).Seconds())
+			}
+		}
+	}
+	var doc struct {
+		Results []result `json:"results"`
+	}
+	for i, c := range cmds {
+		t := append([]float64(nil), times[i]...)
+		sort.Float64s(t)
+		doc.Results = append(doc.Results, result{Command: c.name, Median: t[len(t)/2], Times: times[i]})
+		fmt.Printf("%-24s median %7.2f ms\n", c.name, t[len(t)/2]*1000)
+	}
+	if *out != "" {
+		b, _ := json.MarshalIndent(doc, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "interleave:", err)
+			os.Exit(1)
+		}
+	}
+}
