@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/shlex"
@@ -50,12 +51,24 @@ func main() {
 		}
 		cmds = append(cmds, cmd{name, argv})
 	}
+	for i := range cmds {
+		path, err := exec.LookPath(cmds[i].argv[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "interleave:", err)
+			os.Exit(2)
+		}
+		cmds[i].argv[0] = path
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interleave:", err)
+		os.Exit(1)
+	}
 	times := make([][]float64, len(cmds))
 	for round := 0; round < *warmup+*runs; round++ {
 		for i, c := range cmds {
-			x := exec.Command(c.argv[0], c.argv[1:]...)
 			start := time.Now()
-			if err := x.Run(); err != nil {
+			if err := run(c.argv, null); err != nil {
 				fmt.Fprintf(os.Stderr, "interleave: %s: %v\n", c.name, err)
 				os.Exit(1)
 			}
@@ -80,4 +93,31 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// run runs argv to its end, its output dropped. syscall.ForkExec and
+// wait4 rather than os/exec, whose extra work (pipes, a pidfd, a
+// goroutine) would be timed with every command.
+func run(argv []string, null *os.File) error {
+	pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{null.Fd(), null.Fd(), null.Fd()},
+	})
+	if err != nil {
+		return err
+	}
+	var ws syscall.WaitStatus
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		return fmt.Errorf("%s: status %v", argv[0], ws)
+	}
+	return nil
 }
