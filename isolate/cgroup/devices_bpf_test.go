@@ -98,7 +98,7 @@ func TestLoadProgramUnderSignals(t *testing.T) {
 				tid, _ := strconv.Atoi(d.Name())
 				unix.Tgkill(pid, tid, unix.SIGURG)
 			}
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(time.Millisecond)
 		}
 	}()
 	defer func() { close(stop); <-done }()
