@@ -53,10 +53,6 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n runc "runc run --bundle $work/bundle nsh-bench" \
 	-n bwrap 'bwrap --unshare-all --dev-bind / / /bin/true'
 
-# crun 1.8 refuses a hybrid host whose cgroup2 mount lists controllers. In a
-# mount namespace of its own (the host's mounts stay as they are) the
-# unified mount is taken away, and all three runtimes are measured again on
-# the same, pure v1, view.
 # The one-shot cases again, one run of each in turn: hyperfine runs a
 # command's runs back to back, and on this VM a batch's median moved by a
 # quarter between two runs minutes apart (the kernel cleans up the network
@@ -71,6 +67,10 @@ go build -o "$work/interleave" ./bench/interleave
 	"floor-cgo-hello=$floorcgo hello" \
 	"floor-hello=$floor hello"
 
+# crun 1.8 refuses a hybrid host whose cgroup2 mount lists controllers. In a
+# mount namespace of its own (the host's mounts stay as they are) the
+# unified mount is taken away, and all three runtimes are measured again on
+# the same, pure v1, view.
 unshare -m --propagation private sh -c "
 	umount /sys/fs/cgroup/unified 2>/dev/null || true
 	hyperfine -N --warmup 5 --runs $runs --export-json $out/v1.json \

@@ -17,8 +17,8 @@
 # glibc's libc.a too.
 #
 # musl gives a thread (and so each Go M's system stack, where cgo calls
-# run) 128 KiB unless the program asks for more: 2 MiB, as Go's own
-# threads would have with glibc's defaults halved.
+# run) 128 KiB unless the program asks for more: 2 MiB (glibc gives
+# 8 MiB): libseccomp compiles filters there.
 export PATH="/usr/local/go/bin:$PATH"
 nsh_seccomp_a=$(find /usr/lib -name libseccomp.a 2>/dev/null | head -n 1)
 nsh_libdir=$PWD/bin/.musl-lib

@@ -1,7 +1,6 @@
 package isolate
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -88,62 +87,39 @@ func runTracked(cmd *exec.Cmd) error {
 // orphans lists nsh's children that it did not start itself: the kernel's
 // list of each thread's children (orphans are reparented to any thread).
 // The janitor is nsh's own and is never among them. It runs after every
-// SIGCHLD, so it reads with plain system calls: os.ReadFile would also
-// try to register each /proc file with the poller (nine calls a file
-// instead of three, on every thread's file).
+// SIGCHLD, so each thread's list is read with plain system calls:
+// os.ReadFile would also try to register each /proc file with the poller
+// (nine calls a file instead of three).
 func orphans() []int {
+	tasks, _ := os.ReadDir("/proc/self/task")
 	jan := cgroup.JanitorPid()
 	var out []int
 	buf := make([]byte, 4096)
-	forEachTask(func(tid string) {
-		fd, err := unix.Open("/proc/self/task/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return
-		}
-		defer unix.Close(fd)
-		var b []byte
-		for {
-			n, err := unix.Read(fd, buf)
-			if n <= 0 || err != nil {
-				break
-			}
-			b = append(b, buf[:n]...)
-		}
-		for _, f := range strings.Fields(string(b)) {
+	for _, t := range tasks {
+		for _, f := range strings.Fields(string(readChildren(t.Name(), buf))) {
 			pid, err := strconv.Atoi(f)
 			if err == nil && !reaper.known[pid] && pid != jan {
 				out = append(out, pid)
 			}
 		}
-	})
+	}
 	return out
 }
 
-// forEachTask calls f with the id of each of nsh's threads.
-func forEachTask(f func(tid string)) {
-	fd, err := unix.Open("/proc/self/task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// readChildren is thread tid's /proc children list, read through buf.
+func readChildren(tid string, buf []byte) []byte {
+	fd, err := unix.Open("/proc/self/task/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return
+		return nil
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 8192)
+	var b []byte
 	for {
-		n, err := unix.Getdents(fd, buf)
+		n, err := unix.Read(fd, buf)
 		if n <= 0 || err != nil {
-			return
+			return b
 		}
-		for b := buf[:n]; len(b) > 0; {
-			// struct linux_dirent64: ino, off, reclen, type, name.
-			reclen := int(b[16]) | int(b[17])<<8
-			name := b[19:reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			if len(name) > 0 && name[0] != '.' {
-				f(string(name))
-			}
-			b = b[reclen:]
-		}
+		b = append(b, buf[:n]...)
 	}
 }
 

@@ -49,15 +49,13 @@ func main() {
 			fmt.Fprintf(os.Stderr, "interleave: %q: want NAME=COMMAND\n", a)
 			os.Exit(2)
 		}
-		cmds = append(cmds, cmd{name, argv})
-	}
-	for i := range cmds {
-		path, err := exec.LookPath(cmds[i].argv[0])
+		path, err := exec.LookPath(argv[0])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "interleave:", err)
 			os.Exit(2)
 		}
-		cmds[i].argv[0] = path
+		argv[0] = path
+		cmds = append(cmds, cmd{name, argv})
 	}
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
