@@ -1,16 +1,17 @@
 package isolate
 
 import (
-	"os"
 	"strconv"
 	"strings"
+
+	"nsh/internal/kfile"
 )
 
 // procStatus reads /proc/PID/status into its fields ("Uid" -> "0 0 0 0"):
 // nsh's one reader of that file, for credentials, capabilities, the parent
 // (own.go), the signals a process catches and its pids in each namespace.
 func procStatus(pid int) (map[string]string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	b, err := kfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"nsh/internal/kfile"
 )
 
 // CgroupMount is one mounted cgroup hierarchy, from /proc/self/mountinfo.
@@ -54,7 +56,7 @@ type CgroupLine struct {
 
 // ProcessCgroups reads /proc/PID/cgroup.
 func ProcessCgroups(pid int) ([]CgroupLine, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	b, err := kfile.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +139,7 @@ func movePid(dir string, pid int, step func(string)) error {
 	if step != nil {
 		step(fmt.Sprintf("write %d to %s", pid, procs))
 	}
-	if err := os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0); err != nil {
+	if err := kfile.WriteFile(procs, []byte(strconv.Itoa(pid))); err != nil {
 		return fmt.Errorf("move pid %d into %s: %w", pid, dir, err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -10,9 +9,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"nsh/internal/kfile"
 )
 
 // Config is what a session plans for its children's cgroups.
@@ -83,8 +85,8 @@ func (s Step) say(format string, args ...any) {
 
 func writeFile(step Step, file, value string) error {
 	step.say("write %q to %s", value, file)
-	// os.WriteFile's error names the file already.
-	return os.WriteFile(file, []byte(value), 0)
+	// The error names the file already.
+	return kfile.WriteFile(file, []byte(value))
 }
 
 // v1Always are the v1 controllers every child gets a cgroup in: enough to
@@ -342,7 +344,7 @@ func (g *Group) Place(pid int, skipUnified bool, step Step) error {
 // Procs lists the pids in the child's cgroup.
 func (g *Group) Procs() ([]int, error) {
 	d := g.primary()
-	b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+	b, err := kfile.ReadFile(filepath.Join(d, "cgroup.procs"))
 	if err != nil {
 		return nil, err
 	}
@@ -514,14 +516,12 @@ func (g *Group) ForksRefused() int {
 
 // readKeyed reads "key value" lines (memory.events, cpu.stat).
 func readKeyed(file, key string) int64 {
-	f, err := os.Open(file)
+	b, err := kfile.ReadFile(file)
 	if err != nil {
 		return -1
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), " ")
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(l, " ")
 		if k == key {
 			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			return n
@@ -593,14 +593,19 @@ func (g *Group) PlaceOrNil(pid int, skipUnified bool, step Step) error {
 
 // KernelAtLeast says whether the running kernel is major.minor or newer.
 func KernelAtLeast(major, minor int) bool {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return false
-	}
-	var ma, mi int
-	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
+	ma, mi := kernelVersion()
 	return ma > major || (ma == major && mi >= minor)
 }
+
+// kernelVersion is the running kernel's major.minor, read once: every
+// spawn asks (0.0 if uname fails).
+var kernelVersion = sync.OnceValues(func() (major, minor int) {
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	}
+	return major, minor
+})
 
 // Live reads the group's limits as its files hold them now: for each
 // known key, the file it lands in on this host and its contents.
