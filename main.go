@@ -141,7 +141,13 @@ func run(args []string) int {
 	// nsh is killed outright.
 	defer s.Close()
 	interactiveMode := *interactive || *step != "" || (*cmds == "" && len(rest) == 0 && isolate.IsTerminal(os.Stdin))
-	endOnSignal(s, !interactiveMode)
+	if *step == "" && (*cmds != "" || len(rest) > 0) {
+		// A script: RunScript sets the handlers up, beside the first
+		// spawn's preparations when it has one.
+		s.Ready = func() { endOnSignal(s, !interactiveMode) }
+	} else {
+		endOnSignal(s, !interactiveMode)
+	}
 	if *castFile != "" {
 		title := "nsh"
 		if *step != "" || len(rest) > 0 {

@@ -21,6 +21,11 @@ type Launcher interface {
 
 // Session is the state the commands mutate.
 type Session struct {
+	// Ready is the caller's own set-up before the session's first child
+	// (main's signal handlers), done once by the next RunScript: in the
+	// background when the script spawns (isolate.Prepare), else at once.
+	Ready func()
+
 	Spec     *isolate.Spec
 	Explain  bool
 	Time     bool // every foreground spawn says what each part cost (time on)
@@ -180,6 +185,7 @@ func (s *Session) emit(v any) error {
 // comes back as *ExitError.
 func (s *Session) RunScript(name, src string) error {
 	stmts, err := parseScript(name, src, ParseLesson)
+	s.ready(err == nil && spawns(stmts))
 	if err != nil {
 		s.status = 2
 		return err
@@ -209,6 +215,31 @@ func (s *Session) RunScript(name, src string) error {
 		}
 	}
 	return nil
+}
+
+// ready does Ready, once. When the script will spawn, it goes with what
+// the first spawn needs (cgroup detection, the janitor, the orphan
+// reaper) onto goroutines of their own while nsh parses and plans, and
+// every spawn waits for them: a one-shot no longer does them one after
+// the other on its way to the child.
+func (s *Session) ready(spawning bool) {
+	f := s.Ready
+	s.Ready = nil
+	if spawning {
+		isolate.Prepare(f)
+	} else if f != nil {
+		f()
+	}
+}
+
+// spawns says whether a script starts a child.
+func spawns(stmts []Stmt) bool {
+	for _, st := range stmts {
+		if len(st.Words) > 0 && st.Words[0] == "spawn" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasExpectOutput says whether a script checks its children's output,

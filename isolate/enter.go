@@ -57,6 +57,7 @@ func (c *Child) probeResult() (ProbeResult, error) {
 }
 
 func enter(t *Child, types []string, spec *Spec, opt Options) (*Child, error) {
+	Prepared()
 	full := len(types) == 0
 	pidfd, err := t.openPidfd()
 	if err != nil {

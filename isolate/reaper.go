@@ -156,6 +156,7 @@ func reapOrphans(all bool) {
 // EndOrphans ends every process that was left to nsh by its children and
 // is still running: called when nsh ends, after its children.
 func EndOrphans() {
+	Prepared()
 	if reaper.known == nil {
 		return
 	}

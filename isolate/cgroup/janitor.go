@@ -172,3 +172,7 @@ func stopJanitor() {
 	}
 	reap()
 }
+
+// StartJanitor starts the janitor ahead of the first cgroup
+// (isolate.Prepare); New starts it anyway.
+func StartJanitor() error { return startJanitor() }
