@@ -31,8 +31,9 @@ import (
 // leaf changes. It blocks every signal, so that a Ctrl-C or SIGTERM that
 // ends nsh leaves it time to clean up.
 //
-// No window is left: the janitor exists before the first cgroup (it is
-// started, synchronously, by the first New), and a directory is announced
+// No window is left: the janitor exists before the first cgroup (the first
+// New starts it and returns once it exists, unless isolate.Prepare
+// started it already), and a directory is announced
 // before its mkdir, so a SIGKILL between the two leaves an announcement
 // of a directory that is either missing or empty, never an unannounced
 // directory. Both the janitor's lists and its lines are unbounded.
