@@ -52,6 +52,7 @@ func becomeSubreaper() {
 // track runs start, which forks a process nsh will wait for itself, so
 // that the orphan reaper never takes its status.
 func track(start func() (int, error)) (int, error) {
+	Prepared() // every process nsh starts, helpers included
 	becomeSubreaper()
 	reaper.Lock()
 	defer reaper.Unlock()
