@@ -6,6 +6,9 @@
 #   dev/vm.sh v2 [SCRIPTS [GOTESTS]]   Debian's kernel, pure cgroup v2 (cgroup_no_v1=all)
 #   dev/vm.sh v1 [SCRIPTS [GOTESTS]]   the same kernel, pure v1 (v1 controllers, no cgroup2)
 #   VM_CMD='nsh -c ...' dev/vm.sh v2   a command of your own instead of the tests
+#   VM_APPEND='loglevel=7 softlockup_panic=1' dev/vm.sh v1
+#                                      more kernel arguments (here: a hung
+#                                      kernel's backtraces on the console)
 #
 # SCRIPTS is a regular expression of script tests (testdata/script/NAME.txtar
 # names), GOTESTS one of Go tests of the root package, to run inside; the
@@ -140,6 +143,7 @@ printf '%s' "${VM_CMD:-}" > "$ir/cmd"
 
 append="console=ttyS0 quiet panic=-1 nsh-vm=1"
 [ "$layout" = v2 ] && append="$append cgroup_no_v1=all"
+append="$append ${VM_APPEND:-}"
 # The whole console goes to a log; on stdout, what the kernel and nsh
 # say of the host, then each test's verdict (and a failing test's lines).
 log=$cache/last-$layout.log
