@@ -234,12 +234,14 @@ func (s *Session) lookupChild(word string, running bool) (*child, error) {
 	return found, nil
 }
 
-var childName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+// childName is compiled when first used: compiling it at start took a
+// third of a millisecond of every one-shot.
+var childName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
 
 // spawnDetached starts a child in the background with its output kept.
 func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 	if name != "" {
-		if !childName.MatchString(name) {
+		if !childName().MatchString(name) {
 			return fmt.Errorf("spawn: bad name %q: start with a letter, then letters, digits, '.', '_' or '-'", name)
 		}
 		if _, err := s.lookupChild("@"+name, false); err == nil {

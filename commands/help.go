@@ -54,8 +54,12 @@ func runHelp(s *Session, args []string) error {
 		for _, u := range c.Usage {
 			fmt.Fprintf(s.Out, "  %s\n", u)
 		}
-		if c.Help != "" {
-			fmt.Fprintf(s.Out, "\n%s\n", strings.TrimSpace(c.Help))
+		help := c.Help
+		if c.HelpFunc != nil {
+			help = c.HelpFunc()
+		}
+		if help != "" {
+			fmt.Fprintf(s.Out, "\n%s\n", strings.TrimSpace(help))
 		}
 		if c.Example != "" {
 			fmt.Fprintf(s.Out, "\nExample:\n  %s\n", c.Example)

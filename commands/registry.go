@@ -26,6 +26,10 @@ type Command struct {
 	// the arguments) turns into one JSON document (docs/json.md); nil:
 	// none does.
 	JSON func(args []string) bool
+	// HelpFunc, when set, builds Help when it is asked for: a text made
+	// from a table would be built at every start of nsh, one-shots
+	// included.
+	HelpFunc func() string
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Setting is one planned cgroup value: a v2 key and the v2 text for it.
@@ -44,12 +45,14 @@ func KnownKeys() []string {
 }
 
 // keyRE admits controller.file names and nothing that could leave the
-// child's cgroup directory.
-var keyRE = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+// child's cgroup directory. Compiled when first used, not at every start.
+var keyRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+})
 
 // ValidateKey refuses keys that are not interface files of a controller.
 func ValidateKey(key string) error {
-	if !keyRE.MatchString(key) || strings.Contains(key, "..") {
+	if !keyRE().MatchString(key) || strings.Contains(key, "..") {
 		return fmt.Errorf("bad key %q: a cgroup key is a controller's file name such as memory.max (known: %s)", key, strings.Join(KnownKeys(), " "))
 	}
 	if strings.HasPrefix(key, "cgroup.") {
