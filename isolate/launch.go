@@ -314,7 +314,8 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	// Pdeathsig fires when the creating thread exits; a locked thread
 	// cannot be handed to another goroutine and exit under us mid-start.
 	runtime.LockOSThread()
-	pid, err := track(func() (int, error) {
+	_, joinedPid := spec.Joined("pid")
+	pid, err := track(spec.Has("pid") && !joinedPid && !plan.enter, func() (int, error) {
 		return forkexec.Start("/proc/self/exe", []string{stageName}, env, files, attr)
 	})
 	runtime.UnlockOSThread()
@@ -367,7 +368,6 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	// what the child leaves behind if nsh is killed outright: a relay
 	// does (stage.c, the guard). A joined pid namespace has a relay and
 	// an init of its own.
-	_, joinedPid := spec.Joined("pid")
 	guard := c.group == nil && !spec.Has("pid") && !joinedPid && !plan.enter
 	// Limits are set from here, as runc sets them: a stage in a new user
 	// namespace could not raise a hard limit itself.

@@ -102,7 +102,7 @@ func (c *Child) watchInterrupts() (stop func()) {
 			Setpgid: true, Pgid: c.Pid, Pdeathsig: unix.SIGKILL,
 		},
 	}
-	_, err = track(func() (int, error) {
+	_, err = track(false, func() (int, error) {
 		if err := w.Start(); err != nil {
 			return 0, err
 		}
