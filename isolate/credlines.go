@@ -44,7 +44,10 @@ func passCredentials(f *os.File) error {
 func newCredLines(f *os.File) *credLines {
 	return &credLines{
 		fd:  int(f.Fd()),
-		buf: make([]byte, 64<<10),
+		// A page: the stage's lines are short, and a longer one comes
+		// in more reads. 64 KiB here was a fresh allocation of sixteen
+		// pages, faulted in anew, at every spawn.
+		buf: make([]byte, 4<<10),
 		oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)),
 	}
 }
