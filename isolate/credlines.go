@@ -43,7 +43,7 @@ func passCredentials(f *os.File) error {
 
 func newCredLines(f *os.File) *credLines {
 	return &credLines{
-		fd:  int(f.Fd()),
+		fd: int(f.Fd()),
 		// A page: the stage's lines are short, and a longer one comes
 		// in more reads. 64 KiB here was a fresh allocation of sixteen
 		// pages, faulted in anew, at every spawn.
