@@ -131,7 +131,7 @@ func fullCaps() *isolate.Caps {
 
 // ownCaps are nsh's own sets.
 func ownCaps() (*isolate.Caps, error) {
-	c, err := isolate.ReadCreds(os.Getpid(), false)
+	c, err := isolate.OwnCreds()
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ var ociNamespace = map[string]specs.LinuxNamespaceType{
 func childCaps(sp *isolate.Spec, uid int) (isolate.Caps, error) {
 	caps := sp.Caps
 	if caps == nil {
-		c, err := isolate.ReadCreds(os.Getpid(), false)
+		c, err := isolate.OwnCreds()
 		if err != nil {
 			return isolate.Caps{}, err
 		}

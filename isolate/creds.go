@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Creds are a process's ids and capability sets, as seen inside its own
@@ -68,6 +69,11 @@ func ReadCreds(pid int, inside bool) (*Creds, error) {
 	}
 	return c, nil
 }
+
+// OwnCreds are nsh's own credentials, read once: only a process itself
+// changes its ids and capabilities, and nsh never changes its own (its
+// children get theirs in the stage). Every spawn asks. Read-only.
+var OwnCreds = sync.OnceValues(func() (*Creds, error) { return ReadCreds(os.Getpid(), false) })
 
 const overflowID = 65534
 

@@ -451,7 +451,7 @@ func planPrivileges(p *program, spec *Spec) error {
 func planBounding(p *program, keep uint64, newUserNS bool) error {
 	have := capability.All()
 	if !newUserNS {
-		c, err := ReadCreds(os.Getpid(), false)
+		c, err := OwnCreds()
 		if err == nil {
 			have = c.Bounding
 		}

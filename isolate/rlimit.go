@@ -159,7 +159,7 @@ func CheckRaise(r Rlimit) error {
 	if r.Hard <= own.Max {
 		return nil
 	}
-	if c, err := ReadCreds(os.Getpid(), false); err == nil && c.Effective&(1<<unix.CAP_SYS_RESOURCE) != 0 {
+	if c, err := OwnCreds(); err == nil && c.Effective&(1<<unix.CAP_SYS_RESOURCE) != 0 {
 		return nil
 	}
 	return fmt.Errorf("rlimit %s: hard limit %s is above nsh's own (%s), and raising it needs CAP_SYS_RESOURCE, which nsh (uid %d) lacks: give at most %s", info.Name, LimitText(r.Hard), LimitText(own.Max), os.Getuid(), LimitText(own.Max))

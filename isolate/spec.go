@@ -172,7 +172,7 @@ func (s *Spec) Available() (bounding, permitted uint64) {
 	if s.Has("user") {
 		return capability.All(), capability.All()
 	}
-	own, err := ReadCreds(os.Getpid(), false)
+	own, err := OwnCreds()
 	if err != nil {
 		return 0, 0
 	}
