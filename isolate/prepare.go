@@ -22,7 +22,7 @@ var prep struct {
 // janitor still exists before the first cgroup is made.
 func Prepare(first func()) {
 	prep.once.Do(func() {
-		prep.Add(2)
+		prep.Add(3)
 		go func() {
 			defer prep.Done()
 			// An error is met again, and reported, by the first cgroup.
@@ -34,6 +34,9 @@ func Prepare(first func()) {
 				first()
 			}
 			becomeSubreaper()
+		}()
+		go func() {
+			defer prep.Done()
 			cgroup.Detect()
 		}()
 	})
