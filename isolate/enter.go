@@ -57,7 +57,6 @@ func (c *Child) probeResult() (ProbeResult, error) {
 }
 
 func enter(t *Child, types []string, spec *Spec, opt Options) (*Child, error) {
-	Prepared()
 	full := len(types) == 0
 	pidfd, err := t.openPidfd()
 	if err != nil {

@@ -146,7 +146,6 @@ func (p *setnsPlan) close() {
 // A failure anywhere on the way, in nsh or in the child stage, is returned
 // as an error and nothing is left running.
 func Launch(spec *Spec, opt Options) (*Child, error) {
-	Prepared()
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}

@@ -16,8 +16,9 @@ var prep struct {
 // the children's subreaper with its SIGCHLD handler, cgroup detection and
 // the janitor. They run on goroutines of their own, so they overlap the
 // script's parsing and planning and each other (the janitor's exec runs
-// on the other CPU); Launch, every other start of a process (track) and
-// EndOrphans wait for them (Prepared).
+// on the other CPU); every start of a process (track) and EndOrphans
+// wait for them (Prepared), and what needs detection or the janitor
+// before that waits on their own once and lock.
 // Each step is also done, once and under its own lock, by whatever needs
 // it first, so Prepare changes when they happen, not whether: the
 // janitor still exists before the first cgroup is made.

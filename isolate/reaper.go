@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nsh/internal/kfile"
 	"nsh/isolate/cgroup"
 )
 
@@ -105,17 +106,14 @@ func runTracked(cmd *exec.Cmd) error {
 
 // orphans lists nsh's children that it did not start itself: the kernel's
 // list of each thread's children (orphans are reparented to any thread).
-// The janitor is nsh's own and is never among them. It runs after every
-// SIGCHLD, so each thread's list is read with plain system calls:
-// os.ReadFile would also try to register each /proc file with the poller
-// (nine calls a file instead of three).
+// The janitor is nsh's own and is never among them.
 func orphans() []int {
 	tasks, _ := os.ReadDir("/proc/self/task")
 	jan := cgroup.JanitorPid()
 	var out []int
-	buf := make([]byte, 4096)
 	for _, t := range tasks {
-		for _, f := range strings.Fields(string(readChildren(t.Name(), buf))) {
+		b, _ := kfile.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		for _, f := range strings.Fields(string(b)) {
 			pid, err := strconv.Atoi(f)
 			if err == nil && !reaper.known[pid] && pid != jan {
 				out = append(out, pid)
@@ -123,23 +121,6 @@ func orphans() []int {
 		}
 	}
 	return out
-}
-
-// readChildren is thread tid's /proc children list, read through buf.
-func readChildren(tid string, buf []byte) []byte {
-	fd, err := unix.Open("/proc/self/task/"+tid+"/children", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(fd)
-	var b []byte
-	for {
-		n, err := unix.Read(fd, buf)
-		if n <= 0 || err != nil {
-			return b
-		}
-		b = append(b, buf[:n]...)
-	}
 }
 
 // reapOrphans reaps orphans that have exited; with all, it kills the
