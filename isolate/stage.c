@@ -58,6 +58,7 @@
 #include <linux/openat2.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include "prefault.h"
 
 #define NSH_STAGE_FD 3
 #define MAX_JOIN 16
@@ -988,18 +989,23 @@ static int is_socket(int fd)
 __attribute__((constructor)) static void nsh_stage(void)
 {
 	const char *stage = getenv("_NSH_STAGE");
-	if (stage == NULL)
+	if (stage == NULL) {
+		nsh_prefault();
 		return;
+	}
 	// A stage is what nsh itself started: the variable, the name nsh
 	// gives it and its channel. A _NSH_STAGE that came from elsewhere
 	// (a user's environment) is dropped, and nsh runs as nsh.
 	const char *name = program_invocation_name ? program_invocation_name : "";
 	if (strcmp(stage, "janitor") == 0 && strcmp(name, "nsh:janitor") == 0)
 		nsh_janitor();
-	if (strcmp(stage, "ttywatch") == 0 && strcmp(name, "nsh:[ttywatch]") == 0)
+	if (strcmp(stage, "ttywatch") == 0 && strcmp(name, "nsh:[ttywatch]") == 0) {
+		nsh_prefault();
 		return; // a stage written in Go (tty.go)
+	}
 	if (strcmp(stage, "init") != 0 || strcmp(name, "nsh:[init]") != 0 || !is_socket(NSH_STAGE_FD)) {
 		unsetenv("_NSH_STAGE");
+		nsh_prefault();
 		return;
 	}
 	unsetenv("_NSH_STAGE");
