@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,4 +341,126 @@ void nsh_janitor(void)
 	}
 	finish();
 	_exit(0);
+}
+
+// Starting the janitor before Go does.
+//
+// A script's first spawn waits for the janitor: no cgroup may exist before
+// it. Started from Go, it costs a vfork and an exec on the spawn's path
+// (1-2 ms on the development VM, while the vfork holds one of Go's two
+// processors). A script run (`nsh -c SCRIPT`, `nsh FILE`) starts it here
+// instead, while the process has one thread and no Go runtime: clone
+// without CLONE_VFORK, so the exec runs on the other CPU while Go starts
+// on this one. Go adopts it (cgroup.AdoptJanitor) and, before the first
+// cgroup, reads its status pipe: end of file once the exec succeeded, an
+// errno if it failed, in which case Go starts one itself as before. A
+// script that makes no cgroup leaves it nothing to do: it sees the end of
+// its pipe when nsh ends. The REPL and the other modes start it from Go
+// when first needed.
+
+int nsh_early_janitor_pid = -1;
+int nsh_early_janitor_in = -1;     // nsh's end of the janitor's pipe
+int nsh_early_janitor_status = -1; // end of file once it has exec'd
+
+// script_run says whether nsh was started as `nsh -c SCRIPT` or `nsh FILE`
+// (musl gives constructors no arguments: they are read from /proc).
+static int script_run(void)
+{
+	char buf[256];
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *args[4] = {0};
+	int argc = 0;
+	for (char *p = buf; p < buf + n && argc < 4; p += strlen(p) + 1)
+		args[argc++] = p;
+	if (argc == 3 && strcmp(args[1], "-c") == 0)
+		return 1;
+	return argc == 2 && args[1][0] != '-';
+}
+
+// above_stdio moves fd to 3 or above: nsh fills a missing 0, 1 or 2
+// with /dev/null (main.go), which must not be the janitor's pipe.
+static int above_stdio(int fd)
+{
+	if (fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return moved;
+}
+
+struct early {
+	int in, status;
+	char **envp;
+};
+
+// The child shares the parent's memory until its exec (CLONE_VM): it uses
+// its own stack and, besides raw system calls, touches nothing else. An
+// error's errno lands in the parent's (the same thread area): the parent
+// is then in prefault.h's madvises, whose errors it ignores.
+static int early_child(void *arg)
+{
+	struct early *e = arg;
+	char *argv[] = {"nsh:janitor", NULL};
+	// Away from the terminal's signals (its own group), as Go starts it.
+	if (syscall(SYS_setpgid, 0, 0) == 0 && syscall(SYS_dup2, e->in, 0) == 0)
+		syscall(SYS_execve, "/proc/self/exe", argv, e->envp);
+	int err = errno;
+	syscall(SYS_write, e->status, &err, sizeof err);
+	syscall(SYS_exit, 127);
+	return 0;
+}
+
+static char early_stack[64 * 1024] __attribute__((aligned(16)));
+
+void nsh_janitor_early(void)
+{
+	extern char **environ;
+	if (!script_run())
+		return;
+	int pipefd[2], status[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return;
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return;
+	}
+	int in = above_stdio(pipefd[1]), out = above_stdio(pipefd[0]);
+	int st_r = above_stdio(status[0]), st_w = above_stdio(status[1]);
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	static struct early e;
+	e.envp = malloc((n + 2) * sizeof(char *));
+	if (in < 0 || out < 0 || st_r < 0 || st_w < 0 || e.envp == NULL)
+		goto fail;
+	memcpy(e.envp, environ, n * sizeof(char *));
+	e.envp[n] = "_NSH_STAGE=janitor";
+	e.envp[n + 1] = NULL;
+	e.in = out;
+	e.status = st_w;
+	int pid = clone(early_child, early_stack + sizeof early_stack, CLONE_VM | SIGCHLD, &e);
+	if (pid < 0)
+		goto fail;
+	// The child has its own copies of the descriptors.
+	close(out);
+	close(st_w);
+	nsh_early_janitor_pid = pid;
+	nsh_early_janitor_in = in;
+	nsh_early_janitor_status = st_r;
+	return; // e.envp stays: the child may not have exec'd yet
+fail:;
+	int fds[] = {in, out, st_r, st_w};
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(e.envp);
+	e.envp = NULL;
 }

@@ -976,6 +976,7 @@ static void run_program(void)
 
 // The janitor is a program of its own (janitor.c).
 void nsh_janitor(void);
+void nsh_janitor_early(void);
 
 // is_socket says whether fd is a socket: the init stage's channel is.
 static int is_socket(int fd)
@@ -990,6 +991,7 @@ __attribute__((constructor)) static void nsh_stage(void)
 {
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL) {
+		nsh_janitor_early(); // first: its exec overlaps all that follows
 		nsh_prefault();
 		return;
 	}

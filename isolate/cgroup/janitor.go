@@ -33,7 +33,8 @@ import (
 //
 // No window is left: the janitor exists before the first cgroup (the first
 // New starts it and returns once it exists, unless isolate.Prepare
-// started it already), and a directory is announced
+// started it already, or nsh's constructor did for a script run: see
+// AdoptJanitor), and a directory is announced
 // before its mkdir, so a SIGKILL between the two leaves an announcement
 // of a directory that is either missing or empty, never an unannounced
 // directory. Both the janitor's lists and its lines are unbounded.
@@ -85,6 +86,10 @@ func startJanitor() error {
 }
 
 func startLocked() error {
+	if janStatus >= 0 && !earlyStarted() {
+		janIn.Close()
+		janIn, janPid = nil, 0
+	}
 	if janIn != nil || noJanitor {
 		return nil
 	}
@@ -103,6 +108,47 @@ func startLocked() error {
 	}
 	janIn, janPid = w, pid
 	return nil
+}
+
+// janStatus is the status pipe of a janitor nsh's constructor started,
+// until it has been read (earlyStarted).
+var janStatus = -1
+
+// AdoptJanitor takes over the janitor that nsh's constructor started for
+// a script run (isolate/janitor.c): in is nsh's end of its pipe, status
+// a pipe that ends once its exec has succeeded, or carries the errno of
+// one that failed. It is read before the first cgroup (startLocked).
+func AdoptJanitor(pid, in, status int) {
+	janMu.Lock()
+	defer janMu.Unlock()
+	janIn, janPid, janStatus = os.NewFile(uintptr(in), "janitor pipe"), pid, status
+}
+
+// earlyStarted says whether the constructor's janitor runs; one whose exec
+// failed, or that has died since, is reaped, and startLocked starts one
+// as it would have without it.
+func earlyStarted() bool {
+	st := janStatus
+	janStatus = -1
+	defer unix.Close(st)
+	var b [4]byte
+	n, err := unix.Read(st, b[:])
+	for err == unix.EINTR {
+		n, err = unix.Read(st, b[:])
+	}
+	var ws unix.WaitStatus
+	if err == nil && n == 0 {
+		// End of file: it exec'd, or died before it could say so.
+		if dead, err := unix.Wait4(janPid, &ws, unix.WNOHANG, nil); dead == 0 && err == nil {
+			return true
+		}
+		return false
+	}
+	for {
+		if _, err := unix.Wait4(janPid, &ws, 0, nil); err != unix.EINTR {
+			return false
+		}
+	}
 }
 
 // JanitorPid is the janitor's pid, 0 when there is none.
@@ -154,6 +200,10 @@ func stopJanitor() {
 	janMu.Lock()
 	in, pid, pending := janIn, janPid, janPending
 	janIn, janPid, janPending = nil, 0, 0
+	if janStatus >= 0 {
+		unix.Close(janStatus) // a janitor that was never needed
+		janStatus = -1
+	}
 	janMu.Unlock()
 	if in == nil {
 		return
