@@ -37,6 +37,15 @@ func TestFloorSmoke(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "1 4\n1 4" { // sh, the subshell, ls, grep
 		t.Fatalf("floor-cgo stage-full: %v, %q (want PID 1 and a fresh /proc, twice)", err, out)
 	}
+	// The hello that also links the brief's four libraries.
+	libs := filepath.Join(t.TempDir(), "floor-libs")
+	build = exec.Command("go", "build", "-ldflags", "-linkmode external -extldflags -static", "-o", libs, "./floorlibs")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./floorlibs: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(libs).CombinedOutput(); err != nil || string(out) != "hello\n" {
+		t.Fatalf("floor-libs: %v, %q", err, out)
+	}
 	out, err = exec.Command("find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", "floor-*").Output()
 	if err != nil {
 		t.Fatal(err)

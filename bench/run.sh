@@ -26,6 +26,10 @@ CGO_ENABLED=0 go build -o "$floor" ./bench/floor
 floorcgo=$work/floor-cgo
 # Linked as nsh is (dev/toolchain.sh: static, musl).
 (. dev/toolchain.sh && go build -tags "floorcgo,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgo" ./bench/floor)
+# A hello linked as nsh is that also links the four libraries the brief
+# makes nsh use: their initializers run at every start (bench/floorlibs).
+floorlibs=$work/floor-libs
+(. dev/toolchain.sh && go build -tags "$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorlibs" ./bench/floorlibs)
 
 # A busybox bundle with the full state, for runc and crun.
 full='unshare uts ipc mnt pid net cgroup; cgroup set memory.max 100M; cgroup set pids.max 20; cap drop net_raw'
@@ -41,6 +45,7 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n floor-full "$floor full /bin/true" \
 	-n floor-full-200 "$floor full -n 200 /bin/true" \
 	-n floor-cgo-hello "$floorcgo hello" \
+	-n floor-libs-hello "$floorlibs" \
 	-n floor-cgo-one-shot "$floorcgo oneshot /bin/true" \
 	-n floor-cgo-full "$floorcgo full /bin/true" \
 	-n floor-stage-one-shot "$floorcgo stage-oneshot /bin/true" \
@@ -65,6 +70,7 @@ go build -o "$work/interleave" ./bench/interleave
 	"floor-one-shot=$floor oneshot /bin/true" \
 	"nsh-startup=$nsh --version" \
 	"floor-cgo-hello=$floorcgo hello" \
+	"floor-libs-hello=$floorlibs" \
 	"floor-hello=$floor hello"
 
 # crun 1.8 refuses a hybrid host whose cgroup2 mount lists controllers. In a

@@ -1,0 +1,25 @@
+// Command floorlibs is the floor for `nsh --version` that the brief's
+// choices set: a hello linked as nsh is (cgo, a constructor that maps the
+// image as nsh's does, static, musl) that also links the four libraries
+// the brief makes nsh use (readline, shlex, x/sys/unix, tablewriter v1).
+// Go runs every linked package's initializers at every start, used or
+// not: what they cost, nsh cannot avoid while it links them.
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../isolate
+#include "prefault.h"
+__attribute__((constructor)) static void floorlibs_start(void) { nsh_prefault(); }
+*/
+import "C"
+
+import (
+	"fmt"
+
+	_ "github.com/chzyer/readline"
+	_ "github.com/google/shlex"
+	_ "github.com/olekukonko/tablewriter"
+	_ "golang.org/x/sys/unix"
+)
+
+func main() { fmt.Println("hello") }
