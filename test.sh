@@ -51,6 +51,7 @@ fuzz() {
 fuzz FuzzParse ./commands "${FUZZTIME:-4s}"
 fuzz FuzzSession ./commands "${FUZZTIME:-4s}"
 fuzz FuzzParse ./isolate/cgroup "${FUZZCOUNT:-60000x}"
+fuzz FuzzKeyName ./isolate/cgroup "${FUZZCOUNT:-60000x}"
 fuzz FuzzParseText ./isolate/capability "${FUZZCOUNT:-60000x}"
 fuzz FuzzParseList ./isolate/capability "${FUZZCOUNT:-5000x}"
 # The kernels and cgroup layouts users run, booted for real in qemu

@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,21 @@ func FuzzParse(f *testing.F) {
 		}
 		if ValidateKey(st.Key) != nil || st.Value == "" || strings.ContainsAny(st.Key, "/") {
 			t.Fatalf("Parse(%q, %q) accepted %+v", key, value, st)
+		}
+	})
+}
+
+// keyName says what the pattern it replaced said.
+var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+
+func FuzzKeyName(f *testing.F) {
+	for _, k := range []string{"memory.max", "hugetlb.1GB.rsvd.max", "memory..max", ".max", "memory.", "memory",
+		"Memory.max", "1memory.max", "_x.y", "x_.Y", "a.b.c", "a.b/c", "memory.max\n", "mémoire.max", "a.\xff", "a1.2"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		if got, want := keyName(key), keyPattern.MatchString(key); got != want {
+			t.Fatalf("keyName(%q) = %v, the pattern says %v", key, got, want)
 		}
 	})
 }

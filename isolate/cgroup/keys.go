@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Setting is one planned cgroup value: a v2 key and the v2 text for it.
@@ -44,15 +42,33 @@ func KnownKeys() []string {
 	return out
 }
 
-// keyRE admits controller.file names and nothing that could leave the
-// child's cgroup directory. Compiled when first used, not at every start.
-var keyRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
-})
+// keyName admits controller.file names and nothing that could leave the
+// child's cgroup directory: words of letters, digits and underscores
+// joined by single dots, two words at least, the first (the controller)
+// lower case and starting with a letter. It says what
+// ^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$ says (a test holds
+// them to it), without compiling a regexp at each start: that took a
+// fifth of a millisecond of a one-shot's `cgroup set`.
+func keyName(key string) bool {
+	words := 0
+	for w := range strings.SplitSeq(key, ".") {
+		if w == "" {
+			return false
+		}
+		for i, c := range w {
+			lower := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' && i > 0 || c == '_' && i > 0
+			if !lower && (words == 0 || !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')) {
+				return false
+			}
+		}
+		words++
+	}
+	return words >= 2
+}
 
 // ValidateKey refuses keys that are not interface files of a controller.
 func ValidateKey(key string) error {
-	if !keyRE().MatchString(key) || strings.Contains(key, "..") {
+	if !keyName(key) {
 		return fmt.Errorf("bad key %q: a cgroup key is a controller's file name such as memory.max (known: %s)", key, strings.Join(KnownKeys(), " "))
 	}
 	if strings.HasPrefix(key, "cgroup.") {
