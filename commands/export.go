@@ -201,7 +201,7 @@ func exportK8s(s *Session, c *Command, args []string) error {
 	run.Stdin = bytes.NewReader(body)
 	var errb bytes.Buffer
 	run.Stdout, run.Stderr = s.Out, &errb
-	if err := run.Run(); err != nil {
+	if err := isolate.RunTracked(run); err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
 			// A refusal: its words are nsh-k8s's.
 			return errors.New(strings.TrimSpace(errb.String()))

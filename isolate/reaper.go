@@ -89,8 +89,11 @@ func untrack(pid int) {
 	reaper.Unlock()
 }
 
-// runTracked runs a helper command to its end (busybox --list-full).
-func runTracked(cmd *exec.Cmd) error {
+// RunTracked runs a helper command to its end (busybox --list-full,
+// nsh-k8s): like every process nsh starts, through track, so that the
+// orphan reaper never takes its status and anything it leaves behind is
+// looked for.
+func RunTracked(cmd *exec.Cmd) error {
 	pid, err := track(false, func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
@@ -155,10 +158,12 @@ func reapOrphans(all bool) {
 }
 
 // EndOrphans ends every process that was left to nsh by its children and
-// is still running: called when nsh ends, after its children.
+// is still running: called when nsh ends, after its children. While
+// every process nsh started had a pid namespace of its own, none can
+// have been (reaper.shared), and there is nothing to look for.
 func EndOrphans() {
 	Prepared()
-	if reaper.known == nil {
+	if reaper.known == nil || !reaper.shared.Load() {
 		return
 	}
 	reapOrphans(true)

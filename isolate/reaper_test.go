@@ -20,6 +20,11 @@ func TestOrphanScanOnlyWhenShared(t *testing.T) {
 	if n := reaper.scans.Load() - before; n != 0 || reaper.shared.Load() {
 		t.Fatalf("children all in pid namespaces of their own: %d scans, shared %v", n, reaper.shared.Load())
 	}
+	// Nor is anything looked for when the session ends.
+	EndOrphans()
+	if n := reaper.scans.Load() - before; n != 0 {
+		t.Fatalf("the end of a session whose children all had pid namespaces of their own scanned %d times", n)
+	}
 	// Its background sleep went with it, to no one: without a pid
 	// namespace, the same sleep comes to nsh and is reaped when it exits.
 	status, _, _, err = run(t, &Spec{Namespaces: []string{"uts"}, Args: []string{"sh", "-c", "sleep 0.1 & exit 0"}})

@@ -160,7 +160,7 @@ func BuildBusybox(dir string, step func(string)) error {
 	var buf strings.Builder
 	list := exec.Command(bb, "--list-full")
 	list.Stdout = &buf
-	err = runTracked(list)
+	err = RunTracked(list)
 	out := buf.String()
 	if err != nil {
 		return fmt.Errorf("%s --list-full: %w", bb, err)
