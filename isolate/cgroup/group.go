@@ -229,7 +229,7 @@ func use(h *Host, path string) (*Group, error) {
 // starts them empty, and an empty cpuset cannot hold a task.
 func copyCpuset(parent, dir string, step Step) error {
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-		b, err := os.ReadFile(filepath.Join(parent, f))
+		b, err := kfile.ReadFile(filepath.Join(parent, f))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Join(parent, f), err)
 		}
@@ -285,7 +285,7 @@ func (g *Group) memswFirst(v string) bool {
 	if v == "-1" {
 		return true
 	}
-	cur, err := os.ReadFile(filepath.Join(g.dirFor(x), "memory.limit_in_bytes"))
+	cur, err := kfile.ReadFile(filepath.Join(g.dirFor(x), "memory.limit_in_bytes"))
 	if err != nil {
 		return false
 	}
@@ -429,7 +429,7 @@ func (g *Group) Kill(step Step) {
 		defer writeFile(step, filepath.Join(freezer, "freezer.state"), "THAWED")
 	}
 	for _, d := range g.dirs {
-		b, _ := os.ReadFile(filepath.Join(d.dir, "cgroup.procs"))
+		b, _ := kfile.ReadFile(filepath.Join(d.dir, "cgroup.procs"))
 		for _, f := range strings.Fields(string(b)) {
 			// Only nsh's children are placed here; pid 1 and nsh itself
 			// would be a bug's doing and are never signalled.
@@ -637,7 +637,7 @@ func (g *Group) Live() []Stat {
 			continue
 		}
 		for _, f := range files {
-			b, err := os.ReadFile(filepath.Join(d, f))
+			b, err := kfile.ReadFile(filepath.Join(d, f))
 			if err != nil {
 				continue
 			}

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"nsh/internal/kfile"
 )
 
 // Mode is how a host mounts its cgroups.
@@ -153,7 +155,7 @@ func detect() (*Host, error) {
 			}
 		}
 		if x.V2 {
-			b, _ := os.ReadFile(filepath.Join(x.Dir(x.Self), "cgroup.controllers"))
+			b, _ := kfile.ReadFile(filepath.Join(x.Dir(x.Self), "cgroup.controllers"))
 			x.Controllers = strings.Fields(string(b))
 		}
 		h.Hierarchies = append(h.Hierarchies, x)

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"strings"
+
+	"nsh/internal/kfile"
 )
 
 // Setting is one planned cgroup value: a v2 key and the v2 text for it.
@@ -268,7 +269,7 @@ func isInt(w string) bool {
 // against what the machine has online (listed in file). Ranges are
 // compared, never expanded, so a list of huge ranges costs nothing.
 func parseList(w, file, what string) (string, error) {
-	online, err := os.ReadFile(file)
+	online, err := kfile.ReadFile(file)
 	if err != nil {
 		online = []byte("0")
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"nsh/internal/kfile"
 )
 
 // What nsh changed outside its children's own cgroups on v2, to undo.
@@ -28,7 +30,7 @@ type leafMove struct {
 }
 
 func readFields(file string) []string {
-	b, _ := os.ReadFile(file)
+	b, _ := kfile.ReadFile(file)
 	return strings.Fields(string(b))
 }
 
