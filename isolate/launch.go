@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"nsh/internal/forkexec"
+	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 	"nsh/isolate/seccomp"
 	"os"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -554,14 +554,16 @@ func (c *Child) lateFiles(plan *setnsPlan) ([]lateFile, error) {
 	}
 	var out []lateFile
 	for i, p := range paths {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		// Opened plainly: os.OpenFile would register each with Go's
+		// poller (cgroup files are pollable) only for nsh to hand it on.
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			for _, o := range out {
 				o.f.Close()
 			}
 			return nil, fmt.Errorf("open %s: %w", p, err)
 		}
-		out = append(out, lateFile{f, values[i]})
+		out = append(out, lateFile{os.NewFile(uintptr(fd), p), values[i]})
 	}
 	return out, nil
 }
@@ -804,21 +806,8 @@ var ErrStopped = errors.New("the child was stopped (Ctrl-Z); nsh has no job cont
 // this it could not set the hostname or mount anything. The stage clears
 // the ambient set again before it runs the command.
 func keepCapsThroughExec(attr *syscall.SysProcAttr) {
-	last := lastCap()
+	last := capability.Last()
 	for c := 0; c <= last; c++ {
 		attr.AmbientCaps = append(attr.AmbientCaps, uintptr(c))
 	}
-}
-
-// lastCap is the kernel's highest capability number.
-func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return unix.CAP_CHECKPOINT_RESTORE
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return unix.CAP_CHECKPOINT_RESTORE
-	}
-	return n
 }

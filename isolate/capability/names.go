@@ -7,13 +7,14 @@ package capability
 
 import (
 	"fmt"
-	"nsh/internal/near"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 
 	moby "github.com/moby/sys/capability"
+
+	"nsh/internal/kfile"
+	"nsh/internal/near"
 )
 
 // Docker is Docker's default capability set (0xa80425fb): the 14 that
@@ -32,7 +33,7 @@ var (
 )
 
 func readLast() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	b, err := kfile.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 			return n
