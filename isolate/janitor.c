@@ -396,7 +396,7 @@ static int above_stdio(int fd)
 }
 
 struct early {
-	int in, status;
+	int pipe, status; // the janitor's ends: it reads one, writes an errno to the other
 	char **envp;
 };
 
@@ -409,7 +409,7 @@ static int early_child(void *arg)
 	struct early *e = arg;
 	char *argv[] = {"nsh:janitor", NULL};
 	// Away from the terminal's signals (its own group), as Go starts it.
-	if (syscall(SYS_setpgid, 0, 0) == 0 && syscall(SYS_dup2, e->in, 0) == 0)
+	if (syscall(SYS_setpgid, 0, 0) == 0 && syscall(SYS_dup2, e->pipe, 0) == 0)
 		syscall(SYS_execve, "/proc/self/exe", argv, e->envp);
 	int err = errno;
 	syscall(SYS_write, e->status, &err, sizeof err);
@@ -432,32 +432,32 @@ void nsh_janitor_early(void)
 		close(pipefd[1]);
 		return;
 	}
-	int in = above_stdio(pipefd[1]), out = above_stdio(pipefd[0]);
+	int ours = above_stdio(pipefd[1]), theirs = above_stdio(pipefd[0]);
 	int st_r = above_stdio(status[0]), st_w = above_stdio(status[1]);
 	size_t n = 0;
 	while (environ[n])
 		n++;
 	static struct early e;
 	e.envp = malloc((n + 2) * sizeof(char *));
-	if (in < 0 || out < 0 || st_r < 0 || st_w < 0 || e.envp == NULL)
+	if (ours < 0 || theirs < 0 || st_r < 0 || st_w < 0 || e.envp == NULL)
 		goto fail;
 	memcpy(e.envp, environ, n * sizeof(char *));
 	e.envp[n] = "_NSH_STAGE=janitor";
 	e.envp[n + 1] = NULL;
-	e.in = out;
+	e.pipe = theirs;
 	e.status = st_w;
 	int pid = clone(early_child, early_stack + sizeof early_stack, CLONE_VM | SIGCHLD, &e);
 	if (pid < 0)
 		goto fail;
 	// The child has its own copies of the descriptors.
-	close(out);
+	close(theirs);
 	close(st_w);
 	nsh_early_janitor_pid = pid;
-	nsh_early_janitor_in = in;
+	nsh_early_janitor_in = ours;
 	nsh_early_janitor_status = st_r;
 	return; // e.envp stays: the child may not have exec'd yet
 fail:;
-	int fds[] = {in, out, st_r, st_w};
+	int fds[] = {ours, theirs, st_r, st_w};
 	for (int i = 0; i < 4; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
