@@ -16,8 +16,10 @@
 // On a cold page cache this reads the whole image at once, about 1.2 MB
 // more than a start would have faulted in; the first run of a binary
 // reads most of it anyway. Kernels before 5.14 lack both advices
-// (EINVAL): nothing is lost but the speed-up, so errors are ignored. Included by stage.c and by bench/floor,
-// which measures the same start.
+// (EINVAL): nothing is lost but the speed-up, so errors are ignored.
+//
+// Included by stage.c, and by bench/floor and bench/floorlibs, which
+// measure the same start.
 
 #ifndef NSH_PREFAULT_H
 #define NSH_PREFAULT_H

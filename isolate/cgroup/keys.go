@@ -57,8 +57,12 @@ func keyName(key string) bool {
 			return false
 		}
 		for i, c := range w {
-			lower := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' && i > 0 || c == '_' && i > 0
-			if !lower && (words == 0 || !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')) {
+			letter := c >= 'a' && c <= 'z'
+			other := c >= '0' && c <= '9' || c == '_'
+			switch {
+			case words == 0 && i == 0 && !letter, // the controller starts with a letter
+				words == 0 && !letter && !other, // and is lower case
+				!letter && !other && !(c >= 'A' && c <= 'Z'):
 				return false
 			}
 		}
