@@ -223,6 +223,22 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	}
 	env := append(os.Environ(), stageEnv+"="+stageInit)
 	extra := []*os.File{childEnd}
+	// On v1 the stage moves itself into its cgroups, first thing
+	// (cgroup.SelfPlacement). Behind a relay (joined namespaces) the
+	// process that runs the command is another: nsh places both.
+	var placeWrites []LateWrite
+	if len(plan.files) == 0 {
+		for _, p := range c.group.SelfPlacement() {
+			f, err := openForStage(p)
+			if err != nil {
+				c.release()
+				return nil, err
+			}
+			defer f.Close()
+			placeWrites = append(placeWrites, LateWrite{FD: stageFD + len(extra), Path: p, Value: "0"})
+			extra = append(extra, f)
+		}
+	}
 	late, err := c.lateFiles(plan)
 	if err != nil {
 		c.release()
@@ -253,6 +269,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		c.release()
 		return nil, err
 	}
+	planPlacement(prog, placeWrites)
 	c.filter, _ = spec.seccompFilter()
 	c.rlimits = spec.Rlimits
 	if t := opt.Timing; t != nil {
@@ -329,9 +346,10 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	if t := opt.Timing; t != nil {
 		t.Clone = t.mark()
 	}
-	// On v1 the child stage is placed now: it waits for the spec before
-	// it does anything, so it is in its cgroups before its command runs.
-	if err := c.group.PlaceOrNil(c.Pid, attr.UseCgroupFD, opt.Step); err != nil {
+	// Where it does not place itself, the child stage is placed now: it
+	// waits for the spec before it does anything, so it is in its
+	// cgroups before its command runs.
+	if err := c.group.PlaceOrNil(c.Pid, attr.UseCgroupFD, len(placeWrites) > 0, opt.Step); err != nil {
 		c.kill()
 		return nil, err
 	}
@@ -348,7 +366,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		c.Pid = pid
 		if pid != c.direct {
 			// Forked by the relay before it was placed.
-			if err := c.group.PlaceOrNil(pid, false, opt.Step); err != nil {
+			if err := c.group.PlaceOrNil(pid, false, false, opt.Step); err != nil {
 				c.kill()
 				return nil, err
 			}
@@ -554,18 +572,27 @@ func (c *Child) lateFiles(plan *setnsPlan) ([]lateFile, error) {
 	}
 	var out []lateFile
 	for i, p := range paths {
-		// Opened plainly: os.OpenFile would register each with Go's
-		// poller (cgroup files are pollable) only for nsh to hand it on.
-		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		f, err := openForStage(p)
 		if err != nil {
 			for _, o := range out {
 				o.f.Close()
 			}
-			return nil, fmt.Errorf("open %s: %w", p, err)
+			return nil, err
 		}
-		out = append(out, lateFile{os.NewFile(uintptr(fd), p), values[i]})
+		out = append(out, lateFile{f, values[i]})
 	}
 	return out, nil
+}
+
+// openForStage opens a file for the child stage to write to.
+func openForStage(path string) (*os.File, error) {
+	// Opened plainly: os.OpenFile would register it with Go's poller
+	// (cgroup files are pollable) only for nsh to hand it on.
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // newGroup makes the child's cgroup. With no cgroup settings planned, a

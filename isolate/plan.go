@@ -235,6 +235,21 @@ func planSeccomp(p *program, spec *Spec) error {
 	return nil
 }
 
+// planPlacement starts the program with the stage's writes that move it
+// into its cgroups, before anything it does is charged or counted, and
+// before its cgroup namespace is made (that takes the cgroup it is in as
+// its root).
+func planPlacement(p *program, place []LateWrite) {
+	if len(place) == 0 {
+		return
+	}
+	first := &program{}
+	for _, w := range place {
+		first.add(opWriteFD, fmt.Sprintf("write %q to %s", w.Value, w.Path), "enter cgroup: write "+w.Path, i(w.FD), w.Value)
+	}
+	p.ops = append(first.ops, p.ops...)
+}
+
 // planExec ends the program: the late writes (see Deferred in package
 // cgroup), then execve of the command, looked up in the child's PATH.
 func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {

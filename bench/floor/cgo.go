@@ -3,10 +3,10 @@
 // Built with this file (go build -tags floorcgo, static, as nsh is), the
 // floor is linked as the brief's design makes nsh: a C constructor that
 // runs before the Go runtime. Its stage-* modes also have the design's
-// child stage: the child re-executes the floor, whose constructor waits
-// for the parent to place it in its cgroups, mounts a fresh /proc as nsh's
-// stage does for a new pid and mount namespace, and executes the command
-// without ever starting Go. That is the fastest Go program doing what the
+// child stage: the child re-executes the floor, whose constructor moves
+// itself into its v1 cgroups as nsh's stage does, mounts a fresh /proc as
+// nsh's stage does for a new pid and mount namespace, and executes the
+// command without ever starting Go. That is the fastest Go program doing what the
 // design requires, which nsh's ratios can be read against.
 
 package main
@@ -38,10 +38,12 @@ __attribute__((constructor)) static void floor_stage(void)
 			*w++ = 0;
 	}
 	argv[n] = NULL;
-	char go;
-	if (read(3, &go, 1) != 1)
-		_exit(126);
-	close(3);
+	const char *place = getenv("_FLOOR_PLACE");
+	for (int i = 0, np = place ? atoi(place) : 0; i < np; i++) {
+		if (write(3 + i, "0", 1) != 1)
+			_exit(126);
+		close(3 + i);
+	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
 		_exit(126);

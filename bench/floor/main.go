@@ -103,21 +103,25 @@ func run(limits bool, cmd []string, i int) error {
 		}
 	}
 	c := exec.Command(cmd[0], cmd[1:]...)
-	var goAhead *os.File
 	if useStage {
-		// The design's stage: /proc/self/exe again, which waits on fd 3
-		// until it is placed, then mounts /proc and runs the command.
-		r, w, err := os.Pipe()
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		defer w.Close()
-		goAhead = w
+		// The design's stage: /proc/self/exe again, which moves itself
+		// into its v1 cgroups by writing 0 to each tasks file it is
+		// given (fd 3 on), as nsh's stage does, then mounts /proc and
+		// runs the command.
 		c = exec.Command("/proc/self/exe", cmd...)
 		c.Args[0] = "floor:[stage]"
-		c.Env = append(os.Environ(), "_FLOOR_STAGE="+strings.Join(cmd, "\x1f"))
-		c.ExtraFiles = []*os.File{r}
+		for _, d := range dirs {
+			if d == unified {
+				continue
+			}
+			f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			c.ExtraFiles = append(c.ExtraFiles, f)
+		}
+		c.Env = append(os.Environ(), "_FLOOR_STAGE="+strings.Join(cmd, "\x1f"), "_FLOOR_PLACE="+strconv.Itoa(len(c.ExtraFiles)))
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC |
@@ -134,16 +138,15 @@ func run(limits bool, cmd []string, i int) error {
 	if err := c.Start(); err != nil {
 		return err
 	}
-	// v1 hierarchies have no CLONE_INTO_CGROUP: the pid is written after
-	// the start, which a real tool must not do (the command already runs)
-	// but which costs what nsh's placement costs.
-	for _, d := range dirs {
-		if d != unified {
-			write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(c.Process.Pid))
+	// v1 hierarchies have no CLONE_INTO_CGROUP: without a stage the pid
+	// is written after the start, which a real tool must not do (the
+	// command already runs) but which costs what a placement costs.
+	if !useStage {
+		for _, d := range dirs {
+			if d != unified {
+				write(filepath.Join(d, "cgroup.procs"), strconv.Itoa(c.Process.Pid))
+			}
 		}
-	}
-	if goAhead != nil {
-		goAhead.Write([]byte{1})
 	}
 	return c.Wait()
 }

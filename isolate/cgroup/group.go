@@ -327,11 +327,32 @@ func (g *Group) UnifiedDir() string {
 	return ""
 }
 
-// Place moves pid into the group's cgroups, except the unified one when
-// skipUnified (the child was cloned into it).
-func (g *Group) Place(pid int, skipUnified bool, step Step) error {
+// SelfPlacement lists the files a child writes "0" to, itself, to enter
+// the group's v1 cgroups: each hierarchy's tasks file. The kernel moves
+// the writing thread without taking cgroup_threadgroup_rwsem, whose write
+// side waits for an RCU grace period: on the development VM, 0.1 ms for
+// four hierarchies against 0.6-1 ms for nsh writing the child's pid into
+// cgroup.procs. A child stage is one thread (C, before any runtime), so
+// its thread is the whole process, and no pid is written at all.
+func (g *Group) SelfPlacement() []string {
+	if g == nil {
+		return nil
+	}
+	var out []string
 	for _, d := range g.dirs {
-		if d.h.V2 && skipUnified {
+		if !d.h.V2 {
+			out = append(out, filepath.Join(d.dir, "tasks"))
+		}
+	}
+	return out
+}
+
+// Place moves pid into the group's cgroups, except the unified one when
+// skipUnified (the child was cloned into it) and the v1 ones when skipV1
+// (the child moves itself: SelfPlacement).
+func (g *Group) Place(pid int, skipUnified, skipV1 bool, step Step) error {
+	for _, d := range g.dirs {
+		if d.h.V2 && skipUnified || !d.h.V2 && skipV1 {
 			continue
 		}
 		if err := movePid(d.dir, pid, step); err != nil {
@@ -584,11 +605,11 @@ func (g *Group) UnifiedDirOrEmpty() string {
 }
 
 // PlaceOrNil is Place, doing nothing for a child without a group.
-func (g *Group) PlaceOrNil(pid int, skipUnified bool, step Step) error {
+func (g *Group) PlaceOrNil(pid int, skipUnified, skipV1 bool, step Step) error {
 	if g == nil {
 		return nil
 	}
-	return g.Place(pid, skipUnified, step)
+	return g.Place(pid, skipUnified, skipV1, step)
 }
 
 // KernelAtLeast says whether the running kernel is major.minor or newer.
