@@ -263,6 +263,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		Step:     s.stepper(),
 		Notice:   func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
 		Verify:   s.verifyJoins(spec),
+		Again:    s.again,
 	})
 	w.Close()
 	if err != nil {

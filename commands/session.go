@@ -61,6 +61,9 @@ type Session struct {
 	childStatus int  // status of the last foreground child
 	haveChild   bool // whether any foreground child has run
 	depth       int  // nesting of source
+	// again: a later line of the running script spawns too, so a spawn
+	// has the next child's cgroup made while its own child runs.
+	again bool
 }
 
 // NewSession returns an empty session attached to the process's own files.
@@ -194,7 +197,16 @@ func (s *Session) RunScript(name, src string) error {
 		s.keepOutput++
 		defer func() { s.keepOutput-- }()
 	}
-	for _, st := range stmts {
+	// The last line that spawns: no line after it needs a cgroup ahead.
+	lastSpawn := -1
+	for i, st := range stmts {
+		if len(st.Words) > 0 && st.Words[0] == "spawn" {
+			lastSpawn = i
+		}
+	}
+	defer func(again bool) { s.again = again }(s.again)
+	for i, st := range stmts {
+		s.again = i < lastSpawn
 		if st.Prose != "" {
 			// A #: line is said, as echo says it (a lesson makes it a
 			// paragraph).

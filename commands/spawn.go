@@ -136,6 +136,7 @@ flags:
 		Notice: func(msg string) { fmt.Fprintf(s.Err, "spawn: %s\n", msg) },
 		Verify: s.verifyJoins(spec),
 		Timing: timing,
+		Again:  s.again,
 	})
 	if err != nil {
 		return s.childFailed("spawn", err, spec)

@@ -45,6 +45,10 @@ type Options struct {
 	// Timing, when set, receives what each part of the spawn cost; the
 	// last two parts arrive when Wait returns.
 	Timing *Timing
+	// Again says another spawn is coming (a script's later line): once
+	// this child runs, the next one's cgroup is made meanwhile, with this
+	// one's configuration (cgroup.MakeAhead), unless Step is set.
+	Again bool
 }
 
 // ExecError is a failed execve of the command in the child stage.
@@ -197,9 +201,10 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		Pdeathsig: unix.SIGKILL,
 		PidFD:     &c.pidfd,
 	}
+	var made groupMade
 	if !plan.enter {
 		var err error
-		if c.group, err = newGroup(spec, &opt); err != nil {
+		if c.group, made, err = newGroup(spec, &opt); err != nil {
 			return nil, err
 		}
 	}
@@ -409,6 +414,11 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	if t := opt.Timing; t != nil {
 		t.Stage = t.mark()
 	}
+	if err == nil && opt.Again && opt.Step == nil && c.group.Owned() {
+		// While this child runs: the other CPU is mostly idle then.
+		groupSeq++
+		cgroup.MakeAhead(made.host, made.cfg, groupName())
+	}
 	if err != nil {
 		oom := c.group != nil && c.group.OOMKills() > 0
 		c.kill()
@@ -595,16 +605,24 @@ func openForStage(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// newGroup makes the child's cgroup. With no cgroup settings planned, a
-// host that will not let nsh make one (no permission, nothing mounted)
-// costs the child its cgroup, not its start.
-func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
+// groupMade is what a child's group was made from, for the next one.
+type groupMade struct {
+	host *cgroup.Host
+	cfg  cgroup.Config
+}
+
+// newGroup makes the child's cgroup, or takes the one made ahead for it.
+// With no cgroup settings planned, a host that will not let nsh make one
+// (no permission, nothing mounted) costs the child its cgroup, not its
+// start.
+func newGroup(spec *Spec, opt *Options) (*cgroup.Group, groupMade, error) {
 	cfg := cgroup.Config{}
 	if spec.Cgroup != nil {
 		cfg = *spec.Cgroup
 	}
 	if cfg.Off {
-		return nil, nil
+		cgroup.DropAhead()
+		return nil, groupMade{}, nil
 	}
 	h, err := cgroup.Detect()
 	if err == nil && cfg.Use == "" {
@@ -617,14 +635,24 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 			cfg.Devices = cgroup.EffectiveDevices(spec.Rootfs != nil, cfg.Devices)
 		}
 	}
+	made := groupMade{h, cfg}
+	if err == nil {
+		if opt.Step != nil {
+			// explain shows the group's mkdirs and writes.
+			cgroup.DropAhead()
+		} else if g := cgroup.TakeAhead(h, cfg); g != nil {
+			opt.Timing.madeAhead()
+			return g, made, nil
+		}
+	}
 	// A directory of that name left by a dead nsh whose pid and pid
 	// namespace were both reused: the next number.
 	for try := 0; err == nil && try < 8; try++ {
 		groupSeq++
 		var g *cgroup.Group
-		g, err = cgroup.New(h, cfg, fmt.Sprintf("%s-%d", cgroup.NamePrefix(), groupSeq), opt.Step)
+		g, err = cgroup.New(h, cfg, groupName(), opt.Step)
 		if err == nil {
-			return g, nil
+			return g, made, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			break
@@ -641,15 +669,18 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 				opt.Notice(fmt.Sprintf("no cgroups for children here (%v): nsh ends them, and what they leave behind, as their subreaper", cause))
 			}
 		})
-		return nil, nil
+		return nil, groupMade{}, nil
 	}
-	return nil, fmt.Errorf("cgroup: %w", err)
+	return nil, groupMade{}, fmt.Errorf("cgroup: %w", err)
 }
 
 var (
 	groupSeq     int
 	noCgroupOnce sync.Once
 )
+
+// groupName names the cgroup of the child numbered groupSeq.
+func groupName() string { return fmt.Sprintf("%s-%d", cgroup.NamePrefix(), groupSeq) }
 
 // release removes what the child had outside itself: its veth host ends
 // and its cgroup.

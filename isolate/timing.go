@@ -26,6 +26,9 @@ type Timing struct {
 	Command time.Duration
 	// Cleanup: removing its cgroups and links once it is reaped.
 	Cleanup time.Duration
+	// Ahead: the cgroups were made while the previous child ran
+	// (Options.Again), and Cgroup is only their taking.
+	Ahead bool
 
 	lap time.Time
 }
@@ -41,6 +44,12 @@ func (t *Timing) mark() time.Duration {
 	return d
 }
 
+func (t *Timing) madeAhead() {
+	if t != nil {
+		t.Ahead = true
+	}
+}
+
 func (t *Timing) start() {
 	if t != nil {
 		t.lap = time.Now()
@@ -50,8 +59,12 @@ func (t *Timing) start() {
 // String is one line, in the order the parts happen.
 func (t *Timing) String() string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+	cg := "cgroup " + ms(t.Cgroup)
+	if t.Ahead {
+		cg += " (made while the last child ran)"
+	}
 	parts := []string{
-		"cgroup " + ms(t.Cgroup), "plan " + ms(t.Plan), "clone+exec " + ms(t.Clone),
+		cg, "plan " + ms(t.Plan), "clone+exec " + ms(t.Clone),
 		"stage " + ms(t.Stage), "command " + ms(t.Command), "cleanup " + ms(t.Cleanup),
 	}
 	total := t.Cgroup + t.Plan + t.Clone + t.Stage + t.Command + t.Cleanup

@@ -149,6 +149,7 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 			v2ctrls = append(v2ctrls, c)
 		}
 	}
+	var made []groupDir
 	for _, x := range h.Hierarchies {
 		if !wanted[x] {
 			continue
@@ -159,33 +160,34 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		}
 		pdir := x.Dir(parent)
 		if st, err := os.Stat(pdir); err != nil || !st.IsDir() {
-			g.Remove(step)
 			return nil, fmt.Errorf("parent cgroup %s does not exist: create it, or `cgroup parent` one that does", pdir)
 		}
 		if x.V2 && len(v2ctrls) > 0 {
 			if err := enableControllers(x, parent, v2ctrls, step); err != nil {
-				g.Remove(step)
 				return nil, err
 			}
 		}
-		dir := filepath.Join(pdir, name)
-		step.say("mkdir %s", dir)
-		// Announced before it exists: a SIGKILL now leaves nothing the
-		// janitor does not know of.
-		if err := makeAnnounced(dir, mkdir); err != nil {
-			g.Remove(step)
+		made = append(made, groupDir{x, filepath.Join(pdir, name)})
+	}
+	// Announced before they exist, all in one line to the janitor: a
+	// SIGKILL now leaves nothing it does not know of.
+	err = makeAnnounced(made, func(d groupDir) (bool, error) {
+		step.say("mkdir %s", d.dir)
+		if err := mkdir(d.dir); err != nil {
 			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-				return nil, fmt.Errorf("make cgroup: %w: nsh (uid %d) may not make cgroups under %s; run nsh as root, or cgroup parent a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes nsh), or plan no limits (cgroup unset KEY)", err, os.Geteuid(), pdir)
+				return false, fmt.Errorf("make cgroup: %w: nsh (uid %d) may not make cgroups under %s; run nsh as root, or cgroup parent a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes nsh), or plan no limits (cgroup unset KEY)", err, os.Geteuid(), filepath.Dir(d.dir))
 			}
-			return nil, fmt.Errorf("make cgroup: %w", err)
+			return false, fmt.Errorf("make cgroup: %w", err)
 		}
-		g.dirs = append(g.dirs, groupDir{x, dir})
-		if !x.V2 && x.has("cpuset") {
-			if err := copyCpuset(pdir, dir, step); err != nil {
-				g.Remove(step)
-				return nil, err
-			}
+		g.dirs = append(g.dirs, d)
+		if !d.h.V2 && d.h.has("cpuset") {
+			return true, copyCpuset(filepath.Dir(d.dir), d.dir, step)
 		}
+		return true, nil
+	})
+	if err != nil {
+		g.Remove(step)
+		return nil, err
 	}
 	var now []Write
 	for _, w := range writes {
@@ -477,14 +479,20 @@ func (g *Group) Remove(step Step) error {
 		g.Kill(step)
 	}
 	var firstErr error
+	var gone []string
 	for i := len(g.dirs) - 1; i >= 0; i-- {
 		d := g.dirs[i].dir
 		step.say("rmdir %s", d)
-		if err := rmdirRetry(d); err != nil && firstErr == nil {
-			firstErr = err
+		if err := rmdirRetry(d); err != nil {
+			// Left announced: the janitor tries again when nsh ends.
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
-		janitorSay("del", d)
+		gone = append(gone, d)
 	}
+	janitorDel(gone)
 	g.dirs = nil
 	return firstErr
 }

@@ -46,32 +46,67 @@ var (
 	janPending int // what it would have to undo: adds less dels, subtree and leaf changes
 )
 
-// makeAnnounced makes dir with mk, announced to the janitor before and
+// makeAnnounced makes dirs with mk, announced to the janitor before and
 // confirmed after, under the janitor's lock: stopJanitor (a signal that
 // ends nsh, handled while a spawn runs) cannot slip in between, and a
 // janitor stopped before is started again, so no directory is ever made
-// that no janitor has heard of.
-func makeAnnounced(dir string, mk func(string) error) error {
+// that no janitor has heard of. Each announcement is one write for all
+// the dirs: every line wakes the janitor, on a CPU the spawn needs. When
+// mk fails, the dirs after it are withdrawn, and its own unless it says
+// it made it (it may fail after its mkdir): those made stay announced for
+// the caller's Remove.
+func makeAnnounced(dirs []groupDir, mk func(groupDir) (made bool, err error)) error {
 	janMu.Lock()
 	defer janMu.Unlock()
 	if err := startLocked(); err != nil {
 		return err
 	}
-	say := func(words ...string) {
-		if janIn != nil {
-			fmt.Fprintln(janIn, strings.Join(words, " "))
+	say := func(word string, ds []groupDir) {
+		if janIn == nil || len(ds) == 0 {
+			return
+		}
+		var b strings.Builder
+		for _, d := range ds {
+			b.WriteString(word + " " + d.dir + "\n")
+		}
+		janIn.WriteString(b.String())
+	}
+	say("add", dirs)
+	for i, d := range dirs {
+		if made, err := mk(d); err != nil {
+			if !made {
+				i-- // withdrawn with the rest
+			}
+			say("del", dirs[i+1:])
+			if janIn != nil {
+				janPending += i + 1
+			}
+			return err
 		}
 	}
-	say("add", dir)
-	if err := mk(dir); err != nil {
-		say("del", dir)
-		return err
-	}
-	say("made", dir)
+	say("made", dirs)
 	if janIn != nil {
-		janPending++
+		janPending += len(dirs)
 	}
 	return nil
+}
+
+// janitorDel tells the janitor that nsh removed dirs, in one write.
+func janitorDel(dirs []string) {
+	if len(dirs) == 0 {
+		return
+	}
+	janMu.Lock()
+	defer janMu.Unlock()
+	if janIn == nil {
+		return
+	}
+	var b strings.Builder
+	for _, d := range dirs {
+		b.WriteString("del " + d + "\n")
+	}
+	janIn.WriteString(b.String())
+	janPending -= len(dirs)
 }
 
 // noJanitor is set by tests that run on a fake cgroupfs.

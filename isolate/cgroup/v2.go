@@ -135,6 +135,8 @@ func othersBelow(dir string) bool {
 // are removed before, with their children. The janitor is then told that
 // nothing is left to do.
 func Cleanup() {
+	// First: a cgroup below the parent keeps its controllers on.
+	DropAhead()
 	undoMu.Lock()
 	defer undoMu.Unlock()
 	for i := len(enabled) - 1; i >= 0; i-- {
