@@ -58,16 +58,25 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n runc "runc run --bundle $work/bundle nsh-bench" \
 	-n bwrap 'bwrap --unshare-all --dev-bind / / /bin/true'
 
-# The one-shot cases again, one run of each in turn: hyperfine runs a
-# command's runs back to back, and on this VM a batch's median moved by a
-# quarter between two runs minutes apart (the kernel cleans up the network
-# namespaces of the batch before it meanwhile).
+# Every target's cases again, one run of each in turn: the ratios the
+# targets are read from (issue 18: "ratios in one interleaved run").
+# hyperfine runs a command's runs back to back, and on this VM a batch's
+# median moved by a quarter, once by half, between two runs minutes apart
+# (the kernel cleans up the network namespaces of the batch before it
+# meanwhile, and the hypervisor's neighbours come and go).
 go build -o "$work/interleave" ./bench/interleave
 "$work/interleave" -runs "$runs" -o "$out/interleaved.json" \
 	"unshare=unshare -uimpnC --fork /bin/true" \
 	"nsh-one-shot=$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	"floor-stage-one-shot=$floorcgo stage-oneshot /bin/true" \
 	"floor-one-shot=$floor oneshot /bin/true" \
+	"nsh-full=$nsh -c '$full; spawn /bin/true'" \
+	"floor-stage-full=$floorcgo stage-full /bin/true" \
+	"floor-full=$floor full /bin/true" \
+	"runc=runc run --bundle $work/bundle nsh-bench" \
+	"nsh-script-200=$nsh $work/s200.nsh" \
+	"floor-stage-full-200=$floorcgo stage-full -n 200 /bin/true" \
+	"floor-full-200=$floor full -n 200 /bin/true" \
 	"nsh-startup=$nsh --version" \
 	"floor-cgo-hello=$floorcgo hello" \
 	"floor-libs-hello=$floorlibs" \
@@ -76,7 +85,7 @@ go build -o "$work/interleave" ./bench/interleave
 # crun 1.8 refuses a hybrid host whose cgroup2 mount lists controllers. In a
 # mount namespace of its own (the host's mounts stay as they are) the
 # unified mount is taken away, and all three runtimes are measured again on
-# the same, pure v1, view.
+# the same, pure v1, view: in one hyperfine run, then interleaved.
 unshare -m --propagation private sh -c "
 	umount /sys/fs/cgroup/unified 2>/dev/null || true
 	hyperfine -N --warmup 5 --runs $runs --export-json $out/v1.json \
@@ -86,6 +95,13 @@ unshare -m --propagation private sh -c "
 		-n floor-stage-full '$floorcgo stage-full /bin/true' \
 		-n runc 'runc run --bundle $work/bundle nsh-bench-v1' \
 		-n crun 'crun run --bundle $work/bundle nsh-bench-v1'
+	$work/interleave -runs $runs -o $out/interleaved-v1.json \
+		'unshare=unshare -uimpnC --fork /bin/true' \
+		\"nsh-full=$nsh -c '$full; spawn /bin/true'\" \
+		'floor-full=$floor full /bin/true' \
+		'floor-stage-full=$floorcgo stage-full /bin/true' \
+		'runc=runc run --bundle $work/bundle nsh-bench-v1' \
+		'crun=crun run --bundle $work/bundle nsh-bench-v1'
 "
 
 # Peak RSS (max resident set, KB) of nsh itself.

@@ -38,7 +38,8 @@ note "What isolation costs on this host: each part of a spawn (time on, or spawn
 #: cgroup is making the child's cgroups, clone+exec the clone with its
 #: namespaces and the exec of nsh's child stage, stage what that stage does
 #: up to the command's execve, command the command itself, cleanup removing
-#: the cgroups again.
+#: the cgroups again. In a script that spawns again, the next child's cgroups
+#: are made while the last child runs, and its cgroup part says so.
 time on
 spawn true
 time off

@@ -55,20 +55,70 @@ func main() {
 		fmt.Printf("| %s | %.2f ms |\n", n, host[n])
 	}
 	fmt.Println()
-	if v, ok := host["floor-full-200"]; ok {
-		host["floor per spawn"] = v / 200
+	il, ilv1 := load(dir, "interleaved.json"), load(dir, "interleaved-v1.json")
+	if il != nil {
+		perSpawn(il)
+		fmt.Println("Targets, from the interleaved runs (one run of each in turn, the")
+		fmt.Println("ratios the targets are read from):")
+		fmt.Println()
+		targets(il, ilv1)
+		fmt.Println()
+		fmt.Println("The same ratios from the hyperfine batches (each command's runs back to back):")
+		fmt.Println()
 	}
-	// Each target beside the same ratio for the floor (bench/floor): where
-	// the floor itself misses a target, Go and the kernel set it, not nsh.
-	// The cgo floor is the same program linked as nsh must be (a C
-	// constructor, linked statically as nsh is): what the design's start
-	// adds.
-	if v, ok := host["floor-stage-full-200"]; ok {
-		host["floor-stage per spawn"] = v / 200
+	perSpawn(host)
+	targets(host, v1)
+	fmt.Println()
+	fmt.Println("nsh against the floor, same work (hyperfine batches):")
+	for _, p := range [][2]string{{"nsh-startup", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}, {"nsh-startup", "floor-libs-hello"}, {"nsh-one-shot", "floor-one-shot"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-full", "floor-full"}, {"nsh-full", "floor-stage-full"}, {"nsh per spawn in a script", "floor per spawn"}, {"nsh per spawn in a script", "floor-stage per spawn"}} {
+		fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], host[p[0]], p[1], host[p[1]], host[p[0]]/host[p[1]])
 	}
+	if il != nil {
+		// The same cases again, one run of each in turn (bench/interleave):
+		// what the machine does meanwhile falls on all of them alike.
+		fmt.Println()
+		fmt.Println("Interleaved (one run of each in turn):")
+		for _, p := range [][2]string{{"nsh-one-shot", "unshare"}, {"floor-stage-one-shot", "unshare"}, {"floor-one-shot", "unshare"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-full", "floor-stage-full"}, {"nsh per spawn in a script", "floor-stage per spawn"}, {"nsh-startup", "floor-hello"}, {"floor-cgo-hello", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}, {"floor-libs-hello", "floor-hello"}, {"nsh-startup", "floor-libs-hello"}} {
+			if il[p[0]] > 0 && il[p[1]] > 0 {
+				fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], il[p[0]], p[1], il[p[1]], il[p[0]]/il[p[1]])
+			}
+		}
+		if ilv1 != nil {
+			fmt.Println("- on the v1 view:")
+			for _, p := range [][2]string{{"nsh-full", "crun"}, {"nsh-full", "runc"}, {"nsh-full", "floor-stage-full"}} {
+				if ilv1[p[0]] > 0 && ilv1[p[1]] > 0 {
+					fmt.Printf("  - %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], ilv1[p[0]], p[1], ilv1[p[1]], ilv1[p[0]]/ilv1[p[1]])
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "rss.txt")); err == nil {
+		fmt.Println()
+		fmt.Println("Peak RSS (KB):", strings.Join(strings.Fields(string(b)), " "))
+	}
+}
+
+// perSpawn adds the per-spawn cost of the runs of 200 spawns.
+func perSpawn(m map[string]float64) {
+	for k, n := range map[string]string{"nsh-script-200": "nsh per spawn in a script", "floor-full-200": "floor per spawn", "floor-stage-full-200": "floor-stage per spawn"} {
+		if v, ok := m[k]; ok {
+			m[n] = v / 200
+		}
+	}
+}
+
+// targets prints each target's ratio beside the same ratio for the floor
+// (bench/floor): where the floor itself misses a target, Go and the kernel
+// set it, not nsh. The cgo floor is the same program linked as nsh must be
+// (a C constructor, linked statically as nsh is): what the design's start
+// adds.
+func targets(host, v1 map[string]float64) {
 	fmt.Println("| ratio | nsh | floor | floor, cgo | floor, cgo and stage | target |")
 	fmt.Println("|---|---|---|---|---|---|")
 	ratio := func(label string, m map[string]float64, a, fa, b string, target float64) {
+		if m[a] == 0 || m[b] == 0 {
+			return
+		}
 		ok := "met"
 		if m[a]/m[b] > target {
 			ok = "not met"
@@ -101,25 +151,5 @@ func main() {
 	}
 	if host["floor-libs-hello"] > 0 {
 		fmt.Printf("| the cgo hello with the brief's four libraries / static Go hello | — | — | %.2f× | — | (the start the brief's choices set) |\n", host["floor-libs-hello"]/host["floor-hello"])
-	}
-	fmt.Println()
-	fmt.Println("nsh against the floor, same work:")
-	for _, p := range [][2]string{{"nsh-startup", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}, {"nsh-startup", "floor-libs-hello"}, {"nsh-one-shot", "floor-one-shot"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-full", "floor-full"}, {"nsh-full", "floor-stage-full"}, {"nsh per spawn in a script", "floor per spawn"}, {"nsh per spawn in a script", "floor-stage per spawn"}} {
-		fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], host[p[0]], p[1], host[p[1]], host[p[0]]/host[p[1]])
-	}
-	if il := load(dir, "interleaved.json"); il != nil {
-		// The same cases again, one run of each in turn (bench/interleave):
-		// what the machine does meanwhile falls on all of them alike.
-		fmt.Println()
-		fmt.Println("Interleaved (one run of each in turn):")
-		for _, p := range [][2]string{{"nsh-one-shot", "unshare"}, {"floor-stage-one-shot", "unshare"}, {"floor-one-shot", "unshare"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-startup", "floor-hello"}, {"floor-cgo-hello", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}, {"floor-libs-hello", "floor-hello"}, {"nsh-startup", "floor-libs-hello"}} {
-			if il[p[0]] > 0 && il[p[1]] > 0 {
-				fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], il[p[0]], p[1], il[p[1]], il[p[0]]/il[p[1]])
-			}
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "rss.txt")); err == nil {
-		fmt.Println()
-		fmt.Println("Peak RSS (KB):", strings.Join(strings.Fields(string(b)), " "))
 	}
 }
