@@ -26,6 +26,11 @@ CGO_ENABLED=0 go build -o "$floor" ./bench/floor
 floorcgo=$work/floor-cgo
 # Linked as nsh is (dev/toolchain.sh: static, musl).
 (. dev/toolchain.sh && go build -tags "floorcgo,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgo" ./bench/floor)
+# The design's floor again, also linking the four libraries the brief
+# makes nsh use (bench/floor/libs.go): a one-shot's floor for nsh as the
+# brief specifies it.
+floorcgolibs=$work/floor-cgo-libs
+(. dev/toolchain.sh && go build -tags "floorcgo,floorlibs,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgolibs" ./bench/floor)
 # A hello linked as nsh is that also links the four libraries the brief
 # makes nsh use: their initializers run at every start (bench/floorlibs).
 floorlibs=$work/floor-libs
@@ -69,9 +74,11 @@ go build -o "$work/interleave" ./bench/interleave
 	"unshare=unshare -uimpnC --fork /bin/true" \
 	"nsh-one-shot=$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	"floor-stage-one-shot=$floorcgo stage-oneshot /bin/true" \
+	"floor-libs-stage-one-shot=$floorcgolibs stage-oneshot /bin/true" \
 	"floor-one-shot=$floor oneshot /bin/true" \
 	"nsh-full=$nsh -c '$full; spawn /bin/true'" \
 	"floor-stage-full=$floorcgo stage-full /bin/true" \
+	"floor-libs-stage-full=$floorcgolibs stage-full /bin/true" \
 	"floor-full=$floor full /bin/true" \
 	"runc=runc run --bundle $work/bundle nsh-bench" \
 	"nsh-script-200=$nsh $work/s200.nsh" \
@@ -100,6 +107,7 @@ unshare -m --propagation private sh -c "
 		\"nsh-full=$nsh -c '$full; spawn /bin/true'\" \
 		'floor-full=$floor full /bin/true' \
 		'floor-stage-full=$floorcgo stage-full /bin/true' \
+		'floor-libs-stage-full=$floorcgolibs stage-full /bin/true' \
 		'runc=runc run --bundle $work/bundle nsh-bench-v1' \
 		'crun=crun run --bundle $work/bundle nsh-bench-v1'
 "
