@@ -13,8 +13,7 @@ var prep struct {
 
 // Prepare starts, once, what a session's first spawn would otherwise do
 // on its way to the child: first (the caller's own set-up), nsh becoming
-// the children's subreaper with its SIGCHLD handler, cgroup detection and
-// the janitor. They run on goroutines of their own, so they overlap the
+// the children's subreaper, cgroup detection and the janitor. They run on goroutines of their own, so they overlap the
 // script's parsing and planning and each other (the janitor's exec runs
 // on the other CPU); every start of a process (track) and EndOrphans
 // wait for them (Prepared), and what needs detection or the janitor

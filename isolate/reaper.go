@@ -37,18 +37,31 @@ var reaper struct {
 	// orphan's parent's pid namespace (find_new_reaper), so what a child
 	// with a pid namespace of its own leaves goes to that child, its
 	// init, and is killed with it. Until then a SIGCHLD is one of nsh's
-	// own children ending, and the scan after it (a /proc read per
-	// thread, some 5% of nsh's time per spawn) is skipped.
-	shared atomic.Bool
-	scans  atomic.Int64 // scans done, for tests
+	// own children ending, and nsh does not even listen for it: each one
+	// woke os/signal's thread and the reaper's goroutine for nothing
+	// (a scan after it, a /proc read per thread, was some 5% of nsh's
+	// time per spawn; the wake-ups, a fifth of its context switches).
+	shared    atomic.Bool
+	watchOnce sync.Once
+	subreaper bool         // the prctl took
+	scans     atomic.Int64 // scans done, for tests
 }
 
-// becomeSubreaper makes nsh a child subreaper, once, and starts reaping
-// orphans that exit.
+// becomeSubreaper makes nsh a child subreaper, once.
 func becomeSubreaper() {
 	reaper.once.Do(func() {
 		reaper.known = map[int]bool{}
-		if unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != nil {
+		reaper.subreaper = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == nil
+	})
+}
+
+// shareReaper is called before nsh starts a process in its own pid
+// namespace: from then on, orphans can come to nsh, and each SIGCHLD
+// starts a scan that reaps those that exited.
+func shareReaper() {
+	reaper.shared.Store(true)
+	reaper.watchOnce.Do(func() {
+		if !reaper.subreaper {
 			return
 		}
 		sigs := make(chan os.Signal, 16)
@@ -71,7 +84,7 @@ func track(ownPidNS bool, start func() (int, error)) (int, error) {
 	Prepared() // every process nsh starts, helpers included
 	becomeSubreaper()
 	if !ownPidNS {
-		reaper.shared.Store(true)
+		shareReaper()
 	}
 	reaper.Lock()
 	defer reaper.Unlock()
