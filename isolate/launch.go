@@ -415,7 +415,8 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		t.Stage = t.mark()
 	}
 	if err == nil && opt.Again && opt.Step == nil && c.group.Owned() {
-		// While this child runs: the other CPU is mostly idle then.
+		// Its command was just exec'd and runs on the other CPU; nsh
+		// would wait for it now.
 		groupSeq++
 		cgroup.MakeAhead(made.host, made.cfg, groupName())
 	}

@@ -6,35 +6,31 @@ import (
 )
 
 // A group made ahead: while one child runs, a script that spawns again
-// has the next child's cgroup made on another goroutine, with the same
-// configuration, so that the next spawn finds it ready instead of making
-// it on its way to the clone. There is at most one; it is announced to
-// the janitor like any group, and Cleanup removes it if no spawn took it.
+// has the next child's cgroup made, with the same configuration, so that
+// the next spawn finds it ready instead of making it on its way to the
+// clone. There is at most one; it is announced to the janitor like any
+// group, and Cleanup removes it if no spawn took it.
 var ahead struct {
 	mu   sync.Mutex
-	done chan struct{} // closed when the goroutine making it is through
 	host *Host
 	cfg  Config
 	g    *Group
 }
 
-// MakeAhead starts making a group named name with cfg on h, for a later
-// TakeAhead. Without a step: explain shows a group's steps when the spawn
-// that needs it makes it, so a spawn that explains never takes one.
+// MakeAhead makes a group named name with cfg on h, for a later
+// TakeAhead. The caller's child runs meanwhile: on nsh's own thread, not
+// another goroutine's, whose start and end woke and parked a thread
+// each time. Without a step: explain shows a group's steps when the spawn
+// that needs it makes it, so a spawn that explains never takes one. An
+// error is met again, and reported, by the spawn that makes the group
+// itself.
 func MakeAhead(h *Host, cfg Config, name string) {
 	ahead.mu.Lock()
 	defer ahead.mu.Unlock()
 	dropAheadLocked()
-	done := make(chan struct{})
-	ahead.done, ahead.host, ahead.cfg = done, h, cfg
-	go func() {
-		defer close(done)
-		// An error is met again, and reported, by the spawn that makes
-		// the group itself.
-		if g, err := New(h, cfg, name, nil); err == nil {
-			ahead.g = g
-		}
-	}()
+	if g, err := New(h, cfg, name, nil); err == nil {
+		ahead.host, ahead.cfg, ahead.g = h, cfg, g
+	}
 }
 
 // TakeAhead returns the group made ahead if it has cfg on h, else nil;
@@ -42,17 +38,12 @@ func MakeAhead(h *Host, cfg Config, name string) {
 func TakeAhead(h *Host, cfg Config) *Group {
 	ahead.mu.Lock()
 	defer ahead.mu.Unlock()
-	if ahead.done == nil {
-		return nil
-	}
-	<-ahead.done
 	g := ahead.g
-	fits := g != nil && ahead.host == h && reflect.DeepEqual(ahead.cfg, cfg)
-	if !fits {
+	if g == nil || ahead.host != h || !reflect.DeepEqual(ahead.cfg, cfg) {
 		dropAheadLocked()
 		return nil
 	}
-	ahead.done, ahead.host, ahead.cfg, ahead.g = nil, nil, Config{}, nil
+	ahead.host, ahead.cfg, ahead.g = nil, Config{}, nil
 	return g
 }
 
@@ -64,12 +55,8 @@ func DropAhead() {
 }
 
 func dropAheadLocked() {
-	if ahead.done == nil {
-		return
-	}
-	<-ahead.done
 	if ahead.g != nil {
 		ahead.g.Remove(nil)
 	}
-	ahead.done, ahead.host, ahead.cfg, ahead.g = nil, nil, Config{}, nil
+	ahead.host, ahead.cfg, ahead.g = nil, Config{}, nil
 }
