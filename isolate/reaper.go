@@ -40,7 +40,7 @@ var reaper struct {
 	// own children ending, and nsh does not even listen for it: each one
 	// woke os/signal's thread and the reaper's goroutine for nothing
 	// (a scan after it, a /proc read per thread, was some 5% of nsh's
-	// time per spawn; the wake-ups, a fifth of its context switches).
+	// time per spawn; the wake-ups, 6% of its context switches).
 	shared    atomic.Bool
 	watchOnce sync.Once
 	subreaper bool         // the prctl took
