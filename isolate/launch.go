@@ -201,10 +201,9 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		Pdeathsig: unix.SIGKILL,
 		PidFD:     &c.pidfd,
 	}
-	var made groupMade
 	if !plan.enter {
 		var err error
-		if c.group, made, err = newGroup(spec, &opt); err != nil {
+		if c.group, err = newGroup(spec, &opt); err != nil {
 			return nil, err
 		}
 	}
@@ -418,7 +417,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		// Its command was just exec'd and runs on the other CPU; nsh
 		// would wait for it now.
 		groupSeq++
-		cgroup.MakeAhead(made.host, made.cfg, groupName())
+		cgroup.MakeAhead(c.group, groupName())
 	}
 	if err != nil {
 		oom := c.group != nil && c.group.OOMKills() > 0
@@ -606,24 +605,18 @@ func openForStage(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// groupMade is what a child's group was made from, for the next one.
-type groupMade struct {
-	host *cgroup.Host
-	cfg  cgroup.Config
-}
-
 // newGroup makes the child's cgroup, or takes the one made ahead for it.
 // With no cgroup settings planned, a host that will not let nsh make one
 // (no permission, nothing mounted) costs the child its cgroup, not its
 // start.
-func newGroup(spec *Spec, opt *Options) (*cgroup.Group, groupMade, error) {
+func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 	cfg := cgroup.Config{}
 	if spec.Cgroup != nil {
 		cfg = *spec.Cgroup
 	}
 	if cfg.Off {
-		cgroup.DropAhead()
-		return nil, groupMade{}, nil
+		cgroup.DropAhead(opt.Step)
+		return nil, nil
 	}
 	h, err := cgroup.Detect()
 	if err == nil && cfg.Use == "" {
@@ -636,14 +629,14 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, groupMade, error) {
 			cfg.Devices = cgroup.EffectiveDevices(spec.Rootfs != nil, cfg.Devices)
 		}
 	}
-	made := groupMade{h, cfg}
 	if err == nil {
 		if opt.Step != nil {
-			// explain shows the group's mkdirs and writes.
-			cgroup.DropAhead()
-		} else if g := cgroup.TakeAhead(h, cfg); g != nil {
+			// explain shows the group's mkdirs and writes: one made
+			// before explain was on goes, shown going.
+			cgroup.DropAhead(opt.Step)
+		} else if g := cgroup.TakeAhead(h, cfg, nil); g != nil {
 			opt.Timing.madeAhead()
-			return g, made, nil
+			return g, nil
 		}
 	}
 	// A directory of that name left by a dead nsh whose pid and pid
@@ -653,7 +646,7 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, groupMade, error) {
 		var g *cgroup.Group
 		g, err = cgroup.New(h, cfg, groupName(), opt.Step)
 		if err == nil {
-			return g, made, nil
+			return g, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			break
@@ -670,9 +663,9 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, groupMade, error) {
 				opt.Notice(fmt.Sprintf("no cgroups for children here (%v): nsh ends them, and what they leave behind, as their subreaper", cause))
 			}
 		})
-		return nil, groupMade{}, nil
+		return nil, nil
 	}
-	return nil, groupMade{}, fmt.Errorf("cgroup: %w", err)
+	return nil, fmt.Errorf("cgroup: %w", err)
 }
 
 var (

@@ -4,10 +4,10 @@
 // floor is linked as the brief's design makes nsh: a C constructor that
 // runs before the Go runtime. Its stage-* modes also have the design's
 // child stage: the child re-executes the floor, whose constructor moves
-// itself into its v1 cgroups as nsh's stage does, mounts a fresh /proc as
-// nsh's stage does for a new pid and mount namespace, and executes the
-// command without ever starting Go. That is the fastest Go program doing what the
-// design requires, which nsh's ratios can be read against.
+// itself into its v1 cgroups and mounts a fresh /proc, as nsh's stage does
+// for a new pid and mount namespace, and executes the command without
+// ever starting Go. That is the fastest Go program doing what the design
+// requires, which nsh's ratios can be read against.
 
 package main
 

@@ -46,6 +46,7 @@ func (c *Config) Get(key string) (string, bool) {
 // Group is the cgroup of one child: a directory in each hierarchy.
 type Group struct {
 	host     *Host
+	cfg      Config // what New made it from: the next one made ahead is the same
 	dirs     []groupDir
 	owned    bool // nsh made it and removes it
 	deferred []Deferred
@@ -117,7 +118,7 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 	if err := startJanitor(); err != nil {
 		return nil, err
 	}
-	g := &Group{host: h, owned: true}
+	g := &Group{host: h, cfg: cfg, owned: true}
 	wanted := map[*Hierarchy]bool{}
 	var v2ctrls []string
 	// cgroup.kill (Linux 5.14) is in every non-root v2 cgroup, even one

@@ -61,52 +61,51 @@ func makeAnnounced(dirs []groupDir, mk func(groupDir) (made bool, err error)) er
 	if err := startLocked(); err != nil {
 		return err
 	}
-	say := func(word string, ds []groupDir) {
-		if janIn == nil || len(ds) == 0 {
-			return
-		}
-		var b strings.Builder
-		for _, d := range ds {
-			b.WriteString(word + " " + d.dir + "\n")
-		}
-		janIn.WriteString(b.String())
+	paths := make([]string, len(dirs))
+	for i, d := range dirs {
+		paths[i] = d.dir
 	}
-	say("add", dirs)
+	tellLocked("add", paths)
 	for i, d := range dirs {
 		if made, err := mk(d); err != nil {
 			if !made {
 				i-- // withdrawn with the rest
 			}
-			say("del", dirs[i+1:])
+			tellLocked("del", paths[i+1:])
 			if janIn != nil {
 				janPending += i + 1
 			}
 			return err
 		}
 	}
-	say("made", dirs)
+	tellLocked("made", paths)
 	if janIn != nil {
 		janPending += len(dirs)
 	}
 	return nil
 }
 
-// janitorDel tells the janitor that nsh removed dirs, in one write.
+// janitorDel tells the janitor that nsh removed dirs.
 func janitorDel(dirs []string) {
-	if len(dirs) == 0 {
-		return
-	}
 	janMu.Lock()
 	defer janMu.Unlock()
-	if janIn == nil {
+	if janIn != nil {
+		tellLocked("del", dirs)
+		janPending -= len(dirs)
+	}
+}
+
+// tellLocked writes the line "word dir" for each of dirs, in one write:
+// each write wakes the janitor.
+func tellLocked(word string, dirs []string) {
+	if janIn == nil || len(dirs) == 0 {
 		return
 	}
 	var b strings.Builder
 	for _, d := range dirs {
-		b.WriteString("del " + d + "\n")
+		b.WriteString(word + " " + d + "\n")
 	}
 	janIn.WriteString(b.String())
-	janPending -= len(dirs)
 }
 
 // noJanitor is set by tests that run on a fake cgroupfs.

@@ -136,7 +136,7 @@ func othersBelow(dir string) bool {
 // nothing is left to do.
 func Cleanup() {
 	// First: a cgroup below the parent keeps its controllers on.
-	DropAhead()
+	DropAhead(nil)
 	undoMu.Lock()
 	defer undoMu.Unlock()
 	for i := len(enabled) - 1; i >= 0; i-- {
