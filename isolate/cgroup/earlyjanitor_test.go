@@ -14,8 +14,8 @@ import (
 
 // adoptFake hands startLocked a janitor as nsh's constructor would, with a
 // stand-in process for it: the status pipe's write end is returned for
-// the test to say what the exec did.
-func adoptFake(t *testing.T, cmd *exec.Cmd) (statusW *os.File, in *os.File) {
+// the test to say how its set-up went.
+func adoptFake(t *testing.T, cmd *exec.Cmd) (statusW *os.File) {
 	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -48,16 +48,16 @@ func adoptFake(t *testing.T, cmd *exec.Cmd) (statusW *os.File, in *os.File) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return sw, os.NewFile(uintptr(inFd), "in")
+	return sw
 }
 
-// A janitor whose exec succeeded (its status pipe ends) and that runs is
+// A janitor whose set-up succeeded (its status pipe ends) and that runs is
 // taken as it is: nothing else is started.
 func TestEarlyJanitorAdopted(t *testing.T) {
 	noJanitor = true // were the early one refused, none would be started
 	t.Cleanup(func() { noJanitor = false })
 	cmd := exec.Command("sleep", "10")
-	sw, _ := adoptFake(t, cmd)
+	sw := adoptFake(t, cmd)
 	sw.Close()
 	if err := startJanitor(); err != nil {
 		t.Fatal(err)
@@ -67,13 +67,13 @@ func TestEarlyJanitorAdopted(t *testing.T) {
 	}
 }
 
-// One whose exec failed says why on the status pipe: it is reaped and
+// One whose set-up failed says why on the status pipe: it is reaped and
 // dropped, so that startLocked starts one itself (here none, noJanitor).
-func TestEarlyJanitorExecFailed(t *testing.T) {
+func TestEarlyJanitorSetupFailed(t *testing.T) {
 	noJanitor = true
 	t.Cleanup(func() { noJanitor = false })
 	cmd := exec.Command("true")
-	sw, _ := adoptFake(t, cmd)
+	sw := adoptFake(t, cmd)
 	binary.Write(sw, binary.NativeEndian, int32(unix.ENOENT))
 	sw.Close()
 	pid := cmd.Process.Pid
@@ -81,7 +81,7 @@ func TestEarlyJanitorExecFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	if JanitorPid() != 0 || janIn != nil {
-		t.Fatalf("janitor %d kept after its exec failed", JanitorPid())
+		t.Fatalf("janitor %d kept after its set-up failed", JanitorPid())
 	}
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err != unix.ECHILD {
@@ -89,13 +89,13 @@ func TestEarlyJanitorExecFailed(t *testing.T) {
 	}
 }
 
-// One that died after its exec (its pipe ended, but the process is gone)
+// One that died after its set-up (its pipe ended, but the process is gone)
 // is not trusted with anything either.
 func TestEarlyJanitorDied(t *testing.T) {
 	noJanitor = true
 	t.Cleanup(func() { noJanitor = false })
 	cmd := exec.Command("true")
-	sw, _ := adoptFake(t, cmd)
+	sw := adoptFake(t, cmd)
 	sw.Close()
 	pid := cmd.Process.Pid
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
