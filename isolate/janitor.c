@@ -1,5 +1,6 @@
-// The janitor: nsh re-executed as nsh:janitor, run by the constructor in
-// stage.c before any Go runtime starts. It reads lines from a pipe whose
+// The janitor: for a script run, a fork of nsh made by its constructor
+// before any Go runtime starts (nsh_janitor_early, below); otherwise nsh
+// re-executed as nsh:janitor, run by the constructor in stage.c. It reads lines from a pipe whose
 // other end only nsh holds (the protocol is in cgroup/janitor.go) and,
 // at end of file, which comes however nsh ends, removes what nsh made and
 // did not remove itself. It has no fixed capacity and no path length
@@ -343,28 +344,14 @@ void nsh_janitor(void)
 	_exit(0);
 }
 
-// Starting the janitor before Go does.
-//
-// A script's first spawn waits for the janitor: no cgroup may exist before
-// it. Started from Go, it costs a vfork and an exec on the spawn's path
-// (1-2 ms on the development VM, while the vfork holds one of Go's two
-// processors). A script run (`nsh -c SCRIPT`, `nsh FILE`) starts it here
-// instead, while the process has one thread and no Go runtime: clone
-// without CLONE_VFORK, so the exec runs on the other CPU while Go starts
-// on this one. Go adopts it (cgroup.AdoptJanitor) and, before the first
-// cgroup, reads its status pipe: end of file once the exec succeeded, an
-// errno if it failed, in which case Go starts one itself as before. A
-// script that makes no cgroup leaves it nothing to do: it sees the end of
-// its pipe when nsh ends. The REPL and the other modes start it from Go
-// when first needed.
-
 int nsh_early_janitor_pid = -1;
 int nsh_early_janitor_in = -1;     // nsh's end of the janitor's pipe
-int nsh_early_janitor_status = -1; // end of file once it has exec'd
+int nsh_early_janitor_status = -1; // end of file once it runs
 
-// script_run says whether nsh was started as `nsh -c SCRIPT` or `nsh FILE`
-// (musl gives constructors no arguments: they are read from /proc).
-static int script_run(void)
+// script_args is how many arguments nsh was started with when that was as
+// `nsh -c SCRIPT` or `nsh FILE`, else 0 (musl gives constructors no
+// arguments: they are read from /proc).
+static int script_args(void)
 {
 	char buf[256];
 	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
@@ -380,8 +367,8 @@ static int script_run(void)
 	for (char *p = buf; p < buf + n && argc < 4; p += strlen(p) + 1)
 		args[argc++] = p;
 	if (argc == 3 && strcmp(args[1], "-c") == 0)
-		return 1;
-	return argc == 2 && args[1][0] != '-';
+		return 3;
+	return argc == 2 && args[1][0] != '-' ? 2 : 0;
 }
 
 // above_stdio moves fd to 3 or above: nsh fills a missing 0, 1 or 2
@@ -395,34 +382,44 @@ static int above_stdio(int fd)
 	return moved;
 }
 
-struct early {
-	int pipe, status; // the janitor's ends: it reads one, writes an errno to the other
-	char **envp;
-};
-
-// The child shares the parent's memory until its exec (CLONE_VM): it uses
-// its own stack and, besides raw system calls, touches nothing else. An
-// error's errno lands in the parent's (the same thread area): the parent
-// is then in prefault.h's madvises, whose errors it ignores.
-static int early_child(void *arg)
+// name_janitor makes a forked janitor's command line read nsh:janitor in
+// ps, as an exec'd one's does: its argc arguments (one block of memory,
+// argv[0] first) are overwritten, as far as they reach.
+static void name_janitor(int argc)
 {
-	struct early *e = arg;
-	char *argv[] = {"nsh:janitor", NULL};
-	// Away from the terminal's signals (its own group), as Go starts it.
-	if (syscall(SYS_setpgid, 0, 0) == 0 && syscall(SYS_dup2, e->pipe, 0) == 0)
-		syscall(SYS_execve, "/proc/self/exe", argv, e->envp);
-	int err = errno;
-	syscall(SYS_write, e->status, &err, sizeof err);
-	syscall(SYS_exit, 127);
-	return 0;
+	char *start = program_invocation_name, *end = start;
+	if (start == NULL)
+		return;
+	for (int i = 0; i < argc; i++)
+		end += strlen(end) + 1;
+	size_t room = (size_t)(end - start);
+	const char name[] = "nsh:janitor";
+	memset(start, 0, room);
+	memcpy(start, name, room - 1 < sizeof name - 1 ? room - 1 : sizeof name - 1);
 }
 
-static char early_stack[64 * 1024] __attribute__((aligned(16)));
-
+// Starting the janitor before Go does.
+//
+// A script's first spawn waits for the janitor: no cgroup may exist before
+// it. Started from Go, it costs a vfork and an exec on the spawn's path
+// (1-2 ms on the development VM, while the vfork holds one of Go's two
+// processors). A script run (`nsh -c SCRIPT`, `nsh FILE`) starts it here
+// instead, while the process is a single-threaded C program with no Go
+// runtime: a plain fork, whose child goes straight on to nsh_janitor with
+// no exec at all (an exec of nsh's 9 MB image, and the page faults of the
+// new image after it, cost more than copying the few page tables of a
+// process that has touched little yet; nsh -c '#' 0.6 ms faster, a
+// one-shot with the full state 0.6 ms). Go adopts it
+// (cgroup.AdoptJanitor) and, before the first cgroup, reads its status
+// pipe: end of file once it runs, an errno if its set-up failed, in which
+// case Go starts one itself as before. A script that makes no cgroup
+// leaves it nothing to do: it sees the end of its pipe when nsh ends. The
+// REPL and the other modes start it from Go when first needed (an exec
+// of nsh as nsh:janitor).
 void nsh_janitor_early(void)
 {
-	extern char **environ;
-	if (!script_run())
+	int argc = script_args();
+	if (argc == 0)
 		return;
 	int pipefd[2], status[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -434,33 +431,33 @@ void nsh_janitor_early(void)
 	}
 	int ours = above_stdio(pipefd[1]), theirs = above_stdio(pipefd[0]);
 	int st_r = above_stdio(status[0]), st_w = above_stdio(status[1]);
-	size_t n = 0;
-	while (environ[n])
-		n++;
-	static struct early e;
-	e.envp = malloc((n + 2) * sizeof(char *));
-	if (ours < 0 || theirs < 0 || st_r < 0 || st_w < 0 || e.envp == NULL)
-		goto fail;
-	memcpy(e.envp, environ, n * sizeof(char *));
-	e.envp[n] = "_NSH_STAGE=janitor";
-	e.envp[n + 1] = NULL;
-	e.pipe = theirs;
-	e.status = st_w;
-	int pid = clone(early_child, early_stack + sizeof early_stack, CLONE_VM | SIGCHLD, &e);
-	if (pid < 0)
-		goto fail;
-	// The child has its own copies of the descriptors.
-	close(theirs);
-	close(st_w);
-	nsh_early_janitor_pid = pid;
-	nsh_early_janitor_in = ours;
-	nsh_early_janitor_status = st_r;
-	return; // e.envp stays: the child may not have exec'd yet
-fail:;
+	int pid = -1;
+	if (ours >= 0 && theirs >= 0 && st_r >= 0 && st_w >= 0)
+		pid = fork();
+	if (pid == 0) {
+		// Away from the terminal's signals (its own group), as Go
+		// starts it. Its end of the status pipe closes in
+		// nsh_janitor's close_range: nsh then knows it runs.
+		if (setpgid(0, 0) < 0 || dup2(theirs, 0) < 0) {
+			int err = errno;
+			if (write(st_w, &err, sizeof err) < 0)
+				_exit(126);
+			_exit(127);
+		}
+		name_janitor(argc);
+		nsh_janitor();
+	}
+	if (pid > 0) {
+		// The child has its own copies of the descriptors.
+		close(theirs);
+		close(st_w);
+		nsh_early_janitor_pid = pid;
+		nsh_early_janitor_in = ours;
+		nsh_early_janitor_status = st_r;
+		return;
+	}
 	int fds[] = {ours, theirs, st_r, st_w};
 	for (int i = 0; i < 4; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	free(e.envp);
-	e.envp = NULL;
 }

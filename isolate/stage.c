@@ -991,7 +991,7 @@ __attribute__((constructor)) static void nsh_stage(void)
 {
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL) {
-		nsh_janitor_early(); // first: its exec overlaps all that follows
+		nsh_janitor_early(); // first: a fork copies least before the image is mapped
 		nsh_prefault();
 		return;
 	}

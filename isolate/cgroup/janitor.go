@@ -12,9 +12,10 @@ import (
 )
 
 // The janitor makes "nothing nsh made outlives it" hold even when nsh is
-// killed outright. It is nsh re-executed as nsh:janitor, handled by the
-// C constructor (isolate/janitor.c) before any Go runtime starts (every
-// nsh binary links package isolate). It reads lines from a pipe whose
+// killed outright. It is C (isolate/janitor.c), run before any Go runtime
+// starts: for a script run a fork nsh's constructor makes, otherwise nsh
+// re-executed as nsh:janitor (every nsh binary links package isolate,
+// whose constructor runs it). It reads lines from a pipe whose
 // other end only nsh holds:
 //
 //	add DIR              nsh is about to make cgroup DIR
@@ -150,16 +151,16 @@ var janStatus = -1
 
 // AdoptJanitor takes over the janitor that nsh's constructor started for
 // a script run (isolate/janitor.c): in is nsh's end of its pipe, status
-// a pipe that ends once its exec has succeeded, or carries the errno of
-// one that failed. It is read before the first cgroup (startLocked).
+// a pipe that ends once it runs, or carries the errno of a set-up that
+// failed. It is read before the first cgroup (startLocked).
 func AdoptJanitor(pid, in, status int) {
 	janMu.Lock()
 	defer janMu.Unlock()
 	janIn, janPid, janStatus = os.NewFile(uintptr(in), "janitor pipe"), pid, status
 }
 
-// earlyStarted says whether the constructor's janitor runs; one whose exec
-// failed, or that has died since, is reaped, and startLocked starts one
+// earlyStarted says whether the constructor's janitor runs; one whose
+// set-up failed, or that has died since, is reaped, and startLocked starts one
 // as it would have without it.
 func earlyStarted() bool {
 	st := janStatus
@@ -172,7 +173,7 @@ func earlyStarted() bool {
 	}
 	var ws unix.WaitStatus
 	if err == nil && n == 0 {
-		// End of file: it exec'd, or died before it could say so.
+		// End of file: it runs, or died before it could say so.
 		if dead, err := unix.Wait4(janPid, &ws, unix.WNOHANG, nil); dead == 0 && err == nil {
 			return true
 		}
