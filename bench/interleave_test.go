@@ -46,6 +46,21 @@ func TestInterleaveSmoke(t *testing.T) {
 	if m, _ := os.ReadFile(mark); strings.Count(string(m), "x") != 4 {
 		t.Errorf("the quoted command ran %d times, want 4 (a warm-up and 3)", strings.Count(string(m), "x"))
 	}
+	// Each round has an order of its own: over 12 rounds of two commands,
+	// each comes first in some.
+	seq := filepath.Join(dir, "seq")
+	if out, err := exec.Command(bin, "-runs", "12", "-warmup", "0",
+		"a=/bin/sh -c 'printf a >> "+seq+"'", "b=/bin/sh -c 'printf b >> "+seq+"'").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	s, _ := os.ReadFile(seq)
+	firsts := map[byte]int{}
+	for i := 0; i+1 < len(s); i += 2 {
+		firsts[s[i]]++
+	}
+	if len(s) != 24 || firsts['a'] == 0 || firsts['b'] == 0 {
+		t.Errorf("rounds ran %q: want 12 rounds of a and b, each first in some", s)
+	}
 	if err := exec.Command(bin, "-runs", "1", "f=/bin/false").Run(); err == nil {
 		t.Error("a failing command was timed instead of stopping the run")
 	}
