@@ -63,8 +63,9 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n runc "runc run --bundle $work/bundle nsh-bench" \
 	-n bwrap 'bwrap --unshare-all --dev-bind / / /bin/true'
 
-# Every target's cases again, one run of each in turn: the ratios the
-# targets are read from (issue 18: "ratios in one interleaved run").
+# Every target's cases again, one run of each per round, each round in an
+# order of its own (bench/interleave says why): the ratios the targets
+# are read from (issue 18: "ratios in one interleaved run").
 # hyperfine runs a command's runs back to back, and on this VM a batch's
 # median moved by a quarter, once by half, between two runs minutes apart
 # (the kernel cleans up the network namespaces of the batch before it

@@ -58,8 +58,8 @@ func main() {
 	il, ilv1 := load(dir, "interleaved.json"), load(dir, "interleaved-v1.json")
 	if il != nil {
 		perSpawn(il)
-		fmt.Println("Targets, from the interleaved runs (one run of each in turn, the")
-		fmt.Println("ratios the targets are read from):")
+		fmt.Println("Targets, from the interleaved runs (one run of each per round, in an")
+		fmt.Println("order of its own; the ratios the targets are read from):")
 		fmt.Println()
 		targets(il, ilv1)
 		fmt.Println()
@@ -74,10 +74,11 @@ func main() {
 		fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], host[p[0]], p[1], host[p[1]], host[p[0]]/host[p[1]])
 	}
 	if il != nil {
-		// The same cases again, one run of each in turn (bench/interleave):
-		// what the machine does meanwhile falls on all of them alike.
+		// The same cases again, one run of each per round in a shuffled
+		// order (bench/interleave): what the machine does meanwhile, and
+		// what the run before left it to clean up, falls on all alike.
 		fmt.Println()
-		fmt.Println("Interleaved (one run of each in turn):")
+		fmt.Println("Interleaved (one run of each per round, shuffled):")
 		for _, p := range [][2]string{{"nsh-one-shot", "unshare"}, {"floor-stage-one-shot", "unshare"}, {"floor-one-shot", "unshare"}, {"nsh-one-shot", "floor-stage-one-shot"}, {"nsh-one-shot", "floor-libs-stage-one-shot"}, {"nsh-full", "floor-stage-full"}, {"nsh-full", "floor-libs-stage-full"}, {"nsh per spawn in a script", "floor-stage per spawn"}, {"nsh-startup", "floor-hello"}, {"floor-cgo-hello", "floor-hello"}, {"nsh-startup", "floor-cgo-hello"}, {"floor-libs-hello", "floor-hello"}, {"nsh-startup", "floor-libs-hello"}} {
 			if il[p[0]] > 0 && il[p[1]] > 0 {
 				fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], il[p[0]], p[1], il[p[1]], il[p[0]]/il[p[1]])
