@@ -49,7 +49,9 @@
 #include <stdint.h>
 #include <dirent.h>
 #include <net/if.h>
+#include <limits.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -730,26 +732,50 @@ static void probe(char **args)
 	_exit(0);
 }
 
+// stage_mem holds the program, one step's arguments and the command's
+// path side by side. The stage is a new process, and each page it touches
+// first costs a fault that is dearer in a new address space than in an old
+// one (on the development VM about as much as tens of system calls): the
+// program in malloc's memory and three arrays of their own took five
+// pages, these take two for a program of a few kilobytes. A larger
+// program gets memory of its own.
+static char stage_mem[48 * 1024] __attribute__((aligned(16)));
+
 static void run_program(void)
 {
 	uint32_t len;
 	if (read_full(NSH_STAGE_FD, &len, sizeof len) < 0 || len > (64u << 20))
 		die(EPROTO, "read the program from nsh");
-	char *prog = malloc(len + 1);
-	if (!prog || read_full(NSH_STAGE_FD, prog, len) < 0)
+	// An argument takes at least five bytes of the program (its length
+	// and its NUL), so no step has more than len/5; exec adds two NULLs.
+	size_t cap = len / 5 + 2;
+	if (cap > MAX_ARGS + 2)
+		cap = MAX_ARGS + 2;
+	size_t at_args = ((size_t)len + 1 + 7) & ~(size_t)7;
+	size_t at_path = at_args + cap * (sizeof(char *) + sizeof(uint32_t));
+	size_t need = at_path + PATH_MAX;
+	char *mem = stage_mem;
+	if (need > sizeof stage_mem) {
+		mem = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED)
+			die(errno, "memory for the program");
+	}
+	char *prog = mem;
+	char **args = (char **)(mem + at_args);
+	uint32_t *arglen = (uint32_t *)(args + cap);
+	char *path = mem + at_path;
+	if (read_full(NSH_STAGE_FD, prog, len) < 0)
 		die(EPROTO, "read the program from nsh");
 	prog[len] = 0;
 	char *p = prog, *end = prog + len;
 	explain = *p++;
-	static char *args[MAX_ARGS + 2];
-	static uint32_t arglen[MAX_ARGS + 2];
 	for (int op = 1; p < end; op++) {
 		if (end - p < 3)
 			die(EPROTO, "truncated program");
 		int code = (unsigned char)*p++;
 		unsigned nargs = (unsigned char)p[0] | (unsigned char)p[1] << 8;
 		p += 2;
-		if (nargs > MAX_ARGS)
+		if (nargs > MAX_ARGS || nargs + 2 > cap)
 			die(EPROTO, "too many arguments");
 		for (unsigned i = 0; i < nargs; i++) {
 			uint32_t n;
@@ -872,8 +898,7 @@ static void run_program(void)
 			// Nothing of nsh's but 0, 1 and 2 reaches the command,
 			// not even what nsh itself inherited without close-on-exec.
 			mark_cloexec_from(3);
-			static char path[4096];
-			int err = find_exec(argv[0], args[0], path, sizeof path);
+			int err = find_exec(argv[0], args[0], path, PATH_MAX);
 			if (err)
 				op_failed(op, err, argv[0]);
 			if (explain) {

@@ -1,0 +1,75 @@
+package isolate
+
+import (
+	"bufio"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// runStage starts this test binary as the child stage (its constructor is
+// stage.c's), hands it body as its program and returns the first line it
+// sends back and its exit status.
+func runStage(t *testing.T, body []byte) (string, int) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+	defer ours.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{stageName},
+		Env:        append(os.Environ(), stageEnv+"="+stageInit),
+		ExtraFiles: []*os.File{theirs},
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	theirs.Close()
+	msg := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
+	go ours.Write(append(msg, body...))
+	line, _ := bufio.NewReader(ours).ReadString('\n')
+	cmd.Wait()
+	return strings.TrimSpace(line), cmd.ProcessState.ExitCode()
+}
+
+// step is one step of a program in its wire form (program.encode).
+func step(code byte, nargs int, args ...string) []byte {
+	b := []byte{code, byte(nargs), byte(nargs >> 8)}
+	for _, a := range args {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(a)))
+		b = append(append(b, a...), 0)
+	}
+	return b
+}
+
+// The stage refuses a program that does not hold what it claims, and
+// writes nothing past the memory it took for it: a step whose argument
+// count is more than the program could hold, however small the count, a
+// step cut short, an unknown step, and the same in a program too large
+// for the stage's own memory.
+func TestStageRefusesBadPrograms(t *testing.T) {
+	big := strings.Repeat("x", 64<<10)
+	for _, c := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"more arguments than the program holds", append([]byte{0}, step(opUnshare, 40, "1")...), `"error":"too many arguments"`},
+		{"more arguments than any step may have", append([]byte{0}, step(opUnshare, 5000, "1")...), `"error":"too many arguments"`},
+		{"a step cut short", append([]byte{0}, step(opUnshare, 2, "a long first argument")...), `"error":"truncated program"`},
+		{"an unknown step", append([]byte{0}, step(250, 1, "1")...), `"error":"unknown step 250"`},
+		{"an unknown step in a large program", append([]byte{0}, step(250, 1, big)...), `"error":"unknown step 250"`},
+	} {
+		line, code := runStage(t, c.body)
+		if !strings.Contains(line, c.want) || code != 1 {
+			t.Errorf("%s: the stage said %q and exited %d; want %s and 1", c.name, line, code, c.want)
+		}
+	}
+}
