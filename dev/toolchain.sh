@@ -17,8 +17,11 @@
 # glibc's libc.a too.
 #
 # musl gives a thread (and so each Go M's system stack, where cgo calls
-# run) 128 KiB unless the program asks for more: 2 MiB (glibc gives
-# 8 MiB): libseccomp compiles filters there.
+# run) 128 KiB unless the program asks for more: nsh's constructor asks
+# for 2 MiB (glibc gives 8 MiB), as the process that goes on to run Go
+# (isolate/stage.c): libseccomp compiles filters there. Not with
+# -z stack-size: musl would then write its default at every start, one
+# page's copy-on-write fault in each child stage and janitor too.
 export PATH="/usr/local/go/bin:$PATH"
 nsh_seccomp_a=$(find /usr/lib -name libseccomp.a 2>/dev/null | head -n 1)
 nsh_libdir=$PWD/bin/.musl-lib
@@ -28,4 +31,4 @@ export CC=musl-gcc
 export CGO_CFLAGS="-O2 -g -idirafter /usr/include -idirafter /usr/include/$(gcc -dumpmachine)"
 export CGO_LDFLAGS="-L$nsh_libdir"
 NSH_TAGS=netgo,osusergo
-NSH_LDFLAGS='-linkmode external -extldflags "-static -Wl,-z,stack-size=2097152"'
+NSH_LDFLAGS='-linkmode external -extldflags "-static"'

@@ -50,6 +50,7 @@
 #include <dirent.h>
 #include <net/if.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -1003,6 +1004,22 @@ static void run_program(void)
 void nsh_janitor(void);
 void nsh_janitor_early(void);
 
+// go_thread_stacks gives the threads Go starts 2 MiB stacks (musl's own
+// default is 128 KiB): cgo calls run there, and libseccomp compiles
+// filters there. Asked for here, by the process that goes on to run Go,
+// rather than linked in (-z stack-size), which makes musl write its
+// default at the start of every process, the child stage and the janitor
+// too: a copy-on-write fault each (dev/toolchain.sh).
+static void go_thread_stacks(void)
+{
+	pthread_attr_t a;
+	if (pthread_attr_init(&a) != 0)
+		return;
+	if (pthread_attr_setstacksize(&a, 2 << 20) == 0)
+		pthread_setattr_default_np(&a);
+	pthread_attr_destroy(&a);
+}
+
 // is_socket says whether fd is a socket: the init stage's channel is.
 static int is_socket(int fd)
 {
@@ -1017,6 +1034,7 @@ __attribute__((constructor)) static void nsh_stage(void)
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL) {
 		nsh_janitor_early(); // first: a fork copies least before the image is mapped
+		go_thread_stacks();
 		nsh_prefault();
 		return;
 	}
@@ -1027,11 +1045,13 @@ __attribute__((constructor)) static void nsh_stage(void)
 	if (strcmp(stage, "janitor") == 0 && strcmp(name, "nsh:janitor") == 0)
 		nsh_janitor();
 	if (strcmp(stage, "ttywatch") == 0 && strcmp(name, "nsh:[ttywatch]") == 0) {
+		go_thread_stacks();
 		nsh_prefault();
 		return; // a stage written in Go (tty.go)
 	}
 	if (strcmp(stage, "init") != 0 || strcmp(name, "nsh:[init]") != 0 || !is_socket(NSH_STAGE_FD)) {
 		unsetenv("_NSH_STAGE");
+		go_thread_stacks();
 		nsh_prefault();
 		return;
 	}
