@@ -394,7 +394,18 @@ static void op_failed(int op, int err, const char *exec_path)
 	_exit(1);
 }
 
-static uint64_t num(const char *s) { return strtoull(s, NULL, 10); }
+// num reads a number nsh wrote (strconv: decimal, perhaps negative; a
+// negative one wraps as strtoull's would). By hand: strtoull reads a
+// table of musl's, a page the stage would otherwise fault in for it.
+static uint64_t num(const char *s)
+{
+	int neg = *s == '-';
+	s += neg;
+	uint64_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	return neg ? -v : v;
+}
 
 static int read_full(int fd, void *buf, size_t n)
 {
@@ -497,11 +508,27 @@ static void mark_cloexec_from(int from)
 // find_exec looks file up as Go's lookPath did: a name with a slash is
 // used as is; else each PATH entry in turn. The first error other than
 // "not there" wins over "not found".
+// join_path writes DIR/FILE (dir the first n bytes of dir; FILE alone when
+// n is 0) into out, or says ENAMETOOLONG. By hand, as num is: printf reads
+// a table of musl's, a page the stage would otherwise fault in for it.
+static int join_path(char *out, size_t size, const char *dir, size_t n, const char *file)
+{
+	size_t fn = strlen(file);
+	if (n + (n > 0) + fn + 1 > size)
+		return ENAMETOOLONG;
+	memcpy(out, dir, n);
+	if (n > 0)
+		out[n++] = '/';
+	memcpy(out + n, file, fn + 1);
+	return 0;
+}
+
 static int find_exec(const char *file, const char *pathenv, char *out, size_t size)
 {
 	struct stat st;
 	if (strchr(file, '/')) {
-		snprintf(out, size, "%s", file);
+		if (join_path(out, size, "", 0, file))
+			return ENAMETOOLONG;
 		if (stat(out, &st) < 0)
 			return errno;
 		if (S_ISDIR(st.st_mode))
@@ -513,16 +540,12 @@ static int find_exec(const char *file, const char *pathenv, char *out, size_t si
 	for (;;) {
 		const char *colon = strchr(p, ':');
 		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-		if (n == 0)
-			snprintf(out, size, "./%s", file);
-		else
-			snprintf(out, size, "%.*s/%s", (int)n, p, file);
-		int err = 0;
-		if (stat(out, &st) < 0)
+		int err = n == 0 ? join_path(out, size, ".", 1, file) : join_path(out, size, p, n, file);
+		if (err == 0 && stat(out, &st) < 0)
 			err = errno;
-		else if (S_ISDIR(st.st_mode))
+		else if (err == 0 && S_ISDIR(st.st_mode))
 			err = EISDIR;
-		else if (access(out, X_OK) < 0)
+		else if (err == 0 && access(out, X_OK) < 0)
 			err = errno;
 		if (err == 0)
 			return 0;
