@@ -505,9 +505,6 @@ static void mark_cloexec_from(int from)
 	closedir(d);
 }
 
-// find_exec looks file up as Go's lookPath did: a name with a slash is
-// used as is; else each PATH entry in turn. The first error other than
-// "not there" wins over "not found".
 // join_path writes DIR/FILE (dir the first n bytes of dir; FILE alone when
 // n is 0) into out, or says ENAMETOOLONG. By hand, as num is: printf reads
 // a table of musl's, a page the stage would otherwise fault in for it.
@@ -523,30 +520,32 @@ static int join_path(char *out, size_t size, const char *dir, size_t n, const ch
 	return 0;
 }
 
-static int find_exec(const char *file, const char *pathenv, char *out, size_t size)
+// exec_ok says why path cannot be executed, 0 if it can.
+static int exec_ok(const char *path)
 {
 	struct stat st;
-	if (strchr(file, '/')) {
-		if (join_path(out, size, "", 0, file))
-			return ENAMETOOLONG;
-		if (stat(out, &st) < 0)
-			return errno;
-		if (S_ISDIR(st.st_mode))
-			return EISDIR;
-		return access(out, X_OK) < 0 ? errno : 0;
-	}
+	if (stat(path, &st) < 0)
+		return errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	return access(path, X_OK) < 0 ? errno : 0;
+}
+
+// find_exec looks file up as Go's lookPath did: a name with a slash is
+// used as is; else each PATH entry in turn. The first error other than
+// "not there" wins over "not found".
+static int find_exec(const char *file, const char *pathenv, char *out, size_t size)
+{
+	if (strchr(file, '/'))
+		return join_path(out, size, "", 0, file) ? ENAMETOOLONG : exec_ok(out);
 	int first = 0;
 	const char *p = pathenv;
 	for (;;) {
 		const char *colon = strchr(p, ':');
 		size_t n = colon ? (size_t)(colon - p) : strlen(p);
 		int err = n == 0 ? join_path(out, size, ".", 1, file) : join_path(out, size, p, n, file);
-		if (err == 0 && stat(out, &st) < 0)
-			err = errno;
-		else if (err == 0 && S_ISDIR(st.st_mode))
-			err = EISDIR;
-		else if (err == 0 && access(out, X_OK) < 0)
-			err = errno;
+		if (err == 0)
+			err = exec_ok(out);
 		if (err == 0)
 			return 0;
 		if (!first && err != ENOENT && err != ENOTDIR)
@@ -1043,6 +1042,14 @@ static void go_thread_stacks(void)
 	pthread_attr_destroy(&a);
 }
 
+// go_start is what a process of nsh's image that goes on to run Go does
+// before the runtime starts (the stage and the janitor never run Go).
+static void go_start(void)
+{
+	go_thread_stacks();
+	nsh_prefault();
+}
+
 // is_socket says whether fd is a socket: the init stage's channel is.
 static int is_socket(int fd)
 {
@@ -1057,8 +1064,7 @@ __attribute__((constructor)) static void nsh_stage(void)
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL) {
 		nsh_janitor_early(); // first: a fork copies least before the image is mapped
-		go_thread_stacks();
-		nsh_prefault();
+		go_start();
 		return;
 	}
 	// A stage is what nsh itself started: the variable, the name nsh
@@ -1068,14 +1074,12 @@ __attribute__((constructor)) static void nsh_stage(void)
 	if (strcmp(stage, "janitor") == 0 && strcmp(name, "nsh:janitor") == 0)
 		nsh_janitor();
 	if (strcmp(stage, "ttywatch") == 0 && strcmp(name, "nsh:[ttywatch]") == 0) {
-		go_thread_stacks();
-		nsh_prefault();
+		go_start();
 		return; // a stage written in Go (tty.go)
 	}
 	if (strcmp(stage, "init") != 0 || strcmp(name, "nsh:[init]") != 0 || !is_socket(NSH_STAGE_FD)) {
 		unsetenv("_NSH_STAGE");
-		go_thread_stacks();
-		nsh_prefault();
+		go_start();
 		return;
 	}
 	unsetenv("_NSH_STAGE");
