@@ -107,6 +107,7 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
      unshare net; net up lo
      rootfs /tmp/root overlay # an image below, a layer of its own on top
      spawn -d --name w sh -c 'echo hi > /new; rm /etc/group'
+     wait @w                  # done writing: its layer holds still
      diff @w                  # A /new, D /etc/group: docker diff
      commit @w /tmp/w.tar     # the layer as a tar, with .wh.group
      top --once               # docker stats: usage against the limits

@@ -15,7 +15,7 @@ func init() {
 			Name: "diff", Group: "filesystem",
 			Usage:   []string{"diff @ID [--json]"},
 			Summary: "what a child changed in its overlay root: A (added), C (changed), D (deleted), like docker diff",
-			Example: "rootfs /tmp/root overlay; spawn -d sh -c 'echo hi > /new; rm /etc/motd'; diff @1",
+			Example: "rootfs /tmp/root overlay; spawn -d sh -c 'echo hi > /new; rm /etc/motd'; wait @1; diff @1",
 			Help: "Read from the child's upper layer: a path only there was added, one the lower layers have too\n" +
 				"was changed (a directory appears when something in it changed), a whiteout is a deletion, and\n" +
 				"an opaque directory (removed, then made again) deletes what the lowers had in it. Works after\n" +
