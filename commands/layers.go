@@ -61,6 +61,20 @@ func (s *Session) childLayer(verb, word string) (*child, *isolate.Layer, error) 
 	return c, l, nil
 }
 
+// freezeWhileRead freezes a running child's cgroup, so that commit and
+// diff read one moment of its layer, and returns what thaws it. Safety
+// does not rest on it (package beneath reads a layer safely while the
+// child writes it); a child without a cgroup of nsh's is read running.
+func (s *Session) freezeWhileRead(ch *child) func() {
+	if ch.exited() {
+		return func() {}
+	}
+	if thaw := ch.proc.Cgroup().Freeze(s.stepper()); thaw != nil {
+		return thaw
+	}
+	return func() {}
+}
+
 type diffJSON struct {
 	Child   string         `json:"child"`
 	Upper   string         `json:"upper"`
@@ -77,7 +91,9 @@ func runDiff(s *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	thaw := s.freezeWhileRead(ch)
 	changes, err := layer.Diff(l.Upper, l.Lowers)
+	thaw()
 	if err != nil {
 		return fmt.Errorf("diff %s: %w", args[0], err)
 	}
@@ -109,7 +125,9 @@ func runCommit(s *Session, args []string) error {
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	thaw := s.freezeWhileRead(ch)
 	err = layer.Commit(l.Upper, f)
+	thaw()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"nsh/internal/beneath"
 )
 
 // Rootfs is the root filesystem children pivot into.
@@ -136,8 +138,19 @@ func BuildBusybox(dir string, step func(string)) error {
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return fmt.Errorf("%s exists and is not a directory", dir)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) > 0 {
-		if _, err := os.Stat(filepath.Join(dir, "bin", "busybox")); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// A rootfs built before may have run children since: everything in
+	// it is theirs to have replaced with links, so it is touched only
+	// through package beneath.
+	root, err := beneath.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if names, _ := root.Names(); len(names) > 0 {
+		if st, err := root.Lstat("bin/busybox"); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 			return fmt.Errorf("%s is not empty and not a busybox rootfs: pick a new directory", dir)
 		}
 	}
@@ -145,16 +158,18 @@ func BuildBusybox(dir string, step func(string)) error {
 		step(fmt.Sprintf("build a busybox rootfs in %s from %s", dir, bb))
 	}
 	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home", "var", "run", "mnt"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+		if err := root.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
 	}
-	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+	if err := root.Chmod("tmp", 0o1777); err != nil {
+		return err
+	}
 	data, err := os.ReadFile(bb)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0o755); err != nil {
+	if err := root.WriteFile("bin/busybox", data, 0o755); err != nil {
 		return err
 	}
 	var buf strings.Builder
@@ -166,16 +181,14 @@ func BuildBusybox(dir string, step func(string)) error {
 		return fmt.Errorf("%s --list-full: %w", bb, err)
 	}
 	for _, applet := range strings.Fields(string(out)) {
-		link := filepath.Join(dir, applet)
-		if applet == "bin/busybox" {
+		if applet == "bin/busybox" || root.Exists(applet) {
 			continue
 		}
-		rel, _ := filepath.Rel(filepath.Dir(link), filepath.Join(dir, "bin", "busybox"))
-		os.MkdirAll(filepath.Dir(link), 0o755)
-		if _, err := os.Lstat(link); err == nil {
-			continue
+		rel, _ := filepath.Rel(filepath.Dir("/"+applet), "/bin/busybox")
+		if err := root.MkdirAll(filepath.Dir(applet), 0o755); err != nil {
+			return err
 		}
-		if err := os.Symlink(rel, link); err != nil {
+		if err := root.Symlink(rel, applet); err != nil {
 			return err
 		}
 	}
@@ -186,7 +199,7 @@ func BuildBusybox(dir string, step func(string)) error {
 		"etc/hosts":    "127.0.0.1 localhost\n",
 	}
 	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		if err := root.WriteFile(name, []byte(content), 0o644); err != nil {
 			return err
 		}
 	}

@@ -9,14 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
-	"syscall"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"nsh/internal/beneath"
 )
 
 // Kind is what happened to a path: added, changed or deleted.
@@ -41,60 +41,50 @@ func (k Kind) MarshalText() ([]byte, error) { return []byte{byte(k)}, nil }
 
 // entry is one file of the upper layer, as overlayfs left it.
 type entry struct {
-	rel      string // relative to the upper, '/'-separated
-	info     fs.FileInfo
+	*beneath.Entry
 	whiteout bool // a character device 0/0: the path was deleted
 	opaque   bool // a directory that hides the lowers' one of that name
 }
 
-// walk lists the upper layer in path order, without following symlinks.
-func walk(upper string) ([]entry, error) {
-	var out []entry
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// walk lists the upper layer in path order, through package beneath: the
+// child may still run and rename what nsh is reading, and nothing it does
+// may lead the walk out of its layer.
+func walk(upper string, fn func(e entry) error) error {
+	d, err := beneath.Open(upper)
+	if err != nil {
+		return fmt.Errorf("read the upper layer: %w", err)
+	}
+	defer d.Close()
+	err = d.Walk(func(be *beneath.Entry) error {
+		e := entry{Entry: be}
+		if be.Stat.Mode&unix.S_IFMT == unix.S_IFCHR && be.Stat.Rdev == 0 {
+			e.whiteout = true
 		}
-		if p == upper {
-			return nil
+		if be.IsDir() {
+			e.opaque = isOpaque(be)
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(upper, p)
-		e := entry{rel: filepath.ToSlash(rel), info: info}
-		if info.Mode()&fs.ModeCharDevice != 0 {
-			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
-				e.whiteout = true
-			}
-		}
-		if d.IsDir() {
-			e.opaque = isOpaque(p)
-		}
-		out = append(out, e)
-		return nil
+		return fn(e)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read the upper layer %s: %w", upper, err)
+		return fmt.Errorf("read the upper layer %s: %w", upper, err)
 	}
-	return out, nil
+	return nil
 }
 
 // isOpaque reads overlayfs's mark: trusted.* when mounted by root on the
 // host, user.* when mounted in a user namespace (userxattr).
-func isOpaque(p string) bool {
+func isOpaque(e *beneath.Entry) bool {
 	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
-		buf := make([]byte, 8)
-		if n, err := unix.Lgetxattr(p, name, buf); err == nil && n == 1 && buf[0] == 'y' {
+		if b, err := e.Getxattr(name); err == nil && len(b) == 1 && b[0] == 'y' {
 			return true
 		}
 	}
 	return false
 }
 
-// inLowers says whether rel exists in a lower layer, resolved inside each
-// one (a symlink in a lower never leads out of it), and returns the first
-// layer that has it.
+// inLowers says whether rel exists in a lower layer, looked up as
+// overlayfs does, name by name without following a symlink, and returns
+// the first layer that has it.
 func inLowers(lowers []string, rel string) (string, bool) {
 	for _, l := range lowers {
 		if existsIn(l, rel) {
@@ -105,20 +95,12 @@ func inLowers(lowers []string, rel string) (string, bool) {
 }
 
 func existsIn(root, rel string) bool {
-	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	d, err := beneath.Open(root)
 	if err != nil {
 		return false
 	}
-	defer unix.Close(dir)
-	fd, err := unix.Openat2(dir, rel, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
+	defer d.Close()
+	return d.Exists(rel)
 }
 
 // listIn lists the names in rel of every lower (an opaque directory hides
@@ -127,17 +109,21 @@ func listIn(lowers []string, rel string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, l := range lowers {
-		if !existsIn(l, rel) {
-			continue
-		}
-		ents, err := os.ReadDir(filepath.Join(l, rel))
+		d, err := beneath.Open(l)
 		if err != nil {
 			continue
 		}
-		for _, e := range ents {
-			if !seen[e.Name()] {
-				seen[e.Name()] = true
-				out = append(out, e.Name())
+		sub, err := d.OpenDir(rel)
+		d.Close()
+		if err != nil {
+			continue
+		}
+		names, _ := sub.Names()
+		sub.Close()
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
 			}
 		}
 	}
@@ -151,7 +137,15 @@ func listIn(lowers []string, rel string) []string {
 // directory deletes what the lowers had in it. Sorted by path, as docker
 // diff prints.
 func Diff(upper string, lowers []string) ([]Change, error) {
-	ents, err := walk(upper)
+	type seen struct {
+		rel              string
+		whiteout, opaque bool
+	}
+	var ents []seen
+	err := walk(upper, func(e entry) error {
+		ents = append(ents, seen{e.Rel, e.whiteout, e.opaque})
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -190,76 +184,99 @@ const (
 	opaqueMarker   = ".wh..wh..opq"
 )
 
+// ErrWhiteoutName says the child made a file whose name an image layer
+// reads as a deletion.
+var ErrWhiteoutName = errors.New("a name that starts with .wh. is a deletion in an image layer")
+
 // Commit writes the upper layer as an OCI image layer tar: files,
 // directories and links as they are, a deletion as an empty ".wh.NAME"
 // beside where NAME was, and an opaque directory with ".wh..wh..opq" in
-// it. Hard links within the layer stay links.
+// it. Hard links within the layer stay links. What the child named
+// ".wh.*" itself is refused: an applier would delete the lower's file
+// instead of adding the child's. Each entry's directory is in the tar
+// before it, as a directory, so no entry is reached through a link.
 func Commit(upper string, w io.Writer) error {
-	ents, err := walk(upper)
-	if err != nil {
-		return err
-	}
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
-	for _, e := range ents {
+	dirs := map[string]bool{"": true}
+	err := walk(upper, func(e entry) error {
+		dir, name := path.Split(e.Rel)
+		if !dirs[strings.TrimSuffix(dir, "/")] {
+			return fmt.Errorf("commit %s: its directory is not one in the layer", e.Rel)
+		}
+		mtime := time.Unix(e.Stat.Mtim.Unix())
+		if strings.HasPrefix(name, whiteoutPrefix) {
+			return fmt.Errorf("commit /%s: %w: the child made it; rename or remove it in the child, then commit again", e.Rel, ErrWhiteoutName)
+		}
 		if e.whiteout {
-			dir, name := path.Split(e.rel)
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dir + whiteoutPrefix + name, Mode: 0o644, ModTime: e.info.ModTime(), Format: tar.FormatPAX}); err != nil {
-				return err
-			}
-			continue
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: dir + whiteoutPrefix + name, Mode: 0o644, ModTime: mtime, Format: tar.FormatPAX})
 		}
-		full := filepath.Join(upper, e.rel)
-		var target string
-		if e.info.Mode()&fs.ModeSymlink != 0 {
-			if target, err = os.Readlink(full); err != nil {
-				return err
-			}
+		h := &tar.Header{
+			Name: e.Rel, Mode: int64(e.Stat.Mode & 0o7777), Uid: int(e.Stat.Uid), Gid: int(e.Stat.Gid),
+			ModTime: mtime, Format: tar.FormatPAX,
 		}
-		h, err := tar.FileInfoHeader(e.info, target)
-		if err != nil {
-			return fmt.Errorf("commit %s: %w", e.rel, err)
-		}
-		h.Name, h.Uname, h.Gname, h.Format = e.rel, "", "", tar.FormatPAX
-		if e.info.IsDir() {
-			h.Name += "/"
-		}
-		st, _ := e.info.Sys().(*syscall.Stat_t)
-		if st != nil {
-			h.Uid, h.Gid = int(st.Uid), int(st.Gid)
-			if e.info.Mode().IsRegular() && st.Nlink > 1 {
-				key := [2]uint64{uint64(st.Dev), st.Ino}
+		switch e.Stat.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			h.Typeflag, h.Name = tar.TypeDir, e.Rel+"/"
+			dirs[e.Rel] = true
+		case unix.S_IFREG:
+			h.Typeflag, h.Size = tar.TypeReg, e.Stat.Size
+			if e.Stat.Nlink > 1 {
+				key := [2]uint64{e.Stat.Dev, e.Stat.Ino}
 				if first, ok := links[key]; ok {
 					h.Typeflag, h.Linkname, h.Size = tar.TypeLink, first, 0
 				} else {
-					links[key] = e.rel
+					links[key] = e.Rel
 				}
 			}
+		case unix.S_IFLNK:
+			target, err := e.Readlink()
+			if err != nil {
+				return fmt.Errorf("commit %s: %w", e.Rel, err)
+			}
+			h.Typeflag, h.Linkname = tar.TypeSymlink, target
+		case unix.S_IFCHR, unix.S_IFBLK:
+			h.Typeflag = tar.TypeChar
+			if e.Stat.Mode&unix.S_IFMT == unix.S_IFBLK {
+				h.Typeflag = tar.TypeBlock
+			}
+			h.Devmajor, h.Devminor = int64(unix.Major(e.Stat.Rdev)), int64(unix.Minor(e.Stat.Rdev))
+		case unix.S_IFIFO:
+			h.Typeflag = tar.TypeFifo
+		default:
+			return nil // a socket: tar has no such entry, as docker commit leaves it out
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("commit %s: %w", e.rel, err)
+			return fmt.Errorf("commit %s: %w", e.Rel, err)
 		}
 		if h.Typeflag == tar.TypeReg {
-			if err := copyFile(tw, full); err != nil {
-				return fmt.Errorf("commit %s: %w", e.rel, err)
+			if err := copyEntry(tw, e.Entry, h.Size); err != nil {
+				return fmt.Errorf("commit %s: %w", e.Rel, err)
 			}
 		}
 		if e.opaque {
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e.rel + "/" + opaqueMarker, Mode: 0o644, ModTime: e.info.ModTime(), Format: tar.FormatPAX}); err != nil {
-				return err
-			}
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e.Rel + "/" + opaqueMarker, Mode: 0o644, ModTime: mtime, Format: tar.FormatPAX})
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return tw.Close()
 }
 
-func copyFile(w io.Writer, p string) error {
-	f, err := os.Open(p)
+// copyEntry copies the size bytes the header promised: a file the child
+// grows or truncates meanwhile is an error, not a torn tar.
+func copyEntry(w io.Writer, e *beneath.Entry, size int64) error {
+	f, err := e.Open()
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.Copy(w, f)
+	n, err := io.Copy(w, io.LimitReader(f, size))
+	if err == nil && n != size {
+		err = fmt.Errorf("it changed size while nsh read it (%d of %d bytes)", n, size)
+	}
 	return err
 }
 
