@@ -71,7 +71,7 @@ func ensureStdio() {
 	}
 }
 
-func run(args []string) int {
+func run(args []string) (code int) {
 	ensureStdio()
 	fs := flag.NewFlagSet("nsh", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -138,8 +138,13 @@ func run(args []string) int {
 	}
 	// However nsh ends, its children end with it: here on return, in
 	// endOnSignal for signals, and by their parent-death signal even when
-	// nsh is killed outright.
-	defer s.Close()
+	// nsh is killed outright. A recording that could not be written
+	// (a full disk) fails the run.
+	defer func() {
+		if s.Close(); s.Unwritten && code == 0 {
+			code = 2
+		}
+	}()
 	interactiveMode := *interactive || *step != "" || (*cmds == "" && len(rest) == 0 && isolate.IsTerminal(os.Stdin))
 	if *step == "" && (*cmds != "" || len(rest) > 0) {
 		// A script: RunScript sets the handlers up, beside the first
@@ -153,14 +158,14 @@ func run(args []string) int {
 		if *step != "" || len(rest) > 0 {
 			title = "nsh " + *step + strings.Join(rest, "")
 		}
-		if err := s.StartCast(*castFile, title, os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "nsh: --cast: %v\n", err)
+		if err := s.StartCast(*castFile, ownfile.ReplaceOwn, title, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: --cast: %v%s\n", err, replaceHint(err))
 			return 2
 		}
 	}
 	switch {
 	case *step != "":
-		src, err := os.ReadFile(*step)
+		src, err := ownfile.ReadFile(*step)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
 			return 2
@@ -181,7 +186,7 @@ func run(args []string) int {
 	case *cmds != "":
 		return finish(s, s.RunScript("-c", *cmds))
 	case len(rest) > 0:
-		src, err := os.ReadFile(rest[0])
+		src, err := ownfile.ReadFile(rest[0])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
 			return 2
@@ -224,7 +229,7 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 		fmt.Fprintf(os.Stderr, "nsh: --render and --cast: one at a time (render the lesson, then record the cast)\n")
 		return 2
 	}
-	src, err := os.ReadFile(rest[0])
+	src, err := ownfile.ReadFile(rest[0])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
 		return 2
@@ -236,8 +241,8 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 	defer s.Close()
 	endOnSignal(s, true)
 	if out != "" {
-		if _, err := os.Lstat(out); err == nil && !ownfile.Written(out) {
-			fmt.Fprintf(os.Stderr, "nsh --render: %s exists and nsh did not write it: give another name, or remove it first\n", out)
+		if err := ownfile.Check(out, ownfile.ReplaceOwn); err != nil {
+			fmt.Fprintf(os.Stderr, "nsh --render: %v%s\n", err, replaceHint(err))
 			return 2
 		}
 	}
@@ -257,11 +262,19 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 		os.Stdout.Write(b.Bytes())
 		return 0
 	}
-	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
-		fmt.Fprintf(os.Stderr, "nsh: --render: %v\n", err)
+	if err := ownfile.WriteFile(out, b.Bytes(), 0o644, ownfile.ReplaceOwn); err != nil {
+		fmt.Fprintf(os.Stderr, "nsh: --render: %v%s (the old lesson, if any, is as it was)\n", err, replaceHint(err))
 		return 2
 	}
 	return 0
+}
+
+// replaceHint is the fix for a file nsh may not replace.
+func replaceHint(err error) string {
+	if errors.Is(err, ownfile.ErrNotOurs) || strings.Contains(err.Error(), "not a regular file") {
+		return ": give another name, or remove it first"
+	}
+	return ""
 }
 
 // readStdin runs the script on stdin.

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -38,20 +37,27 @@ type Writer struct {
 	err   error
 }
 
-// Create starts a recording in FILE; a FILE that exists is replaced.
-func Create(path string, width, height int, title string) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+// Create starts a recording in FILE, written as package ownfile writes
+// (r says what may be replaced): the file takes its name, complete, at
+// Close, and a recording that fails (a full disk) leaves the old one.
+func Create(path string, r ownfile.Replace, width, height int, title string) (*Writer, error) {
+	f, err := ownfile.Create(path, 0o644, r)
 	if err != nil {
 		return nil, err
 	}
 	w, err := New(f, width, height, title, time.Now())
 	if err != nil {
-		f.Close()
+		f.Abort()
 		return nil, err
 	}
-	w.c = f
+	w.c = committer{f}
 	return w, nil
 }
+
+// committer names the file when the recording closes.
+type committer struct{ f *ownfile.File }
+
+func (c committer) Close() error { return c.f.Commit() }
 
 // New starts a recording on w at start.
 func New(w io.Writer, width, height int, title string, start time.Time) (*Writer, error) {

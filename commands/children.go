@@ -556,8 +556,13 @@ func (s *Session) Close() {
 	isolate.EndOrphans()
 	cgroup.Cleanup()
 	// A recording ends with the session, complete.
+	if err := s.endRecording(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		s.Unwritten = true
+	}
 	if err := s.stopTranscript(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		s.Unwritten = true
 	}
 }
 

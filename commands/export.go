@@ -82,11 +82,16 @@ func runExport(s *Session, args []string) error {
 		fmt.Fprint(s.Out, script)
 		return nil
 	case "oci":
-		if len(args) < 2 {
+		ociArgs, force := takeFlagF(args[1:])
+		if len(ociArgs) < 1 {
 			return usageError(c, "export oci needs a bundle directory")
 		}
-		dir := args[1]
-		bundle, err := export.OCIBundle(s.Spec, dir, args[2:])
+		dir := ociArgs[0]
+		file := filepath.Join(dir, "config.json")
+		if err := mayReplace("export oci", file, force); err != nil {
+			return err
+		}
+		bundle, err := export.OCIBundle(s.Spec, dir, ociArgs[1:])
 		if err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
@@ -96,9 +101,8 @@ func runExport(s *Session, args []string) error {
 			}
 		}
 		notes := bundle.Notes
-		file := filepath.Join(dir, "config.json")
-		if err := os.WriteFile(file, bundle.JSON, 0o644); err != nil {
-			return fmt.Errorf("export oci: %w", err)
+		if err := writeOwnFile("export oci", file, bundle.JSON, 0o644, force); err != nil {
+			return err
 		}
 		for _, n := range notes {
 			fmt.Fprintf(s.Err, "export oci: note: %s\n", n)

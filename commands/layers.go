@@ -3,8 +3,8 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"os"
 
+	"nsh/internal/ownfile"
 	"nsh/isolate"
 	"nsh/isolate/layer"
 )
@@ -118,8 +118,10 @@ func runCommit(s *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(args[1], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, os.ErrExist) {
+	// The tar takes its name only once it is whole: a full disk or a
+	// signal leaves no torn one.
+	f, err := ownfile.Create(args[1], 0o644, ownfile.ReplaceNever)
+	if errors.Is(err, ownfile.ErrExists) {
 		return fmt.Errorf("commit: %s exists: nsh never overwrites a file; give a new name, or remove it first", args[1])
 	}
 	if err != nil {
@@ -128,12 +130,12 @@ func runCommit(s *Session, args []string) error {
 	thaw := s.freezeWhileRead(ch)
 	err = layer.Commit(l.Upper, f)
 	thaw()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		os.Remove(args[1])
+		f.Abort()
 		return fmt.Errorf("commit %s: %w", args[0], err)
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("commit %s: %w (no tar written)", args[0], err)
 	}
 	if !ch.exited() {
 		fmt.Fprintf(s.Err, "commit: %s still runs: the tar is its layer as it was just now\n", ch.ref())

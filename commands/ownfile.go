@@ -3,7 +3,6 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 
 	"nsh/internal/ownfile"
@@ -20,32 +19,34 @@ func takeFlagF(args []string) ([]string, bool) {
 	return args, false
 }
 
+func replaceFor(force bool) ownfile.Replace {
+	if force {
+		return ownfile.ReplaceAny
+	}
+	return ownfile.ReplaceOwn
+}
+
 // mayReplace says whether nsh may write path: it does not exist, nsh
 // wrote it, or force. what is the command, for the refusal.
 func mayReplace(what, path string, force bool) error {
-	st, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	err := ownfile.Check(path, replaceFor(force))
+	if errors.Is(err, ownfile.ErrNotOurs) {
+		return fmt.Errorf("%s: %s exists and nsh did not write it: give another name, or `%s -f %s` to replace it", what, path, what, path)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w: give another name", what, err)
 	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: %s is not a regular file: give another name", what, path)
-	}
-	if force || ownfile.Written(path) {
-		return nil
-	}
-	return fmt.Errorf("%s: %s exists and nsh did not write it: give another name, or `%s -f %s` to replace it", what, path, what, path)
+	return nil
 }
 
-// writeOwnFile writes data to path, which mayReplace allowed.
+// writeOwnFile writes data to path, as package ownfile writes: whole or
+// not at all, never through a link.
 func writeOwnFile(what, path string, data []byte, perm os.FileMode, force bool) error {
 	if err := mayReplace(what, path, force); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, data, perm); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	if err := ownfile.WriteFile(path, data, perm, replaceFor(force)); err != nil {
+		return fmt.Errorf("%s: %w (%s is as it was)", what, err, path)
 	}
 	return nil
 }

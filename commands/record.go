@@ -2,8 +2,9 @@ package commands
 
 import (
 	"fmt"
-	"os"
 	"strings"
+
+	"nsh/internal/ownfile"
 )
 
 func init() {
@@ -46,9 +47,8 @@ func runRecord(s *Session, args []string) error {
 			return err
 		}
 	}
-	if s.recording != nil {
-		s.recording.Close()
-		s.recording = nil
+	if err := s.endRecording(); err != nil {
+		return err
 	}
 	if args[0] == "off" {
 		if s.Casting() {
@@ -60,13 +60,27 @@ func runRecord(s *Session, args []string) error {
 		}
 		return nil
 	}
-	f, err := os.OpenFile(args[0], os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := ownfile.Create(args[0], 0o644, replaceFor(force))
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
 	fmt.Fprintf(f, "#!/usr/bin/env nsh\n# This file was written by nsh (record); replay it with: nsh %s\n", args[0])
 	s.recording = f
 	fmt.Fprintf(s.Err, "record: recording into %s: every command that succeeds from now on (record off stops)\n", args[0])
+	return nil
+}
+
+// endRecording gives a recording its name, complete; a recording that
+// could not be written whole (a full disk) leaves what was at the name.
+func (s *Session) endRecording() error {
+	if s.recording == nil {
+		return nil
+	}
+	f := s.recording
+	s.recording = nil
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("record: %w: nothing was recorded there", err)
+	}
 	return nil
 }
 
@@ -94,7 +108,11 @@ func recordCast(s *Session, c *Command, args []string) error {
 	if err := mayReplace("record", args[0], force); err != nil {
 		return err
 	}
-	if err := s.StartCast(args[0], "nsh session", s.Out); err != nil {
+	r := ownfile.ReplaceOwn
+	if force {
+		r = ownfile.ReplaceAny
+	}
+	if err := s.StartCast(args[0], r, "nsh session", s.Out); err != nil {
 		return fmt.Errorf("record --cast: %w", err)
 	}
 	s.tr.recorded = true

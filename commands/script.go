@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"nsh/internal/ownfile"
 	"nsh/isolate"
 	"nsh/lesson"
 )
@@ -103,7 +104,7 @@ func runSource(s *Session, args []string) error {
 	if s.depth >= maxSourceDepth {
 		return fmt.Errorf("source %s: nested more than %d deep; does a script source itself?", args[0], maxSourceDepth)
 	}
-	src, err := os.ReadFile(args[0])
+	src, err := ownfile.ReadFile(args[0])
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("source: %w: give the path of a script, e.g. one save wrote", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"nsh/internal/ownfile"
 	"nsh/isolate"
 )
 
@@ -39,15 +40,18 @@ type Session struct {
 	// non-zero child status is reported.
 	Interactive bool
 
-	mu       sync.Mutex // guards children and fg against the signal handler
-	closing  sync.Mutex // held while Close ends the children
-	children []*child
-	nextID   int
-	fg       *isolate.Child // the foreground child, while one runs
-	pins     []pin
+	mu      sync.Mutex // guards children and fg against the signal handler
+	closing sync.Mutex // held while Close ends the children
+	// Unwritten says Close could not write a recording whole (the old
+	// file, if any, is as it was): nsh's run then fails.
+	Unwritten bool
+	children  []*child
+	nextID    int
+	fg        *isolate.Child // the foreground child, while one runs
+	pins      []pin
 
-	recording *os.File // record FILE: where successful commands go
-	json      bool     // the running command prints JSON (--json)
+	recording *ownfile.File // record FILE: where successful commands go, named at record off
+	json      bool          // the running command prints JSON (--json)
 
 	tr         *transcript   // output through one stream (render, cast)
 	keepOutput int           // > 0: keep foreground children's output (a script has expect output)

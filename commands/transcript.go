@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"nsh/internal/ownfile"
+
 	"golang.org/x/sys/unix"
 
 	"nsh/capture"
@@ -162,7 +164,7 @@ func (s *Session) takeOutput() []byte {
 
 // StartCast records the session from now on as an asciicast v2 file,
 // also showing its output on tee.
-func (s *Session) StartCast(path, title string, tee io.Writer) error {
+func (s *Session) StartCast(path string, r ownfile.Replace, title string, tee io.Writer) error {
 	if s.tr != nil && s.tr.cast != nil {
 		return fmt.Errorf("already recording into %s: record off first", s.tr.path)
 	}
@@ -177,7 +179,7 @@ func (s *Session) StartCast(path, title string, tee io.Writer) error {
 		}
 	}
 	cols, rows := s.tr.stream.Size()
-	w, err := cast.Create(path, cols, rows, title)
+	w, err := cast.Create(path, r, cols, rows, title)
 	if err != nil {
 		if started {
 			s.stopTranscript()

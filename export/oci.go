@@ -4,13 +4,14 @@
 package export
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"nsh/internal/ownfile"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -87,11 +88,12 @@ func OCIBundle(sp *isolate.Spec, dir string, args []string) (*Bundle, error) {
 			Options: []string{"lowerdir=" + strings.Join(o.Lowers, ":"), "upperdir=" + upper, "workdir=" + abs("work")}}}, cfg.Mounts...)
 		notes = append(notes, fmt.Sprintf("the overlay's upper layer is %s: unlike spawn's own, it stays after the container ends (remove it with the bundle)", upper))
 	}
-	b, err := json.MarshalIndent(cfg, "", "\t")
+	// Marked, so export oci may write it again and no one else's.
+	b, err := ownfile.JSON(cfg, "export oci")
 	if err != nil {
 		return nil, err
 	}
-	return &Bundle{JSON: append(b, '\n'), Dirs: dirs, Notes: notes}, nil
+	return &Bundle{JSON: b, Dirs: dirs, Notes: notes}, nil
 }
 
 // OCI is the config.json of a bundle that runs args as spawn would.

@@ -6,13 +6,14 @@ package importer
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+
+	"nsh/internal/ownfile"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -863,26 +864,13 @@ func (im *importer) devices(list []specs.LinuxDeviceCgroup) {
 	im.consume("linux.resources.devices")
 }
 
-// maxConfig bounds what nsh reads as a config or a profile.
-const maxConfig = 16 << 20
-
-// ReadSmallFile reads a regular file of at most 16 MB: a device, a FIFO
-// or /proc file given by mistake would block or never end.
+// ReadSmallFile reads a config or a profile the user named, as package
+// ownfile reads every such file: a device, a FIFO or a /proc file given
+// by mistake is refused at once instead of blocking or never ending.
 func ReadSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
+	b, err := ownfile.ReadFile(path)
+	if err != nil && strings.Contains(err.Error(), "not a regular file") {
 		return nil, fmt.Errorf("%s is not a regular file: give a JSON file (a config.json, or a seccomp profile)", path)
 	}
-	if st.Size() > maxConfig {
-		return nil, fmt.Errorf("%s is %d bytes: a config is far smaller", path, st.Size())
-	}
-	return io.ReadAll(io.LimitReader(f, maxConfig))
+	return b, err
 }

@@ -6,8 +6,9 @@ package ownfile
 import (
 	"bufio"
 	"encoding/json"
-	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Mark is what every file nsh writes says in its first lines.
@@ -17,7 +18,7 @@ const Mark = "written by nsh"
 // may be a #! line): a # comment, or, JSON having no comments, a "//"
 // member, which the parsers of the files nsh writes ignore.
 func Written(path string) bool {
-	f, err := os.Open(path)
+	f, err := openRegular(path, unix.O_NOFOLLOW)
 	if err != nil {
 		return false
 	}
