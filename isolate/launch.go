@@ -805,6 +805,7 @@ func startError(spec *Spec, err error) error {
 func (c *Child) Wait() (int, error) {
 	defer untrack(c.direct)
 	defer c.closePidfd()
+	defer c.Layer.Release()
 	defer func() {
 		if c.group != nil {
 			c.OOMKills = c.group.OOMKills()

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -46,14 +48,90 @@ func CheckOverlay(o *Overlay) error {
 		}
 	}
 	if o.Upper != "" {
-		for _, l := range o.Lowers {
-			if o.Upper == l || strings.HasPrefix(o.Upper, l+"/") || strings.HasPrefix(l, o.Upper+"/") {
-				return fmt.Errorf("the upper layer %s overlaps the lower layer %s: the lower must never change, so keep the upper outside it", o.Upper, l)
-			}
+		if err := checkOverlap(o); err != nil {
+			return err
 		}
 		if st, err := os.Stat(o.Upper); err == nil && !st.IsDir() {
 			return fmt.Errorf("the upper layer %s is not a directory", o.Upper)
 		}
+	}
+	return nil
+}
+
+// checkOverlap refuses an upper that is a lower, or inside one, or holds
+// one. Paths are compared as the kernel sees them, by device and inode
+// of each directory on the way, so a symlink or a bind mount on the path
+// hides nothing.
+func checkOverlap(o *Overlay) error {
+	up, upExists := dirIDs(o.Upper)
+	for _, l := range o.Lowers {
+		low, _ := dirIDs(l)
+		if len(low) == 0 || len(up) == 0 {
+			continue
+		}
+		// An upper not made yet holds nothing; it may be below a lower.
+		if slices.Contains(up, low[0]) || upExists && slices.Contains(low, up[0]) {
+			return fmt.Errorf("the upper layer %s overlaps the lower layer %s: the lower must never change, so keep the upper outside it", o.Upper, l)
+		}
+	}
+	return nil
+}
+
+// dirIDs is the device and inode of p's deepest existing directory and
+// of every directory above it, up to /, and whether that is p itself. p
+// need not exist yet: an upper is made at spawn.
+func dirIDs(p string) ([][2]uint64, bool) {
+	p = filepath.Clean(p)
+	exists := true
+	for {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+			break
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return nil, false
+		}
+		p, exists = parent, false
+	}
+	var ids [][2]uint64
+	for {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err == nil {
+			ids = append(ids, [2]uint64{st.Dev, st.Ino})
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return ids, exists
+		}
+		p = parent
+	}
+}
+
+// inUse holds the kept uppers of children that run: overlayfs leaves two
+// mounts sharing an upper undefined, so a second is refused.
+var inUse struct {
+	sync.Mutex
+	by map[[2]uint64]*Layer
+}
+
+// mkdirPrivate makes dir and what is missing above it, each 0700: a root
+// child can leave a setuid-root binary or a device node in its upper, and
+// only a directory no one else may enter keeps other users of the host
+// from it (the upper's own mode is the child's / and the child's to
+// change).
+func mkdirPrivate(dir string) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if err := mkdirPrivate(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
 	}
 	return nil
 }
@@ -67,6 +145,8 @@ type Layer struct {
 	work   string // overlayfs's work directory, beside the upper
 	merged string // the mount point, inside the child's mount namespace only
 	dir    string // nsh's own directory holding work, merged (and the upper unless kept)
+	// claimed is the kept upper's device and inode while its child runs.
+	claimed [2]uint64
 }
 
 // newLayer makes the directories of a child's overlay. The work directory
@@ -75,18 +155,28 @@ func newLayer(o *Overlay) (*Layer, error) {
 	l := &Layer{Lowers: o.Lowers, Upper: o.Upper, Kept: o.Upper != ""}
 	parent := os.TempDir()
 	if l.Kept {
-		if err := os.MkdirAll(l.Upper, 0o755); err != nil {
+		if err := mkdirPrivate(l.Upper); err != nil {
 			return nil, fmt.Errorf("overlay: make the upper layer: %w", err)
+		}
+		// Asked again now that it exists: a link on its path may have
+		// changed since the plan was checked.
+		if err := checkOverlap(o); err != nil {
+			return nil, fmt.Errorf("overlay: %w", err)
+		}
+		if err := l.claim(); err != nil {
+			return nil, err
 		}
 		parent = filepath.Dir(l.Upper)
 	}
 	dir, err := os.MkdirTemp(parent, ".nsh-layer-")
 	if err != nil {
+		l.Release()
 		return nil, fmt.Errorf("overlay: make the layer's directory in %s: %w", parent, err)
 	}
 	// Announced to the janitor, so a killed nsh leaves no layer behind.
 	if err := cgroup.TrackTree(dir); err != nil {
 		os.Remove(dir)
+		l.Release()
 		return nil, err
 	}
 	l.dir = dir
@@ -106,6 +196,41 @@ func newLayer(o *Overlay) (*Layer, error) {
 		return nil, fmt.Errorf("overlay: the upper layer %s is a mount point of its own, and overlayfs needs its work directory on the same filesystem: name a directory below it", l.Upper)
 	}
 	return l, nil
+}
+
+// claim marks a kept upper as used by a running child, or says which
+// child uses it.
+func (l *Layer) claim() error {
+	var st unix.Stat_t
+	if err := unix.Stat(l.Upper, &st); err != nil {
+		return fmt.Errorf("overlay: %w", err)
+	}
+	inUse.Lock()
+	defer inUse.Unlock()
+	key := [2]uint64{st.Dev, st.Ino}
+	if inUse.by == nil {
+		inUse.by = map[[2]uint64]*Layer{}
+	}
+	if other := inUse.by[key]; other != nil && other != l {
+		return fmt.Errorf("overlay: the upper layer %s is in use by a running child: two overlays on one upper are undefined in overlayfs; wait for it (or kill it), or name another --upper", l.Upper)
+	}
+	inUse.by[key] = l
+	l.claimed = key
+	return nil
+}
+
+// Release says the layer's child has ended: its kept upper may be used
+// again.
+func (l *Layer) Release() {
+	if l == nil || l.claimed == ([2]uint64{}) {
+		return
+	}
+	inUse.Lock()
+	if inUse.by[l.claimed] == l {
+		delete(inUse.by, l.claimed)
+	}
+	inUse.Unlock()
+	l.claimed = [2]uint64{}
 }
 
 // options is the overlay's mount data.
@@ -136,6 +261,7 @@ func (l *Layer) Remove() error {
 	if l == nil || l.dir == "" {
 		return nil
 	}
+	l.Release()
 	err := removeTree(l.dir)
 	if err == nil {
 		cgroup.UntrackTree(l.dir)
