@@ -5,6 +5,7 @@ package importer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,6 +80,14 @@ func OCI(b []byte, bundle string) (*Result, error) {
 	if err := im.run(); err != nil {
 		return nil, err
 	}
+	if len(im.refused) > 0 {
+		var b strings.Builder
+		b.WriteString("refused: the config asks for what nsh cannot apply and will not leave out, since the child would get more than the config gives it:")
+		for _, r := range im.refused {
+			fmt.Fprintf(&b, "\n  %s: %s", r.Path, r.Why)
+		}
+		return nil, errors.New(b.String())
+	}
 	im.leftovers(top, "")
 	sort.SliceStable(im.out, func(i, j int) bool { return im.out[i].Path < im.out[j].Path })
 	if err := im.sp.Validate(); err != nil {
@@ -88,11 +97,28 @@ func OCI(b []byte, bundle string) (*Result, error) {
 }
 
 type importer struct {
-	raw    map[string]any
-	cfg    *specs.Spec
-	sp     *isolate.Spec
-	bundle string
-	out    []Unapplied
+	raw     map[string]any
+	cfg     *specs.Spec
+	sp      *isolate.Spec
+	bundle  string
+	out     []Unapplied
+	refused []Unapplied
+}
+
+// refuse records what nsh cannot apply and may not leave out: the child
+// would get more than the config gives it (host ids, no filter).
+func (im *importer) refuse(path, why string) {
+	im.refused = append(im.refused, Unapplied{path, why})
+	im.consume(path)
+}
+
+// describeMaps shows id maps as uid_map lists them.
+func describeMaps(m []specs.LinuxIDMapping) string {
+	var parts []string
+	for _, x := range m {
+		parts = append(parts, fmt.Sprintf("%d->%d (%d ids)", x.ContainerID, x.HostID, x.Size))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (im *importer) skip(path, why string) {
@@ -429,9 +455,12 @@ func (im *importer) idMaps() {
 		im.skip("linux.uidMappings", "id maps need a new user namespace, which the config does not ask for")
 		im.skip("linux.gidMappings", "id maps need a new user namespace, which the config does not ask for")
 	case !uok || !gok:
-		why := fmt.Sprintf("nsh maps only its own ids (uid %d, gid %d) to one id inside (map root, map UID:GID); a range needs newuidmap", os.Getuid(), os.Getgid())
-		im.skip("linux.uidMappings", why)
-		im.skip("linux.gidMappings", why)
+		// Going on with nsh's own map would make the config's
+		// "container root = host uid 100000" host root.
+		why := fmt.Sprintf("nsh maps only its own ids (uid %d, gid %d) to one id inside (map root, map UID:GID), and the config maps %s; without that map the child would run as host ids the config never gave it: map the container's ids to uid %d in the config, or build the plan with map", os.Getuid(), os.Getgid(), describeMaps(l.UIDMappings), os.Getuid())
+		im.refuse("linux.uidMappings", why)
+		im.consume("linux.gidMappings")
+		return
 	case u == 0 && g == 0:
 		sp.Map = &isolate.IDMap{Mode: "root"}
 	default:
@@ -636,8 +665,9 @@ func (im *importer) linux(l *specs.Linux) {
 		if err == nil {
 			sp.Seccomp = &seccomp.Plan{Profile: body}
 			if _, err := sp.SeccompFilter(); err != nil {
+				// Without it the child would have no filter at all.
 				sp.Seccomp = nil
-				im.skip("linux.seccomp", err.Error())
+				im.refuse("linux.seccomp", err.Error()+": nsh cannot compile the profile, and runs no child without the filter the config asks for")
 			} else {
 				im.consume("linux.seccomp")
 			}
