@@ -258,7 +258,7 @@ func TestOverlayLayersKilled(t *testing.T) {
 	low, kept, tmp := filepath.Join(dir, "low"), filepath.Join(dir, "kept"), filepath.Join(dir, "tmp")
 	os.Mkdir(tmp, 0o700)
 	script := fmt.Sprintf("rootfs --busybox %s\nrootfs %s overlay\nunshare pid\nspawn -d sh -c 'echo x > /a; sleep 100'\nspawn -d sh -c 'echo y > /b; sleep 100'\n"+
-		"rootfs %s overlay --upper %s\nspawn -d sh -c 'echo z > /c; sleep 100'\nspawn sleep 100\n", low, low, low, kept)
+		"rootfs %s overlay --upper %s\nspawn -d sh -c 'echo z > /c; sleep 100'\nrootfs off\nspawn sleep 100\n", low, low, low, kept)
 	cmd := exec.Command(bin, "-c", strings.ReplaceAll(script, "\n", "; "))
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	r, w, _ := os.Pipe()

@@ -104,6 +104,21 @@ func condition(cond string) (bool, error) {
 		// a test may change its root cgroup, as it may not a real host's.
 		b, _ := os.ReadFile("/proc/cmdline")
 		return strings.Contains(" "+strings.TrimSpace(string(b))+" ", " nsh-vm=1 "), nil
+	case "mixedroot":
+		// This process is at the root of the v1 cpuset hierarchy and
+		// below it in another: a process nsh must not write the root
+		// of, though it is not at the root of all.
+		b, _ := os.ReadFile("/proc/self/cgroup")
+		atRoot, below := false, false
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.SplitN(l, ":", 3)
+			if len(f) == 3 && f[1] == "cpuset" && f[2] == "/" {
+				atRoot = true
+			} else if len(f) == 3 && f[2] != "/" {
+				below = true
+			}
+		}
+		return atRoot && below, nil
 	case "cgroup2":
 		// A v2 hierarchy with memory, cpu and pids for nsh's children.
 		b, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")

@@ -3,12 +3,13 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"nsh/internal/near"
 	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"nsh/internal/near"
 
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
@@ -236,10 +237,15 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 	if n := len(args); n > 2 && strings.HasPrefix(args[n-1], "@") {
 		target, args = args[n-1], args[:n-1]
 	} else if n > 2 {
-		if _, err := strconv.Atoi(args[n-1]); err == nil {
+		if pid, err := strconv.Atoi(args[n-1]); err == nil {
 			_, whole := cgroup.Parse(args[0], args[1:])
 			_, less := cgroup.Parse(args[0], args[1:n-1])
-			if force || (whole != nil && less == nil) {
+			// A key nsh does not parse takes any words, so "10 PID"
+			// would be planned as its value: a running process's pid
+			// after one value is the process. Only cpu.max and io.max
+			// take several numbers.
+			many := args[0] == "cpu.max" || args[0] == "io.max"
+			if force || (whole != nil && less == nil) || (less == nil && !many && n == 3 && processExists(pid)) {
 				target, args = args[n-1], args[:n-1]
 			}
 		}
@@ -271,6 +277,9 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 		}
 		defer t.release()
 		if t.foreign() {
+			if err := isolate.Untouchable(t.pid); err != nil {
+				return fmt.Errorf("cgroup set: %w", err)
+			}
 			if g.AtRoot() {
 				return fmt.Errorf("cgroup set: %s is in the root cgroup, which has no limits to set", t.ref())
 			}
@@ -594,6 +603,12 @@ func cgroupShowLive(s *Session, ref string) error {
 		return s.emit(doc)
 	}
 	return printTable(s.Out, []string{"KEY", "NOW", "FILE"}, rows)
+}
+
+// processExists says whether pid names a process of nsh's pid namespace.
+func processExists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return pid > 0 && err == nil
 }
 
 // isProcWord says whether a word names a process: @ID, @NAME or a PID.

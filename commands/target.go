@@ -93,14 +93,20 @@ func takeFlag(args []string, flag string) ([]string, bool) {
 }
 
 // mayChange refuses a live change to a process nsh did not start unless
-// the user said --force, and says what it will do when they did; pid 1
-// is never changed.
+// the user said --force, and says what it will do when they did; pid 1,
+// nsh, kernel threads and nsh's helpers are never changed
+// (isolate.Untouchable).
 func (s *Session) mayChange(what string, t *proc, force bool, action string) error {
 	if !t.foreign() {
 		return nil
 	}
-	if t.pid <= 1 {
-		return fmt.Errorf("%s: pid %d is the init of nsh's pid namespace (the machine's, or a stand-in's): nsh never changes it", what, t.pid)
+	if err := isolate.Untouchable(t.pid); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	// After the reads above: the pid named the process held only if it
+	// still runs.
+	if !t.p.Alive() {
+		return fmt.Errorf("%s: process %d has exited", what, t.pid)
 	}
 	if !force {
 		return fmt.Errorf("%s: %s was not started by nsh: add --force to %s anyway", what, t.ref(), action)

@@ -137,3 +137,18 @@ func exportBytes(t *testing.T, sp *isolate.Spec) []byte {
 	}
 	return b
 }
+
+// Fail closed: what nsh cannot apply and would leave the child with more
+// than the config gives it refuses the import (attack_import.txtar runs
+// the same against a runc spec config).
+func TestRefusesWhatWouldGiveMore(t *testing.T) {
+	for name, cfg := range map[string]string{
+		"linux.uidMappings": `{"ociVersion":"1.0.2","linux":{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]}}`,
+		"linux.seccomp":     `{"ociVersion":"1.0.2","linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_BOGUS"}]}}}`,
+	} {
+		res, err := OCI([]byte(cfg), t.TempDir())
+		if err == nil || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: imported (%v), err %v", name, res, err)
+		}
+	}
+}

@@ -51,7 +51,10 @@ func (c *Child) Detach() { c.closePidfd() }
 // ownForeign is own for a process taken with Attach: the process itself,
 // never pid 1 (the machine's init, or a stand-in's) and never nsh.
 func (c *Child) ownForeign(pid int) error {
-	if pid <= 1 || pid == os.Getpid() || pid != c.Pid {
+	if pid <= 1 || pid == os.Getpid() {
+		return fmt.Errorf("refusing to act on pid %d, %s: %w", pid, untouchable(pid), ErrNotOurs)
+	}
+	if pid != c.Pid {
 		return fmt.Errorf("refusing to act on pid %d: %w", pid, ErrNotOurs)
 	}
 	if !c.Alive() {

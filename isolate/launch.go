@@ -723,6 +723,9 @@ func (c *Child) Signal(sig unix.Signal) error {
 		if err := c.own(c.Pid); err != nil {
 			return err
 		}
+		if err := Untouchable(c.Pid); err != nil {
+			return err
+		}
 	}
 	// SIGKILL and SIGSTOP cannot be relayed: behind a relay they go to
 	// the command itself as well.

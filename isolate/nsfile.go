@@ -94,7 +94,11 @@ func (c *Child) Pin(ns, path string, step func(string)) (ino uint64, created boo
 		undo()
 		return 0, false, err
 	}
-	if err := c.own(c.Pid); err != nil || !c.Alive() {
+	if err := c.own(c.Pid); err != nil {
+		undo()
+		return 0, false, err
+	}
+	if !c.Alive() {
 		undo()
 		return 0, false, errors.New("the child has exited")
 	}
@@ -118,6 +122,14 @@ func (c *Child) Pin(ns, path string, step func(string)) (ino uint64, created boo
 }
 
 // pinTarget says whether the file open on fd may take a pin.
+// kernelFS are the filesystems whose files are the kernel's interface.
+var kernelFS = map[int64]string{
+	unix.PROC_SUPER_MAGIC: "procfs", unix.SYSFS_MAGIC: "sysfs", unix.CGROUP_SUPER_MAGIC: "cgroupfs",
+	unix.CGROUP2_SUPER_MAGIC: "cgroup2", unix.DEBUGFS_MAGIC: "debugfs", unix.SECURITYFS_MAGIC: "securityfs",
+	unix.TRACEFS_MAGIC: "tracefs", unix.BPF_FS_MAGIC: "bpffs", unix.EFIVARFS_MAGIC: "efivarfs",
+	unix.DEVPTS_SUPER_MAGIC: "devpts", unix.PSTOREFS_MAGIC: "pstore",
+}
+
 func pinTarget(fd int, path string) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -126,6 +138,12 @@ func pinTarget(fd int, path string) error {
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(fd, &fs); err == nil && fs.Type == unix.NSFS_MAGIC {
 		return fmt.Errorf("%s already holds a pinned namespace: `ns unpin %s` first (pins are not stacked)", path, path)
+	}
+	if name, ok := kernelFS[int64(fs.Type)]; ok {
+		// Their files report size 0 and pass as empty, but a pin on
+		// /proc/sys/kernel/hostname or a cgroup's pids.max hides the
+		// kernel's file from everyone on the machine.
+		return fmt.Errorf("%s is a %s file, the kernel's, not an empty file: a pin goes on a file of a real filesystem (e.g. under /run or /tmp)", path, name)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		// A bind mount over a directory, device or link would hide or

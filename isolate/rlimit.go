@@ -231,7 +231,10 @@ func SetRlimit(list []Rlimit, r Rlimit) []Rlimit {
 
 // Limits reads the limits of the process that runs the child's command.
 func (c *Child) Limits() ([]Rlimit, error) {
-	if err := c.own(c.Pid); err != nil || !c.Alive() {
+	if err := c.own(c.Pid); err != nil {
+		return nil, err
+	}
+	if !c.Alive() {
 		return nil, errors.New("the child has exited")
 	}
 	l, err := ReadLimits(c.Pid)
@@ -249,7 +252,16 @@ func (c *Child) Limits() ([]Rlimit, error) {
 // process that runs its command, once own says it is the child's. What
 // later enters the child gets the new limit too.
 func (c *Child) SetRlimit(r Rlimit) error {
-	if err := c.own(c.Pid); err != nil || !c.Alive() {
+	if err := c.own(c.Pid); err != nil {
+		return err
+	}
+	if c.foreign {
+		if err := Untouchable(c.Pid); err != nil {
+			return err
+		}
+	}
+	// After the last read: the pid was this process's only if it runs.
+	if !c.Alive() {
 		return errors.New("the child has exited")
 	}
 	if err := Prlimit(c.Pid, r); err != nil {

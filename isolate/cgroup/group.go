@@ -263,6 +263,12 @@ func (g *Group) apply(writes []Write, step Step) error {
 		if d == "" {
 			return fmt.Errorf("%s: the child has no cgroup in that hierarchy", w.File)
 		}
+		// Asked per hierarchy, for every write: a process at the root of
+		// one hierarchy may be below it in another, and the root's files
+		// are the machine's (v1's root memory.swappiness is vm.swappiness).
+		if filepath.Clean(d) == filepath.Clean(w.Hierarchy.Mount) {
+			return fmt.Errorf("%s: the process is in the root cgroup of %s, whose files are the whole machine's: nsh never writes them", w.File, w.Hierarchy.Mount)
+		}
 		file := filepath.Join(d, w.File)
 		if _, err := os.Stat(file); err != nil {
 			return fmt.Errorf("%s: no such interface file here (%w); known keys: %s", w.File, err, strings.Join(KnownKeys(), " "))
