@@ -385,11 +385,13 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 			return nil, err
 		}
 	}
-	// Without a cgroup or a pid namespace, nothing of the kernel's ends
-	// what the child leaves behind if nsh is killed outright: a relay
-	// does (stage.c, the guard). A joined pid namespace has a relay and
-	// an init of its own.
-	guard := c.group == nil && !spec.Has("pid") && !joinedPid && !plan.enter
+	// Without a cgroup of nsh's own or a pid namespace, nothing of the
+	// kernel's ends what the child leaves behind if nsh is killed
+	// outright: a relay does (stage.c, the guard). A cgroup joined with
+	// `cgroup use` is someone else's, never killed wholesale, so it
+	// counts as none. A joined pid namespace has a relay and an init of
+	// its own.
+	guard := !c.group.Owned() && !spec.Has("pid") && !joinedPid && !plan.enter
 	// Limits are set from here, as runc sets them: a stage in a new user
 	// namespace could not raise a hard limit itself.
 	for _, rl := range spec.Rlimits {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chzyer/readline"
+	"golang.org/x/sys/unix"
 )
 
 // LineReader reads one line of input at a time.
@@ -56,14 +57,16 @@ func (p *plainReader) Readline(prompt string) (string, error) {
 func (p *plainReader) Close() error { return nil }
 
 type editReader struct {
-	rl  *readline.Instance
-	out *coalescer
+	rl    *readline.Instance
+	out   *coalescer
+	saved *unix.Termios // the terminal as it was before the editor
 }
 
 // NewEditor returns a line editor on the terminal with history in
 // historyFile ("" for none) and Tab completion.
 func NewEditor(historyFile string, complete Completer) (LineReader, error) {
 	out := &coalescer{w: os.Stdout}
+	saved, _ := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:       historyFile,
 		AutoComplete:      completer(complete),
@@ -75,7 +78,7 @@ func NewEditor(historyFile string, complete Completer) (LineReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &editReader{rl: rl, out: out}, nil
+	return &editReader{rl: rl, out: out, saved: saved}, nil
 }
 
 func (e *editReader) Readline(prompt string) (string, error) {
@@ -88,7 +91,35 @@ func (e *editReader) Readline(prompt string) (string, error) {
 	return line, err
 }
 
-func (e *editReader) Close() error { return e.rl.Close() }
+// Close closes the editor, waiting at most closeWait: chzyer/readline's
+// Close waits for its reading goroutine, which stays blocked for good
+// when input typed ahead of the end (a paste, or keys after Ctrl-D) is
+// waiting to be handed over and nobody reads it any more. The session
+// must end, and its children with it, whatever the library does; the
+// terminal is put back as it was.
+func (e *editReader) Close() error {
+	err := closeWithin(e.rl, closeWait)
+	if errors.Is(err, errCloseStuck) && e.saved != nil {
+		unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, e.saved)
+	}
+	return err
+}
+
+const closeWait = 500 * time.Millisecond
+
+var errCloseStuck = errors.New("the line editor did not close; left behind")
+
+// closeWithin calls c.Close and waits for it at most d.
+func closeWithin(c io.Closer, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- c.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return errCloseStuck
+	}
+}
 
 type completer Completer
 
