@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,20 +215,62 @@ static void line(char *l)
 	}
 }
 
-static int unlink_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+// empty_dir removes everything below the directory dfd (and closes it),
+// by descriptors: never through a symlink, never onto another
+// filesystem, and at any depth (nftw fails below PATH_MAX: a child can
+// nest its upper 820 levels deep).
+static void empty_dir(int dfd, dev_t dev)
 {
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP || flag == FTW_DNR) {
-		// overlayfs leaves work/work at mode 000: an owner who is not
-		// root opens it before emptying it.
-		if (flag == FTW_DNR && chmod(path, 0700) == 0)
-			nftw(path, unlink_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-		rmdir(path);
-	} else {
-		unlink(path);
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
 	}
-	return 0;
+	// Entries removed while reading may hide others: read again until a
+	// pass removes nothing.
+	for (int pass = 0, removed = 1; removed && pass < 8; pass++) {
+		removed = 0;
+		rewinddir(d);
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			const char *n = e->d_name;
+			if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0)))
+				continue;
+			struct stat st;
+			if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (S_ISDIR(st.st_mode)) {
+				if (st.st_dev != dev)
+					continue; // a mount on the tree is not the tree
+				int sub = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				// overlayfs leaves work/work at mode 000: an owner
+				// who is not root opens it before emptying it.
+				if (sub < 0 && errno == EACCES && fchmodat(dfd, n, 0700, 0) == 0)
+					sub = openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (sub >= 0)
+					empty_dir(sub, dev);
+				removed |= unlinkat(dfd, n, AT_REMOVEDIR) == 0;
+			} else {
+				removed |= unlinkat(dfd, n, 0) == 0;
+			}
+		}
+	}
+	closedir(d);
+}
+
+// remove_tree removes the directory tree nsh made at path.
+static void remove_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return;
+	}
+	empty_dir(fd, st.st_dev);
+	rmdir(path);
 }
 
 // others_below says whether dir has a child cgroup other than leaf: then
@@ -257,11 +298,11 @@ static int others_below(const char *dir, const char *leaf)
 static void finish(void)
 {
 	// A layer nsh made (tree): never followed through a symlink or into
-	// another filesystem (FTW_PHYS, FTW_MOUNT), so nothing but what nsh
-	// made is removed.
+	// another filesystem (remove_tree), so nothing but what nsh made is
+	// removed.
 	for (size_t k = ntrees; k-- > 0;)
 		if (trees[k])
-			nftw(trees[k], unlink_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+			remove_tree(trees[k]);
 	// Children's cgroups were announced after their parents: newest
 	// first. One nsh was only about to make holds nothing of nsh's (a
 	// child is placed only once its cgroup is made): it is removed if it

@@ -3,9 +3,11 @@ package isolate
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -168,14 +170,8 @@ func newLayer(o *Overlay) (*Layer, error) {
 		}
 		parent = filepath.Dir(l.Upper)
 	}
-	dir, err := os.MkdirTemp(parent, ".nsh-layer-")
+	dir, err := makeLayerDir(parent)
 	if err != nil {
-		l.Release()
-		return nil, fmt.Errorf("overlay: make the layer's directory in %s: %w", parent, err)
-	}
-	// Announced to the janitor, so a killed nsh leaves no layer behind.
-	if err := cgroup.TrackTree(dir); err != nil {
-		os.Remove(dir)
 		l.Release()
 		return nil, err
 	}
@@ -196,6 +192,27 @@ func newLayer(o *Overlay) (*Layer, error) {
 		return nil, fmt.Errorf("overlay: the upper layer %s is a mount point of its own, and overlayfs needs its work directory on the same filesystem: name a directory below it", l.Upper)
 	}
 	return l, nil
+}
+
+// makeLayerDir makes nsh's directory for a layer, 0700, in parent. Its
+// name is announced to the janitor before the mkdir, as a cgroup's is, so
+// no moment exists when a killed nsh would leave it behind.
+func makeLayerDir(parent string) (string, error) {
+	for try := 0; ; try++ {
+		dir := filepath.Join(parent, ".nsh-layer-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		if err := cgroup.TrackTree(dir); err != nil {
+			return "", err
+		}
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			return dir, nil
+		}
+		// Not made: the janitor must not remove what is there.
+		cgroup.UntrackTree(dir)
+		if !errors.Is(err, os.ErrExist) || try > 100 {
+			return "", fmt.Errorf("overlay: make the layer's directory in %s: %w", parent, err)
+		}
+	}
 }
 
 // claim marks a kept upper as used by a running child, or says which
