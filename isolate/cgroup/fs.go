@@ -6,13 +6,14 @@ package cgroup
 import (
 	"bytes"
 	"fmt"
-	"github.com/moby/sys/mountinfo"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/moby/sys/mountinfo"
 
 	"golang.org/x/sys/unix"
 
@@ -133,10 +134,26 @@ func DirsToJoin(target int) ([]string, error) {
 			same = same || (m.Hierarchy == t.Hierarchy && m.Controllers == t.Controllers && m.Path == t.Path)
 		}
 		if dir := t.Dir(mounts); !same && dir != "" {
+			// What enters a frozen cgroup stops there, nsh's stage
+			// before the command: nsh would wait for good.
+			if frozen(dir) {
+				return nil, fmt.Errorf("pid %d's cgroup %s is frozen: what entered it would stop there; thaw it first (cgroup.freeze 0, or freezer.state THAWED)", target, dir)
+			}
 			dirs = append(dirs, dir)
 		}
 	}
 	return dirs, nil
+}
+
+// frozen says whether dir's cgroup is frozen, by its own freezer or an
+// ancestor's: cgroup.events on v2, freezer.state on v1.
+func frozen(dir string) bool {
+	if b, err := kfile.ReadFile(filepath.Join(dir, "cgroup.events")); err == nil {
+		return slices.Contains(strings.Split(string(b), "\n"), "frozen 1")
+	}
+	b, err := kfile.ReadFile(filepath.Join(dir, "freezer.state"))
+	st := strings.TrimSpace(string(b))
+	return err == nil && (st == "FROZEN" || st == "FREEZING")
 }
 
 // movePid writes pid to dir's cgroup.procs.
