@@ -17,12 +17,13 @@ import (
 func init() {
 	register(&Command{
 		Name: "export", Group: "teaching",
-		Usage: []string{"export sh [-f] [FILE]", "export oci DIR [CMD ARG...]", "export docker [-f] [--seccomp FILE]",
+		Usage: []string{"export sh [-f] [FILE]", "export oci [-f] DIR [CMD ARG...]", "export docker [-f] [--seccomp FILE]",
 			"export k8s [-f] [FILE] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"},
 		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
 		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
 			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
-			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it.\n" +
+			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it; it\n" +
+			"replaces a config.json it wrote, and another only with -f (never through a symlink).\n" +
 			"export docker prints the docker run flags for what Docker can express, and lists the rest;\n" +
 			"--seccomp FILE writes the seccomp plan as a Docker profile (JSON) for --security-opt.\n" +
 			"export k8s writes a Kubernetes Pod (YAML) to FILE (a .yaml name, or a path that is not a\n" +
