@@ -141,6 +141,7 @@ func showRows(s *Session) [][]string {
 	for _, m := range sp.Mounts {
 		rows = append(rows, []string{"mount", m.String()})
 	}
+	rows = append(rows, hiddenRows(sp)...)
 	if sp.Net != nil && sp.Net.LoUp {
 		rows = append(rows, []string{"network", "lo up"})
 	}
@@ -251,6 +252,7 @@ func SaveScript(sp *isolate.Spec) string {
 	for _, sc := range sp.Sysctls {
 		fmt.Fprintf(&b, "sysctl %s %s\n", sc.Key, Quote(sc.Value))
 	}
+	b.WriteString(saveHidden(sp))
 	if c := sp.Caps; c != nil {
 		b.WriteString(saveCaps(c))
 	}

@@ -185,6 +185,10 @@ func Docker(sp *isolate.Spec, seccompFile string) (flags, cannot []string) {
 	for _, sc := range sp.Sysctls {
 		add(fmt.Sprintf("--sysctl=%s=%s", sc.Key, sc.Value))
 	}
+	// Docker masks runc's list itself, and takes no other.
+	for _, b := range sp.BeyondRunc() {
+		cannot = append(cannot, b+": Docker hides and protects its own list of paths (runc's) and takes no other")
+	}
 	for _, m := range sp.Mounts {
 		switch m.Type {
 		case "tmpfs":

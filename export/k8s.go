@@ -80,6 +80,8 @@ func K8sRequest(sp *isolate.Spec) (*podplan.Request, error) {
 	for _, sc := range sp.Sysctls {
 		r.Sysctls = append(r.Sysctls, podplan.KV{Key: sc.Key, Value: sc.Value})
 	}
+	// The runtime masks runc's list itself (procMount: Default).
+	r.Other = append(r.Other, sp.BeyondRunc()...)
 	if p := sp.Seccomp; p != nil {
 		if p.IsDockerDefault() {
 			r.Seccomp = &podplan.Seccomp{RuntimeDefault: true}

@@ -189,6 +189,8 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: opts})
 		}
 	}
+	s.Linux.MaskedPaths = append([]string(nil), sp.Masked...)
+	s.Linux.ReadonlyPaths = append([]string(nil), sp.Readonly...)
 	if len(sp.Sysctls) > 0 {
 		s.Linux.Sysctl = map[string]string{}
 		for _, sc := range sp.Sysctls {

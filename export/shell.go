@@ -444,6 +444,14 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 			}
 		}
 	}
+	for _, m := range sp.Masked {
+		t := rootDir + q(m)
+		add("if [ -d %s ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec,size=0k tmpfs %s; elif [ -e %s ]; then mount --bind /dev/null %s; fi", t, t, t, t)
+	}
+	for _, r := range sp.Readonly {
+		t := rootDir + q(r)
+		add("if [ -e %s ]; then mount --bind %s %s && mount -o remount,bind,ro %s; fi", t, t, t, t)
+	}
 	if r := sp.Rootfs; r != nil {
 		if r.ReadOnly {
 			add("mount -o remount,bind,ro %s", rootDir)

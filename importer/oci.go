@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,8 +203,6 @@ var why = []struct{ prefix, why string }{
 	{"process.user.username", "Windows only"},
 	{"process.commandLine", "Windows only"},
 	{"linux.devices", "device nodes: nsh's rootfs gets a fixed minimal /dev (null, zero, full, random, urandom, tty, pts, shm)"},
-	{"linux.maskedPaths", "nsh masks no paths"},
-	{"linux.readonlyPaths", "nsh makes no paths read-only but the rootfs (rootfs DIR ro) and ro binds"},
 	{"linux.intelRdt", "nsh has no Intel RDT (resctrl) support"},
 	{"linux.rootfsPropagation", "nsh makes every mount private"},
 	{"linux.personality", "nsh does not set a personality"},
@@ -659,6 +658,27 @@ func (im *importer) linux(l *specs.Linux) {
 		default:
 			im.skip(path, "not a clock a time namespace offsets")
 		}
+	}
+	// Hidden paths are inside the root: without one there is nothing to
+	// hide them in (runc applies them in the container's root too).
+	for _, x := range []struct {
+		path string
+		from []string
+		to   *[]string
+	}{{"linux.maskedPaths", l.MaskedPaths, &sp.Masked}, {"linux.readonlyPaths", l.ReadonlyPaths, &sp.Readonly}} {
+		if len(x.from) == 0 {
+			continue
+		}
+		if sp.Rootfs == nil {
+			im.refuse(x.path, "they are paths inside the container's root, and nsh imports no root from this config (it asks for no mount namespace, or has no root)")
+			continue
+		}
+		for _, p := range x.from {
+			if !slices.Contains(*x.to, p) {
+				*x.to = append(*x.to, p)
+			}
+		}
+		im.consume(x.path)
 	}
 	if l.Seccomp != nil {
 		body, err := json.Marshal(l.Seccomp)

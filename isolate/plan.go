@@ -58,6 +58,11 @@ const (
 	opSeccomp
 	// Instead of the command: one system call, and what it returned.
 	opProbe
+	// An OCI config's masked and read-only paths, inside the rootfs:
+	// whether each is there, a file or a directory, is asked when the
+	// child's /proc and mounts exist (stage.c).
+	opMaskIn
+	opReadonlyIn
 )
 
 // op is one step of the program.
@@ -355,6 +360,14 @@ func planRootfs(p *program, spec *Spec, layer *Layer) {
 		}
 	}
 	planMounts(p, spec, root)
+	for _, m := range spec.Masked {
+		p.add(opMaskIn, fmt.Sprintf("mask %s: mount(--bind /dev/null %s) over a file, mount(tmpfs, %s, MS_RDONLY) over a directory, nothing where there is none", m, in(m), in(m)),
+			"mask "+m, m)
+	}
+	for _, r := range spec.Readonly {
+		p.add(opReadonlyIn, fmt.Sprintf("readonly %s: mount(--bind %s %s), then remount it read-only", r, in(r), in(r)),
+			"make "+r+" read-only", r)
+	}
 	if spec.Rootfs.ReadOnly {
 		p.add(opMount, fmt.Sprintf("mount(remount %s read-only)", root), "remount the rootfs read-only", "", root, "", u(uint64(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|lockedFlags(root))), "")
 	}

@@ -3,14 +3,17 @@ package isolate
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode"
+
 	"nsh/internal/near"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 	"nsh/isolate/seccomp"
-	"os"
-	"reflect"
-	"strings"
-	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -112,6 +115,12 @@ type Spec struct {
 	Rootfs *Rootfs `json:"rootfs,omitempty"`
 	// Mounts are made in the child's new mount namespace.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// Masked paths inside the rootfs are hidden from the child (a file
+	// under /dev/null, a directory under an empty read-only tmpfs), and
+	// Readonly ones are made read-only, as an OCI config's maskedPaths
+	// and readonlyPaths are: after every mount, before pivot_root.
+	Masked   []string `json:"masked,omitempty"`
+	Readonly []string `json:"readonly,omitempty"`
 
 	// Net is the network of a child with a new net namespace.
 	Net *Net `json:"net,omitempty"`
@@ -437,6 +446,12 @@ func (s *Spec) Validate() error {
 		}
 		targets[m.Target] = true
 	}
+	if err := checkHidden("mask", s.Masked, s.Rootfs); err != nil {
+		return err
+	}
+	if err := checkHidden("readonly", s.Readonly, s.Rootfs); err != nil {
+		return err
+	}
 	if s.Net != nil && !s.Net.Empty() && !s.Has("net") {
 		return errors.New("network settings are for a new net namespace: `unshare net` first (nsh never changes the host's links)")
 	}
@@ -532,4 +547,53 @@ func SysctlNamespace(key string) (string, error) {
 // SysctlPath is the /proc/sys file of a key.
 func SysctlPath(key string) string {
 	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+}
+
+// RuncMasked and RuncReadonly are runc's defaults (runc spec), which
+// Docker, podman and crun share: what a root child with a rootfs must not
+// read (kernel memory, keys, timers) or write (sysctls, sysrq).
+var (
+	RuncMasked = []string{"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}
+	RuncReadonly = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// BeyondRunc lists the masked and read-only paths of the plan that
+// runc's defaults (which Docker and Kubernetes runtimes apply by
+// themselves) do not have.
+func (s *Spec) BeyondRunc() []string {
+	var out []string
+	for _, p := range s.Masked {
+		if !slices.Contains(RuncMasked, p) {
+			out = append(out, "mask "+p)
+		}
+	}
+	for _, p := range s.Readonly {
+		if !slices.Contains(RuncReadonly, p) {
+			out = append(out, "readonly "+p)
+		}
+	}
+	return out
+}
+
+// checkHidden checks masked or read-only paths: absolute, clean, once
+// each, and with a rootfs to be inside.
+func checkHidden(what string, paths []string, root *Rootfs) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	if root == nil {
+		return fmt.Errorf("%s: its paths are inside the child's rootfs: plan `rootfs DIR` first, or `%s off`", what, what)
+	}
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") || path.Clean(p) != p || p == "/" {
+			return fmt.Errorf("%s %q: give a clean absolute path below / (as the child sees it), e.g. /proc/kcore", what, p)
+		}
+		if seen[p] {
+			return fmt.Errorf("%s %s: listed twice", what, p)
+		}
+		seen[p] = true
+	}
+	return nil
 }

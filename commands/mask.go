@@ -1,0 +1,119 @@
+package commands
+
+import (
+	"fmt"
+	"slices"
+
+	"nsh/isolate"
+)
+
+func init() {
+	for _, h := range []struct {
+		name, summary, example, help string
+		list                         func(*isolate.Spec) *[]string
+		preset                       []string
+	}{
+		{"mask", "hide paths inside the rootfs from children (an OCI config's maskedPaths)",
+			"rootfs /tmp/root; mask /proc/kcore /proc/keys; spawn cat /proc/keys",
+			"A file is covered with /dev/null, a directory with an empty read-only tmpfs, after every mount\n" +
+				"and before pivot_root; a path the child does not have is left alone. mask runc: runc's and\n" +
+				"Docker's list (/proc/kcore, /proc/keys, /proc/timer_list, /sys/firmware, ...). import oci\n" +
+				"applies a config's maskedPaths; export oci writes them.",
+			func(sp *isolate.Spec) *[]string { return &sp.Masked }, isolate.RuncMasked},
+		{"readonly", "make paths inside the rootfs read-only for children (an OCI config's readonlyPaths)",
+			"rootfs /tmp/root; readonly /proc/sys; spawn sh -c 'echo x > /proc/sys/kernel/core_pattern'",
+			"Each path is bound on itself and remounted read-only, after every mount and before pivot_root;\n" +
+				"a path the child does not have is left alone. readonly runc: runc's and Docker's list\n" +
+				"(/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq). import oci applies a\n" +
+				"config's readonlyPaths; export oci writes them.",
+			func(sp *isolate.Spec) *[]string { return &sp.Readonly }, isolate.RuncReadonly},
+	} {
+		h := h
+		register(&Command{
+			Name: h.name, Group: "filesystem",
+			Usage:   []string{h.name + " PATH...", h.name + " runc", h.name + " rm PATH", h.name + " off", h.name},
+			Summary: h.summary,
+			Example: h.example,
+			Help:    h.help,
+			Run: func(s *Session, args []string) error {
+				return runHidden(s, h.name, args, h.list, h.preset)
+			},
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return append([]string{"runc", "rm", "off"}, h.preset...)
+				}
+				if args[0] == "rm" {
+					return *h.list(s.Spec)
+				}
+				return nil
+			},
+		})
+	}
+}
+
+// runHidden runs mask or readonly on the list it keeps.
+func runHidden(s *Session, name string, args []string, list func(*isolate.Spec) *[]string, preset []string) error {
+	c, _ := Lookup(name)
+	if len(args) == 0 {
+		for _, p := range *list(s.Spec) {
+			fmt.Fprintln(s.Out, p)
+		}
+		return nil
+	}
+	next := s.Spec.Clone()
+	l := list(next)
+	switch args[0] {
+	case "off":
+		if len(args) != 1 {
+			return usageError(c, name+" off takes nothing more")
+		}
+		*l = nil
+	case "runc":
+		if len(args) != 1 {
+			return usageError(c, name+" runc takes nothing more")
+		}
+		for _, p := range preset {
+			if !slices.Contains(*l, p) {
+				*l = append(*l, p)
+			}
+		}
+	case "rm":
+		if len(args) != 2 || !slices.Contains(*l, args[1]) {
+			return usageError(c, fmt.Sprintf("give one path of the list (%s lists it)", name))
+		}
+		*l = slices.DeleteFunc(*l, func(p string) bool { return p == args[1] })
+	default:
+		for _, p := range args {
+			if !slices.Contains(*l, p) {
+				*l = append(*l, p)
+			}
+		}
+	}
+	return s.commit(next)
+}
+
+// hiddenRows are show's rows for the masked and read-only paths.
+func hiddenRows(sp *isolate.Spec) [][]string {
+	var rows [][]string
+	for _, x := range []struct {
+		name string
+		list []string
+	}{{"mask", sp.Masked}, {"readonly", sp.Readonly}} {
+		for i, p := range x.list {
+			rows = append(rows, []string{map[bool]string{true: x.name}[i == 0], p})
+		}
+	}
+	return rows
+}
+
+// saveHidden writes the commands that rebuild them.
+func saveHidden(sp *isolate.Spec) string {
+	var out string
+	if len(sp.Masked) > 0 {
+		out += "mask " + quoteWords(sp.Masked) + "\n"
+	}
+	if len(sp.Readonly) > 0 {
+		out += "readonly " + quoteWords(sp.Readonly) + "\n"
+	}
+	return out
+}
