@@ -18,7 +18,9 @@ func init() {
 			"and all output, children's included, with its real timing; children then write to a pseudo-terminal nsh reads.\n" +
 			"An interactive child (a shell) gets that terminal as its own, as script(1) does: what you type into it is recorded\n" +
 			"too, and Ctrl-C and Ctrl-Z work inside it. The recording is as large as your terminal.\n" +
-			"A FILE that exists is replaced only if nsh wrote it, or with -f. record off stops both.",
+			"A FILE that exists is replaced only if nsh wrote it, or with -f. record off stops both. The file takes\n" +
+			"its name when the recording stops (record off, or the end of the session), whole: until then, and if\n" +
+			"the disk fills up, what was at the name stays as it was.",
 		Example: "record demo.nsh; record --cast demo.cast",
 		Run:     runRecord,
 		Complete: func(s *Session, args []string, partial string) []string {

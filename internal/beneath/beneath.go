@@ -90,7 +90,8 @@ func (d *Dir) openat2(rel string, flags uint64) (int, error) {
 	}
 }
 
-// parent opens rel's directory and returns it with rel's last name.
+// parent opens rel's directory (for reading: it can create, list and
+// stat) and returns it with rel's last name.
 func (d *Dir) parent(rel string) (int, string, error) {
 	rel, err := clean(rel)
 	if err != nil {
@@ -103,7 +104,7 @@ func (d *Dir) parent(rel string) (int, string, error) {
 	if dir == "" {
 		dir = "."
 	}
-	fd, err := d.openat2(dir, unix.O_PATH|unix.O_DIRECTORY)
+	fd, err := d.openat2(dir, unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return -1, "", d.pathErr("open", dir, err)
 	}
@@ -277,16 +278,9 @@ func (d *Dir) MkdirAll(rel string, perm uint32) error {
 // then renamed over it, so a symlink or hard link planted at rel is
 // replaced, never written through.
 func (d *Dir) WriteFile(rel string, data []byte, perm uint32) error {
-	pfd, name, err := d.parent(rel)
+	dfd, name, err := d.parent(rel)
 	if err != nil {
 		return err
-	}
-	defer unix.Close(pfd)
-	// The parent's O_PATH descriptor cannot create; a real one, opened
-	// from it, names the same directory.
-	dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return d.pathErr("open", path.Dir(rel), err)
 	}
 	defer unix.Close(dfd)
 	return writeIn(dfd, name, data, perm, path.Join(d.path, rel))
@@ -327,14 +321,9 @@ func writeIn(dfd int, name string, data []byte, perm uint32, shown string) error
 
 // Symlink makes rel a symlink to target, if nothing is at rel.
 func (d *Dir) Symlink(target, rel string) error {
-	pfd, name, err := d.parent(rel)
+	dfd, name, err := d.parent(rel)
 	if err != nil {
 		return err
-	}
-	defer unix.Close(pfd)
-	dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return d.pathErr("open", path.Dir(rel), err)
 	}
 	defer unix.Close(dfd)
 	if err := unix.Symlinkat(target, dfd, name); err != nil {
