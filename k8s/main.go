@@ -78,12 +78,12 @@ func run(in io.Reader, out, errw io.Writer) error {
 		if err := json.Indent(&pretty, res.SeccompBody, "", "\t"); err != nil {
 			return fmt.Errorf("the seccomp profile: %w", err)
 		}
-		if err := os.WriteFile(res.SeccompFile, append(pretty.Bytes(), '\n'), 0o644); err != nil {
+		if err := ownfile.WriteFile(res.SeccompFile, append(pretty.Bytes(), '\n'), 0o644, replace(req.Force)); err != nil {
 			return err
 		}
 		fmt.Fprintf(errw, "export k8s: wrote %s, the seccomp profile: copy it to /var/lib/kubelet/seccomp/nsh/ on each node\n", res.SeccompFile)
 	}
-	if err := os.WriteFile(req.File, body, 0o644); err != nil {
+	if err := ownfile.WriteFile(req.File, body, 0o644, replace(req.Force)); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "wrote %s; run it with: kubectl apply -f %s (or podman kube play %s)\n", req.File, req.File, req.File)
@@ -107,6 +107,15 @@ func Manifest(res *Result) ([]byte, error) {
 	}
 	b.Write(y)
 	return []byte(b.String()), nil
+}
+
+// replace is what -f lets nsh replace: package ownfile writes whole or
+// not at all, and never through a link.
+func replace(force bool) ownfile.Replace {
+	if force {
+		return ownfile.ReplaceAny
+	}
+	return ownfile.ReplaceOwn
 }
 
 // ours says whether path is missing or nsh wrote it, so it may be
