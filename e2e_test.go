@@ -444,7 +444,8 @@ func TestStep(t *testing.T) {
 	}
 	bin, dir := installNSH(t)
 	demo := filepath.Join(dir, "demo.nsh")
-	os.WriteFile(demo, []byte("unshare uts\nhostname stepped\necho "+strings.Repeat("a", 150)+"\nspawn hostname\nunshare ipc\n"), 0o644)
+	// The expect is run, not shown or counted: a check, as on a page.
+	os.WriteFile(demo, []byte("unshare uts\nhostname stepped\necho "+strings.Repeat("a", 150)+"\nspawn hostname\nexpect status 0\nunshare ipc\n"), 0o644)
 	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
 	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
 	x.cmd("new-session", "-d", "-s", "nsh", "-x", "120", "-y", "40",
@@ -466,6 +467,9 @@ func TestStep(t *testing.T) {
 	x.keys("Enter")
 	x.waitFor(`(?m)^stepped$`)
 	x.waitFor(`nsh\[uts\]# unshare ipc +\[5/5`)
+	if strings.Contains(x.screen(), "expect") {
+		t.Errorf("the expect line is shown:\n%s", x.screen())
+	}
 	x.keys("q")
 	x.waitFor(`the demo is over; the session goes on`)
 	x.waitFor(`nsh\[uts\]# ?$`)

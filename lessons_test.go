@@ -50,6 +50,7 @@ func checkCast(t *testing.T, path string) {
 		return
 	}
 	last, n := 0.0, 0
+	var text strings.Builder
 	for sc.Scan() {
 		var ev []any
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || len(ev) != 3 || ev[1] != "o" {
@@ -57,7 +58,8 @@ func checkCast(t *testing.T, path string) {
 			return
 		}
 		at, ok1 := ev[0].(float64)
-		_, ok2 := ev[2].(string)
+		out, ok2 := ev[2].(string)
+		text.WriteString(out)
 		if !ok1 || !ok2 || at < last {
 			t.Errorf("%s: event %q out of order or malformed", path, sc.Bytes())
 			return
@@ -66,5 +68,14 @@ func checkCast(t *testing.T, path string) {
 	}
 	if n == 0 {
 		t.Errorf("%s has no events", path)
+	}
+	// Watchable: typed and paused at a person's pace (commands/pace.go),
+	// neither over in a blink nor longer than a lesson holds attention,
+	// and the checks are not shown.
+	if last < 30 || last > 180 {
+		t.Errorf("%s plays for %.1f s: a lesson's recording plays for 30 s to 3 min (dev/lessons.sh records it again)", path, last)
+	}
+	if strings.Contains(text.String(), "# expect ") {
+		t.Errorf("%s shows an expect line: a recording runs its checks without showing them", path)
 	}
 }

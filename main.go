@@ -41,7 +41,8 @@ usage:
                           run the script and write it as a Markdown lesson with
                           its real output; a failing expect fails it (status 2)
   nsh --cast FILE.cast FILE.nsh   record the run as an asciinema (asciicast v2)
-                          recording; with --step, the demo is recorded
+                          recording, typed and paced like a demo (expect lines
+                          run, not shown); with --step, the demo is recorded
   nsh --version | --help
 
 Inside nsh, "help" lists the commands and "help tour" is a guided tour.

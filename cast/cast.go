@@ -35,6 +35,12 @@ type Writer struct {
 	start time.Time
 	carry []byte // the start of a character split over two writes
 	err   error
+	// Pacing (Type, Pause): time added to the recording's clock, so a
+	// lesson run in a second plays like a person showing it, and the
+	// time of the last event, which no later one precedes.
+	added time.Duration
+	last  float64
+	lines int // newlines recorded so far
 }
 
 // Create starts a recording in FILE, written as package ownfile writes
@@ -98,10 +104,12 @@ func (c *Writer) event(at time.Time, data []byte) {
 		return
 	}
 	text := crlf(data)
-	t := at.Sub(c.start).Seconds()
-	if t < 0 {
-		t = 0
+	t := (at.Sub(c.start) + c.added).Seconds()
+	if t < c.last {
+		t = c.last
 	}
+	c.last = t
+	c.lines += bytes.Count(data, []byte("\n"))
 	ev, err := json.Marshal([]any{json.Number(fmt.Sprintf("%.6f", t)), "o", text})
 	if err != nil {
 		c.err = err
@@ -109,6 +117,52 @@ func (c *Writer) event(at time.Time, data []byte) {
 	}
 	c.w.Write(append(ev, '\n'))
 	c.err = c.w.Flush()
+}
+
+// Human pace: what Type and Pause add to a recording's clock.
+const (
+	typeBefore = 400 * time.Millisecond // the prompt shows before typing starts
+	typeChar   = 45 * time.Millisecond  // per character typed
+	typeMax    = 3 * time.Second        // a long command is typed faster
+)
+
+// Type records text typed at the prompt at a person's pace: the prompt,
+// then the text a few characters at a time, then Enter. The recording's
+// clock moves on by the typing time; the real run does not wait.
+func (c *Writer) Type(at time.Time, prompt, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.event(at, []byte(prompt))
+	c.added += typeBefore
+	per := typeChar
+	runes := []rune(text)
+	if n := time.Duration(len(runes)); n > 0 && per*n > typeMax {
+		per = typeMax / n
+	}
+	// Three characters an event keep the file small; the eye sees typing.
+	for i := 0; i < len(runes); i += 3 {
+		j := min(i+3, len(runes))
+		c.added += per * time.Duration(j-i)
+		c.event(at, []byte(string(runes[i:j])))
+	}
+	c.added += typeChar * 4
+	c.event(at, []byte("\n"))
+}
+
+// Pause holds the screen still for d in the recording: time to read
+// what was just shown.
+func (c *Writer) Pause(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.added += d
+}
+
+// Lines is how many lines have been recorded, to size a pause by what a
+// step printed.
+func (c *Writer) Lines() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lines
 }
 
 // crlf turns bare newlines into CR LF.

@@ -42,3 +42,40 @@ func TestRecording(t *testing.T) {
 		t.Errorf("events\n%q\nwant\n%q", got, want)
 	}
 }
+
+// Type and Pause move the recording's clock, not the run's: a command
+// typed at a person's pace, then a pause, then output that came at once.
+func TestPacing(t *testing.T) {
+	var b bytes.Buffer
+	start := time.Unix(1700000000, 0)
+	w, _ := New(&b, 80, 24, "", start)
+	w.Type(start, "nsh# ", "spawn hostname")
+	w.Pause(2 * time.Second)
+	w.Output(start.Add(10*time.Millisecond), []byte("foo\n"))
+	w.Close()
+	var times []float64
+	var text strings.Builder
+	sc := bufio.NewScanner(&b)
+	sc.Scan()
+	for sc.Scan() {
+		var ev []any
+		json.Unmarshal(sc.Bytes(), &ev)
+		times = append(times, ev[0].(float64))
+		text.WriteString(ev[2].(string))
+	}
+	if text.String() != "nsh# spawn hostname\r\nfoo\r\n" {
+		t.Errorf("text %q", text.String())
+	}
+	if len(times) < 6 {
+		t.Fatalf("the command is typed in %d events: %v", len(times), times)
+	}
+	for i := 1; i < len(times); i++ {
+		if times[i] < times[i-1] {
+			t.Fatalf("out of order: %v", times)
+		}
+	}
+	// 0.4 s before typing, 14 characters at 45 ms, Enter, 2 s of pause.
+	if last := times[len(times)-1]; last < 2.9 || last > 3.5 {
+		t.Errorf("the output comes at %.2f s, want about 3.2 s: %v", last, times)
+	}
+}

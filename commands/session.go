@@ -209,19 +209,33 @@ func (s *Session) RunScript(name, src string) error {
 		}
 	}
 	defer func(again bool) { s.again = again }(s.again)
+	paced := s.paced()
 	for i, st := range stmts {
 		s.again = i < lastSpawn
 		if st.Prose != "" {
 			// A #: line is said, as echo says it (a lesson makes it a
 			// paragraph).
 			fmt.Fprintln(s.Out, strings.TrimSuffix(st.Prose, "\n"))
+			if paced {
+				s.pauseToRead(st.Prose)
+			}
 			continue
 		}
-		if s.Casting() && s.depth == 0 {
-			// A recording shows each command at its prompt, as typed.
-			fmt.Fprintf(s.Out, "%s%s\n", s.Prompt(), st.Text)
+		shown := paced && !HiddenInLessons(st.Words)
+		var before int
+		if shown {
+			// A recording shows each command at its prompt, typed;
+			// narration (note, echo) is said, as a page says it.
+			if !narration(st.Words) {
+				s.typeStatement(st.Text)
+			}
+			before = s.linesShown()
 		}
-		if err := s.Exec(st.Words); err != nil {
+		err := s.Exec(st.Words)
+		if shown {
+			s.pauseAfter(st.Words, s.linesShown()-before)
+		}
+		if err != nil {
 			var exit *ExitError
 			var se *ScriptError
 			if errors.As(err, &exit) || errors.As(err, &se) {

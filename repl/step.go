@@ -29,16 +29,36 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 		return false, fmt.Errorf("%s: %w", name, err)
 	}
 	s.Interactive = true
+	// run runs a statement: an error is shown and the demo goes on; only
+	// exit ends it.
+	run := func(st commands.Stmt) error {
+		err := s.Exec(st.Words)
+		var exit *commands.ExitError
+		if errors.As(err, &exit) {
+			return err
+		}
+		if err != nil {
+			fmt.Fprintf(s.Err, "error: %s:%d: %v\n", name, st.Line, err)
+		}
+		return nil
+	}
 	keys := newKeyReader(lr)
 	total, i := 0, -1
 	for _, st := range stmts {
-		if st.Prose == "" {
+		if st.Prose == "" && !commands.HiddenInLessons(st.Words) {
 			total++
 		}
 	}
 	for _, st := range stmts {
 		if st.Prose != "" {
 			fmt.Fprintln(s.Out, strings.TrimSuffix(st.Prose, "\n")) // said, not stepped
+			continue
+		}
+		if commands.HiddenInLessons(st.Words) {
+			// A check: run, not shown or stepped, as on the page.
+			if err := run(st); err != nil {
+				return true, err
+			}
 			continue
 		}
 		i++
@@ -60,12 +80,8 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 		case 's':
 			continue
 		}
-		if err := s.Exec(st.Words); err != nil {
-			var exit *commands.ExitError
-			if errors.As(err, &exit) {
-				return true, err
-			}
-			fmt.Fprintf(s.Err, "error: %s:%d: %v\n", name, st.Line, err)
+		if err := run(st); err != nil {
+			return true, err
 		}
 	}
 	return true, nil
