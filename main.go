@@ -241,11 +241,20 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 	}
 	defer s.Close()
 	endOnSignal(s, true)
+	// The lesson's file is started before the script runs: its directory
+	// is held from now on, wherever the script's scratch takes nsh, and
+	// the file takes its name only once the lesson is whole.
+	var dst *ownfile.File
 	if out != "" {
-		if err := ownfile.Check(out, ownfile.ReplaceOwn); err != nil {
+		if dst, err = ownfile.Create(out, 0o644, ownfile.ReplaceOwn); err != nil {
 			fmt.Fprintf(os.Stderr, "nsh --render: %v%s\n", err, replaceHint(err))
 			return 2
 		}
+		defer func() {
+			if dst != nil {
+				dst.Abort()
+			}
+		}()
 	}
 	var b bytes.Buffer
 	// Invisible on the page; how nsh knows a lesson it may write again.
@@ -263,7 +272,14 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 		os.Stdout.Write(b.Bytes())
 		return 0
 	}
-	if err := ownfile.WriteFile(out, b.Bytes(), 0o644, ownfile.ReplaceOwn); err != nil {
+	f := dst
+	dst = nil
+	if _, err := f.Write(b.Bytes()); err != nil {
+		f.Abort()
+		fmt.Fprintf(os.Stderr, "nsh: --render: write %s: %v (the old lesson, if any, is as it was)\n", out, err)
+		return 2
+	}
+	if err := f.Commit(); err != nil {
 		fmt.Fprintf(os.Stderr, "nsh: --render: %v%s (the old lesson, if any, is as it was)\n", err, replaceHint(err))
 		return 2
 	}

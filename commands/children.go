@@ -551,6 +551,8 @@ func (s *Session) Close() {
 		}
 	}
 	s.mu.Unlock()
+	// The scratch directory, once nothing runs in it.
+	s.endScratch()
 	// What the children left to nsh (it is their subreaper), then nsh's
 	// own cgroup changes, and the janitor.
 	isolate.EndOrphans()

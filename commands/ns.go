@@ -135,10 +135,8 @@ func runNS(s *Session, args []string) error {
 		for _, p := range s.pins {
 			doc.Pins = append(doc.Pins, pinJSON{Path: p.path, Type: p.ns, NS: p.ino, From: p.from})
 		}
-		for _, e := range theirs {
-			if e.Inode == 0 {
-				return fmt.Errorf("ns %s: cannot read %s: permission denied (another user's process: run nsh as root)", word, isolate.NSPath(t.pid, e.Link))
-			}
+		if err := unreadableNS(word, t.pid, theirs); err != nil {
+			return err
 		}
 		return s.emit(doc)
 	}
@@ -146,10 +144,8 @@ func runNS(s *Session, args []string) error {
 		return err
 	}
 	// As ls -l /proc/PID/ns fails on what it cannot read, so does ns.
-	for _, e := range theirs {
-		if e.Inode == 0 {
-			return fmt.Errorf("ns %s: cannot read %s: permission denied (another user's process: run nsh as root)", word, isolate.NSPath(t.pid, e.Link))
-		}
+	if err := unreadableNS(word, t.pid, theirs); err != nil {
+		return err
 	}
 	if len(args) == 0 && len(s.pins) > 0 {
 		fmt.Fprintln(s.Out, "\npinned by this session (they outlive nsh; ns unpin PATH removes one):")
@@ -282,4 +278,22 @@ func inodeText(ino uint64) string {
 		return "?"
 	}
 	return fmt.Sprint(ino)
+}
+
+// unreadableNS is the error for a namespace link nsh could not read, with
+// the privilege actually missing: a non-root nsh lacks root; a root nsh
+// lacks ptrace access to the process (PID 1 of a machine whose init is in
+// another user namespace, a container's sandbox, Yama or an LSM).
+func unreadableNS(word string, pid int, theirs []isolate.NSEntry) error {
+	for _, e := range theirs {
+		if e.Inode != 0 {
+			continue
+		}
+		why := "another user's process: run nsh as root"
+		if os.Geteuid() == 0 {
+			why = "nsh is root, but the kernel denies it ptrace access to that process (its user namespace is not nsh's, or Yama or an LSM forbids it): look at a process nsh may read, such as one of its children"
+		}
+		return fmt.Errorf("ns %s: cannot read %s: permission denied (%s)", word, isolate.NSPath(pid, e.Link), why)
+	}
+	return nil
 }

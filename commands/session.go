@@ -45,10 +45,13 @@ type Session struct {
 	// Unwritten says Close could not write a recording whole (the old
 	// file, if any, is as it was): nsh's run then fails.
 	Unwritten bool
-	children  []*child
-	nextID    int
-	fg        *isolate.Child // the foreground child, while one runs
-	pins      []pin
+	// scratch is the directory `scratch` made, nsh's working directory
+	// until Close removes it; scratchBack is where nsh was before.
+	scratch, scratchBack string
+	children             []*child
+	nextID               int
+	fg                   *isolate.Child // the foreground child, while one runs
+	pins                 []pin
 
 	recording *ownfile.File // record FILE: where successful commands go, named at record off
 	json      bool          // the running command prints JSON (--json)

@@ -3,17 +3,13 @@ package isolate
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
-
-	"nsh/isolate/cgroup"
 )
 
 // Overlay is a root made of layers, as an image becomes a container:
@@ -170,10 +166,10 @@ func newLayer(o *Overlay) (*Layer, error) {
 		}
 		parent = filepath.Dir(l.Upper)
 	}
-	dir, err := makeLayerDir(parent)
+	dir, err := MakeTrackedDir(parent, ".nsh-layer-", 0o700)
 	if err != nil {
 		l.Release()
-		return nil, err
+		return nil, fmt.Errorf("overlay: make the layer's directory in %s: %w", parent, err)
 	}
 	l.dir = dir
 	l.work, l.merged = filepath.Join(dir, "work"), filepath.Join(dir, "merged")
@@ -192,27 +188,6 @@ func newLayer(o *Overlay) (*Layer, error) {
 		return nil, fmt.Errorf("overlay: the upper layer %s is a mount point of its own, and overlayfs needs its work directory on the same filesystem: name a directory below it", l.Upper)
 	}
 	return l, nil
-}
-
-// makeLayerDir makes nsh's directory for a layer, 0700, in parent. Its
-// name is announced to the janitor before the mkdir, as a cgroup's is, so
-// no moment exists when a killed nsh would leave it behind.
-func makeLayerDir(parent string) (string, error) {
-	for try := 0; ; try++ {
-		dir := filepath.Join(parent, ".nsh-layer-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
-		if err := cgroup.TrackTree(dir); err != nil {
-			return "", err
-		}
-		err := os.Mkdir(dir, 0o700)
-		if err == nil {
-			return dir, nil
-		}
-		// Not made: the janitor must not remove what is there.
-		cgroup.UntrackTree(dir)
-		if !errors.Is(err, os.ErrExist) || try > 100 {
-			return "", fmt.Errorf("overlay: make the layer's directory in %s: %w", parent, err)
-		}
-	}
 }
 
 // claim marks a kept upper as used by a running child, or says which
@@ -279,28 +254,9 @@ func (l *Layer) Remove() error {
 		return nil
 	}
 	l.Release()
-	err := removeTree(l.dir)
+	err := RemoveTrackedDir(l.dir)
 	if err == nil {
-		cgroup.UntrackTree(l.dir)
 		l.dir = ""
 	}
 	return err
-}
-
-// removeTree is os.RemoveAll for a tree overlayfs wrote: its work
-// directory leaves a subdirectory of mode 000 that an unprivileged owner
-// must open up before removing it.
-func removeTree(dir string) error {
-	err := os.RemoveAll(dir)
-	if err == nil || !errors.Is(err, os.ErrPermission) {
-		return err
-	}
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		// An unreadable directory comes with err set: open it up.
-		if err != nil || d.IsDir() {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	return os.RemoveAll(dir)
 }

@@ -2,7 +2,7 @@
 # Children that keep running: nsenter, docker exec and a pinned namespace
 # The second half of the walkthrough's namespace part.
 # Run it as root:  nsh scripts/02-children.nsh   (nsh -x ... shows each syscall)
-# It pins on /tmp/nsh-02-uts and removes the pin before it ends.
+# Its pin lives in a scratch directory of the run's own, removed at the end.
 
 note "2. A child in new mnt, uts, ipc, pid and user namespaces, in the background (unshare -muipr --fork sh &)"
 unshare mnt uts ipc pid user
@@ -22,17 +22,20 @@ enter @box sh -c 'echo "inside: pid $$, uid $(id -u), hostname $(hostname)"'
 expect output matches "^inside: pid [0-9], uid 0, hostname foobar"
 
 note "4. A namespace outlives its last process when its file is bind-mounted (unshare --uts=FILE)"
-ns pin uts /tmp/nsh-02-uts @box
+#: The pin needs a file: scratch gives the lesson a directory of its own
+#: (nsh's working directory from now on, removed when the lesson ends).
+scratch
+ns pin uts uts-pin @box
 kill @box KILL
 wait @box
 #: The child is gone; the bind mount keeps its uts namespace alive.
 ps
 reset
 spawn grep nsfs /proc/self/mountinfo
-expect output contains /tmp/nsh-02-uts
-#: nsenter --uts=/tmp/nsh-02-uts hostname: a new child joins the pinned namespace.
-join uts /tmp/nsh-02-uts
+expect output contains /uts-pin
+#: nsenter --uts=uts-pin hostname: a new child joins the pinned namespace.
+join uts uts-pin
 spawn hostname
 expect output contains foobar
 join uts off
-ns unpin /tmp/nsh-02-uts
+ns unpin uts-pin

@@ -7,32 +7,34 @@
 note "10-12. ping needs a raw socket; the system's ping carries the file capability cap_net_raw"
 cap file get /usr/bin/ping
 #: cp /usr/bin/ping ./ping: a copy loses it (getcap ./ping prints nothing).
-spawn sh -c 'mkdir -p /tmp/nsh-04 && cp /usr/bin/ping /tmp/nsh-04/ping && chmod 0755 /tmp/nsh-04'
-
-cap file get /tmp/nsh-04/ping
+#: The copy goes in a scratch directory of the lesson's own, nsh's working
+#: directory from now on and removed when the lesson ends.
+scratch
+spawn cp /usr/bin/ping ping
+cap file get ping
 
 echo "In a net namespace of its own, uid 1000, with ICMP sockets allowed to every group, the copy works:"
 unshare net
 net up lo
 user 1000
 sysctl net.ipv4.ping_group_range "0 2147483647"
-spawn /tmp/nsh-04/ping -c1 -W1 127.0.0.1
+spawn ./ping -c1 -W1 127.0.0.1
 expect status 0
 expect output contains "1 received"
 
 note "13. sysctl net.ipv4.ping_group_range=\"1 0\" (an empty range): now it needs cap_net_raw"
 sysctl net.ipv4.ping_group_range "1 0"
-spawn /tmp/nsh-04/ping -c1 -W1 127.0.0.1
+spawn ./ping -c1 -W1 127.0.0.1
 expect status nonzero
 
 note "14. setcap CAP_NET_RAW+ep ./ping: it works again"
-cap file set /tmp/nsh-04/ping cap_net_raw+ep
-cap file get /tmp/nsh-04/ping
-spawn /tmp/nsh-04/ping -c1 -W1 127.0.0.1
+cap file set ./ping cap_net_raw+ep
+cap file get ./ping
+spawn ./ping -c1 -W1 127.0.0.1
 expect status 0
 echo "...unless net_raw is out of the bounding set (docker --cap-drop NET_RAW):"
 cap drop net_raw
-spawn /tmp/nsh-04/ping -c1 -W1 127.0.0.1
+spawn ./ping -c1 -W1 127.0.0.1
 expect status nonzero
 cap reset
 
@@ -50,4 +52,3 @@ note "17. docker run --privileged: every capability of the kernel"
 cap preset privileged
 spawn grep CapEff /proc/self/status
 reset
-spawn rm -rf /tmp/nsh-04

@@ -4,10 +4,12 @@
 # Needs busybox-static (apt-get install busybox-static). The veth's host end
 # lives while its child does, with addresses from 198.51.100.0/24 (TEST-NET-2, documentation).
 
-spawn sh -c 'mkdir -p /tmp/nsh-05-data && echo from-the-host > /tmp/nsh-05-data/hello'
-
 note "18a. A root filesystem of its own: pivot_root into a busybox tree"
-rootfs --busybox /tmp/nsh-05-root
+#: The lesson's files (the tree, some data) go in a scratch directory of its
+#: own, nsh's working directory from now on and removed when it ends.
+scratch
+spawn sh -c 'mkdir data && echo from-the-host > data/hello'
+rootfs --busybox root
 unshare pid uts
 hostname box
 #: After pivot_root the child's / is the busybox tree: the host's files are
@@ -24,8 +26,8 @@ expect status nonzero
 expect output matches "(?m)^brw.* 8, +0 .*/tmp/disk\n.*Operation not permitted"
 
 note "A read-only root, a read-only bind mount and a private tmpfs"
-rootfs /tmp/nsh-05-root ro
-mount bind /tmp/nsh-05-data /data ro
+rootfs root ro
+mount bind data /data ro
 mount tmpfs /scratch size=1m
 mount
 spawn sh -c 'cat /data/hello; touch /x; touch /data/y; touch /scratch/z && echo "/scratch is writable"'
@@ -42,4 +44,3 @@ expect status 0
 expect output contains "1 packets received"
 show
 reset
-spawn rm -rf /tmp/nsh-05-root /tmp/nsh-05-data

@@ -6,17 +6,20 @@
 # Run it as root:  nsh scripts/07-interop.nsh   (needs busybox-static)
 
 note "A plan leaves nsh as an OCI bundle (runc run --bundle would run it) ..."
-rootfs --busybox /tmp/nsh-07/root
+#: The bundle goes in a scratch directory of the lesson's own (nsh's working
+#: directory from now on, removed when the lesson ends).
+scratch
+rootfs --busybox root
 unshare uts pid ipc mnt
 hostname box
 cap preset docker
 rlimit nofile 256
 seccomp preset docker
-export oci /tmp/nsh-07/bundle sh -c 'hostname; ulimit -n; grep ^Seccomp: /proc/self/status'
+export oci bundle sh -c 'hostname; ulimit -n; grep ^Seccomp: /proc/self/status'
 
 note "... and comes back from one: runc spec's, a real container's, or this one"
 reset
-import oci /tmp/nsh-07/bundle
+import oci bundle
 show
 spawn
 expect status 0
@@ -36,4 +39,3 @@ kill @sleeper KILL
 wait @sleeper
 expect status 137
 reset
-spawn rm -rf /tmp/nsh-07

@@ -141,3 +141,27 @@ func TestOpenFileRefusesFIFOWithoutBlocking(t *testing.T) {
 		t.Fatal("OpenFile blocked on a FIFO")
 	}
 }
+
+// RemoveAll removes what a child left (a 000 directory, deep names)
+// and never what a link in the tree names.
+func TestRemoveAllNeverFollows(t *testing.T) {
+	host := secret(t)
+	tree := filepath.Join(t.TempDir(), "layer")
+	os.MkdirAll(filepath.Join(tree, "work", "work"), 0o755)
+	os.WriteFile(filepath.Join(tree, "work", "work", "f"), []byte("x"), 0o644)
+	os.Chmod(filepath.Join(tree, "work", "work"), 0)
+	os.Symlink(host, filepath.Join(tree, "to-host"))
+	os.Symlink(filepath.Join(host, "shadow"), filepath.Join(tree, "to-file"))
+	if err := RemoveAll(tree); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(tree); !os.IsNotExist(err) {
+		t.Fatalf("the tree is still there: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(host, "shadow")); err != nil || string(b) != "SECRET" {
+		t.Fatalf("the host's file: %q %v", b, err)
+	}
+	if err := RemoveAll(tree); err != nil {
+		t.Fatalf("a tree already gone: %v", err)
+	}
+}

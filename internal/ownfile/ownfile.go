@@ -17,8 +17,11 @@ const Mark = "written by nsh"
 // Written says whether the mark is in path's first two lines (the first
 // may be a #! line): a # comment, or, JSON having no comments, a "//"
 // member, which the parsers of the files nsh writes ignore.
-func Written(path string) bool {
-	f, err := openRegular(path, unix.O_NOFOLLOW)
+func Written(path string) bool { return writtenAt(unix.AT_FDCWD, path) }
+
+// writtenAt is Written for name in the directory dirfd.
+func writtenAt(dirfd int, name string) bool {
+	f, err := openRegularAt(dirfd, name, name, unix.O_NOFOLLOW)
 	if err != nil {
 		return false
 	}

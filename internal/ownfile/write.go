@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,36 +35,40 @@ const (
 )
 
 // Check says whether nsh may put a file at path, by what is there now.
-func Check(path string, r Replace) error {
-	st, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+func Check(path string, r Replace) error { return checkAt(unix.AT_FDCWD, path, path, r) }
+
+// checkAt is Check for name in the directory dirfd; shown names it.
+func checkAt(dirfd int, name, shown string, r Replace) error {
+	var st unix.Stat_t
+	err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return &os.PathError{Op: "lstat", Path: shown, Err: err}
 	}
 	switch {
 	case r == ReplaceNever:
-		return fmt.Errorf("%s %w", path, ErrExists)
-	case !st.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file (%s)", path, kind(st.Mode()))
-	case r == ReplaceAny || Written(path):
+		return fmt.Errorf("%s %w", shown, ErrExists)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("%s is not a regular file (%s)", shown, kind(st.Mode))
+	case r == ReplaceAny || writtenAt(dirfd, name):
 		return nil
 	}
-	return fmt.Errorf("%s %w", path, ErrNotOurs)
+	return fmt.Errorf("%s %w", shown, ErrNotOurs)
 }
 
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
+func kind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFLNK:
 		return "a symlink"
-	case m.IsDir():
+	case unix.S_IFDIR:
 		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
+	case unix.S_IFIFO:
 		return "a FIFO"
-	case m&fs.ModeDevice != 0:
+	case unix.S_IFCHR, unix.S_IFBLK:
 		return "a device"
-	case m&fs.ModeSocket != 0:
+	case unix.S_IFSOCK:
 		return "a socket"
 	}
 	return "not a plain file"
@@ -85,9 +88,6 @@ type File struct {
 
 // Create starts a file for path, after Check. The directory must exist.
 func Create(path string, perm os.FileMode, r Replace) (*File, error) {
-	if err := Check(path, r); err != nil {
-		return nil, err
-	}
 	dirName, name := filepath.Split(path)
 	if dirName == "" {
 		dirName = "."
@@ -102,6 +102,12 @@ func Create(path string, perm os.FileMode, r Replace) (*File, error) {
 			err = pe.Err
 		}
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	// Asked of the directory held open: the file goes there even if nsh's
+	// working directory changes meanwhile (scratch).
+	if err := checkAt(int(dir.Fd()), name, path, r); err != nil {
+		dir.Close()
+		return nil, err
 	}
 	w := &File{dir: dir, name: name, path: path, replace: r, perm: perm}
 	fd, err := unix.Openat(int(dir.Fd()), ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(perm))
@@ -148,11 +154,11 @@ func (w *File) Commit() error {
 	if err == nil {
 		err = w.f.Sync()
 	}
+	dfd := int(w.dir.Fd())
 	if err == nil {
 		// Asked again: the name may have changed hands meanwhile.
-		err = Check(w.path, w.replace)
+		err = checkAt(dfd, w.name, w.path, w.replace)
 	}
-	dfd := int(w.dir.Fd())
 	if err == nil && w.tmpName == "" {
 		w.tmpName = "." + w.name + ".nsh-" + strconv.Itoa(os.Getpid())
 		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(w.f.Fd())), dfd, w.tmpName, unix.AT_SYMLINK_FOLLOW)
@@ -238,7 +244,12 @@ func ReadFile(path string) ([]byte, error) {
 // openRegular opens path for reading, O_NONBLOCK (a FIFO would wait for
 // a writer), and only if it is a regular file.
 func openRegular(path string, flags int) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC|flags, 0)
+	return openRegularAt(unix.AT_FDCWD, path, path, flags)
+}
+
+// openRegularAt is openRegular for name in the directory dirfd.
+func openRegularAt(dirfd int, name, path string, flags int) (*os.File, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC|flags, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
