@@ -40,6 +40,8 @@ spawn sh -c 'echo "my pid: $$"; echo "processes in /proc:" $(ls /proc | grep "^[
 expect output matches "my pid: 1\nprocesses in /proc: 1( [0-9]+){0,3}\n"
 
 note "5. A time namespace shifts CLOCK_BOOTTIME (uptime) and CLOCK_MONOTONIC"
+#: cat /proc/uptime in the host's time namespace: seconds since boot.
+spawn cat /proc/uptime
 #: unshare -T --boottime 86400: the child's uptime is a day longer than the host's.
 unshare time
 timens boottime +1d

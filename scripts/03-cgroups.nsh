@@ -8,6 +8,12 @@
 note "5. cgroups are files: each hierarchy is a mounted cgroupfs (mount -t cgroup2 shows them)"
 cgroup ls
 
+note "6. ls /sys/fs/cgroup: the root of the hierarchies, and what is in it"
+#: On a cgroup v2 host: the root cgroup's interface files (cgroup.controllers,
+#: cgroup.procs, cpu.stat, ...) and child groups such as system.slice; on a
+#: v1 or hybrid host: one directory per hierarchy (cpu, memory, pids, unified).
+spawn ls /sys/fs/cgroup
+
 note "7. cgcreate: every child gets a cgroup of its own, nested under nsh's"
 spawn -d --name box sleep 30
 ps

@@ -12,6 +12,10 @@ cap file get /usr/bin/ping
 scratch
 spawn cp /usr/bin/ping ping
 cap file get ping
+#: Step 11's copy too: chmod 4755 makes it setuid root (the original changes
+#: the system's ping; the lesson changes only its own copy).
+spawn sh -c 'cp /usr/bin/ping ping-suid && chmod 4755 ping-suid && ls -l ping-suid'
+expect output matches "^-rwsr-xr-x"
 
 echo "In a net namespace of its own, uid 1000, with ICMP sockets allowed to every group, the copy works:"
 unshare net
@@ -26,6 +30,12 @@ note "13. sysctl net.ipv4.ping_group_range=\"1 0\" (an empty range): now it need
 sysctl net.ipv4.ping_group_range "1 0"
 spawn ./ping -c1 -W1 127.0.0.1
 expect status nonzero
+
+note "11. chmod 4755 ./ping-suid: setuid root, so any user can ping without a capability of their own"
+#: Still uid 1000, still the empty range: the setuid copy runs as root.
+spawn ./ping-suid -c1 -W1 127.0.0.1
+expect status 0
+expect output contains "1 received"
 
 note "14. setcap CAP_NET_RAW+ep ./ping: it works again"
 cap file set ./ping cap_net_raw+ep
@@ -48,7 +58,14 @@ cap preset docker
 spawn grep CapEff /proc/self/status
 expect output contains 00000000a80425fb
 
-note "17. docker run --privileged: every capability of the kernel"
+note "17. docker run --privileged: every capability nsh itself holds"
+#: All of the kernel's on a host whose root holds them all; where nsh's own
+#: bounding set lacks one, a child cannot get it either (nsh says which).
 cap preset privileged
 spawn grep CapEff /proc/self/status
+#: In a user namespace of its own a child holds every one of the kernel's,
+#: over what that namespace owns:
+unshare user
+spawn grep CapEff /proc/self/status
+expect output matches "CapEff:\t0*1f+\n"
 reset
