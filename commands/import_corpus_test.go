@@ -74,7 +74,9 @@ func TestScriptPlansRoundTrip(t *testing.T) {
 				if len(w) >= 4 && w[0] == "mount" && w[1] == "bind" {
 					// Its source is made by a spawn of the script.
 					next := s.Spec.Clone()
-					next.Mounts = append(next.Mounts, isolate.Mount{Type: "bind", Source: w[2], Target: w[3], ReadOnly: len(w) > 4 && w[4] == "ro"})
+					// Relative to nsh's directory, as the command takes it.
+					src, _ := filepath.Abs(w[2])
+					next.Mounts = append(next.Mounts, isolate.Mount{Type: "bind", Source: src, Target: w[3], ReadOnly: len(w) > 4 && w[4] == "ro"})
 					s.Spec = next
 					continue
 				}
