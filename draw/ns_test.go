@@ -1,0 +1,58 @@
+package draw
+
+import (
+	"strings"
+	"testing"
+)
+
+// The same namespace gets the same letter wherever it appears, "new"
+// only where it first does; nsh's own are "·" (text) and "nsh's" (SVG).
+func TestNSLetters(t *testing.T) {
+	nsh := map[string]uint64{"cgroup": 1, "ipc": 2, "mnt": 3, "net": 4, "pid": 5, "time": 6, "user": 7, "uts": 8}
+	child := func(changes map[string]uint64) map[string]uint64 {
+		m := map[string]uint64{}
+		for k, v := range nsh {
+			m[k] = v
+		}
+		for k, v := range changes {
+			m[k] = v
+		}
+		return m
+	}
+	p := &NSPicture{Procs: []NSProc{
+		{Label: "nsh", Inodes: nsh},
+		{Label: "@1", Inodes: child(map[string]uint64{"uts": 100, "pid": 101})},
+		{Label: "@2", Inodes: child(map[string]uint64{"uts": 100, "pid": 102, "net": 0})},
+	}}
+	var b strings.Builder
+	if err := p.Text(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	for _, want := range []string{
+		"│ @1      │ ·      │ ·      │ ·      │ ·      │ A new  │ ·      │ ·      │ A new  │",
+		"│ @2      │ ·      │ ·      │ ·      │ ?      │ B new  │ ·      │ ·      │ A      │",
+		"uts A = uts:[100]: @1, @2",
+		"pid B = pid:[102]: @2",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the text lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "\033[") {
+		t.Errorf("colour without a terminal:\n%q", text)
+	}
+	b.Reset()
+	p.Text(&b, true)
+	if !strings.Contains(b.String(), "\033[48;5;153m\033[30m A new") {
+		t.Errorf("no colour for A:\n%q", b.String())
+	}
+	b.Reset()
+	p.Title = `a <title> & "quotes"`
+	if err := p.SVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "a &lt;title&gt; &amp; &quot;quotes&quot;") {
+		t.Errorf("the title is not escaped:\n%s", b.String())
+	}
+}

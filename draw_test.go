@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/xml"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDrawNS draws the live state as people see it: the SVG parsed (no
+// script, nothing external; the processes, the eight types, the child's
+// uts and pid marked new), the same file rendered by Debian's Chromium
+// into a screenshot that is not blank, and the text version in a real
+// terminal, in colour.
+func TestDrawNS(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("draws a child in new namespaces")
+	}
+	bin, dir := installNSH(t)
+	svg := filepath.Join(dir, "ns.svg")
+	out, err := exec.Command(bin, "-c", "unshare uts pid; spawn -d sleep 30; draw ns @1 -o "+svg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("draw ns: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	rectsByRow := 0
+	d := xml.NewDecoder(strings.NewReader(string(b)))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			break
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			switch el.Name.Local {
+			case "script", "image", "foreignObject", "style":
+				t.Errorf("the SVG has a <%s>: a picture stands alone", el.Name.Local)
+			case "rect":
+				rectsByRow++
+			}
+			for _, a := range el.Attr {
+				if strings.Contains(a.Value, "http") && a.Name.Local != "xmlns" || a.Name.Local == "href" {
+					t.Errorf("the SVG refers outside itself: %s=%q", a.Name.Local, a.Value)
+				}
+			}
+		case xml.CharData:
+			if s := strings.TrimSpace(string(el)); s != "" {
+				texts = append(texts, s)
+			}
+		}
+	}
+	all := strings.Join(texts, "|")
+	for _, want := range append([]string{"nsh (pid", "@1 pid"}, "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts") {
+		if !strings.Contains(all, want) {
+			t.Errorf("the SVG lacks %q: %s", want, all)
+		}
+	}
+	// Two rows of eight cells (and the background): the child's uts and
+	// pid are new, the other six nsh's.
+	if rectsByRow != 17 || strings.Count(all, "A new") != 2 || strings.Count(all, "nsh's") != 6+8 {
+		t.Errorf("%d rects; cells %s", rectsByRow, all)
+	}
+
+	if chromium, err := exec.LookPath("chromium"); err == nil {
+		shot := filepath.Join(dir, "ns.png")
+		c := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--disable-component-update", "--no-first-run", "--user-data-dir="+filepath.Join(dir, "chromium"),
+			"--screenshot="+shot, "--window-size=1000,400", "file://"+svg)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("chromium: %v\n%s", err, out)
+		}
+		f, err := os.Open(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Not blank: a good share of the pixels are not white, and some
+		// are the new namespaces' colour (blue).
+		r := img.Bounds()
+		inked, blue := 0, 0
+		for y := r.Min.Y; y < r.Max.Y; y += 2 {
+			for x := r.Min.X; x < r.Max.X; x += 2 {
+				cr, cg, cb, _ := img.At(x, y).RGBA()
+				if cr < 0xf000 || cg < 0xf000 || cb < 0xf000 {
+					inked++
+				}
+				if cb > 0xf000 && cr < 0xd000 && cg > 0xc000 && cg < 0xe800 {
+					blue++
+				}
+			}
+		}
+		if total := (r.Dx() / 2) * (r.Dy() / 2); inked < total/20 || blue < 200 {
+			t.Errorf("Chromium's screenshot looks blank: %d of %d pixels inked, %d blue", inked, total, blue)
+		}
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("chromium is missing: dev/deps.sh installs it")
+	}
+
+	// On a terminal: the text version, in colour.
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed")
+	}
+	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	x.start(bin, filepath.Join(dir, "state"))
+	x.keys("unshare uts pid; spawn -d sleep 30; draw ns", "Enter")
+	x.waitFor(`│ @1 pid \d+ +│ · +│ · +│ · +│ · +│ A new +│ · +│ · +│ A new +│`)
+	if esc := x.cmd("capture-pane", "-e", "-p", "-t", "nsh"); !strings.Contains(esc, "\x1b[") || !strings.Contains(esc, "A new") {
+		t.Errorf("no colour on the terminal:\n%q", esc)
+	}
+	x.keys("exit", "Enter")
+}
