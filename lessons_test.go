@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,13 @@ func TestLessonsCheckedIn(t *testing.T) {
 		md, err := os.ReadFile(filepath.Join("docs/lessons", name+".md"))
 		if err != nil || !strings.Contains(string(md), "\n# ") || !strings.Contains(string(md), "```console\n") {
 			t.Errorf("%s has no rendered lesson in docs/lessons (dev/lessons.sh): %v", s, err)
+		}
+		// Every picture the page shows is there, beside it, and nsh's.
+		for _, m := range regexp.MustCompile(`!\[[^\]]*\]\(([^)]+\.svg)\)`).FindAllStringSubmatch(string(md), -1) {
+			svg, err := os.ReadFile(filepath.Join("docs/lessons", m[1]))
+			if err != nil || !strings.Contains(string(svg), "<svg ") {
+				t.Errorf("%s shows %s, which is not an SVG beside it (dev/lessons.sh): %v", name, m[1], err)
+			}
 		}
 		if !strings.Contains(string(index), "("+name+".md)") || !strings.Contains(string(index), "("+name+".cast)") {
 			t.Errorf("docs/lessons/README.md does not list %s's lesson and recording", name)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -256,11 +257,31 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 			}
 		}()
 	}
+	// Pictures (draw) go beside the page as NAME-1.svg, NAME-2.svg, ...,
+	// named from where the page goes before the script moves nsh.
+	var picture func([]byte) (string, error)
+	if out != "" {
+		dir, err := filepath.Abs(filepath.Dir(out))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nsh --render: %v\n", err)
+			return 2
+		}
+		base, n := strings.TrimSuffix(filepath.Base(out), ".md"), 0
+		picture = func(svg []byte) (string, error) {
+			n++
+			name := fmt.Sprintf("%s-%d.svg", base, n)
+			body := append([]byte(fmt.Sprintf("<!-- %s (nsh --render md %s) -->\n", ownfile.Mark, rest[0])), svg...)
+			if err := ownfile.WriteFile(filepath.Join(dir, name), body, 0o644, ownfile.ReplaceOwn); err != nil {
+				return "", err
+			}
+			return name, nil
+		}
+	}
 	var b bytes.Buffer
 	// Invisible on the page; how nsh knows a lesson it may write again.
 	fmt.Fprintf(&b, "<!-- %s (nsh --render md %s) -->\n", ownfile.Mark, rest[0])
 	doc := lesson.New(&b)
-	err = s.Render(rest[0], string(src), doc, commands.RenderOptions{Explain: s.Explain, WithTools: withTools, Version: version})
+	err = s.Render(rest[0], string(src), doc, commands.RenderOptions{Explain: s.Explain, WithTools: withTools, Version: version, Picture: picture})
 	if err != nil {
 		var exit *commands.ExitError
 		if !errors.As(err, &exit) || exit.Code != 0 {

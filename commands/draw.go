@@ -22,7 +22,8 @@ func init() {
 			"terminal), another gets a letter and a colour, the same letter wherever the same namespace\n" +
 			"appears, so what a child shares with nsh, and with its siblings, is seen at a glance. On the\n" +
 			"terminal it is text (colour when the terminal has it); -o FILE.svg writes an SVG that opens in\n" +
-			"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f).",
+			"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f). In a lesson\n" +
+			"(nsh --render md), the page shows the picture, written beside it; a recording shows the text.",
 		Run: runDraw,
 		Complete: func(s *Session, args []string, partial string) []string {
 			if len(args) == 0 {
@@ -63,6 +64,19 @@ func runDraw(s *Session, args []string) error {
 	pic, err := s.nsPicture(words)
 	if err != nil {
 		return fmt.Errorf("draw ns: %w", err)
+	}
+	if out == "" && s.picture != nil {
+		// A lesson being rendered: the picture goes beside the page.
+		var b bytes.Buffer
+		if err := pic.SVG(&b); err != nil {
+			return fmt.Errorf("draw ns: %w", err)
+		}
+		link, err := s.picture(b.Bytes())
+		if err != nil {
+			return fmt.Errorf("draw ns: %w", err)
+		}
+		s.drawn = &drawnPicture{alt: pic.Alt(), link: link}
+		return nil
 	}
 	if out == "" {
 		return pic.Text(s.Out, colorOK(s))
@@ -126,3 +140,6 @@ func colorOK(s *Session) bool {
 	f, ok := s.Out.(*os.File)
 	return ok && isolate.IsTerminal(f) && os.Getenv("NO_COLOR") == "" && !strings.HasPrefix(os.Getenv("TERM"), "dumb")
 }
+
+// drawnPicture is a picture a lesson's page shows.
+type drawnPicture struct{ alt, link string }

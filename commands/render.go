@@ -21,6 +21,9 @@ type RenderOptions struct {
 	Explain   bool   // each command's kernel-facing steps (explain on)
 	WithTools bool   // after each spawn, the same with unshare, nsenter, setpriv
 	Version   string // nsh's, for the header
+	// Picture keeps a picture a draw line made (an SVG) beside the page
+	// and returns the link to it; nil: a draw line shows its text.
+	Picture func(svg []byte) (link string, err error)
 }
 
 // Render runs a script in this session and writes it as a Markdown
@@ -47,7 +50,9 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 		}
 		prompt := s.Prompt()
 		s.lastSpawn, s.lastEnter = nil, nil
+		s.picture, s.drawn = opt.Picture, nil
 		err := s.Exec(st.Words)
+		s.picture = nil
 		out := s.takeOutput()
 		var exit *ExitError
 		if errors.As(err, &exit) {
@@ -68,6 +73,14 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 			doc.Prose("\n")
 		case "expect":
 			// Checked; a lesson shows what happened, not the checks.
+		case "draw":
+			if d := s.drawn; d != nil {
+				// The page shows the picture; a recording, its text.
+				doc.Command(prompt, st.Text, out)
+				doc.Picture(d.alt, d.link)
+				break
+			}
+			doc.Command(prompt, st.Text, out)
 		default:
 			if s.status != 0 {
 				// As the REPL says it: a lesson shows a failing child's status.

@@ -45,6 +45,10 @@ type Session struct {
 	// Unwritten says Close could not write a recording whole (the old
 	// file, if any, is as it was): nsh's run then fails.
 	Unwritten bool
+	// picture, while a lesson renders a statement, keeps a picture a
+	// draw line made beside the page; drawn is the one it kept.
+	picture func(svg []byte) (string, error)
+	drawn   *drawnPicture
 	// scratch is the directory `scratch` made, nsh's working directory
 	// until Close removes it; scratchBack is where nsh was before.
 	scratch, scratchBack string

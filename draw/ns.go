@@ -169,6 +169,32 @@ func (p *NSPicture) legend(cells [][]cell) []string {
 	return out
 }
 
+// Alt says in words what the picture shows, for who cannot see it.
+func (p *NSPicture) Alt() string {
+	cells := p.cells()
+	var parts []string
+	for i, pr := range p.Procs {
+		if i == 0 {
+			continue
+		}
+		var own []string
+		for j, t := range NSTypes {
+			if c := cells[i][j]; c.index > 0 {
+				own = append(own, t+" "+c.letter)
+			}
+		}
+		if len(own) == 0 {
+			parts = append(parts, pr.Label+" shares every namespace with "+p.refName())
+		} else {
+			parts = append(parts, pr.Label+" has "+strings.Join(own, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return "the namespaces of " + p.refName()
+	}
+	return "Namespaces against " + p.refName() + "'s: " + strings.Join(parts, "; ")
+}
+
 // Fills for SVG cells: the reference's namespaces grey, the others in
 // the same order as the terminal's colours.
 var fills = []string{"#bcdcff", "#ffc4c4", "#c4f5d0", "#ffe2b8", "#e0c8ff", "#c8f4ff"}

@@ -62,6 +62,13 @@ func (d *Doc) Command(prompt, typed string, output []byte) {
 	}
 }
 
+// Picture ends the console block and shows a picture (an SVG beside the
+// page) under it, with alt as its text for who cannot see it.
+func (d *Doc) Picture(alt, link string) {
+	d.flush()
+	d.printf("![%s](%s)\n\n", strings.ReplaceAll(alt, "]", ")"), link)
+}
+
 // Aside ends the console block and sets text apart under it, in a
 // block of its own: label says what it is, lang how to colour it.
 func (d *Doc) Aside(label, lang, text string) {

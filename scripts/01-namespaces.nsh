@@ -19,7 +19,10 @@ spawn -d --name kid sleep inf
 ns @kid
 expect ns @kid differs mnt uts ipc pid user
 expect ns @kid shares cgroup net
-#: Five differ from nsh's; cgroup, net and time are still nsh's.
+#: Five differ from nsh's; cgroup, net and time are still nsh's. The same,
+#: drawn: grey where the child shares nsh's namespace, a colour where it has
+#: one of its own.
+draw ns
 kill @kid KILL
 wait @kid
 #: Inside, the child is PID 1 of its pid namespace, and root through a user
