@@ -50,7 +50,7 @@ func untouchable(pid int) string {
 	case strings.HasPrefix(comm, "nsh:"):
 		return "a helper of nsh's (" + comm + ")"
 	case ppid == os.Getpid():
-		return "a helper of this nsh's (" + comm + ")"
+		return "nsh's own child, not one of the session's (" + comm + "): a helper of nsh's, or what a child left that nsh reaps; end it through the child that made it"
 	}
 	return ""
 }

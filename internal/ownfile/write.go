@@ -160,10 +160,17 @@ func (w *File) Commit() error {
 		err = checkAt(dfd, w.name, w.path, w.replace)
 	}
 	if err == nil && w.tmpName == "" {
-		w.tmpName = "." + w.name + ".nsh-" + strconv.Itoa(os.Getpid())
-		err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(w.f.Fd())), dfd, w.tmpName, unix.AT_SYMLINK_FOLLOW)
-		if err != nil {
-			w.tmpName = ""
+		// A name of its own for a moment, so that the rename below
+		// replaces what is at the name in one step.
+		for i := 0; ; i++ {
+			tmp := "." + w.name + ".nsh-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(i)
+			err = unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(w.f.Fd())), dfd, tmp, unix.AT_SYMLINK_FOLLOW)
+			if err == nil {
+				w.tmpName = tmp
+			}
+			if err != unix.EEXIST || i > 100 {
+				break
+			}
 		}
 	}
 	if err == nil {
