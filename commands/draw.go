@@ -3,31 +3,35 @@ package commands
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"nsh/draw"
 	"nsh/internal/ownfile"
 	"nsh/isolate"
+	"nsh/isolate/capability"
 )
 
 func init() {
 	register(&Command{
 		Name: "draw", Group: "teaching",
-		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]"},
-		Summary: "a picture of the live state: which namespaces each process shares with nsh",
+		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]"},
+		Summary: "a picture of the live state: which namespaces each process shares with nsh, a process's capability sets",
 		Example: "unshare uts pid; spawn -d sleep 30; draw ns; draw ns @1 -o ns.svg",
 		Help: "draw ns reads /proc/PID/ns of nsh and its running children (or the processes named) and\n" +
 			"draws them against the eight namespace types: the same namespace as nsh's is grey (· on the\n" +
 			"terminal), another gets a letter and a colour, the same letter wherever the same namespace\n" +
 			"appears, so what a child shares with nsh, and with its siblings, is seen at a glance. On the\n" +
 			"terminal it is text (colour when the terminal has it); -o FILE.svg writes an SVG that opens in\n" +
-			"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f). In a lesson\n" +
+			"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f). draw caps draws\n" +
+			"a process's five capability sets (nsh's own without one) as a grid of every capability of the\n" +
+			"kernel, marking those dropped from its bounding set, which nsh's still holds. In a lesson\n" +
 			"(nsh --render md), the page shows the picture, written beside it; a recording shows the text.",
 		Run: runDraw,
 		Complete: func(s *Session, args []string, partial string) []string {
 			if len(args) == 0 {
-				return []string{"ns"}
+				return []string{"ns", "caps"}
 			}
 			if len(args) > 0 && args[len(args)-1] == "-o" {
 				return completeFiles(nil, partial)
@@ -37,18 +41,26 @@ func init() {
 	})
 }
 
+// picture is what draw draws: text for a terminal, an SVG, and words.
+type picture interface {
+	Text(w io.Writer, color bool) error
+	SVG(w io.Writer) error
+	Alt() string
+}
+
 func runDraw(s *Session, args []string) error {
 	c, _ := Lookup("draw")
-	if len(args) == 0 || args[0] != "ns" {
-		return usageError(c, "draw takes ns: draw ns [@ID|PID|self ...] [-o FILE.svg]")
+	if len(args) == 0 || (args[0] != "ns" && args[0] != "caps") {
+		return usageError(c, "draw takes ns or caps: draw ns [@ID|PID|self ...] [-o FILE.svg]")
 	}
+	what := args[0]
 	args, force := takeFlagF(args[1:])
 	var out string
 	var words []string
 	for i := 0; i < len(args); i++ {
 		if args[i] == "-o" {
 			if i+1 >= len(args) || out != "" {
-				return usageError(c, "-o takes one file: draw ns ... -o FILE.svg")
+				return usageError(c, "-o takes one file: draw "+what+" ... -o FILE.svg")
 			}
 			out = args[i+1]
 			i++
@@ -61,19 +73,29 @@ func runDraw(s *Session, args []string) error {
 			return err
 		}
 	}
-	pic, err := s.nsPicture(words)
+	var pic picture
+	var err error
+	switch what {
+	case "ns":
+		pic, err = s.nsPicture(words)
+	case "caps":
+		if len(words) > 1 {
+			return usageError(c, "draw caps draws one process")
+		}
+		pic, err = s.capsPicture(words)
+	}
 	if err != nil {
-		return fmt.Errorf("draw ns: %w", err)
+		return fmt.Errorf("draw %s: %w", what, err)
 	}
 	if out == "" && s.picture != nil {
 		// A lesson being rendered: the picture goes beside the page.
 		var b bytes.Buffer
 		if err := pic.SVG(&b); err != nil {
-			return fmt.Errorf("draw ns: %w", err)
+			return fmt.Errorf("draw %s: %w", what, err)
 		}
 		link, err := s.picture(b.Bytes())
 		if err != nil {
-			return fmt.Errorf("draw ns: %w", err)
+			return fmt.Errorf("draw %s: %w", what, err)
 		}
 		s.drawn = &drawnPicture{alt: pic.Alt(), link: link}
 		return nil
@@ -83,15 +105,56 @@ func runDraw(s *Session, args []string) error {
 	}
 	var b bytes.Buffer
 	// The mark, for writing it again; browsers skip a comment.
-	fmt.Fprintf(&b, "<!-- %s (draw ns) -->\n", ownfile.Mark)
+	fmt.Fprintf(&b, "<!-- %s (draw %s) -->\n", ownfile.Mark, what)
 	if err := pic.SVG(&b); err != nil {
-		return fmt.Errorf("draw ns: %w", err)
+		return fmt.Errorf("draw %s: %w", what, err)
 	}
 	if err := writeOwnFile("draw", out, b.Bytes(), 0o644, force); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.Out, "wrote %s (open it in a browser)\n", out)
 	return nil
+}
+
+// capsPicture reads the five sets of the process named (nsh's own
+// without one) and nsh's, to tell what it dropped.
+func (s *Session) capsPicture(words []string) (*draw.CapsPicture, error) {
+	mine, err := isolate.ReadCreds(os.Getpid(), false)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for c := 0; c <= capability.Last(); c++ {
+		names = append(names, capability.Name(c))
+	}
+	pic := &draw.CapsPicture{Title: "Capabilities: the five sets", Names: names, Ref: credSets(mine)}
+	if len(words) == 0 || words[0] == "self" {
+		pic.Label, pic.Sets = fmt.Sprintf("nsh (pid %d), uid %d", os.Getpid(), mine.UID), pic.Ref
+		return pic, nil
+	}
+	t, err := s.lookupProc(words[0])
+	if err != nil {
+		return nil, err
+	}
+	defer t.release()
+	theirs, err := isolate.ReadCreds(t.pid, false)
+	if err != nil {
+		return nil, err
+	}
+	// Read through a pid: it was the process held only if it still runs.
+	if !t.p.Alive() {
+		return nil, fmt.Errorf("%s has exited", t.ref())
+	}
+	label := t.ref()
+	if t.child != nil {
+		label += fmt.Sprintf(" pid %d", t.pid)
+	}
+	pic.Label, pic.Sets = fmt.Sprintf("%s, uid %d", label, theirs.UID), credSets(theirs)
+	return pic, nil
+}
+
+func credSets(c *isolate.Creds) draw.CapSets {
+	return draw.CapSets{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}
 }
 
 // nsPicture reads the namespaces of nsh and of the processes named (or

@@ -56,3 +56,31 @@ func TestNSLetters(t *testing.T) {
 		t.Errorf("the title is not escaped:\n%s", b.String())
 	}
 }
+
+// The five sets as a grid: a dropped capability is one nsh's bounding set
+// holds and the process's does not.
+func TestCapsGrid(t *testing.T) {
+	p := &CapsPicture{Label: "@1", Names: []string{"cap_chown", "cap_kill", "cap_net_raw"},
+		Sets: CapSets{Bounding: 0b011, Permitted: 0b001, Effective: 0b001, Ambient: 0b001},
+		Ref:  CapSets{Bounding: 0b111, Permitted: 0b111, Effective: 0b111}}
+	var b strings.Builder
+	p.Text(&b, false)
+	for _, want := range []string{
+		"cap_chown     ●           ●           ●           ·           ●\n",
+		"cap_kill      ●           ·           ·           ·           ·\n",
+		"cap_net_raw   ·           ·           ·           ·           ·          dropped\n",
+		"(of 3)        2           1           1           0           1\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the grid lacks %q:\n%s", want, b.String())
+		}
+	}
+	if alt := p.Alt(); alt != "Capability sets of @1, of 3 capabilities: bounding 2, permitted 1, effective 1, inheritable 0, ambient 1; 1 dropped" {
+		t.Errorf("alt %q", alt)
+	}
+	b.Reset()
+	p.SVG(&b)
+	if strings.Count(b.String(), "<title>") != 5 || !strings.Contains(b.String(), ">dropped</text>") {
+		t.Errorf("the SVG:\n%s", b.String())
+	}
+}

@@ -57,6 +57,13 @@ reset
 cap preset docker
 spawn grep CapEff /proc/self/status
 expect output contains 00000000a80425fb
+#: Drawn: a child with Docker's set keeps 14 capabilities in every set but
+#: inheritable and ambient, and has lost the rest from its bounding set for
+#: good.
+spawn -d --name docker-like sleep 30
+draw caps @docker-like
+kill @docker-like KILL
+wait @docker-like
 
 note "17. docker run --privileged: every capability nsh itself holds"
 #: All of the kernel's on a host whose root holds them all; where nsh's own
