@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/xml"
 	"image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +35,11 @@ func TestDrawNS(t *testing.T) {
 	d := xml.NewDecoder(strings.NewReader(string(b)))
 	for {
 		tok, err := d.Token()
-		if err != nil {
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			t.Fatalf("the SVG is not well-formed XML: %v", err)
 		}
 		switch el := tok.(type) {
 		case xml.StartElement:
@@ -85,6 +89,19 @@ func TestDrawNS(t *testing.T) {
 		t.Errorf("the caps SVG does not parse: %v", err)
 	}
 	screenshotNotBlank(t, caps, filepath.Join(dir, "chromium"))
+
+	// draw cgroup: the path and the bars.
+	cg := filepath.Join(dir, "cgroup.svg")
+	if out, err := exec.Command(bin, "-c", "cgroup set pids.max 20; cgroup set cpu.max 0.5; spawn -d sh -c \"while :; do :; done\"; spawn sleep 0.3; draw cgroup @1 -o "+cg).CombinedOutput(); err != nil {
+		t.Fatalf("draw cgroup: %v\n%s", err, out)
+	}
+	b, _ = os.ReadFile(cg)
+	for _, want := range []string{">memory</text>", ">pids</text>", ">cpu</text>", "1 of 20</text>", "nsh-"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the cgroup SVG lacks %s", want)
+		}
+	}
+	screenshotNotBlank(t, cg, filepath.Join(dir, "chromium"))
 
 	// On a terminal: the text version, in colour.
 	if _, err := exec.LookPath("tmux"); err != nil {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,8 +31,11 @@ func TestLessonsCheckedIn(t *testing.T) {
 		// Every picture the page shows is there, beside it, and nsh's.
 		for _, m := range regexp.MustCompile(`!\[[^\]]*\]\(([^)]+\.svg)\)`).FindAllStringSubmatch(string(md), -1) {
 			svg, err := os.ReadFile(filepath.Join("docs/lessons", m[1]))
+			if err == nil {
+				err = wellFormed(svg)
+			}
 			if err != nil || !strings.Contains(string(svg), "<svg ") {
-				t.Errorf("%s shows %s, which is not an SVG beside it (dev/lessons.sh): %v", name, m[1], err)
+				t.Errorf("%s shows %s, which is not a well-formed SVG beside it (dev/lessons.sh): %v", name, m[1], err)
 			}
 		}
 		if !strings.Contains(string(index), "("+name+".md)") || !strings.Contains(string(index), "("+name+".cast)") {
@@ -85,5 +91,18 @@ func checkCast(t *testing.T, path string) {
 	}
 	if strings.Contains(text.String(), "# expect ") {
 		t.Errorf("%s shows an expect line: a recording runs its checks without showing them", path)
+	}
+}
+
+// wellFormed says whether b is well-formed XML, as a browser asks before
+// it draws an SVG (a "--" in a comment is enough for it to refuse).
+func wellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
 	}
 }

@@ -270,7 +270,9 @@ func renderLesson(s *commands.Session, format, out string, withTools bool, castF
 		picture = func(svg []byte) (string, error) {
 			n++
 			name := fmt.Sprintf("%s-%d.svg", base, n)
-			body := append([]byte(fmt.Sprintf("<!-- %s (nsh --render md %s) -->\n", ownfile.Mark, rest[0])), svg...)
+			// An XML comment may not hold "--".
+			from := strings.ReplaceAll(rest[0], "--", "-")
+			body := append([]byte(fmt.Sprintf("<!-- %s (draw, in the lesson rendered from %s) -->\n", ownfile.Mark, from)), svg...)
 			if err := ownfile.WriteFile(filepath.Join(dir, name), body, 0o644, ownfile.ReplaceOwn); err != nil {
 				return "", err
 			}

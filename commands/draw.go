@@ -6,17 +6,19 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"nsh/draw"
 	"nsh/internal/ownfile"
 	"nsh/isolate"
 	"nsh/isolate/capability"
+	"nsh/isolate/cgroup"
 )
 
 func init() {
 	register(&Command{
 		Name: "draw", Group: "teaching",
-		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]"},
+		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw cgroup @ID|PID [-o FILE.svg]"},
 		Summary: "a picture of the live state: which namespaces each process shares with nsh, a process's capability sets",
 		Example: "unshare uts pid; spawn -d sleep 30; draw ns; draw ns @1 -o ns.svg",
 		Help: "draw ns reads /proc/PID/ns of nsh and its running children (or the processes named) and\n" +
@@ -26,12 +28,14 @@ func init() {
 			"terminal it is text (colour when the terminal has it); -o FILE.svg writes an SVG that opens in\n" +
 			"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f). draw caps draws\n" +
 			"a process's five capability sets (nsh's own without one) as a grid of every capability of the\n" +
-			"kernel, marking those dropped from its bounding set, which nsh's still holds. In a lesson\n" +
+			"kernel, marking those dropped from its bounding set, which nsh's still holds. draw cgroup\n" +
+			"draws where a process's cgroup is in each hierarchy, from the root down, and its memory, pids\n" +
+			"and CPU against its limits as bars, with the file each limit is in. In a lesson\n" +
 			"(nsh --render md), the page shows the picture, written beside it; a recording shows the text.",
 		Run: runDraw,
 		Complete: func(s *Session, args []string, partial string) []string {
 			if len(args) == 0 {
-				return []string{"ns", "caps"}
+				return []string{"ns", "caps", "cgroup"}
 			}
 			if len(args) > 0 && args[len(args)-1] == "-o" {
 				return completeFiles(nil, partial)
@@ -50,8 +54,8 @@ type picture interface {
 
 func runDraw(s *Session, args []string) error {
 	c, _ := Lookup("draw")
-	if len(args) == 0 || (args[0] != "ns" && args[0] != "caps") {
-		return usageError(c, "draw takes ns or caps: draw ns [@ID|PID|self ...] [-o FILE.svg]")
+	if len(args) == 0 || (args[0] != "ns" && args[0] != "caps" && args[0] != "cgroup") {
+		return usageError(c, "draw takes ns, caps or cgroup: draw ns [@ID|PID|self ...] [-o FILE.svg]")
 	}
 	what := args[0]
 	args, force := takeFlagF(args[1:])
@@ -83,6 +87,11 @@ func runDraw(s *Session, args []string) error {
 			return usageError(c, "draw caps draws one process")
 		}
 		pic, err = s.capsPicture(words)
+	case "cgroup":
+		if len(words) != 1 {
+			return usageError(c, "draw cgroup draws one process: @ID or a PID")
+		}
+		pic, err = s.cgroupPicture(words[0])
 	}
 	if err != nil {
 		return fmt.Errorf("draw %s: %w", what, err)
@@ -151,6 +160,69 @@ func (s *Session) capsPicture(words []string) (*draw.CapsPicture, error) {
 	}
 	pic.Label, pic.Sets = fmt.Sprintf("%s, uid %d", label, theirs.UID), credSets(theirs)
 	return pic, nil
+}
+
+// cgroupPicture reads where a process's cgroup is and its usage against
+// its limits, naming the file each limit is in here (v1 or cgroup2).
+func (s *Session) cgroupPicture(word string) (*draw.CgroupPicture, error) {
+	t, g, err := s.procGroup("cgroup", word)
+	if err != nil {
+		return nil, err
+	}
+	defer t.release()
+	h, err := cgroup.Detect()
+	if err != nil {
+		return nil, err
+	}
+	// CPU as a rate: two readings a moment apart.
+	first, at := g.Usage(), time.Now()
+	time.Sleep(200 * time.Millisecond)
+	u := g.Usage()
+	rate := -1.0
+	if first.CPUUsec >= 0 && u.CPUUsec >= first.CPUUsec {
+		rate = float64(u.CPUUsec-first.CPUUsec) / float64(time.Since(at).Microseconds())
+	}
+	label := t.ref()
+	if t.child != nil {
+		label += fmt.Sprintf(" pid %d", t.pid)
+	}
+	pic := &draw.CgroupPicture{Title: "cgroup: where it is, and what it uses of its limits", Label: label}
+	for _, pl := range g.Places() {
+		pic.Places = append(pic.Places, draw.CgroupPlace{Hierarchy: pl.Hierarchy, Path: pl.Path})
+	}
+	file := func(v1Controller, v1File, v2File string) string {
+		if h.V1For(v1Controller) != nil {
+			return "limit in " + v1File + " (cgroup v1, " + v1Controller + ")"
+		}
+		return "limit in " + v2File + " (cgroup2)"
+	}
+	limitText := func(v int64, f func(int64) string) string {
+		if v < 0 {
+			return "max"
+		}
+		return f(v)
+	}
+	num := func(v int64) string { return fmt.Sprint(v) }
+	pic.Bars = []draw.Bar{
+		{Name: "memory", Used: float64(u.MemCurrent), Limit: float64(u.MemLimit), UsedText: size(u.MemCurrent),
+			LimitText: limitText(u.MemLimit, size), File: file("memory", "memory.limit_in_bytes", "memory.max")},
+		{Name: "pids", Used: float64(u.PidsCurrent), Limit: float64(u.PidsLimit), UsedText: num(u.PidsCurrent),
+			LimitText: limitText(u.PidsLimit, num), File: file("pids", "pids.max", "pids.max")},
+		{Name: "cpu", Used: rate, Limit: u.CPULimit, UsedText: fmt.Sprintf("%.2f cores now (%.2f s in all)", rate, float64(u.CPUUsec)/1e6),
+			LimitText: cpuLimitText(u.CPULimit), File: file("cpu", "cpu.cfs_quota_us / cpu.cfs_period_us", "cpu.max")},
+	}
+	// Read through a pid: it was the process held only if it still runs.
+	if !t.p.Alive() {
+		return nil, fmt.Errorf("%s has exited", t.ref())
+	}
+	return pic, nil
+}
+
+func cpuLimitText(cores float64) string {
+	if cores < 0 {
+		return "max"
+	}
+	return fmt.Sprintf("%.2f cores", cores)
 }
 
 func credSets(c *isolate.Creds) draw.CapSets {

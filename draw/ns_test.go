@@ -84,3 +84,25 @@ func TestCapsGrid(t *testing.T) {
 		t.Errorf("the SVG:\n%s", b.String())
 	}
 }
+
+// A cgroup's path from each root and its bars: filled as far as its use
+// of a limit goes, empty where there is none.
+func TestCgroupBars(t *testing.T) {
+	p := &CgroupPicture{Label: "@1", Places: []CgroupPlace{{"unified", "/a/nsh-1"}},
+		Bars: []Bar{{Name: "pids", Used: 5, Limit: 10, UsedText: "5", LimitText: "10", File: "pids.max"},
+			{Name: "memory", Used: 100, Limit: -1, UsedText: "100", LimitText: "max", File: "memory.max"}}}
+	var b strings.Builder
+	p.Text(&b, false)
+	for _, want := range []string{
+		"  unified  / → a → nsh-1\n",
+		"  pids    [" + strings.Repeat("█", 15) + strings.Repeat("·", 15) + "] 5 of 10   pids.max\n",
+		"  memory  [" + strings.Repeat("·", 30) + "] 100 of max (no limit)   memory.max\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, b.String())
+		}
+	}
+	if p.Alt() != "The cgroup of @1 in /a/nsh-1: pids 5 of 10, memory 100 of max" {
+		t.Errorf("alt %q", p.Alt())
+	}
+}

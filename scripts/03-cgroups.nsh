@@ -49,5 +49,14 @@ cgroup show
 #: line, the CPU time its children had (user, then system): about a fifth.
 spawn sh -c 'timeout 1 sh -c "while :; do :; done"; times'
 expect output matches "\n0m0\.[0-3][0-9]*s"
+#: Drawn, with a memory and a pids limit too: where the child's cgroup is in
+#: each hierarchy, and its use of each limit (a busy loop held at 0.2 cores).
+cgroup set memory.max 64M
+cgroup set pids.max 20
+spawn -d --name busy sh -c 'while :; do :; done'
+spawn sleep 0.5
+draw cgroup @busy
+kill @busy KILL
+wait @busy
 
 reset

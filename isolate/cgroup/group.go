@@ -742,3 +742,24 @@ func waitFor(file, want string) bool {
 	}
 	return false
 }
+
+// Place is where a group is in one hierarchy: the hierarchy's name
+// ("unified" or its v1 controllers) and the cgroup's path from its root.
+type Place struct {
+	Hierarchy string
+	V2        bool
+	Path      string // "/", "/nsh-812-4026531836-1", ...
+}
+
+// Places lists where the group is, hierarchy by hierarchy.
+func (g *Group) Places() []Place {
+	var out []Place
+	for _, d := range g.dirs {
+		rel, err := filepath.Rel(d.h.Mount, d.dir)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = d.dir
+		}
+		out = append(out, Place{Hierarchy: d.h.Key(), V2: d.h.V2, Path: filepath.Join("/", d.h.Root, rel)})
+	}
+	return out
+}
