@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 func init() {
 	register(&Command{
 		Name: "draw", Group: "teaching",
-		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw cgroup @ID|PID [-o FILE.svg]"},
+		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw cgroup [@ID|PID|self] [-o FILE.svg]"},
 		Summary: "a picture of the live state: which namespaces each process shares with nsh, a process's capability sets",
 		Example: "unshare uts pid; spawn -d sleep 30; draw ns; draw ns @1 -o ns.svg",
 		Help: "draw ns reads /proc/PID/ns of nsh and its running children (or the processes named) and\n" +
@@ -83,15 +84,18 @@ func runDraw(s *Session, args []string) error {
 	case "ns":
 		pic, err = s.nsPicture(words)
 	case "caps":
+		if slices.Contains(words, "--exec") {
+			return usageError(c, "draw caps --exec (the sets across execve) is not in this nsh yet: draw caps draws a running process's")
+		}
 		if len(words) > 1 {
 			return usageError(c, "draw caps draws one process")
 		}
 		pic, err = s.capsPicture(words)
 	case "cgroup":
-		if len(words) != 1 {
-			return usageError(c, "draw cgroup draws one process: @ID or a PID")
+		if len(words) > 1 {
+			return usageError(c, "draw cgroup draws one process: @ID, a PID, or self (nsh's own, without one)")
 		}
-		pic, err = s.cgroupPicture(words[0])
+		pic, err = s.cgroupPicture(append(words, "self")[0])
 	}
 	if err != nil {
 		return fmt.Errorf("draw %s: %w", what, err)
@@ -165,14 +169,28 @@ func (s *Session) capsPicture(words []string) (*draw.CapsPicture, error) {
 // cgroupPicture reads where a process's cgroup is and its usage against
 // its limits, naming the file each limit is in here (v1 or cgroup2).
 func (s *Session) cgroupPicture(word string) (*draw.CgroupPicture, error) {
-	t, g, err := s.procGroup("cgroup", word)
-	if err != nil {
-		return nil, err
-	}
-	defer t.release()
 	h, err := cgroup.Detect()
 	if err != nil {
 		return nil, err
+	}
+	var g *cgroup.Group
+	var label string
+	alive := func() bool { return true }
+	if word == "self" {
+		if g, err = cgroup.OfProcess(h, os.Getpid()); err != nil {
+			return nil, err
+		}
+		label = fmt.Sprintf("nsh (pid %d)", os.Getpid())
+	} else {
+		t, tg, err := s.procGroup("cgroup", word)
+		if err != nil {
+			return nil, err
+		}
+		defer t.release()
+		g, label, alive = tg, t.ref(), t.p.Alive
+		if t.child != nil {
+			label += fmt.Sprintf(" pid %d", t.pid)
+		}
 	}
 	// CPU as a rate: two readings a moment apart.
 	first, at := g.Usage(), time.Now()
@@ -181,10 +199,6 @@ func (s *Session) cgroupPicture(word string) (*draw.CgroupPicture, error) {
 	rate := -1.0
 	if first.CPUUsec >= 0 && u.CPUUsec >= first.CPUUsec {
 		rate = float64(u.CPUUsec-first.CPUUsec) / float64(time.Since(at).Microseconds())
-	}
-	label := t.ref()
-	if t.child != nil {
-		label += fmt.Sprintf(" pid %d", t.pid)
 	}
 	pic := &draw.CgroupPicture{Title: "cgroup: where it is, and what it uses of its limits", Label: label}
 	for _, pl := range g.Places() {
@@ -202,7 +216,12 @@ func (s *Session) cgroupPicture(word string) (*draw.CgroupPicture, error) {
 		}
 		return f(v)
 	}
-	num := func(v int64) string { return fmt.Sprint(v) }
+	num := func(v int64) string {
+		if v < 0 {
+			return "-" // the root cgroup keeps no count
+		}
+		return fmt.Sprint(v)
+	}
 	pic.Bars = []draw.Bar{
 		{Name: "memory", Used: float64(u.MemCurrent), Limit: float64(u.MemLimit), UsedText: size(u.MemCurrent),
 			LimitText: limitText(u.MemLimit, size), File: file("memory", "memory.limit_in_bytes", "memory.max")},
@@ -212,8 +231,8 @@ func (s *Session) cgroupPicture(word string) (*draw.CgroupPicture, error) {
 			LimitText: cpuLimitText(u.CPULimit), File: file("cpu", "cpu.cfs_quota_us / cpu.cfs_period_us", "cpu.max")},
 	}
 	// Read through a pid: it was the process held only if it still runs.
-	if !t.p.Alive() {
-		return nil, fmt.Errorf("%s has exited", t.ref())
+	if !alive() {
+		return nil, fmt.Errorf("%s has exited", label)
 	}
 	return pic, nil
 }
