@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/xml"
+	"fmt"
+	"math/bits"
 	"image/png"
 	"io"
 	"os"
@@ -162,5 +164,81 @@ func screenshotNotBlank(t *testing.T, svg, profile string) {
 	}
 	if total := (r.Dx() / 2) * (r.Dy() / 2); inked < total/50 || colour < 200 {
 		t.Errorf("Chromium's screenshot of %s looks blank: %d of %d pixels inked, %d in colour", filepath.Base(svg), inked, total, colour)
+	}
+}
+
+// draw caps --exec says what execve makes of the plan's sets: for each
+// plan, what it predicts is what the kernel gives the child's command
+// (as counts of the permitted, effective and ambient sets), a program
+// with file capabilities and no_new_privs included.
+func TestDrawCapsExecMatchesKernel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("plans children with capability sets")
+	}
+	bin, dir := installNSH(t)
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("needs busybox")
+	}
+	// A program with file capabilities that can print its own sets.
+	// Named busybox: busybox takes its applet from argv[1] then.
+	os.Mkdir(filepath.Join(dir, "fc"), 0o755)
+	prog := filepath.Join(dir, "fc", "busybox")
+	if out, err := exec.Command("sh", "-c", "cp "+bb+" "+prog+" && chmod 755 "+prog+" && setcap cap_net_raw,cap_net_admin+ep "+prog).CombinedOutput(); err != nil {
+		t.Skipf("setcap: %v %s", err, out)
+	}
+	compared, refusals := 0, 0
+	defer func() {
+		t.Logf("%d predictions compared with the kernel's sets, %d refusals with its EPERM", compared, refusals)
+		if compared < 8 || refusals < 1 {
+			t.Errorf("too few cases reached the kernel: %d compared, %d refused", compared, refusals)
+		}
+	}()
+	for _, plan := range []string{
+		"cap preset docker",
+		"cap preset docker; user 1000",
+		"cap preset docker; user 1000; cap drop --set ambient all",
+		"cap preset docker; user 1000; cap drop --set ambient all; cap add net_admin",
+		"cap preset docker; user 1000; cap drop --set ambient all; nonewprivs on",
+		"cap preset docker; user 1000; nonewprivs on",
+		"unshare user; cap preset docker",
+	} {
+		for _, withFile := range []bool{false, true} {
+			program, run := "", "grep"
+			if withFile {
+				program, run = " "+prog, prog+" grep"
+			}
+			// A refused execve is a spawn error (status 2): compared below.
+			out, _ := exec.Command(bin, "-c", plan+"; draw caps --exec"+program+"; spawn "+run+" -E ^Cap(Prm|Eff|Amb) /proc/self/status").CombinedOutput()
+			var predicted []string
+			kernel := map[string]int{}
+			for _, l := range strings.Split(string(out), "\n") {
+				// (of 41) bnd prm eff inh amb │ bnd prm eff inh amb
+				if f := strings.Fields(l); len(f) == 13 && f[0] == "(of" {
+					predicted = []string{f[9], f[10], f[12]} // after: prm, eff, amb
+				}
+				if k, v, ok := strings.Cut(l, ":\t"); ok && strings.HasPrefix(k, "Cap") {
+					var m uint64
+					fmt.Sscanf(v, "%x", &m)
+					kernel[k] = bits.OnesCount64(m)
+				}
+			}
+			if refused := strings.Contains(string(out), "refused: its file capabilities"); refused || strings.Contains(string(out), "operation not permitted") {
+				if !refused || !strings.Contains(string(out), "operation not permitted") {
+					t.Errorf("%s (file caps %v): draw caps --exec and the kernel disagree on whether execve is refused:\n%s", plan, withFile, out)
+				}
+				refusals++
+				continue
+			}
+			if len(kernel) != 3 {
+				t.Errorf("%s (file caps %v): the child printed no sets:\n%s", plan, withFile, out)
+				continue
+			}
+			got := []string{fmt.Sprint(kernel["CapPrm"]), fmt.Sprint(kernel["CapEff"]), fmt.Sprint(kernel["CapAmb"])}
+			compared++
+			if strings.Join(predicted, " ") != strings.Join(got, " ") {
+				t.Errorf("%s (file caps %v): draw caps --exec says prm eff amb %v, the kernel gave %v\n%s", plan, withFile, predicted, got, out)
+			}
+		}
 	}
 }

@@ -2,10 +2,11 @@ package commands
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 func init() {
 	register(&Command{
 		Name: "draw", Group: "teaching",
-		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw cgroup [@ID|PID|self] [-o FILE.svg]"},
+		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw caps --exec [PROGRAM] [-o FILE.svg]", "draw cgroup [@ID|PID|self] [-o FILE.svg]"},
 		Summary: "a picture of the live state: which namespaces each process shares with nsh, a process's capability sets",
 		Example: "unshare uts pid; spawn -d sleep 30; draw ns; draw ns @1 -o ns.svg",
 		Help: "draw ns reads /proc/PID/ns of nsh and its running children (or the processes named) and\n" +
@@ -29,7 +30,9 @@ func init() {
 			"terminal it is text (colour when the terminal has it); -o FILE.svg writes an SVG that opens in\n" +
 			"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f). draw caps draws\n" +
 			"a process's five capability sets (nsh's own without one) as a grid of every capability of the\n" +
-			"kernel, marking those dropped from its bounding set, which nsh's still holds. draw cgroup\n" +
+			"kernel, marking those dropped from its bounding set, which nsh's still holds; draw caps --exec\n" +
+			"[PROGRAM] draws the plan's sets as the stage leaves them beside what execve makes of them\n" +
+			"(capabilities(7): root, a user, ambient, file capabilities, no_new_privs). draw cgroup\n" +
 			"draws where a process's cgroup is in each hierarchy, from the root down, and its memory, pids\n" +
 			"and CPU against its limits as bars, with the file each limit is in. In a lesson\n" +
 			"(nsh --render md), the page shows the picture, written beside it; a recording shows the text.",
@@ -84,8 +87,12 @@ func runDraw(s *Session, args []string) error {
 	case "ns":
 		pic, err = s.nsPicture(words)
 	case "caps":
-		if slices.Contains(words, "--exec") {
-			return usageError(c, "draw caps --exec (the sets across execve) is not in this nsh yet: draw caps draws a running process's")
+		if rest, exec := takeFlag(words, "--exec"); exec {
+			if len(rest) > 1 {
+				return usageError(c, "draw caps --exec takes at most the program the child runs: draw caps --exec [PROGRAM]")
+			}
+			pic, err = s.capsExecPicture(rest)
+			break
 		}
 		if len(words) > 1 {
 			return usageError(c, "draw caps draws one process")
@@ -164,6 +171,76 @@ func (s *Session) capsPicture(words []string) (*draw.CapsPicture, error) {
 	}
 	pic.Label, pic.Sets = fmt.Sprintf("%s, uid %d", label, theirs.UID), credSets(theirs)
 	return pic, nil
+}
+
+// capsExecPicture draws the plan's sets as nsh's stage leaves them for
+// the command, and what execve makes of them (capability.AfterExec):
+// for the plan's user, with no_new_privs if planned, and the file
+// capabilities of program when one is named.
+func (s *Session) capsExecPicture(words []string) (*draw.CapsPicture, error) {
+	mine, err := isolate.ReadCreds(os.Getpid(), false)
+	if err != nil {
+		return nil, err
+	}
+	sp := s.Spec
+	plan := sp.Caps
+	if plan == nil {
+		plan = &isolate.Caps{Bounding: mine.Bounding, Permitted: mine.Permitted, Effective: mine.Effective, Inheritable: mine.Inheritable, Ambient: mine.Ambient}
+	}
+	uid := os.Getuid()
+	if sp.User != nil {
+		uid = sp.User.UID
+	}
+	staged := plan.Within(sp.Available()).Final(uid)
+	// Inside a new user namespace the command's uid is the mapped one.
+	if sp.Has("user") && sp.User == nil {
+		if m := sp.IDMapping(); m.Mode == "id" {
+			uid = m.UID
+		} else {
+			uid = 0
+		}
+	}
+	before := capability.Sets{Bounding: staged.Bounding, Permitted: staged.Permitted, Effective: staged.Effective, Inheritable: staged.Inheritable, Ambient: staged.Ambient}
+	var file *capability.FileCaps
+	after := "after execve of a program without file capabilities"
+	if len(words) == 1 {
+		path := words[0]
+		if !strings.Contains(path, "/") {
+			if path, err = exec.LookPath(path); err != nil {
+				return nil, err
+			}
+		}
+		fc, ok, err := capability.GetFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			file = &fc
+			after = "after execve of " + words[0] + " (" + fc.String() + ")"
+		} else {
+			after = "after execve of " + words[0] + " (no file capabilities)"
+		}
+	}
+	got, err := capability.AfterExec(before, uid, file, sp.NoNewPrivs)
+	if errors.Is(err, capability.ErrExecRefused) {
+		after = "execve of " + words[0] + " refused: " + strings.TrimPrefix(err.Error(), capability.ErrExecRefused.Error()+": ")
+	} else if err != nil {
+		return nil, err
+	}
+	var names []string
+	for c := 0; c <= capability.Last(); c++ {
+		names = append(names, capability.Name(c))
+	}
+	who := fmt.Sprintf("the plan's child: uid %d", uid)
+	if sp.NoNewPrivs {
+		who += ", no_new_privs"
+	}
+	toDraw := func(x capability.Sets) draw.CapSets {
+		return draw.CapSets{Bounding: x.Bounding, Permitted: x.Permitted, Effective: x.Effective, Inheritable: x.Inheritable, Ambient: x.Ambient}
+	}
+	a := toDraw(got)
+	return &draw.CapsPicture{Title: "Capabilities across execve", Label: who, Names: names, Sets: toDraw(before), After: &a,
+		Ref: credSets(mine), BeforeHead: "as nsh's stage leaves them", AfterHead: after}, nil
 }
 
 // cgroupPicture reads where a process's cgroup is and its usage against
