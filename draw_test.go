@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/xml"
 	"fmt"
-	"math/bits"
 	"image/png"
 	"io"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
