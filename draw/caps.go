@@ -1,6 +1,7 @@
 package draw
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -157,7 +158,6 @@ func (p *CapsPicture) SVG(w io.Writer) error {
 	}
 	const (
 		pad, rowH, gap = 16, 18, 24
-		font           = `font-family="DejaVu Sans, Verdana, sans-serif"`
 	)
 	top := 84
 	if len(groups) > 1 {
@@ -172,14 +172,7 @@ func (p *CapsPicture) SVG(w io.Writer) error {
 	}
 	height := top + rowH*(len(p.Names)+1) + 60
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`+"\n", width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	title := p.Title
-	if title == "" {
-		title = "Capabilities"
-	}
-	fmt.Fprintf(&b, `<text x="%d" y="30" %s font-size="18" font-weight="bold" fill="#222">%s</text>`+"\n", pad, font, esc(title))
-	fmt.Fprintf(&b, `<text x="%d" y="52" %s font-size="13" fill="#444">%s</text>`+"\n", pad, font, esc(p.Label))
+	svgHead(&b, width, height, cmp.Or(p.Title, "Capabilities"), p.Label)
 	if len(groups) > 1 {
 		for g, h := range []string{p.BeforeHead, p.AfterHead} {
 			// From the group's left edge: the second, long, runs on

@@ -1,6 +1,7 @@
 package draw
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -103,8 +104,7 @@ func chain(path string) string {
 // SVG writes the picture as a standalone SVG document.
 func (p *CgroupPicture) SVG(w io.Writer) error {
 	const (
-		pad  = 16
-		font = `font-family="DejaVu Sans, Verdana, sans-serif"`
+		pad = 16
 	)
 	width := 860
 	for _, pl := range p.Places {
@@ -112,14 +112,7 @@ func (p *CgroupPicture) SVG(w io.Writer) error {
 	}
 	height := 84 + 22*len(p.Places) + 30 + 46*len(p.Bars) + pad
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`+"\n", width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	title := p.Title
-	if title == "" {
-		title = "cgroup"
-	}
-	fmt.Fprintf(&b, `<text x="%d" y="30" %s font-size="18" font-weight="bold" fill="#222">%s</text>`+"\n", pad, font, esc(title))
-	fmt.Fprintf(&b, `<text x="%d" y="52" %s font-size="13" fill="#444">%s</text>`+"\n", pad, font, esc(p.Label))
+	svgHead(&b, width, height, cmp.Or(p.Title, "cgroup"), p.Label)
 	y := 84
 	for _, pl := range p.Places {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" %s font-size="12" font-weight="bold" fill="#333">%s</text>`+"\n", pad, y, font, esc(pl.Hierarchy))

@@ -5,6 +5,7 @@
 package draw
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -204,7 +205,6 @@ func (p *NSPicture) SVG(w io.Writer) error {
 	cells := p.cells()
 	const (
 		pad, rowH, colW, top = 16, 34, 86, 56
-		font                 = `font-family="DejaVu Sans, Verdana, sans-serif"`
 	)
 	labelW := 150
 	for _, pr := range p.Procs {
@@ -215,13 +215,7 @@ func (p *NSPicture) SVG(w io.Writer) error {
 	gridH := rowH * (len(p.Procs) + 1)
 	height := top + gridH + 58 + 20*len(legend) + pad
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`+"\n", width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	title := p.Title
-	if title == "" {
-		title = "Namespaces"
-	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" %s font-size="18" font-weight="bold" fill="#222">%s</text>`+"\n", pad, 30, font, esc(title))
+	svgHead(&b, width, height, cmp.Or(p.Title, "Namespaces"), "")
 	y := top
 	// Header row.
 	fmt.Fprintf(&b, `<text x="%d" y="%d" %s font-size="13" fill="#555">process</text>`+"\n", pad+6, y+rowH/2+5, font)
@@ -269,6 +263,19 @@ func (p *NSPicture) SVG(w io.Writer) error {
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// font is every picture's: fonts any system has, none fetched.
+const font = `font-family="DejaVu Sans, Verdana, sans-serif"`
+
+// svgHead starts a picture: a white page, its title and a line under it.
+func svgHead(b *strings.Builder, width, height int, title, subtitle string) {
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">`+"\n", width, height, width, height)
+	fmt.Fprintf(b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
+	fmt.Fprintf(b, `<text x="16" y="30" %s font-size="18" font-weight="bold" fill="#222">%s</text>`+"\n", font, esc(title))
+	if subtitle != "" {
+		fmt.Fprintf(b, `<text x="16" y="52" %s font-size="13" fill="#444">%s</text>`+"\n", font, esc(subtitle))
+	}
 }
 
 func esc(s string) string {
