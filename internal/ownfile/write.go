@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"nsh/internal/beneath"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -58,21 +60,8 @@ func checkAt(dirfd int, name, shown string, r Replace) error {
 	return fmt.Errorf("%s %w", shown, ErrNotOurs)
 }
 
-func kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFLNK:
-		return "a symlink"
-	case unix.S_IFDIR:
-		return "a directory"
-	case unix.S_IFIFO:
-		return "a FIFO"
-	case unix.S_IFCHR, unix.S_IFBLK:
-		return "a device"
-	case unix.S_IFSOCK:
-		return "a socket"
-	}
-	return "not a plain file"
-}
+// kind names what is at a name that is not a regular file.
+func kind(mode uint32) string { return "a " + beneath.TypeName(mode) }
 
 // File is a file being written: it has no name until Commit.
 type File struct {
