@@ -30,6 +30,12 @@ func (s *Session) Prompt() string {
 		}
 		parts = append(parts, root)
 	}
+	if n := len(s.Spec.Masked); n > 0 {
+		parts = append(parts, fmt.Sprintf("masked=%d", n))
+	}
+	if n := len(s.Spec.Readonly); n > 0 {
+		parts = append(parts, fmt.Sprintf("readonly=%d", n))
+	}
 	if n := s.Spec.Net; n != nil && len(n.Veths) > 0 {
 		parts = append(parts, fmt.Sprintf("veth=%d", len(n.Veths)))
 	}
