@@ -25,6 +25,17 @@ spawn sh -c 'mknod /tmp/disk b 8 0 && ls -l /tmp/disk && head -c 1 /tmp/disk'
 expect status nonzero
 expect output matches "(?m)^brw.* 8, +0 .*/tmp/disk\n.*Operation not permitted"
 
+note "runc's masked and read-only paths: the kernel's keys hidden, its sysctls read-only"
+#: A root child in a rootfs still reads /proc/keys and writes /proc/sys
+#: (where kernel.core_pattern is a classic way out). runc, Docker and podman
+#: hide the one and make the other read-only; so does nsh with mask and readonly.
+mask runc
+readonly runc
+spawn sh -c 'echo "/proc/keys: $(wc -c < /proc/keys) bytes"; echo 300 > /proc/sys/kernel/ns_last_pid'
+expect output matches "/proc/keys: 0 bytes\n.*Read-only file system"
+mask off
+readonly off
+
 note "A read-only root, a read-only bind mount and a private tmpfs"
 rootfs root ro
 mount bind data /data ro
