@@ -2,11 +2,12 @@ package commands
 
 import (
 	"fmt"
-	"nsh/internal/near"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"nsh/internal/near"
 
 	"golang.org/x/sys/unix"
 

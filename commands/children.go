@@ -214,11 +214,14 @@ func (s *Session) lookupChild(word string, running bool) (*child, error) {
 	s.mu.Lock()
 	var found *child
 	for _, c := range s.children {
-		if strconv.Itoa(c.id) == key || c.name == key {
+		if strconv.Itoa(c.id) == key || c.name == key || key == lastChild {
 			found = c
 		}
 	}
 	s.mu.Unlock()
+	if found == nil && key == lastChild {
+		return nil, fmt.Errorf("no child yet: @last is the child spawned last (spawn -d starts one that stays)")
+	}
 	if found == nil {
 		return nil, fmt.Errorf("no child %s: ps lists the children", word)
 	}
@@ -234,6 +237,10 @@ func (s *Session) lookupChild(word string, running bool) (*child, error) {
 	return found, nil
 }
 
+// lastChild is the name (@last) of whichever child was spawned last: a
+// lesson's check looks at the learner's child, whatever they named it.
+const lastChild = "last"
+
 // childName is compiled when first used: compiling it at start took a
 // third of a millisecond of every one-shot.
 var childName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
@@ -243,6 +250,9 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 	if name != "" {
 		if !childName().MatchString(name) {
 			return fmt.Errorf("spawn: bad name %q: start with a letter, then letters, digits, '.', '_' or '-'", name)
+		}
+		if name == lastChild {
+			return fmt.Errorf("spawn: %q names the child spawned last (@last): pick another name", name)
 		}
 		if _, err := s.lookupChild("@"+name, false); err == nil {
 			return fmt.Errorf("spawn: a child is already named %q: pick another name, or ps --prune", name)

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -49,7 +50,7 @@ func (s *Session) pauseAfter(words []string, printed int) {
 	switch {
 	case len(words) > 0 && words[0] == "note":
 		d = readNote
-	case len(words) > 0 && words[0] == "echo":
+	case len(words) > 0 && narration(words):
 		d = readingTime(strings.Join(words[1:], " "))
 	}
 	s.tr.cast.Pause(min(d, readMax))
@@ -69,10 +70,13 @@ func readingTime(text string) time.Duration {
 // a page makes it a heading or prose, a recording shows what it says
 // without typing it.
 func narration(words []string) bool {
-	return len(words) > 0 && (words[0] == "note" || words[0] == "echo")
+	return len(words) > 0 && slices.Contains([]string{"note", "echo", "goal", "summary", "task"}, words[0])
 }
 
-// HiddenInLessons says whether a statement is a check the reader does
-// not see: an expect, which a page, a recording and --step run but do not
-// show.
-func HiddenInLessons(words []string) bool { return len(words) > 0 && words[0] == "expect" }
+// HiddenInLessons says whether a statement is one the reader does not
+// see: an expect or an exercise's check, which a page, a recording and
+// --step run but do not show, and a hint (a page folds it away; nsh
+// --learn gives it when asked).
+func HiddenInLessons(words []string) bool {
+	return len(words) > 0 && (words[0] == "expect" || words[0] == "check" || words[0] == "hint")
+}

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"nsh/isolate"
-	"nsh/isolate/capability"
 	"os"
 	"strings"
+
+	"nsh/isolate"
+	"nsh/isolate/capability"
 )
 
 // Prompt shows the state at a glance: nsh[uts,pid]# .

@@ -28,8 +28,10 @@ type RenderOptions struct {
 
 // Render runs a script in this session and writes it as a Markdown
 // lesson: `note` is a heading, `echo` and `#:` comments are paragraphs,
-// every other command is shown at its prompt with its real output, and
-// `expect` is checked, not shown. The first nsh error, a failing expect
+// goal and summary lines are lists, a task an exercise with its hints
+// and its solution folded away, every other command is shown at its
+// prompt with its real output, and `expect` and `check` are checked, not
+// shown. The first nsh error, a failing expect
 // included, stops it as a *ScriptError naming FILE:LINE.
 func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) error {
 	stmts, err := parseScript(name, src, ParseLesson)
@@ -51,7 +53,8 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 		prompt := s.Prompt()
 		s.lastSpawn, s.lastEnter = nil, nil
 		s.picture, s.drawn = opt.Picture, nil
-		err := s.Exec(st.Words)
+		words, text, solution := Unwrap(st)
+		err := s.Exec(words)
 		s.picture = nil
 		out := s.takeOutput()
 		var exit *ExitError
@@ -65,7 +68,23 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 			}
 			return &ScriptError{Pos: fmt.Sprintf("%s:%d", name, st.Line), Err: err}
 		}
+		switch {
+		case solution:
+			if s.status != 0 {
+				out = append(out, fmt.Sprintf("[status %d]\n", s.status)...)
+			}
+			doc.Solution(prompt, text, out)
+			continue
+		}
 		switch st.Words[0] {
+		case "goal", "summary":
+			doc.Item(listHeadings[st.Words[0]], strings.Join(st.Words[1:], " "))
+		case "task":
+			doc.Task(strings.Join(st.Words[1:], " "))
+		case "hint":
+			doc.Hint(strings.Join(st.Words[1:], " "))
+		case "check":
+			// Checked, as expect is.
 		case "note":
 			doc.Heading(strings.Join(st.Words[1:], " "))
 		case "echo":

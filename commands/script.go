@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
 	"nsh/internal/ownfile"
-	"nsh/isolate"
-	"nsh/lesson"
 )
 
 const maxSourceDepth = 32
@@ -27,37 +23,6 @@ func init() {
 			Run:     runSource,
 			Complete: func(s *Session, args []string, partial string) []string {
 				return completeFiles(args, partial)
-			},
-		},
-		&Command{
-			Name: "expect", Group: "session",
-			Usage: []string{"expect status N", "expect status nonzero",
-				"expect output contains TEXT", "expect output matches REGEX",
-				"expect ns @ID differs TYPE...", "expect ns @ID shares TYPE..."},
-			Summary: "fail (an nsh error) unless the last foreground child's status or output, or a child's namespaces, are as said",
-			Help: "A script stops at the first expect that fails, with FILE:LINE: a lesson rendered from it is true where it was rendered.\n" +
-				"output is what the last foreground child (spawn, enter) printed on stdout and stderr, in the order it wrote them.\n" +
-				"A script that has an expect output gives each foreground child a terminal of nsh's for both (shown on nsh's stdout),\n" +
-				"as a lesson does; the REPL leaves children your terminal, so there it is kept only while record --cast runs.\n" +
-				"matches takes a Go regular expression ((?m) makes ^ and $ match at each line). ns compares a child's namespaces with nsh's own.",
-			Example: "spawn hostname; expect output contains foobar",
-			Run:     runExpect,
-			Complete: func(s *Session, args []string, partial string) []string {
-				switch {
-				case len(args) == 0:
-					return []string{"status", "output", "ns"}
-				case len(args) == 1 && args[0] == "status":
-					return []string{"0", "nonzero"}
-				case len(args) == 1 && args[0] == "output":
-					return []string{"contains", "matches"}
-				case len(args) == 1 && args[0] == "ns":
-					return s.childRefs()
-				case len(args) == 2 && args[0] == "ns":
-					return []string{"differs", "shares"}
-				case len(args) >= 3 && args[0] == "ns":
-					return isolate.Namespaces
-				}
-				return nil
 			},
 		},
 		&Command{
@@ -114,116 +79,6 @@ func runSource(s *Session, args []string) error {
 	s.depth++
 	defer func() { s.depth-- }()
 	return s.RunScript(args[0], string(src))
-}
-
-func runExpect(s *Session, args []string) error {
-	c, _ := Lookup("expect")
-	if len(args) == 0 {
-		return usageError(c, "say what to expect")
-	}
-	switch args[0] {
-	case "status":
-		return expectStatus(s, c, args[1:])
-	case "output":
-		return expectOutput(s, c, args[1:])
-	case "ns":
-		return expectNS(s, c, args[1:])
-	}
-	return usageError(c, "say what to expect")
-}
-
-func expectStatus(s *Session, c *Command, args []string) error {
-	if len(args) != 1 {
-		return usageError(c, "say what to expect")
-	}
-	want := args[0]
-	if want != "nonzero" {
-		if n, err := strconv.Atoi(want); err != nil || n < 0 || n > 255 {
-			return usageError(c, fmt.Sprintf("%q is not a status: give 0-255 or nonzero", want))
-		}
-	}
-	if !s.haveChild {
-		return fmt.Errorf("expect status %s: no foreground child has run yet", want)
-	}
-	got := s.childStatus
-	ok := (want == "nonzero" && got != 0) || want == strconv.Itoa(got)
-	if !ok {
-		return fmt.Errorf("expect status %s: the last child's status was %d", want, got)
-	}
-	return nil
-}
-
-func expectOutput(s *Session, c *Command, args []string) error {
-	if len(args) < 2 || (args[0] != "contains" && args[0] != "matches") {
-		return usageError(c, "say contains TEXT or matches REGEX")
-	}
-	how, want := args[0], strings.Join(args[1:], " ")
-	var re *regexp.Regexp
-	if how == "matches" {
-		var err error
-		if re, err = regexp.Compile(want); err != nil {
-			return fmt.Errorf("expect output matches: %q is not a regular expression: %w", want, err)
-		}
-	}
-	if !s.haveOutput {
-		if !s.haveChild {
-			return fmt.Errorf("expect output %s: no foreground child has run yet", how)
-		}
-		return fmt.Errorf("expect output %s: the last child's output was not kept: at the prompt it goes to the terminal untouched; use it in a script, or under record --cast", how)
-	}
-	// The text as a lesson shows it: no terminal control sequences.
-	got := lesson.Clean(s.lastOutput)
-	if how == "contains" && strings.Contains(got, want) || how == "matches" && re.MatchString(got) {
-		return nil
-	}
-	return fmt.Errorf("expect output %s %q: the last child printed %s", how, want, quoteOutput(got))
-}
-
-// quoteOutput shows a child's output in an error: its end, if long.
-func quoteOutput(out string) string {
-	if out == "" {
-		return "nothing"
-	}
-	if len(out) > 400 {
-		out = "..." + out[len(out)-400:]
-	}
-	return strconv.Quote(out)
-}
-
-func expectNS(s *Session, c *Command, args []string) error {
-	if len(args) < 3 || !strings.HasPrefix(args[0], "@") || (args[1] != "differs" && args[1] != "shares") {
-		return usageError(c, "say @ID, differs or shares, and namespace types")
-	}
-	t, err := s.resolveProcess(args[0])
-	if err != nil {
-		return fmt.Errorf("expect ns: %w", err)
-	}
-	child, err := isolate.ProcessNamespaces(t.pid)
-	if err != nil {
-		return fmt.Errorf("expect ns: %w", err)
-	}
-	self, err := isolate.ProcessNamespaces(0)
-	if err != nil {
-		return fmt.Errorf("expect ns: %w", err)
-	}
-	theirs, ours := inodes(child), inodes(self)
-	for _, typ := range args[2:] {
-		if !slices.Contains(isolate.Namespaces, typ) {
-			return usageError(c, fmt.Sprintf("%q is not a namespace type: give %s", typ, strings.Join(isolate.Namespaces, ", ")))
-		}
-		a, b := theirs[typ], ours[typ]
-		if a == 0 || b == 0 {
-			return fmt.Errorf("expect ns %s %s %s: cannot read the namespace (has the child ended?)", args[0], args[1], typ)
-		}
-		if (a != b) != (args[1] == "differs") {
-			rel := "shares nsh's"
-			if a != b {
-				rel = "has its own"
-			}
-			return fmt.Errorf("expect ns %s %s %s: %s %s %s namespace (%s:[%d], nsh's %s:[%d])", args[0], args[1], typ, args[0], rel, typ, typ, a, typ, b)
-		}
-	}
-	return nil
 }
 
 // onOff runs a session switch: NAME on, NAME off.

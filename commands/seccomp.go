@@ -323,15 +323,29 @@ func seccompTest(s *Session, c *Command, args []string) error {
 	if n := len(args); n > 0 && strings.HasPrefix(args[n-1], "@") {
 		ref, args = args[n-1], args[:n-1]
 	}
+	pr, err := parseProbe(args)
+	if err != nil {
+		return usageError(c, err.Error())
+	}
+	where, res, err := s.probe(pr, ref)
+	if err != nil {
+		return fmt.Errorf("seccomp test: %w", err)
+	}
+	fmt.Fprintf(s.Out, "%s(%s) in %s: %s\n", pr.Name, pr.ArgsText(), where, res)
+	return nil
+}
+
+// parseProbe reads a system call and its numeric arguments.
+func parseProbe(args []string) (*isolate.Probe, error) {
 	if len(args) == 0 || len(args) > 7 {
-		return usageError(c, "name one system call, and at most six numeric arguments")
+		return nil, fmt.Errorf("name one system call, and at most six numeric arguments")
 	}
 	if err := seccomp.CheckNames(args[:1]); err != nil {
-		return fmt.Errorf("seccomp test: %w", err)
+		return nil, err
 	}
 	nr, ok := seccomp.Number(args[0])
 	if !ok {
-		return fmt.Errorf("seccomp test: %s is not a system call of this machine's architecture", args[0])
+		return nil, fmt.Errorf("%s is not a system call of this machine's architecture", args[0])
 	}
 	pr := &isolate.Probe{Name: args[0], Nr: nr}
 	for i, a := range args[1:] {
@@ -339,37 +353,36 @@ func seccompTest(s *Session, c *Command, args []string) error {
 		if err != nil {
 			n, err2 := strconv.ParseInt(a, 0, 64)
 			if err2 != nil {
-				return fmt.Errorf("seccomp test: argument %q is not a number: give decimal, 0x hex or 0 octal", a)
+				return nil, fmt.Errorf("argument %q is not a number: give decimal, 0x hex or 0 octal", a)
 			}
 			v = uint64(n)
 		}
 		pr.Args[i] = v
 	}
+	return pr, nil
+}
+
+// probe makes the call in a new child of the plan, or, with ref, in that
+// running child's namespaces under its filter, and says where.
+func (s *Session) probe(pr *isolate.Probe, ref string) (string, isolate.ProbeResult, error) {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		return err
+		return "", isolate.ProbeResult{}, err
 	}
 	defer devnull.Close()
 	opt := isolate.Options{Stdin: devnull, Stdout: s.Stdout, Stderr: s.Stderr, Step: s.stepper()}
-	var res isolate.ProbeResult
-	where := "a new child of the plan"
 	if ref != "" {
 		ch, err := s.lookupChild(ref, true)
 		if err != nil {
-			return fmt.Errorf("seccomp test: %w", err)
+			return "", isolate.ProbeResult{}, err
 		}
-		where = ch.ref()
-		res, err = isolate.ProbeIn(ch.proc, pr, opt)
+		res, err := isolate.ProbeIn(ch.proc, pr, opt)
 		if err != nil {
-			return fmt.Errorf("seccomp test: enter %s: %w", ref, err)
+			return "", res, fmt.Errorf("enter %s: %w", ref, err)
 		}
-	} else {
-		opt.Verify = s.verifyJoins(s.Spec)
-		res, err = isolate.ProbeNew(s.Spec, pr, opt)
-		if err != nil {
-			return fmt.Errorf("seccomp test: %w", err)
-		}
+		return ch.ref(), res, nil
 	}
-	fmt.Fprintf(s.Out, "%s(%s) in %s: %s\n", pr.Name, pr.ArgsText(), where, res)
-	return nil
+	opt.Verify = s.verifyJoins(s.Spec)
+	res, err := isolate.ProbeNew(s.Spec, pr, opt)
+	return "a new child of the plan", res, err
 }

@@ -67,11 +67,12 @@ type Session struct {
 	lastSpawn  *isolate.Spec // the plan of the last spawn, for a lesson's tools
 	lastEnter  *entered      // the last enter, for a lesson's tools
 
-	status      int  // status of the last command
-	prevStatus  int  // status of the command before the running one (for exit)
-	childStatus int  // status of the last foreground child
-	haveChild   bool // whether any foreground child has run
-	depth       int  // nesting of source
+	status      int       // status of the last command
+	prevStatus  int       // status of the command before the running one (for exit)
+	childStatus int       // status of the last foreground child
+	haveChild   bool      // whether any foreground child has run
+	depth       int       // nesting of source
+	lesson      lessonRun // what a lesson has said (goal, task, ...)
 	// again: a later line of the running script spawns too, so a spawn
 	// has the next child's cgroup made while its own child runs.
 	again bool
@@ -211,7 +212,7 @@ func (s *Session) RunScript(name, src string) error {
 	// The last line that spawns: no line after it needs a cgroup ahead.
 	lastSpawn := -1
 	for i, st := range stmts {
-		if len(st.Words) > 0 && st.Words[0] == "spawn" {
+		if w, _, _ := Unwrap(st); len(w) > 0 && w[0] == "spawn" {
 			lastSpawn = i
 		}
 	}
@@ -228,17 +229,18 @@ func (s *Session) RunScript(name, src string) error {
 			}
 			continue
 		}
+		words, text, _ := Unwrap(st)
 		shown := paced && !HiddenInLessons(st.Words)
 		var before int
 		if shown {
 			// A recording shows each command at its prompt, typed;
 			// narration (note, echo) is said, as a page says it.
 			if !narration(st.Words) {
-				s.typeStatement(st.Text)
+				s.typeStatement(text)
 			}
 			before = s.linesShown()
 		}
-		err := s.Exec(st.Words)
+		err := s.Exec(words)
 		if shown {
 			s.pauseAfter(st.Words, s.linesShown()-before)
 		}
@@ -272,7 +274,7 @@ func (s *Session) ready(spawning bool) {
 // spawns says whether a script starts a child.
 func spawns(stmts []Stmt) bool {
 	for _, st := range stmts {
-		if len(st.Words) > 0 && st.Words[0] == "spawn" {
+		if w, _, _ := Unwrap(st); len(w) > 0 && w[0] == "spawn" {
 			return true
 		}
 	}
@@ -283,7 +285,7 @@ func spawns(stmts []Stmt) bool {
 // which is then kept.
 func hasExpectOutput(stmts []Stmt) bool {
 	for _, st := range stmts {
-		if len(st.Words) > 1 && st.Words[0] == "expect" && st.Words[1] == "output" {
+		if len(st.Words) > 1 && (st.Words[0] == "expect" || st.Words[0] == "check") && st.Words[1] == "output" {
 			return true
 		}
 	}

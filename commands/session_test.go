@@ -187,7 +187,7 @@ func TestComplete(t *testing.T) {
 		partial string
 	}{
 		{"unsh", []string{"unshare"}, "unsh"},
-		{"s", []string{"save", "scratch", "seccomp", "share", "show", "source", "spawn", "sysctl"}, "s"},
+		{"s", []string{"save", "scratch", "seccomp", "share", "show", "solution", "source", "spawn", "summary", "sysctl"}, "s"},
 		{"unshare u", []string{"user", "uts"}, "u"},
 		{"unshare uts ", []string{"all", "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}, ""},
 		{"explain o", []string{"off", "on"}, "o"},
@@ -215,8 +215,10 @@ func TestComplete(t *testing.T) {
 		{"cgroup stat --w", []string{"--watch"}, "--w"},
 		{"co", []string{"commit"}, "co"},
 		{"dif", []string{"diff"}, "dif"},
-		{"expect ", []string{"ns", "output", "status"}, ""},
-		{"expect output ", []string{"contains", "matches"}, ""},
+		{"expect ", []string{"cap", "cgroup", "filecap", "hostname", "ns", "output", "status", "syscall", "uid"}, ""},
+		{"expect output ", []string{"contains", "matches", "not"}, ""},
+		{"expect output not ", []string{"contains"}, ""},
+		{"check cap @last ", []string{"ambient", "bounding", "effective", "inheritable", "permitted"}, ""},
 		{"expect ns @1 ", []string{"differs", "shares"}, ""},
 		{"expect ns @1 differs u", []string{"user", "uts"}, "u"},
 		{"record --c", []string{"--cast"}, "--c"},

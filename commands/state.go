@@ -2,9 +2,10 @@ package commands
 
 import (
 	"fmt"
-	"nsh/isolate/capability"
 	"os"
 	"strings"
+
+	"nsh/isolate/capability"
 
 	"nsh/isolate"
 )

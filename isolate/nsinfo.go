@@ -3,8 +3,11 @@ package isolate
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // NSLinks are the entries of /proc/PID/ns, in the order ls shows them.
@@ -51,4 +54,53 @@ func parseNSLink(target string) (uint64, error) {
 		return 0, fmt.Errorf("unexpected namespace link %q", target)
 	}
 	return strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64)
+}
+
+// ProcessHostname is the hostname a process sees: its uts namespace's.
+// uname(2) answers only for the caller's namespace, so one locked thread
+// joins pid's, asks, and goes back; a thread that could not go back is
+// not handed back to Go, and ends with its goroutine. pid must be one the
+// caller verified is its own (a child it has not reaped).
+func ProcessHostname(pid int) (string, error) {
+	type answer struct {
+		name string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		name, err := hostnameIn(pid)
+		ch <- answer{name, err}
+	}()
+	a := <-ch
+	return a.name, a.err
+}
+
+func hostnameIn(pid int) (string, error) {
+	theirs, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/uts")
+	if err != nil {
+		return "", fmt.Errorf("read the hostname of pid %d: %w", pid, err)
+	}
+	defer theirs.Close()
+	runtime.LockOSThread()
+	mine, err := os.Open("/proc/thread-self/ns/uts")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return "", fmt.Errorf("read the hostname of pid %d: %w", pid, err)
+	}
+	defer mine.Close()
+	if err := unix.Setns(int(theirs.Fd()), unix.CLONE_NEWUTS); err != nil {
+		runtime.UnlockOSThread()
+		return "", fmt.Errorf("read the hostname of pid %d: join its uts namespace: %w", pid, err)
+	}
+	var u unix.Utsname
+	uerr := unix.Uname(&u)
+	if err := unix.Setns(int(mine.Fd()), unix.CLONE_NEWUTS); err != nil {
+		// Stays locked: the thread dies with this goroutine.
+		return "", fmt.Errorf("read the hostname of pid %d: return to nsh's uts namespace: %w", pid, err)
+	}
+	runtime.UnlockOSThread()
+	if uerr != nil {
+		return "", fmt.Errorf("read the hostname of pid %d: %w", pid, uerr)
+	}
+	return unix.ByteSliceToString(u.Nodename[:]), nil
 }

@@ -13,10 +13,13 @@ import (
 
 // Doc is one lesson being written.
 type Doc struct {
-	w     io.Writer
-	para  []string // the paragraph being gathered
-	block []string // the console block being gathered
-	err   error
+	w        io.Writer
+	para     []string // the paragraph being gathered
+	block    []string // the console block being gathered
+	solution bool     // the block is an exercise's solution, folded away
+	list     string   // the heading of the list being written (Item)
+	tasks    int      // exercises so far
+	err      error
 }
 
 // New starts a lesson on w.
@@ -42,6 +45,7 @@ func (d *Doc) Heading(text string) {
 
 // Prose adds a line to the current paragraph; "\n" ends the paragraph.
 func (d *Doc) Prose(text string) {
+	d.endList()
 	d.endBlock()
 	if text == "\n" {
 		d.endPara()
@@ -53,6 +57,14 @@ func (d *Doc) Prose(text string) {
 // Command adds a command, as typed after prompt, and its output to the
 // current console block.
 func (d *Doc) Command(prompt, typed string, output []byte) {
+	if d.solution {
+		d.endBlock()
+	}
+	d.add(prompt, typed, output)
+}
+
+func (d *Doc) add(prompt, typed string, output []byte) {
+	d.endList()
 	d.endPara()
 	lines := strings.Split(typed, "\n")
 	d.block = append(d.block, prompt+lines[0])
@@ -60,6 +72,43 @@ func (d *Doc) Command(prompt, typed string, output []byte) {
 	if out := Clean(output); out != "" {
 		d.block = append(d.block, strings.Split(strings.TrimSuffix(out, "\n"), "\n")...)
 	}
+}
+
+// Item adds a point to a list under heading (What you will learn, In
+// short): the heading is written before its first point.
+func (d *Doc) Item(heading, text string) {
+	if d.list != heading {
+		d.flush()
+		d.printf("## %s\n\n", heading)
+		d.list = heading
+	}
+	d.printf("- %s\n", strings.TrimSpace(text))
+}
+
+// Task starts an exercise; the first one starts the Exercises section.
+func (d *Doc) Task(text string) {
+	d.flush()
+	if d.tasks == 0 {
+		d.printf("## Exercises\n\n")
+	}
+	d.tasks++
+	d.printf("### Exercise %d\n\n%s\n\n", d.tasks, strings.TrimSpace(text))
+}
+
+// Hint adds a hint to the exercise, folded away until the reader opens it.
+func (d *Doc) Hint(text string) {
+	d.flush()
+	d.printf("<details><summary>Hint</summary>\n\n%s\n\n</details>\n\n", strings.TrimSpace(text))
+}
+
+// Solution adds a command of the exercise's solution and its output; the
+// solution's commands share one block, folded away.
+func (d *Doc) Solution(prompt, typed string, output []byte) {
+	if !d.solution {
+		d.flush()
+		d.solution = true
+	}
+	d.add(prompt, typed, output)
 }
 
 // Picture ends the console block and shows a picture (an SVG beside the
@@ -84,8 +133,16 @@ func (d *Doc) Close() error {
 }
 
 func (d *Doc) flush() {
+	d.endList()
 	d.endPara()
 	d.endBlock()
+}
+
+func (d *Doc) endList() {
+	if d.list != "" {
+		d.printf("\n")
+		d.list = ""
+	}
 }
 
 func (d *Doc) endPara() {
@@ -96,10 +153,12 @@ func (d *Doc) endPara() {
 }
 
 func (d *Doc) endBlock() {
-	if len(d.block) > 0 {
+	if len(d.block) > 0 && d.solution {
+		d.printf("<details><summary>Solution</summary>\n\n%s\n\n</details>\n\n", fenced("console", d.block))
+	} else if len(d.block) > 0 {
 		d.printf("%s\n\n", fenced("console", d.block))
-		d.block = nil
 	}
+	d.block, d.solution = nil, false
 }
 
 func (d *Doc) printf(format string, args ...any) {

@@ -32,7 +32,8 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 	// run runs a statement: an error is shown and the demo goes on; only
 	// exit ends it.
 	run := func(st commands.Stmt) error {
-		err := s.Exec(st.Words)
+		words, _, _ := commands.Unwrap(st)
+		err := s.Exec(words)
 		var exit *commands.ExitError
 		if errors.As(err, &exit) {
 			return err
@@ -62,7 +63,8 @@ func Step(s *commands.Session, name, src string, lr LineReader) (bool, error) {
 			continue
 		}
 		i++
-		text := strings.Join(quoteAll(st.Words), " ")
+		words, _, _ := commands.Unwrap(st)
+		text := strings.Join(quoteAll(words), " ")
 		// The hint is for the demonstrator, not for a recording.
 		fmt.Fprintf(s.Out, "%s%s", s.Prompt(), text)
 		s.Aside(fmt.Sprintf("   [%d/%d Enter runs it, s skips, q stops] ", i+1, total))

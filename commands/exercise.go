@@ -1,0 +1,172 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A lesson is a script that also says what it teaches: goal lines (what
+// the reader will learn), summary lines, and exercises. An exercise is a
+// task line, then its hints, its reference solution (solution lines, each
+// one command) and its checks (check lines, each one form of expect):
+//
+//	task "Give a child the hostname box, and leave the host's as it is"
+//	hint "A hostname lives in a uts namespace."
+//	solution unshare uts
+//	solution hostname box
+//	solution spawn -d sleep inf
+//	check hostname @last box
+//	check ns @last differs uts
+//
+// A plain run, --render md, --cast and --step run the solution and its
+// checks, so CI proves every exercise can be solved; nsh --learn shows the
+// task and hides the rest, and the learner's own commands must pass the
+// same checks.
+
+// lessonRun is what a running lesson has said so far.
+type lessonRun struct {
+	list  string // the list being printed (goal, summary), "" after anything else
+	tasks int    // tasks so far
+	// checking is the task being checked by the learner (nsh --learn),
+	// nil in a plain run.
+	learner Learner
+}
+
+// Learner is the lesson a learner is doing (nsh --learn): the verbs that
+// are bare forms of the lesson's lines go to it.
+type Learner interface {
+	Check() error    // check: the task's checks against the learner's state
+	Hint() error     // hint: the next hint
+	Solution() error // solution: the reference solution
+}
+
+// SetLearner hands the bare lesson verbs (check, hint, solution) to l; nil
+// takes them back.
+func (s *Session) SetLearner(l Learner) { s.lesson.learner = l }
+
+// listHeadings are the headings a run of goal or summary lines gets.
+var listHeadings = map[string]string{"goal": "What you will learn", "summary": "In short"}
+
+func init() {
+	register(
+		&Command{
+			Name: "goal", Group: "teaching",
+			Usage:   []string{"goal TEXT..."},
+			Summary: "in a lesson: one thing the reader will learn (a page lists them under its title)",
+			Example: "goal \"what a namespace is, and which ones a child shares\"",
+			Run:     func(s *Session, args []string) error { return listItem(s, "goal", args) },
+		},
+		&Command{
+			Name: "summary", Group: "teaching",
+			Usage:   []string{"summary TEXT..."},
+			Summary: "in a lesson: one point of its summary",
+			Example: "summary \"a child shares every namespace nsh does not unshare\"",
+			Run:     func(s *Session, args []string) error { return listItem(s, "summary", args) },
+		},
+		&Command{
+			Name: "task", Group: "teaching",
+			Usage:   []string{"task TEXT..."},
+			Summary: "in a lesson: an exercise; the hint, solution and check lines after it belong to it",
+			Help: "A plain run, --render and --cast run the solution lines and the checks, so every exercise is proved\n" +
+				"solvable; nsh --learn shows the task, hides the rest, and checks what the learner does (docs/lessons.md).",
+			Example: "task \"Give a child the hostname box without changing the host's\"",
+			Run: func(s *Session, args []string) error {
+				if len(args) == 0 {
+					c, _ := Lookup("task")
+					return usageError(c, "say what the learner is to do")
+				}
+				s.lesson.list = ""
+				s.lesson.tasks++
+				fmt.Fprintf(s.Out, "\n== Exercise %d: %s\n", s.lesson.tasks, strings.Join(args, " "))
+				return nil
+			},
+		},
+		&Command{
+			Name: "hint", Group: "teaching",
+			Usage:   []string{"hint TEXT...", "hint"},
+			Summary: "in a lesson: a hint for the task above (nsh --learn gives them one at a time; bare hint asks for the next)",
+			Example: "hint \"A hostname lives in a uts namespace.\"",
+			Run: func(s *Session, args []string) error {
+				if len(args) == 0 {
+					if s.lesson.learner == nil {
+						return notLearning("hint")
+					}
+					return s.lesson.learner.Hint()
+				}
+				return inTask(s, "hint")
+			},
+		},
+		&Command{
+			Name: "solution", Group: "teaching",
+			Usage:   []string{"solution COMMAND...", "solution"},
+			Summary: "in a lesson: one command of the task's reference solution (run in a plain run; bare solution shows it)",
+			Example: "solution hostname box",
+			Run: func(s *Session, args []string) error {
+				if len(args) == 0 {
+					if s.lesson.learner == nil {
+						return notLearning("solution")
+					}
+					return s.lesson.learner.Solution()
+				}
+				if err := inTask(s, "solution"); err != nil {
+					return err
+				}
+				// Typed at the prompt: the command itself. A script's
+				// solution lines are unwrapped before they run.
+				return s.Exec(args)
+			},
+		},
+		&Command{
+			Name: "check", Group: "teaching",
+			Usage:   []string{"check FORM...", "check"},
+			Summary: "in a lesson: a check of the task above, any form of expect; bare check runs the task's checks",
+			Example: "check hostname @last box",
+			Run: func(s *Session, args []string) error {
+				if len(args) == 0 {
+					if s.lesson.learner == nil {
+						return notLearning("check")
+					}
+					return s.lesson.learner.Check()
+				}
+				if err := inTask(s, "check"); err != nil {
+					return err
+				}
+				return runCheck(s, "check", args)
+			},
+			Complete: completeCheck,
+		},
+	)
+}
+
+func listItem(s *Session, kind string, args []string) error {
+	if len(args) == 0 {
+		c, _ := Lookup(kind)
+		return usageError(c, "say what")
+	}
+	if s.lesson.list != kind {
+		fmt.Fprintf(s.Out, "\n== %s\n", listHeadings[kind])
+		s.lesson.list = kind
+	}
+	fmt.Fprintf(s.Out, "  - %s\n", strings.Join(args, " "))
+	return nil
+}
+
+func inTask(s *Session, verb string) error {
+	if s.lesson.tasks == 0 {
+		return fmt.Errorf("%s: no task above it: a lesson's %s lines follow a task line", verb, verb)
+	}
+	return nil
+}
+
+func notLearning(verb string) error {
+	return fmt.Errorf("%s: no exercise is open: nsh --learn starts a lesson's exercises (a script's %s line says what it is)", verb, verb)
+}
+
+// Unwrap is the command a lesson's statement runs and its text as shown:
+// a solution line runs (and shows) its command; solution says which.
+func Unwrap(st Stmt) (words []string, text string, solution bool) {
+	if len(st.Words) > 1 && st.Words[0] == "solution" {
+		return st.Words[1:], strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(st.Text), "solution")), true
+	}
+	return st.Words, st.Text, false
+}
