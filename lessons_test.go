@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"nsh/commands"
 )
 
 // TestLessonsCheckedIn keeps docs/lessons/ whole: every script has its
@@ -103,6 +105,92 @@ func wellFormed(b []byte) error {
 			return nil
 		} else if err != nil {
 			return err
+		}
+	}
+}
+
+// TestLessonsTeach keeps each lesson a lesson: it opens with what the
+// reader will learn, has two or more exercises, each with a hint, a
+// solution and a check (which the script tests run), ends with a summary,
+// and its rendered page shows all of it.
+func TestLessonsTeach(t *testing.T) {
+	scripts, _ := filepath.Glob("scripts/0*.nsh")
+	if len(scripts) == 0 {
+		t.Fatal("no lessons in scripts/")
+	}
+	drawn := map[string]bool{"01": true, "03": true, "04": true}
+	for _, s := range scripts {
+		src, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts, err := commands.ParseLesson(string(src))
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		goals, summaries, draws, firstNote := 0, 0, 0, -1
+		type task struct{ hints, solutions, checks int }
+		var tasks []*task
+		for i, st := range stmts {
+			if len(st.Words) == 0 {
+				continue
+			}
+			switch st.Words[0] {
+			case "note":
+				if firstNote < 0 {
+					firstNote = i
+				}
+			case "goal":
+				if firstNote >= 0 {
+					t.Errorf("%s:%d: a goal after the first step: the lesson opens with its goals", s, st.Line)
+				}
+				goals++
+			case "summary":
+				summaries++
+			case "draw":
+				draws++
+			case "task":
+				tasks = append(tasks, &task{})
+			case "hint", "solution", "check":
+				if len(tasks) == 0 {
+					t.Errorf("%s:%d: %s before any task", s, st.Line, st.Words[0])
+					continue
+				}
+				k := tasks[len(tasks)-1]
+				switch st.Words[0] {
+				case "hint":
+					k.hints++
+				case "solution":
+					k.solutions++
+				case "check":
+					k.checks++
+				}
+			}
+		}
+		if goals < 2 || summaries < 2 {
+			t.Errorf("%s: %d goal and %d summary lines; a lesson says at least two things it teaches, and sums up in two or more", s, goals, summaries)
+		}
+		if len(tasks) < 2 {
+			t.Errorf("%s: %d exercises; a lesson has two or more", s, len(tasks))
+		}
+		for i, k := range tasks {
+			if k.hints == 0 || k.solutions == 0 || k.checks == 0 {
+				t.Errorf("%s: exercise %d has %d hints, %d solution lines and %d checks: it needs each", s, i+1, k.hints, k.solutions, k.checks)
+			}
+		}
+		name := strings.TrimSuffix(filepath.Base(s), ".nsh")
+		if drawn[name[:2]] && draws == 0 {
+			t.Errorf("%s draws no picture: this lesson's state is best seen drawn", s)
+		}
+		md, err := os.ReadFile(filepath.Join("docs/lessons", name+".md"))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, h := range []string{"\n## What you will learn\n", "\n## Exercises\n", "\n## In short\n", "<summary>Solution</summary>"} {
+			if !bytes.Contains(md, []byte(h)) {
+				t.Errorf("docs/lessons/%s.md lacks %q: render it again (dev/lessons.sh)", name, strings.TrimSpace(h))
+			}
 		}
 	}
 }

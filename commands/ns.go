@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 func init() {
 	register(&Command{
 		Name: "ns", Group: "children",
-		Usage: []string{"ns [self|PID|@ID] [--json]", "ns diff A B [--json]", "ns pin NS PATH @ID|PID", "ns unpin PATH"},
+		Usage: []string{"ns [self|parent|PID|@ID] [--json]", "ns diff A B [--json]", "ns pin NS PATH @ID|PID", "ns unpin PATH"},
 		JSON: func(args []string) bool {
 			return len(args) == 0 || (args[0] != "pin" && args[0] != "unpin")
 		},
@@ -21,7 +22,7 @@ func init() {
 		Example: "ns diff self @web",
 		Help: "Each namespace is a kernel object; /proc/PID/ns/TYPE names it by inode, and the same inode\n" +
 			"means the same namespace. pid_for_children and time_for_children show where the process's\n" +
-			"future children will live. A and B are self, a PID or @ID.\n" +
+			"future children will live. A and B are self, parent (the shell nsh was started from), a PID or @ID.\n" +
 			"ns pin bind-mounts a child's /proc/PID/ns/NS on PATH (made if missing), so the namespace\n" +
 			"outlives the child, like unshare --uts=FILE; `join NS PATH` enters it later, from any nsh.\n" +
 			"Pins are the one thing nsh leaves behind; `ns` lists this session's, `ns unpin` removes one.",
@@ -29,9 +30,9 @@ func init() {
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch {
 			case len(args) == 0:
-				return append([]string{"self", "diff", "pin", "unpin"}, s.childRefs()...)
+				return append([]string{"self", "parent", "diff", "pin", "unpin"}, s.childRefs()...)
 			case args[0] == "diff" && len(args) < 3:
-				return append([]string{"self"}, s.childRefs()...)
+				return append([]string{"self", "parent"}, s.childRefs()...)
 			case args[0] == "pin" && len(args) == 1:
 				return isolate.Namespaces
 			case args[0] == "pin" && len(args) == 2, args[0] == "unpin" && len(args) == 1:
@@ -50,10 +51,27 @@ type target struct {
 	pid   int // 0 for nsh itself
 }
 
+// changed says, after reads, that the target is no longer what it was
+// resolved as: nsh's parent ended and nsh was re-parented.
+func (t target) changed() error {
+	if t.label == "parent" && os.Getppid() != t.pid {
+		return fmt.Errorf("nsh's parent (pid %d) ended while nsh was reading it", t.pid)
+	}
+	return nil
+}
+
 func (s *Session) resolveProcess(word string) (target, error) {
 	switch {
 	case word == "self":
 		return target{label: "self", pid: 0}, nil
+	case word == "parent":
+		// The shell nsh was started from: a process the reader may always
+		// read, for a lesson that looks at one nsh did not start.
+		ppid := os.Getppid()
+		if ppid == 0 {
+			return target{}, fmt.Errorf("nsh's parent is outside nsh's pid namespace (nsh is its PID 1): give a PID")
+		}
+		return target{label: "parent", pid: ppid}, nil
 	case strings.HasPrefix(word, "@"):
 		c, err := s.lookupChild(word, true)
 		if err != nil {
@@ -107,6 +125,9 @@ func runNS(s *Session, args []string) error {
 		return err
 	}
 	theirs, err := isolate.ProcessNamespaces(t.pid)
+	if err == nil {
+		err = t.changed()
+	}
 	if err != nil {
 		return err
 	}
@@ -233,6 +254,9 @@ func nsDiff(s *Session, a, b string) error {
 		return err
 	}
 	nb, err := isolate.ProcessNamespaces(tb.pid)
+	if err == nil {
+		err = errors.Join(ta.changed(), tb.changed())
+	}
 	if err != nil {
 		return err
 	}

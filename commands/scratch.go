@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"nsh/isolate"
 )
@@ -17,7 +18,7 @@ func init() {
 			"or another user's: scratch makes a new directory in $TMPDIR (or /tmp), mode 0711, and makes it\n" +
 			"nsh's working directory, so relative paths in the commands after it, and children without a\n" +
 			"rootfs, land in it. It is removed with all that is in it when nsh ends, however it ends (the\n" +
-			"janitor removes it if nsh is killed). scratch again does nothing; scratch path prints where it is.",
+			"janitor removes it if nsh is killed); a pin made in it (ns pin) goes with it. scratch again does nothing; scratch path prints where it is.",
 		Run: runScratch,
 		Complete: func(s *Session, args []string, partial string) []string {
 			if len(args) == 0 {
@@ -67,6 +68,16 @@ func (s *Session) endScratch() {
 		return
 	}
 	os.Chdir(s.scratchBack)
+	// A pin outlives nsh, but not the directory it is in: this session's
+	// pins in the scratch directory go with it (any other mount there is
+	// not nsh's, and stops the removal).
+	for _, p := range s.pins {
+		if strings.HasPrefix(p.path, s.scratch+"/") {
+			if _, _, err := isolate.Unpin(p.path, s.explain); err != nil {
+				fmt.Fprintf(os.Stderr, "scratch: unpin %s: %v\n", p.path, err)
+			}
+		}
+	}
 	if err := isolate.RemoveTrackedDir(s.scratch); err != nil {
 		fmt.Fprintf(os.Stderr, "scratch: remove %s: %v\n", s.scratch, err)
 	}

@@ -6,6 +6,10 @@
 # It checks itself: a step that does not behave as described stops it with status 2.
 # It leaves nothing behind, even when a --step demo of it is stopped early.
 
+goal "what a namespace is, and how to tell whether two processes share one (ls -l /proc/PID/ns)"
+goal "how unshare gives a child namespaces of its own: a hostname, its own pids, its own clock"
+goal "why a child is PID 1 of a new pid namespace, and root in a new user namespace"
+
 note "1. Every process is in one namespace of each type (ls -l /proc/self/ns)"
 #: Each link in /proc/PID/ns names a namespace by its inode number:
 #: two processes with the same number share that namespace.
@@ -56,4 +60,27 @@ show
 reset
 #: After reset, a child shares every namespace with nsh: the host's name is back.
 spawn hostname
-expect output matches "^[^f]|^f[^o]|^fo[^o]|^foo[^b]"
+expect output not contains foobar
+
+task "Give a child the hostname box and leave the host's as it is; keep it running (spawn -d) so nsh can look at it."
+hint "A hostname belongs to a uts namespace: the child needs one of its own, or it would rename the host."
+hint "unshare uts, then hostname box, then spawn -d sleep inf."
+solution reset
+solution unshare uts
+solution hostname box
+solution spawn -d sleep inf
+check hostname @last box
+check ns @last differs uts
+
+task "Start a child (spawn -d) that is PID 1 of a pid namespace of its own, with a /proc that shows only its processes, and that still shares nsh's network."
+hint "A fresh /proc needs a mount namespace of its own as well as a pid namespace."
+hint "reset, unshare pid mnt, spawn -d sleep inf: net is shared unless you unshare it."
+solution reset
+solution unshare pid mnt
+solution spawn -d sleep inf
+check ns @last differs pid mnt
+check ns @last shares net
+
+summary "A process is in one namespace of each of eight types; /proc/PID/ns names each by its inode, and the same number means the same namespace."
+summary "unshare changes nsh's plan, not nsh: each child spawned after it gets new namespaces of those types, and shares the rest with nsh."
+summary "uts holds the hostname, pid the process numbers (the first child is PID 1), user the ids (root inside, an ordinary uid outside), time the boot and monotonic clocks."

@@ -5,6 +5,10 @@
 # Run it as root:  nsh scripts/03-cgroups.nsh   (nsh -x ... shows every mkdir and write)
 # Keys are cgroup v2 names; on a v1 or hybrid host nsh writes the v1 files.
 
+goal "where cgroups live, as files, on a v1, v2 or hybrid host"
+goal "how every child gets a cgroup of its own, and what is in it"
+goal "what memory.max, pids.max and cpu.max do to a child that reaches them"
+
 note "5. cgroups are files: each hierarchy is a mounted cgroupfs (mount -t cgroup2 shows them)"
 cgroup ls
 
@@ -60,3 +64,26 @@ kill @busy KILL
 wait @busy
 
 reset
+
+task "Start a detached child that may have at most 10 processes and 50M of memory."
+hint "cgroup set KEY VALUE plans a limit; every child spawned after it gets it."
+hint "reset, cgroup set pids.max 10, cgroup set memory.max 50M, spawn -d sleep inf."
+solution reset
+solution cgroup set pids.max 10
+solution cgroup set memory.max 50M
+solution spawn -d sleep inf
+check cgroup @last pids.max 10
+check cgroup @last memory.max 50M
+
+task "Start a detached child with pids.max 5, then raise its limit to 50 while it runs, without starting another."
+hint "cgroup set KEY VALUE @ID changes a running child's cgroup file."
+hint "cgroup set pids.max 50 @last."
+solution reset
+solution cgroup set pids.max 5
+solution spawn -d sleep inf
+solution cgroup set pids.max 50 @last
+check cgroup @last pids.max 50
+
+summary "cgroups are directories of files in a mounted cgroupfs; on v2 one hierarchy holds every controller, on v1 each has its own."
+summary "Each child gets a cgroup of its own under nsh's, removed when it ends: cgroup files, procs and stat look at it."
+summary "At memory.max the OOM killer ends the child (status 137); at pids.max fork fails; at cpu.max the child is throttled, not killed."

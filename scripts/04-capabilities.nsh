@@ -4,6 +4,10 @@
 # host's ping and its net.ipv4.ping_group_range are never touched.
 # Run it as root:  nsh scripts/04-capabilities.nsh   (needs ping: apt-get install iputils-ping)
 
+goal "why ping needs cap_net_raw, and the three ways it gets it: a file capability, setuid root, or an ICMP socket a sysctl allows"
+goal "the five capability sets of a process, and what happens to them across execve"
+goal "how Docker's default set, --cap-drop and --privileged shape a child"
+
 note "10-12. ping needs a raw socket; the system's ping carries the file capability cap_net_raw"
 cap file get /usr/bin/ping
 #: cp /usr/bin/ping ./ping: a copy loses it (getcap ./ping prints nothing).
@@ -76,3 +80,29 @@ unshare user
 spawn grep CapEff /proc/self/status
 expect output matches "CapEff:\t0*1f+\n"
 reset
+
+task "Start a detached child as uid 1000, in a network namespace of its own, that lacks cap_net_raw even in its bounding set (docker --cap-drop NET_RAW)."
+hint "user UID sets the child's uid; cap drop removes a capability from the bounding set (and so from every other)."
+hint "reset, unshare net, user 1000, cap drop net_raw, spawn -d sleep inf."
+solution reset
+solution unshare net
+solution user 1000
+solution cap drop net_raw
+solution spawn -d sleep inf
+check uid @last 1000
+check cap @last bounding lacks net_raw
+check ns @last differs net
+
+task "Start a detached root child with Docker's default capabilities, less chown."
+hint "cap preset docker gives its 14; cap drop takes one away."
+hint "reset, cap preset docker, cap drop chown, spawn -d sleep inf."
+solution reset
+solution cap preset docker
+solution cap drop chown
+solution spawn -d sleep inf
+check cap @last bounding lacks chown sys_admin
+check cap @last effective has net_bind_service kill setuid
+
+summary "A copy of a file loses its file capabilities; setcap (cap file set) gives them back, setuid root gives everything."
+summary "A process has five sets: bounding caps what it can ever gain, permitted what it may use, effective what it uses, inheritable and ambient what survives execve."
+summary "Docker's default keeps 14 capabilities; --cap-drop takes one out of the bounding set for good; --privileged keeps all of them."

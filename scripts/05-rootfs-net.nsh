@@ -4,6 +4,10 @@
 # Needs busybox-static (apt-get install busybox-static). The veth's host end
 # lives while its child does, with addresses from 198.51.100.0/24 (TEST-NET-2, documentation).
 
+goal "how pivot_root gives a child a root filesystem of its own, and how to mount into it"
+goal "what runc's device allowlist and its masked and read-only paths protect"
+goal "how a network namespace starts empty, and how a veth pair connects it to the host"
+
 note "18a. A root filesystem of its own: pivot_root into a busybox tree"
 #: The lesson's files (the tree, some data) go in a scratch directory of its
 #: own, nsh's working directory from now on and removed when it ends.
@@ -55,3 +59,27 @@ expect status 0
 expect output contains "1 packets received"
 show
 reset
+
+task "Make the lesson's busybox tree (root) a read-only root for children, and show that a child cannot create /x in it."
+hint "rootfs DIR ro plans a read-only root; the next child's touch /x fails."
+hint "reset, rootfs root ro, spawn touch /x."
+solution reset
+solution rootfs root ro
+solution spawn touch /x
+check status nonzero
+check output contains "Read-only file system"
+
+task "Start a detached child in a network namespace of its own whose loopback is up, after showing its lo with ip link show lo."
+hint "unshare net gives an empty network namespace: lo is there, but down; net up lo brings it up."
+hint "reset, unshare net, net up lo, spawn ip link show lo, spawn -d sleep inf."
+solution reset
+solution unshare net
+solution net up lo
+solution spawn ip link show lo
+solution spawn -d sleep inf
+check output contains LOOPBACK,UP
+check ns @last differs net
+
+summary "rootfs pivots a child into a directory of its own: /proc, /dev and the mounts you plan are made inside it."
+summary "With a rootfs, runc's allowlist lets a child make device nodes but not open the host's disks, and hides or freezes the kernel's files in /proc."
+summary "A new network namespace has only a loopback, down; net up lo and net veth give it a network."

@@ -5,6 +5,10 @@
 # limits (ulimit, prlimit).
 # Run it as root:  nsh scripts/06-seccomp-rlimits.nsh
 
+goal "what a seccomp filter is, and how Docker's default profile answers system calls"
+goal "how to test a call against a plan's filter, or a running child's, without writing a program"
+goal "how resource limits (ulimit, prlimit) are planned and changed live"
+
 note "A process's filters: /proc/PID/status says Seccomp 0 (none) or 2 (filter), and how many"
 seccomp show self
 
@@ -63,3 +67,24 @@ expect output matches "Max open files +32 +32 "
 kill @lim KILL
 wait @lim
 expect status 137
+
+task "Give children a filter that refuses unshare, whatever its flags, and leaves every other call as it was."
+hint "seccomp deny SYSCALL adds a rule; seccomp test SYSCALL tries it."
+hint "reset, seccomp deny unshare."
+solution reset
+solution seccomp deny unshare
+solution seccomp test unshare 0
+check syscall unshare 0 refused
+check syscall getpid allowed
+
+task "Plan children that may open at most 100 files, and show it from inside with sh -c 'ulimit -n'."
+hint "rlimit nofile N sets the soft and hard limit (prlimit --nofile)."
+hint "reset, rlimit nofile 100, spawn sh -c 'ulimit -n'."
+solution reset
+solution rlimit nofile 100
+solution spawn sh -c 'ulimit -n'
+check output matches "^100\n"
+
+summary "A seccomp filter answers each system call before the kernel runs it: allowed, an errno, or death by SIGSYS; children and whatever enters them inherit it."
+summary "Docker's profile closes some calls for everyone and opens others only with a capability (unshare of a user namespace needs cap_sys_admin)."
+summary "rlimit plans limits for children and changes a running child's with prlimit(2)."

@@ -5,6 +5,9 @@
 # read). Run it as root:  nsh scripts/08-layers.nsh
 # Needs busybox-static (apt-get install busybox-static).
 
+goal "how an image's read-only layer and a container's writable layer make one root with overlayfs"
+goal "what docker diff and docker commit read: the upper layer, its whiteouts and opaque directories"
+
 note "An image: a busybox tree with a few files a container will change"
 #: It goes in a scratch directory of the lesson's own (nsh's working
 #: directory from now on, removed when the lesson ends).
@@ -49,3 +52,24 @@ rootfs lower overlay
 spawn sh -c 'cat /etc/motd /etc/old; ls /newfile'
 expect output matches "^hello\nold\n.*/newfile.*No such file"
 
+task "Start a detached container on the image (lower) with an overlay root, the hostname layered and pid and uts namespaces of its own."
+hint "rootfs DIR overlay puts a writable layer of the child's own over DIR."
+hint "reset, rootfs lower overlay, unshare pid uts, hostname layered, spawn -d sleep inf."
+solution reset
+solution rootfs lower overlay
+solution unshare pid uts
+solution hostname layered
+solution spawn -d sleep inf
+check hostname @last layered
+check ns @last differs mnt pid uts
+
+task "In that container, write /greeting, then read it back from a command that enters the container."
+hint "enter @ID COMMAND runs in the container's root: what it writes goes to its upper layer."
+hint "enter @last sh -c 'echo hi > /greeting', then enter @last cat /greeting."
+solution enter @last sh -c 'echo hi > /greeting'
+solution enter @last cat /greeting
+check status 0
+check output contains hi
+
+summary "overlayfs shows the upper layer over the lower ones: writes go up, deletions are whiteouts, the image is never written."
+summary "diff lists what the upper layer changed (A, C, D); commit writes it as a tar with OCI whiteouts, an image layer."

@@ -5,6 +5,9 @@
 # against pids.max. Run it as root:  nsh scripts/09-watch.nsh
 # (Interactively, top refreshes in place until q.)
 
+goal "how to watch what children use against their limits, as docker stats and systemd-cgtop do"
+goal "what cpu.max does to a busy loop: throttled periods and throttled time"
+
 note "Three children under the same limits: half a CPU, 64M of memory, 20 processes"
 unshare pid uts mnt
 cgroup set cpu.max 0.5
@@ -43,3 +46,27 @@ note "What isolation costs on this host: each part of a spawn (time on, or spawn
 time on
 spawn true
 time off
+
+task "Start a detached busy loop (sh -c 'while :; do :; done') held to a tenth of a CPU."
+hint "cgroup set cpu.max 0.1 before the spawn; top --once shows it at about 10%."
+hint "reset, cgroup set cpu.max 0.1, spawn -d sh -c 'while :; do :; done'."
+solution reset
+solution cgroup set cpu.max 0.1
+solution spawn -d sh -c 'while :; do :; done'
+check cgroup @last cpu.max 0.1
+
+task "Start a detached child in a pid namespace of its own, with 32M of memory and at most 10 processes."
+hint "Two cgroup set lines and an unshare, then spawn -d."
+hint "reset, unshare pid, cgroup set memory.max 32M, cgroup set pids.max 10, spawn -d sleep inf."
+solution reset
+solution unshare pid
+solution cgroup set memory.max 32M
+solution cgroup set pids.max 10
+solution spawn -d sleep inf
+check cgroup @last memory.max 32M
+check cgroup @last pids.max 10
+check ns @last differs pid
+
+summary "top and cgroup stat read each child's cgroup files: usage against memory.max, cpu.max and pids.max."
+summary "cpu.max never kills: a loop over its quota waits out each period (nr_throttled, throttled time)."
+summary "time on shows what each part of a spawn costs on this host."
