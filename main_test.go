@@ -290,7 +290,12 @@ func TestRenderScripts(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			before := hostSnapshot()
 			md := filepath.Join(t.TempDir(), "lesson.md")
-			out, err := exec.Command("unshare", "-m", "-n", "--propagation", "private", "nsh", "--render", "md", f, "-o", md).CombinedOutput()
+			cmd := exec.Command("unshare", "-m", "-n", "--propagation", "private", "nsh", "--render", "md", f, "-o", md)
+			if asStudent() {
+				// As dev/lessons.sh renders them, in the disposable VM.
+				cmd = exec.Command("nsh", "--render", "md", f, "-o", md)
+			}
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("nsh --render md %s: %v\n%s", f, err, out)
 			}
@@ -313,6 +318,7 @@ func TestRenderScripts(t *testing.T) {
 			if strings.Contains(lesson, "\nnsh# expect ") || strings.Contains(lesson, "# expect ") {
 				t.Errorf("%s shows its expect lines:\n%s", f, lesson)
 			}
+			checkPublished(t, f, string(b))
 			if filepath.Base(f) != "01-namespaces.nsh" {
 				return
 			}
@@ -335,6 +341,88 @@ func TestRenderScripts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkPublished fails when the published page of script f
+// (docs/lessons/NAME.md) is stale against the page just rendered: its
+// headings, prose and commands must be the same. Where the page was
+// rendered on a machine like this one (the same kernel and cgroup layout:
+// the pure-v2 VM of dev/lessons.sh), so must the outputs be, but for
+// numbers (pids, inodes, times, sizes), usage bars and the spacing of
+// columns.
+func checkPublished(t *testing.T, f, fresh string) {
+	name := strings.TrimSuffix(filepath.Base(f), ".nsh")
+	b, err := os.ReadFile(filepath.Join("docs/lessons", name+".md"))
+	if err != nil {
+		t.Errorf("%s has no published page: %v (dev/lessons.sh renders them)", f, err)
+		return
+	}
+	published := string(b)
+	outputs := asStudent() && facts(published) == facts(fresh)
+	want, got := skeleton(published, outputs), skeleton(fresh, outputs)
+	for i := 0; i < len(want) || i < len(got); i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			t.Errorf("docs/lessons/%s.md is stale against %s (dev/lessons.sh renders it again); outputs compared: %v\nfirst difference, at item %d:\npublished: %q\nnow:       %q", name, f, outputs, i, w, g)
+			return
+		}
+	}
+}
+
+// asStudent says the tests run where the lessons are published from, as
+// a student runs them: dev/vm.sh's pure-v2 VM on Debian's /usr
+// (VM_HOSTUSR), which sets NSH_AS_STUDENT. There nsh renders in the VM's
+// own root shell, and outputs are compared too.
+func asStudent() bool { return os.Getenv("NSH_AS_STUDENT") == "1" }
+
+// facts are what a page says of the machine it was rendered on: the
+// kernel and the cgroup layout.
+func facts(page string) string {
+	m := regexp.MustCompile(`(?m)^> Kernel: .*$`).FindString(page)
+	return m
+}
+
+var (
+	promptLine = regexp.MustCompile(`^nsh(\[[^\]]*\])?# `)
+	numbers    = regexp.MustCompile(`[0-9]+`)
+	bars       = regexp.MustCompile(`\[[#.]+\]`) // top's usage bars
+)
+
+// skeleton is a page as a list of what must not change: headings, prose
+// and commands, and with outputs, each output line with its numbers and
+// the spacing of its columns made alike.
+func skeleton(page string, outputs bool) []string {
+	_, body, _ := strings.Cut(page, "\n\n## ") // past the title and the facts
+	var out []string
+	inBlock := false
+	for _, l := range strings.Split(body, "\n") {
+		switch {
+		case strings.HasPrefix(l, "```"):
+			inBlock = !inBlock
+		case !inBlock && strings.HasPrefix(l, "!["):
+			// A picture: its text says what it shows, an output.
+			if outputs {
+				alt, _, _ := strings.Cut(l, "](")
+				out = append(out, numbers.ReplaceAllString(alt, "N"))
+			}
+		case !inBlock && strings.TrimSpace(l) != "":
+			out = append(out, l)
+		case inBlock && promptLine.MatchString(l):
+			// The prompt may count what the host lacks ("(26 more)").
+			prompt := promptLine.FindString(l)
+			out = append(out, numbers.ReplaceAllString(prompt, "N")+l[len(prompt):])
+		case inBlock && outputs:
+			l = bars.ReplaceAllString(numbers.ReplaceAllString(l, "N"), "[bar]")
+			out = append(out, "  "+strings.Join(strings.Fields(l), " "))
+		}
+	}
+	return out
 }
 
 // TestTour runs every command of `help tour` as a script, so the tour a

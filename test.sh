@@ -63,4 +63,9 @@ if [ "$(id -u)" -eq 0 ] && [ "${NSH_VM:-1}" != 0 ]; then
 		echo "== dev/vm.sh $layout"
 		./dev/vm.sh "$layout"
 	done
+	# The published lessons against a fresh render where they were
+	# rendered (dev/lessons.sh): pure v2 on Debian's /usr, as a student's
+	# root shell; a stale page fails.
+	echo "== dev/vm.sh v2, the lessons as a student runs them"
+	VM_HOSTUSR=1 ./dev/vm.sh v2 none TestRenderScripts
 fi

@@ -121,9 +121,9 @@ func (c *Writer) event(at time.Time, data []byte) {
 
 // Human pace: what Type and Pause add to a recording's clock.
 const (
-	typeBefore = 400 * time.Millisecond // the prompt shows before typing starts
-	typeChar   = 45 * time.Millisecond  // per character typed
-	typeMax    = 3 * time.Second        // a long command is typed faster
+	typeBefore = 300 * time.Millisecond  // the prompt shows before typing starts
+	typeChar   = 35 * time.Millisecond   // per character typed
+	typeMax    = 2500 * time.Millisecond // a long command is typed faster
 )
 
 // Type records text typed at the prompt at a person's pace: the prompt,

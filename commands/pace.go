@@ -17,11 +17,11 @@ import (
 
 // Reading pace: what a pause after each kind of step lasts.
 const (
-	readAfterCommand = 900 * time.Millisecond // the least a command's result stays
-	readPerLine      = 150 * time.Millisecond // more for each line it printed
-	readPerWord      = 280 * time.Millisecond // prose: about 200 words a minute
+	readAfterCommand = 700 * time.Millisecond // the least a command's result stays
+	readPerLine      = 120 * time.Millisecond // more for each line it printed
+	readPerWord      = 240 * time.Millisecond // prose: about 250 words a minute
 	readNote         = 2500 * time.Millisecond
-	readMax          = 6 * time.Second
+	readMax          = 4500 * time.Millisecond
 )
 
 // paced says whether the script's statements are recorded at a person's

@@ -6,6 +6,12 @@
 #   dev/vm.sh v2 [SCRIPTS [GOTESTS]]   Debian's kernel, pure cgroup v2 (cgroup_no_v1=all)
 #   dev/vm.sh v1 [SCRIPTS [GOTESTS]]   the same kernel, pure v1 (v1 controllers, no cgroup2)
 #   VM_CMD='nsh -c ...' dev/vm.sh v2   a command of your own instead of the tests
+#   VM_HOSTUSR=1 VM_OUT=DIR VM_CMD=... dev/vm.sh v2
+#                                      the command on this host's own /usr
+#                                      (read-only, through 9p: Debian's sh,
+#                                      ping, ip, tar), as on a Debian machine,
+#                                      writing what it makes to /out, which is
+#                                      DIR here (dev/lessons.sh renders so)
 #   VM_APPEND='loglevel=7 softlockup_panic=1' dev/vm.sh v1
 #                                      more kernel arguments (here: a hung
 #                                      kernel's backtraces on the console)
@@ -35,7 +41,7 @@ export PATH="/usr/local/go/bin:$PATH"
 # translation, OOM and pids accounting, devices (eBPF on v2), time
 # namespaces, capabilities, rootfs and overlay mounts, and the
 # reliability checks (nothing left after exit, SIGKILL, many children).
-VM_SCRIPTS='cgroup_v1|cgroup_v2|cgroup_v2_only|cgroup_live|cgroup_oom|cgroup_pids|cgroup_off|cgroup_errors|cgroup_devices|cgroup_ns|timens|pid|hostname|unshare|ns|cap_sets|cap_userns|rootfs|overlay|lifetime|orphans|spawn_detached|kill_wait_logs|doctor|lesson|expect|explain'
+VM_SCRIPTS='net_veth|cgroup_v1|cgroup_v2|cgroup_v2_only|cgroup_live|cgroup_oom|cgroup_pids|cgroup_off|cgroup_errors|cgroup_devices|cgroup_ns|timens|pid|hostname|unshare|ns|cap_sets|cap_userns|rootfs|overlay|lifetime|orphans|spawn_detached|kill_wait_logs|doctor|lesson|expect|explain'
 VM_GOTESTS='TestOverlayLayersKilled|TestTerminalNotControlling|TestTwoPidNamespaces'
 scripts=${2:-$VM_SCRIPTS}
 gotests=${3:-$VM_GOTESTS}
@@ -61,14 +67,23 @@ mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/root" "$ir/t/te
 bb=$(command -v busybox)
 cp "$bb" "$ir/bin/busybox"
 for a in $("$bb" --list); do [ -e "$ir/bin/$a" ] || ln -s busybox "$ir/bin/$a"; done
-cp bin/nsh "$work/nsh.test" "$ir/bin/"
+cp bin/nsh bin/nsh-k8s "$work/nsh.test" "$ir/bin/"
 # Debian builds overlayfs and veth as modules; the initramfs loads them.
 mkdir -p "$ir/modules"
 for m in fs/overlayfs/overlay.ko drivers/net/veth.ko drivers/block/brd.ko; do
 	cp "$cache/$pkg"/lib/modules/*/kernel/$m "$ir/modules/"
 done
+# 9p over virtio, for VM_HOSTUSR and VM_OUT, in the order they load.
+ninep="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p"
+if [ -n "${VM_HOSTUSR:-}${VM_OUT:-}" ]; then
+	for m in $ninep; do
+		cp "$(find "$cache/$pkg"/lib/modules/*/kernel -name "$m.ko" | head -n 1)" "$ir/modules/"
+	done
+	echo "$ninep" > "$ir/ninep"
+fi
 cp -r testdata/script "$ir/t/testdata/"
 cp -r scripts "$ir/t/"
+mkdir -p "$ir/t/docs" && cp -r docs/lessons "$ir/t/docs/"
 
 # /init copies itself into a tmpfs and switches root to it: pivot_root
 # (every rootfs test) is refused while / is the initramfs itself.
@@ -78,7 +93,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t devtmpfs dev /dev
 mount -t tmpfs -o size=1536m nshvm /new
-for d in bin t layout scripts.regex gotests.regex cmd modules; do cp -a /$d /new/; done
+for d in bin t layout scripts.regex gotests.regex cmd modules ninep hostusr; do [ -e /$d ] && cp -a /$d /new/; done
 # Named init there: doctor reads PID 1's name to tell a machine from a container.
 cp /init2 /new/init
 mkdir -p /new/proc /new/sys /new/dev /new/tmp /new/root /new/etc /new/run
@@ -102,6 +117,30 @@ insmod /modules/veth.ko
 # brd: a small RAM disk, a real block device for io.max.
 insmod /modules/brd.ko rd_nr=1 rd_size=16384
 ip link set lo up 2>/dev/null
+if [ -e /ninep ]; then
+	for m in $(cat /ninep); do insmod /modules/$m.ko; done
+	mkdir -p /out /host
+	mount -t 9p -o trans=virtio,version=9p2000.L out /out 2>/dev/null
+	if [ -e /hostusr ]; then
+		# The host's /usr, read-only: what runs is Debian's, as on a
+		# Debian machine (merged /usr: /lib and /lib64 are in it).
+		mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host
+		mkdir -p /usr /lib /lib64 /etc/alternatives /run/usr
+		# 9p carries no security.capability: an overlay over it takes
+		# the file capabilities Debian's packages set when installed.
+		mount -t tmpfs usr /run/usr && mkdir /run/usr/up /run/usr/work
+		mount -t overlay -o lowerdir=/host/usr,upperdir=/run/usr/up,workdir=/run/usr/work usr /usr
+		mount --bind /usr/lib /lib
+		mount --bind /usr/lib64 /lib64
+		mount --bind /host/etc/alternatives /etc/alternatives
+		/usr/sbin/setcap cap_net_raw+ep /usr/bin/ping
+		export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+		hostname "$(cat /hostusr)"
+		# Where the lessons are published from: the tests render them
+		# as a student would and compare outputs (TestRenderScripts).
+		export NSH_AS_STUDENT=1
+	fi
+fi
 layout=$(cat /layout)
 if [ "$layout" = v2 ]; then
 	mount -t cgroup2 none /sys/fs/cgroup
@@ -119,7 +158,9 @@ nsh -c 'cgroup ls; doctor' < /dev/null
 cd /t
 if [ -s /cmd ]; then
 	echo "== command: $(cat /cmd)"
-	(cd /tmp && sh /cmd) < /dev/null 2>&1
+	shell=sh
+	[ -e /hostusr ] && shell=/usr/bin/sh
+	(cd /tmp && $shell /cmd) < /dev/null 2>&1
 	echo $? > /tmp/status
 else
 	echo "== script tests: $(cat /scripts.regex); Go tests: $(cat /gotests.regex)"
@@ -139,6 +180,10 @@ echo "$layout" > "$ir/layout"
 printf '%s' "$scripts" > "$ir/scripts.regex"
 printf '%s' "$gotests" > "$ir/gotests.regex"
 printf '%s' "${VM_CMD:-}" > "$ir/cmd"
+[ -n "${VM_HOSTUSR:-}" ] && printf '%s' "${VM_HOSTNAME:-debian}" > "$ir/hostusr"
+virtfs=""
+[ -n "${VM_HOSTUSR:-}" ] && virtfs="$virtfs -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on"
+[ -n "${VM_OUT:-}" ] && virtfs="$virtfs -virtfs local,path=$VM_OUT,mount_tag=out,security_model=none"
 (cd "$ir" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$work/initrd.gz"
 
 append="console=ttyS0 quiet panic=-1 nsh-vm=1"
@@ -147,7 +192,8 @@ append="$append ${VM_APPEND:-}"
 # The whole console goes to a log; on stdout, what the kernel and nsh
 # say of the host, then each test's verdict (and a failing test's lines).
 log=$cache/last-$layout.log
-timeout "${VM_TIMEOUT:-1500}" qemu-system-x86_64 -cpu max -m 2048 -smp 2 -nographic -no-reboot \
+# shellcheck disable=SC2086
+timeout "${VM_TIMEOUT:-1500}" qemu-system-x86_64 -cpu max -m 2048 -smp 2 -nographic -no-reboot $virtfs \
 	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" < /dev/null 2>&1 | tr -d '\r' > "$log" || true
 sed -n '/^== kernel/,/^== \(script tests\|command\)/p' "$log"
 [ -n "${VM_CMD:-}" ] && sed -n '/^== command/,/^VM-STATUS/p' "$log"

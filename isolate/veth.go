@@ -152,7 +152,10 @@ func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]hostLink, e
 		return nil, fmt.Errorf("open the child's net namespace: %w", err)
 	}
 	defer ns.Close()
-	inside, err := netlink.NewHandleAt(ns)
+	// Route only: with no family named, netlink also opens XFRM and
+	// netfilter sockets, which fail (EPROTONOSUPPORT) on a kernel whose
+	// xfrm_user is a module not loaded, as Debian's is in a VM.
+	inside, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("netlink in the child's net namespace: %w", err)
 	}
