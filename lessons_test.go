@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -193,4 +194,76 @@ func TestLessonsTeach(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLessonsTwice runs every lesson as root and then as another user
+// (nobody): both runs pass (a lesson that needs root says so at its start
+// and ends, passing), and neither leaves a file in the temporary
+// directory, a cgroup or a process behind.
+func TestLessonsTwice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as root and then as nobody")
+	}
+	bin, dir := installNSH(t)
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	if k8s, err := exec.LookPath("nsh-k8s"); err == nil {
+		path = filepath.Dir(k8s) + ":" + path // export k8s runs it
+	}
+	scripts, _ := filepath.Glob("scripts/0*.nsh")
+	for _, s := range scripts {
+		src, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lessonFile := filepath.Join(dir, filepath.Base(s))
+		if err := os.WriteFile(lessonFile, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		needsRoot := regexp.MustCompile(`(?m)^needs root `).Match(src)
+		t.Run(filepath.Base(s), func(t *testing.T) {
+			before := tmpNames(t)
+			for _, asRoot := range []bool{true, false} {
+				// Private mount and net namespaces, made by root before
+				// nsh starts: what a lesson mounts cannot reach the host.
+				cmd := exec.Command("unshare", "-m", "-n", "--propagation", "private", "--", "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", bin, lessonFile)
+				who := "nobody"
+				if asRoot {
+					cmd = exec.Command("unshare", "-m", "-n", "--propagation", "private", "--", bin, lessonFile)
+					who = "root"
+				}
+				cmd.Dir = dir
+				cmd.Env = []string{"PATH=" + path, "HOME=/nonexistent", "TERM=dumb"}
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Errorf("as %s: %v\n%s", who, err, out)
+					continue
+				}
+				if (asRoot || !needsRoot) && !bytes.Contains(out, []byte("\n== In short\n")) {
+					t.Errorf("as %s, %s did not run to its summary:\n%s", who, s, out)
+				}
+				if !asRoot && needsRoot && !bytes.Contains(out, []byte("this lesson needs root (")) {
+					t.Errorf("as nobody, %s did not say it needs root:\n%s", s, out)
+				}
+				if after := tmpNames(t); after != before {
+					t.Errorf("as %s, %s left files in /tmp:\n%s", who, s, diffLines(before, after))
+				}
+				if left := nshCgroups(); len(left) > 0 {
+					t.Errorf("as %s, %s left cgroups: %s", who, s, strings.Join(left, " "))
+				}
+			}
+		})
+	}
+}
+
+// tmpNames lists the temporary directory's entries.
+func tmpNames(t *testing.T) string {
+	ents, err := os.ReadDir(os.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, "\n")
 }

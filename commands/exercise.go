@@ -1,7 +1,9 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -62,6 +64,16 @@ func init() {
 			Summary: "in a lesson: one point of its summary",
 			Example: "summary \"a child shares every namespace nsh does not unshare\"",
 			Run:     func(s *Session, args []string) error { return listItem(s, "summary", args) },
+		},
+		&Command{
+			Name: "needs", Group: "teaching",
+			Usage:   []string{"needs root WHY..."},
+			Summary: "in a lesson: what it needs to run; without it, a plain run says so and ends, passing, before its first step",
+			Help: "A lesson that makes cgroups, file capabilities, device nodes or a veth needs root; one whose\n" +
+				"namespaces all come with a user namespace of its own runs as any user, and says nothing.\n" +
+				"Without what it needs, --render and --cast fail (no page, no recording is better than half of one).",
+			Example: "needs root \"it makes cgroups\"",
+			Run:     runNeeds,
 		},
 		&Command{
 			Name: "task", Group: "teaching",
@@ -169,4 +181,21 @@ func Unwrap(st Stmt) (words []string, text string, solution bool) {
 		return st.Words[1:], strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(st.Text), "solution")), true
 	}
 	return st.Words, st.Text, false
+}
+
+func runNeeds(s *Session, args []string) error {
+	if len(args) < 2 || args[0] != "root" {
+		c, _ := Lookup("needs")
+		return usageError(c, "say root, and why")
+	}
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	why := strings.Join(args[1:], " ")
+	msg := fmt.Sprintf("this lesson needs root (%s), and nsh runs as uid %d: run it as root (sudo nsh FILE)", why, os.Geteuid())
+	if s.tr != nil {
+		return errors.New(msg)
+	}
+	fmt.Fprintln(s.Err, msg)
+	return &ExitError{Code: 0}
 }

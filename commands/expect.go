@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -271,9 +272,15 @@ func expectHostname(s *Session, c *Command, args []string) error {
 		return err
 	}
 	var got string
-	if t.pid == 0 {
+	switch {
+	case t.pid == 0:
 		got, err = os.Hostname()
-	} else {
+	case os.Geteuid() != 0:
+		// A thread may join a uts namespace only with CAP_SYS_ADMIN over
+		// the user namespace that owns it: without root, ask from inside,
+		// as enter --ns user,uts does.
+		got, err = s.askInside(args[0], []string{"user", "uts"}, "uname", "-n")
+	default:
 		got, err = isolate.ProcessHostname(t.pid)
 	}
 	if err != nil {
@@ -444,4 +451,34 @@ func capNames() []string {
 		out = append(out, strings.TrimPrefix(capability.Name(c), "cap_"))
 	}
 	return out
+}
+
+// askInside runs a command in some of a running child's namespaces (as
+// enter does) and returns the first line it prints.
+func (s *Session) askInside(ref string, types []string, args ...string) (string, error) {
+	ch, err := s.lookupChild(ref, true)
+	if err != nil {
+		return "", err
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return "", err
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	proc, err := isolate.Enter(ch.proc, types, args, isolate.Options{Stdin: devnull, Stdout: w, Stderr: devnull, Step: s.stepper()})
+	w.Close()
+	if err != nil {
+		return "", fmt.Errorf("ask %s: %w", ch.ref(), err)
+	}
+	out, _ := io.ReadAll(io.LimitReader(r, 4096))
+	if st, err := proc.Wait(); err != nil || st != 0 {
+		return "", fmt.Errorf("ask %s with %s: status %d %v", ch.ref(), strings.Join(args, " "), st, err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return line, nil
 }

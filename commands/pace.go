@@ -75,8 +75,9 @@ func narration(words []string) bool {
 
 // HiddenInLessons says whether a statement is one the reader does not
 // see: an expect or an exercise's check, which a page, a recording and
-// --step run but do not show, and a hint (a page folds it away; nsh
-// --learn gives it when asked).
+// --step run but do not show, a hint (a page folds it away; nsh --learn
+// gives it when asked), and what a lesson needs (said only when missing;
+// a page says it in prose).
 func HiddenInLessons(words []string) bool {
-	return len(words) > 0 && (words[0] == "expect" || words[0] == "check" || words[0] == "hint")
+	return len(words) > 0 && (words[0] == "expect" || words[0] == "check" || words[0] == "hint" || words[0] == "needs")
 }

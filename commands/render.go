@@ -85,6 +85,9 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 			doc.Hint(strings.Join(st.Words[1:], " "))
 		case "check":
 			// Checked, as expect is.
+		case "needs":
+			doc.Prose(fmt.Sprintf("This lesson needs %s: %s.", st.Words[1], strings.Join(st.Words[2:], " ")))
+			doc.Prose("\n")
 		case "note":
 			doc.Heading(strings.Join(st.Words[1:], " "))
 		case "echo":

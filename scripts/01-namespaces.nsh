@@ -64,9 +64,9 @@ expect output not contains foobar
 
 task "Give a child the hostname box and leave the host's as it is; keep it running (spawn -d) so nsh can look at it."
 hint "A hostname belongs to a uts namespace: the child needs one of its own, or it would rename the host."
-hint "unshare uts, then hostname box, then spawn -d sleep inf."
+hint "unshare uts, then hostname box, then spawn -d sleep inf (not as root: unshare user uts, a user namespace of your own makes you root in it)."
 solution reset
-solution unshare uts
+solution unshare user uts
 solution hostname box
 solution spawn -d sleep inf
 check hostname @last box
@@ -74,9 +74,9 @@ check ns @last differs uts
 
 task "Start a child (spawn -d) that is PID 1 of a pid namespace of its own, with a /proc that shows only its processes, and that still shares nsh's network."
 hint "A fresh /proc needs a mount namespace of its own as well as a pid namespace."
-hint "reset, unshare pid mnt, spawn -d sleep inf: net is shared unless you unshare it."
+hint "reset, unshare pid mnt, spawn -d sleep inf: net is shared unless you unshare it (not as root: unshare user pid mnt)."
 solution reset
-solution unshare pid mnt
+solution unshare user pid mnt
 solution spawn -d sleep inf
 check ns @last differs pid mnt
 check ns @last shares net

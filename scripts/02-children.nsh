@@ -7,6 +7,8 @@
 goal "how to run a command inside a running child's namespaces, as nsenter and docker exec do"
 goal "how a bind mount of /proc/PID/ns/TYPE keeps a namespace alive after its last process ends"
 
+needs root "it pins a namespace with a bind mount, and enters a child without a user namespace"
+
 note "2. A child in new mnt, uts, ipc, pid and user namespaces, in the background (unshare -muipr --fork sh &)"
 unshare mnt uts ipc pid user
 hostname foobar

@@ -9,6 +9,8 @@ goal "where cgroups live, as files, on a v1, v2 or hybrid host"
 goal "how every child gets a cgroup of its own, and what is in it"
 goal "what memory.max, pids.max and cpu.max do to a child that reaches them"
 
+needs root "it makes cgroups and sets their limits"
+
 note "5. cgroups are files: each hierarchy is a mounted cgroupfs (mount -t cgroup2 shows them)"
 cgroup ls
 

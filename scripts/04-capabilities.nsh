@@ -8,6 +8,8 @@ goal "why ping needs cap_net_raw, and the three ways it gets it: a file capabili
 goal "the five capability sets of a process, and what happens to them across execve"
 goal "how Docker's default set, --cap-drop and --privileged shape a child"
 
+needs root "it sets file capabilities and a setuid copy of ping"
+
 note "10-12. ping needs a raw socket; the system's ping carries the file capability cap_net_raw"
 cap file get /usr/bin/ping
 #: cp /usr/bin/ping ./ping: a copy loses it (getcap ./ping prints nothing).

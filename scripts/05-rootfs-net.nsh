@@ -8,6 +8,8 @@ goal "how pivot_root gives a child a root filesystem of its own, and how to moun
 goal "what runc's device allowlist and its masked and read-only paths protect"
 goal "how a network namespace starts empty, and how a veth pair connects it to the host"
 
+needs root "it pivots into a root filesystem, makes device nodes and a veth pair"
+
 note "18a. A root filesystem of its own: pivot_root into a busybox tree"
 #: The lesson's files (the tree, some data) go in a scratch directory of its
 #: own, nsh's working directory from now on and removed when it ends.

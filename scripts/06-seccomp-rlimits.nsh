@@ -9,6 +9,8 @@ goal "what a seccomp filter is, and how Docker's default profile answers system 
 goal "how to test a call against a plan's filter, or a running child's, without writing a program"
 goal "how resource limits (ulimit, prlimit) are planned and changed live"
 
+needs root "it shapes capability sets and loads seccomp filters as runtimes do"
+
 note "A process's filters: /proc/PID/status says Seccomp 0 (none) or 2 (filter), and how many"
 seccomp show self
 

@@ -9,6 +9,8 @@ goal "how a plan leaves nsh as an OCI bundle that runc runs, and comes back from
 goal "what of a plan a Kubernetes Pod can hold, and what it cannot"
 goal "how nsh looks at processes it did not start, and reports for programs as JSON"
 
+needs root "it writes bundles with root-owned roots and reads a container as root"
+
 note "A plan leaves nsh as an OCI bundle (runc run --bundle would run it) ..."
 #: The bundle goes in a scratch directory of the lesson's own (nsh's working
 #: directory from now on, removed when the lesson ends).

@@ -8,6 +8,8 @@
 goal "how an image's read-only layer and a container's writable layer make one root with overlayfs"
 goal "what docker diff and docker commit read: the upper layer, its whiteouts and opaque directories"
 
+needs root "it mounts overlays as a runtime does, without a user namespace"
+
 note "An image: a busybox tree with a few files a container will change"
 #: It goes in a scratch directory of the lesson's own (nsh's working
 #: directory from now on, removed when the lesson ends).

@@ -8,6 +8,8 @@
 goal "how to watch what children use against their limits, as docker stats and systemd-cgtop do"
 goal "what cpu.max does to a busy loop: throttled periods and throttled time"
 
+needs root "it makes cgroups and sets their limits"
+
 note "Three children under the same limits: half a CPU, 64M of memory, 20 processes"
 unshare pid uts mnt
 cgroup set cpu.max 0.5
