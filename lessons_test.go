@@ -92,8 +92,8 @@ func checkCast(t *testing.T, path string) {
 	if last < 30 || last > 180 {
 		t.Errorf("%s plays for %.1f s: a lesson's recording plays for 30 s to 3 min (dev/lessons.sh records it again)", path, last)
 	}
-	if strings.Contains(text.String(), "# expect ") {
-		t.Errorf("%s shows an expect line: a recording runs its checks without showing them", path)
+	if m := regexp.MustCompile(`# (expect|check|hint|needs|solution) `).FindString(text.String()); m != "" {
+		t.Errorf("%s shows %q: a recording runs its checks without showing them, hides hints and what a lesson needs, and shows a solution's commands as typed", path, m)
 	}
 }
 
