@@ -204,6 +204,8 @@ func TestRootless(t *testing.T) {
 type tmux struct {
 	t    *testing.T
 	sock string
+	// exerciseBase: the exercises nsh --learn had done before this run.
+	exerciseBase int
 }
 
 func (x *tmux) cmd(args ...string) string {

@@ -209,6 +209,13 @@ func TestLessonsTwice(t *testing.T) {
 	if k8s, err := exec.LookPath("nsh-k8s"); err == nil {
 		path = filepath.Dir(k8s) + ":" + path // export k8s runs it
 	}
+	// A temporary directory of the test's own: the build of the next
+	// package writes in /tmp meanwhile. /tmp is watched for nsh's names.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(tmp, 0o1777)
 	scripts, _ := filepath.Glob("scripts/0*.nsh")
 	for _, s := range scripts {
 		src, err := os.ReadFile(s)
@@ -221,7 +228,7 @@ func TestLessonsTwice(t *testing.T) {
 		}
 		needsRoot := regexp.MustCompile(`(?m)^needs root `).Match(src)
 		t.Run(filepath.Base(s), func(t *testing.T) {
-			before := tmpNames(t)
+			before := tmpNames(t, tmp)
 			for _, asRoot := range []bool{true, false} {
 				// Private mount and net namespaces, made by root before
 				// nsh starts: what a lesson mounts cannot reach the host.
@@ -232,7 +239,7 @@ func TestLessonsTwice(t *testing.T) {
 					who = "root"
 				}
 				cmd.Dir = dir
-				cmd.Env = []string{"PATH=" + path, "HOME=/nonexistent", "TERM=dumb"}
+				cmd.Env = []string{"PATH=" + path, "HOME=/nonexistent", "TERM=dumb", "TMPDIR=" + tmp}
 				out, err := cmd.CombinedOutput()
 				if err != nil {
 					t.Errorf("as %s: %v\n%s", who, err, out)
@@ -244,8 +251,8 @@ func TestLessonsTwice(t *testing.T) {
 				if !asRoot && needsRoot && !bytes.Contains(out, []byte("this lesson needs root (")) {
 					t.Errorf("as nobody, %s did not say it needs root:\n%s", s, out)
 				}
-				if after := tmpNames(t); after != before {
-					t.Errorf("as %s, %s left files in /tmp:\n%s", who, s, diffLines(before, after))
+				if after := tmpNames(t, tmp); after != before {
+					t.Errorf("as %s, %s left files in its temporary directory or nsh's in /tmp:\n%s", who, s, diffLines(before, after))
 				}
 				if left := nshCgroups(); len(left) > 0 {
 					t.Errorf("as %s, %s left cgroups: %s", who, s, strings.Join(left, " "))
@@ -255,15 +262,20 @@ func TestLessonsTwice(t *testing.T) {
 	}
 }
 
-// tmpNames lists the temporary directory's entries.
-func tmpNames(t *testing.T) string {
-	ents, err := os.ReadDir(os.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+// tmpNames lists a temporary directory's entries, and those of /tmp
+// that nsh would name.
+func tmpNames(t *testing.T, tmp string) string {
 	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
+	for _, d := range []string{tmp, "/tmp"} {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if d == tmp || strings.HasPrefix(e.Name(), "nsh") {
+				names = append(names, filepath.Join(d, e.Name()))
+			}
+		}
 	}
 	return strings.Join(names, "\n")
 }

@@ -21,6 +21,7 @@ import (
 	"nsh/commands"
 	"nsh/internal/ownfile"
 	"nsh/isolate"
+	"nsh/learn"
 	"nsh/lesson"
 	"nsh/repl"
 )
@@ -44,6 +45,10 @@ usage:
   nsh --cast FILE.cast FILE.nsh   record the run as an asciinema (asciicast v2)
                           recording, typed and paced like a demo (expect lines
                           run, not shown); with --step, the demo is recorded
+  nsh --learn             the lessons and your progress
+  nsh --learn NN|FILE.nsh do a lesson: its steps shown, its exercises typed by
+                          you and checked against your real children; it
+                          resumes where you stopped
   nsh --version | --help
 
 Inside nsh, "help" lists the commands and "help tour" is a guided tour.
@@ -86,6 +91,7 @@ func run(args []string) (code int) {
 	explainLong := fs.Bool("explain", false, "")
 	withTools := fs.Bool("with-tools", false, "")
 	castFile := fs.String("cast", "", "")
+	learnMode := fs.Bool("learn", false, "")
 	showVersion := fs.Bool("version", false, "")
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
@@ -126,6 +132,9 @@ func run(args []string) (code int) {
 	rest := positional
 	if *render != "" || *renderOut != "" || *withTools {
 		return renderLesson(s, *render, *renderOut, *withTools, *castFile, rest)
+	}
+	if *learnMode {
+		return learnLessons(s, rest)
 	}
 	if len(rest) > 1 {
 		// A script has no $1: arguments would be dropped without a word.
@@ -408,6 +417,53 @@ func interact(s *commands.Session) int {
 		fmt.Fprintln(os.Stderr, "nsh "+version+": type help for the commands, help tour for a five-minute tour, exit to leave")
 	}
 	return repl.Run(s, lr)
+}
+
+// learnLessons is nsh --learn: with no lesson (or several) the list and
+// the learner's progress; with one, that lesson in the REPL.
+func learnLessons(s *commands.Session, args []string) int {
+	builtin, err := learn.Builtin()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nsh --learn: %v\n", err)
+		return 2
+	}
+	p, err := learn.Open()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nsh --learn: %v\n", err)
+		return 2
+	}
+	if len(args) != 1 {
+		list := builtin
+		if len(args) == 0 {
+			// The learner's own lesson files, begun before, are theirs too.
+			for _, f := range p.Files() {
+				if l, err := learn.Load(f); err == nil {
+					list = append(list, l)
+				}
+			}
+		}
+		for _, a := range args {
+			l, err := learn.Load(a)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "nsh --learn: %v\n", err)
+				return 2
+			}
+			list = append(list, l)
+		}
+		learn.List(os.Stdout, list, p)
+		fmt.Println("nsh --learn NN (or FILE.nsh) starts one; you resume where you stopped.")
+		return 0
+	}
+	l, err := learn.Find(builtin, args[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nsh --learn: %v\n", err)
+		return 2
+	}
+	defer func() { s.Close() }()
+	endOnSignal(s, false)
+	lr := lineReader(s)
+	defer lr.Close()
+	return repl.Learn(s, l, p, lr)
 }
 
 // lineReader is the line editor on a terminal, plain lines else.

@@ -40,6 +40,9 @@ type Learner interface {
 	Check() error    // check: the task's checks against the learner's state
 	Hint() error     // hint: the next hint
 	Solution() error // solution: the reference solution
+	Skip() error     // skip: on to the next exercise, the solution run
+	Back() error     // back: the exercise before
+	Where() error    // where: the lesson, the exercise, the progress
 }
 
 // SetLearner hands the bare lesson verbs (check, hint, solution) to l; nil
@@ -52,21 +55,44 @@ var listHeadings = map[string]string{"goal": "What you will learn", "summary": "
 func init() {
 	register(
 		&Command{
-			Name: "goal", Group: "teaching",
+			Name: "goal", Group: "lessons",
 			Usage:   []string{"goal TEXT..."},
 			Summary: "in a lesson: one thing the reader will learn (a page lists them under its title)",
 			Example: "goal \"what a namespace is, and which ones a child shares\"",
 			Run:     func(s *Session, args []string) error { return listItem(s, "goal", args) },
 		},
 		&Command{
-			Name: "summary", Group: "teaching",
+			Name: "summary", Group: "lessons",
 			Usage:   []string{"summary TEXT..."},
 			Summary: "in a lesson: one point of its summary",
 			Example: "summary \"a child shares every namespace nsh does not unshare\"",
 			Run:     func(s *Session, args []string) error { return listItem(s, "summary", args) },
 		},
+		learnVerb("skip", "in nsh --learn: leave this exercise undone; its solution runs, so the lesson can go on", func(l Learner) error { return l.Skip() }),
+		learnVerb("back", "in nsh --learn: the exercise before this one", func(l Learner) error { return l.Back() }),
+		learnVerb("where", "in nsh --learn: the lesson, the exercise and what is done", func(l Learner) error { return l.Where() }),
 		&Command{
-			Name: "needs", Group: "teaching",
+			Name: "learn", Group: "lessons",
+			Usage:   []string{"learn", "learn NN|FILE.nsh"},
+			Summary: "the lessons and your progress; learn NN starts one here, its exercises checked against your children",
+			Example: "learn 01",
+			Run: func(s *Session, args []string) error {
+				if s.Learn == nil {
+					return fmt.Errorf("learn: lessons are for the interactive shell: nsh --learn [NN]")
+				}
+				if len(args) > 1 {
+					c, _ := Lookup("learn")
+					return usageError(c, "name one lesson")
+				}
+				arg := ""
+				if len(args) == 1 {
+					arg = args[0]
+				}
+				return s.Learn(arg)
+			},
+		},
+		&Command{
+			Name: "needs", Group: "lessons",
 			Usage:   []string{"needs root WHY..."},
 			Summary: "in a lesson: what it needs to run; without it, a plain run says so and ends, passing, before its first step",
 			Help: "A lesson that makes cgroups, file capabilities, device nodes or a veth needs root; one whose\n" +
@@ -76,7 +102,7 @@ func init() {
 			Run:     runNeeds,
 		},
 		&Command{
-			Name: "task", Group: "teaching",
+			Name: "task", Group: "lessons",
 			Usage:   []string{"task TEXT..."},
 			Summary: "in a lesson: an exercise; the hint, solution and check lines after it belong to it",
 			Help: "A plain run, --render and --cast run the solution lines and the checks, so every exercise is proved\n" +
@@ -94,7 +120,7 @@ func init() {
 			},
 		},
 		&Command{
-			Name: "hint", Group: "teaching",
+			Name: "hint", Group: "lessons",
 			Usage:   []string{"hint TEXT...", "hint"},
 			Summary: "in a lesson: a hint for the task above (nsh --learn gives them one at a time; bare hint asks for the next)",
 			Example: "hint \"A hostname lives in a uts namespace.\"",
@@ -109,7 +135,7 @@ func init() {
 			},
 		},
 		&Command{
-			Name: "solution", Group: "teaching",
+			Name: "solution", Group: "lessons",
 			Usage:   []string{"solution COMMAND...", "solution"},
 			Summary: "in a lesson: one command of the task's reference solution (run in a plain run; bare solution shows it)",
 			Example: "solution hostname box",
@@ -129,7 +155,7 @@ func init() {
 			},
 		},
 		&Command{
-			Name: "check", Group: "teaching",
+			Name: "check", Group: "lessons",
 			Usage:   []string{"check FORM...", "check"},
 			Summary: "in a lesson: a check of the task above, any form of expect; bare check runs the task's checks",
 			Example: "check hostname @last box",
@@ -198,4 +224,31 @@ func runNeeds(s *Session, args []string) error {
 	}
 	fmt.Fprintln(s.Err, msg)
 	return &ExitError{Code: 0}
+}
+
+// learnVerb is a verb only a lesson done with nsh --learn answers.
+func learnVerb(name, summary string, do func(Learner) error) *Command {
+	return &Command{
+		Name: name, Group: "lessons",
+		Usage:   []string{name},
+		Summary: summary,
+		Example: name,
+		Run: func(s *Session, args []string) error {
+			if s.lesson.learner == nil {
+				return notLearning(name)
+			}
+			return do(s.lesson.learner)
+		},
+	}
+}
+
+// Check runs one check (a form of expect) for a learner's exercise.
+func Check(s *Session, form []string) error { return runCheck(s, "check", form) }
+
+// KeepOutput keeps what foreground children print, for checks on it (a
+// lesson's learner types at the prompt, where it is otherwise not kept),
+// until the returned func is called.
+func (s *Session) KeepOutput() func() {
+	s.keepOutput++
+	return func() { s.keepOutput-- }
 }

@@ -44,7 +44,7 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 	defer s.stopTranscript()
 	s.tr.render = true
 	s.Explain = s.Explain || opt.Explain
-	doc.Title(lessonTitle(name, src), renderFacts(name, opt.Version))
+	doc.Title(LessonTitle(name, src), renderFacts(name, opt.Version))
 	for _, st := range stmts {
 		if st.Prose != "" {
 			doc.Prose(st.Prose)
@@ -124,8 +124,8 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 	return nil
 }
 
-// lessonTitle is the script's first comment line, else its name.
-func lessonTitle(name, src string) string {
+// LessonTitle is the script's first comment line, else its name.
+func LessonTitle(name, src string) string {
 	for _, l := range strings.Split(src, "\n") {
 		l = strings.TrimSpace(l)
 		if strings.HasPrefix(l, "#!") || l == "" {

@@ -73,6 +73,9 @@ type Session struct {
 	haveChild   bool      // whether any foreground child has run
 	depth       int       // nesting of source
 	lesson      lessonRun // what a lesson has said (goal, task, ...)
+	// Learn starts a lesson for the learner (learn NN), where the REPL
+	// can: it is set by whoever runs the REPL.
+	Learn func(arg string) error
 	// again: a later line of the running script spawns too, so a spawn
 	// has the next child's cgroup made while its own child runs.
 	again bool

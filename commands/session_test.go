@@ -187,7 +187,7 @@ func TestComplete(t *testing.T) {
 		partial string
 	}{
 		{"unsh", []string{"unshare"}, "unsh"},
-		{"s", []string{"save", "scratch", "seccomp", "share", "show", "solution", "source", "spawn", "summary", "sysctl"}, "s"},
+		{"s", []string{"save", "scratch", "seccomp", "share", "show", "skip", "solution", "source", "spawn", "summary", "sysctl"}, "s"},
 		{"unshare u", []string{"user", "uts"}, "u"},
 		{"unshare uts ", []string{"all", "cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}, ""},
 		{"explain o", []string{"off", "on"}, "o"},

@@ -243,7 +243,9 @@ func (s *Session) top(t *topSampler, once bool) error {
 		}
 		return printTable(s.Out, topHeader, cellRows(rows))
 	}
-	if !s.json && s.Out == os.Stdout && isolate.IsTerminal(s.Stdin) && isolate.IsTerminal(os.Stdout) {
+	// Live at the prompt only: a script, even on a terminal, goes on
+	// when its children end rather than waiting for q.
+	if !s.json && s.Interactive && s.Out == os.Stdout && isolate.IsTerminal(s.Stdin) && isolate.IsTerminal(os.Stdout) {
 		return s.topLive(t, intr)
 	}
 	for {

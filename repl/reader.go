@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"nsh/learn"
+
 	"github.com/chzyer/readline"
 	"golang.org/x/sys/unix"
 )
@@ -141,24 +143,8 @@ func (c completer) Do(line []rune, pos int) ([][]rune, int) {
 // HistoryFile is $XDG_STATE_HOME/nsh/history, else ~/.local/state/nsh/history;
 // "" when neither can be made, and then nsh keeps no history.
 func HistoryFile() string {
-	base := os.Getenv("XDG_STATE_HOME")
-	// The XDG spec: a relative path is invalid and is ignored.
-	if !filepath.IsAbs(base) {
-		base = ""
-	}
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil || home == "" {
-			return ""
-		}
-		// Never create a home directory: HOME=/no-home means no history.
-		if st, err := os.Stat(home); err != nil || !st.IsDir() {
-			return ""
-		}
-		base = filepath.Join(home, ".local", "state")
-	}
-	dir := filepath.Join(base, "nsh")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir := learn.StateDir()
+	if dir == "" {
 		return ""
 	}
 	return filepath.Join(dir, "history")
