@@ -139,13 +139,20 @@ func TestRootless(t *testing.T) {
 		"cgroup set pids.max 5":                                                              "may not make cgroups under /sys/fs/cgroup/pids, so no child could get this limit: run nsh as root, or cgroup parent a cgroup delegated to you",
 		"user 1000; spawn id":                                                                "changing ids needs CAP_SETUID and CAP_SETGID, which nsh (uid 65534) lacks: run nsh as root, or unshare user first",
 		"unshare user uts; spawn -d sleep 3; share uts; join uts @1; spawn hostname": "the namespace belongs to a user namespace in which the child holds no privilege",
-		"join net /proc/1/ns/net":                           "permission denied",
-		"unshare user; join net /proc/1/ns/net; spawn true": "permission denied",
+		"join net /proc/1/ns/net":                                    "permission denied",
+		"unshare user net; net veth 198.51.100.1/30 198.51.100.2/30": "net veth needs root: its host end lives in nsh's network namespace, which uid 65534 may not change",
+		"unshare user uts; spawn -d sleep 9; ns pin uts p @1":        "ns pin needs root: a pin is a bind mount in nsh's mount namespace",
+		"unshare user; join net /proc/1/ns/net; spawn true":          "permission denied",
 	} {
 		out, errOut, _ := run(script)
 		if !strings.Contains(out+errOut, want) {
 			t.Errorf("as nobody, %q: want %q in\n%s%s", script, want, out, errOut)
 		}
+	}
+
+	// Without cgroups, said once per session, not at every spawn.
+	if _, errOut, _ := run(`spawn true; spawn -d true; spawn true`); strings.Count(errOut, "no cgroups for children here") != 1 {
+		t.Errorf("three spawns as nobody: want one notice of no cgroups, got\n%s", errOut)
 	}
 
 	// The whole walkthrough script, as nobody.

@@ -139,6 +139,35 @@ func ownCaps() (*isolate.Caps, error) {
 	return &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}, nil
 }
 
+// givenCaps is sp with its capability sets as a child gets them: without
+// a new user namespace no child holds what nsh's own bounding set lacks,
+// so an export must not add it either.
+func (s *Session) givenCaps(sp *isolate.Spec) *isolate.Spec {
+	if sp.Caps == nil || sp.Has("user") || sp.Caps.Preset == "privileged" {
+		// privileged stays --cap-add=ALL: all the engine holds, as the
+		// preset is all nsh holds.
+		return sp
+	}
+	own, err := ownCaps()
+	if err != nil {
+		return sp
+	}
+	have := own.Bounding
+	k := *sp.Caps
+	if k.Bounding&^have == 0 && k.Permitted&^have == 0 {
+		return sp
+	}
+	k.Bounding &= have
+	k.Permitted &= have
+	k.Effective &= have
+	k.Inheritable &= have
+	k.Ambient &= have
+	k.Preset = "" // no longer the preset's whole set
+	out := sp.Clone()
+	out.Caps = &k
+	return out
+}
+
 func runCap(s *Session, args []string) error {
 	c, _ := Lookup("cap")
 	if len(args) == 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ type child struct {
 	// explained (a shell with nothing on its stdin ends at once).
 	started time.Time
 	lived   time.Duration
+	told    bool // Ended has said how it ended
 	mu      sync.Mutex
 	ws      int    // status, once done
 	oom     string // why it died, when the OOM killer ended it
@@ -45,6 +47,59 @@ func (c *child) ref() string {
 		return fmt.Sprintf("@%d (%s)", c.id, c.name)
 	}
 	return fmt.Sprintf("@%d", c.id)
+}
+
+// atOnce explains a detached child that ended as soon as it started
+// without an error: what a newcomer's `spawn -d sh` does. "" otherwise.
+func (c *child) atOnce() string {
+	if !c.exited() {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lived >= time.Second || c.ws != 0 || c.oom != "" || !shellReadingStdin(c.args) {
+		return ""
+	}
+	return fmt.Sprintf("it ended %v after it started: a detached child reads an empty stdin (/dev/null), so a shell ends at once; keep one running with `spawn -d sleep inf`, or run a shell in the foreground with `spawn`", c.lived.Round(time.Millisecond))
+}
+
+// shellReadingStdin says whether args start a shell that reads its
+// commands from stdin (no -c, no script): detached, it ends at once.
+func shellReadingStdin(args []string) bool {
+	if len(args) == 0 {
+		return true // the plan's process or the default shell
+	}
+	switch filepath.Base(args[0]) {
+	case "sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox":
+	default:
+		return false
+	}
+	for _, a := range args[1:] {
+		if a == "-c" || !strings.HasPrefix(a, "-") {
+			return false
+		}
+	}
+	return true
+}
+
+// Ended says, once each, which detached children ended at once since it
+// was last asked: the REPL says it before its next prompt, so `spawn -d
+// sh` is explained when it happens, not when the child is next named.
+func (s *Session) Ended() []string {
+	s.mu.Lock()
+	list := append([]*child(nil), s.children...)
+	s.mu.Unlock()
+	var out []string
+	for _, c := range list {
+		if c.told || !c.exited() {
+			continue
+		}
+		c.told = true
+		if why := c.atOnce(); why != "" {
+			out = append(out, fmt.Sprintf("%s %s: %s", c.ref(), c.state(), why))
+		}
+	}
+	return out
 }
 
 func (c *child) exited() bool {
@@ -62,6 +117,9 @@ func (c *child) state() string {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.lived < time.Second && c.ws == 0 && c.oom == "" && shellReadingStdin(c.args) {
+		return describeStatus(c.ws) + " at once"
+	}
 	if strings.HasPrefix(c.oom, "killed") {
 		return c.oom
 	}
@@ -226,11 +284,8 @@ func (s *Session) lookupChild(word string, running bool) (*child, error) {
 		return nil, fmt.Errorf("no child %s: ps lists the children", word)
 	}
 	if running && found.exited() {
-		found.mu.Lock()
-		quick := found.lived < time.Second && found.ws == 0
-		found.mu.Unlock()
-		if quick {
-			return nil, fmt.Errorf("child %s is gone (%s); it ended %v after it started: a detached child reads an empty stdin (/dev/null), so a shell ends at once; keep one running with `spawn -d sleep inf`, or run a shell in the foreground with `spawn`", found.ref(), found.state(), found.lived.Round(time.Millisecond))
+		if why := found.atOnce(); why != "" {
+			return nil, fmt.Errorf("child %s is gone (%s); %s", found.ref(), found.state(), why)
 		}
 		return nil, fmt.Errorf("child %s is gone (%s)", found.ref(), found.state())
 	}
@@ -316,6 +371,14 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		close(c.done)
 	}()
 	fmt.Fprintf(s.Out, "@%d pid %d\n", c.id, proc.Pid)
+	if s.Interactive {
+		// A child that ends at once (a shell reading /dev/null) is
+		// explained at the very next prompt: give it a moment to.
+		select {
+		case <-c.done:
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
 	return nil
 }
 
@@ -380,6 +443,10 @@ func runPs(s *Session, args []string) error {
 	}
 	if s.json {
 		return s.emit(doc)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(s.Out, "no children: spawn -d starts one that stays")
+		return nil
 	}
 	return printTable(s.Out, []string{"ID", "NAME", "PID", "STATE", "COMMAND", "NAMESPACES", "CGROUP"}, rows)
 }
@@ -490,6 +557,7 @@ func runWait(s *Session, args []string) error {
 		}
 		fmt.Fprintf(s.Err, "wait: %s%s%s\n", ch.ref(), sep, oom)
 	}
+	fmt.Fprintf(s.Out, "%s %s\n", ch.ref(), ch.state())
 	s.childStatus, s.haveChild = st, true
 	s.status = st
 	return nil

@@ -130,7 +130,7 @@ func runExport(s *Session, args []string) error {
 				return err
 			}
 		}
-		flags, cannot := export.Docker(s.Spec, file)
+		flags, cannot := export.Docker(s.givenCaps(s.Spec), file)
 		fmt.Fprintf(s.Out, "docker run %s\n", strings.Join(flags, " "))
 		if len(cannot) > 0 {
 			fmt.Fprintln(s.Out, "\nDocker cannot express:")

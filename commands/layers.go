@@ -3,9 +3,12 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 
 	"nsh/internal/ownfile"
 	"nsh/isolate"
+	"nsh/isolate/cgroup"
 	"nsh/isolate/layer"
 )
 
@@ -137,6 +140,11 @@ func runCommit(s *Session, args []string) error {
 	if err := f.Commit(); err != nil {
 		return fmt.Errorf("commit %s: %w (no tar written)", args[0], err)
 	}
+	size := ""
+	if st, err := os.Stat(args[1]); err == nil {
+		size = fmt.Sprintf(", %s", cgroup.FormatSize(strconv.FormatInt(st.Size(), 10)))
+	}
+	fmt.Fprintf(s.Out, "committed %s's layer to %s (a tar with OCI whiteouts%s)\n", ch.ref(), args[1], size)
 	if !ch.exited() {
 		fmt.Fprintf(s.Err, "commit: %s still runs: the tar is its layer as it was just now\n", ch.ref())
 	}

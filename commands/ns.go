@@ -191,6 +191,11 @@ func nsPin(s *Session, nsWord, path, ref string) error {
 	if err != nil {
 		return err
 	}
+	if os.Geteuid() != 0 {
+		// Said before anything is tried: a pin is a bind mount in nsh's
+		// own mount namespace.
+		return fmt.Errorf("ns pin needs root: a pin is a bind mount in nsh's mount namespace, which uid %d may not change; without root, keep the namespace alive with a child that stays (spawn -d sleep inf) and join it by @ID", os.Geteuid())
+	}
 	t, err := s.lookupProc(ref)
 	if err != nil {
 		return fmt.Errorf("ns pin: %w", err)

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
 	"nsh/isolate"
+	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 )
 
@@ -311,5 +313,47 @@ func TestSaveSourceLoadedProfile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(s.Spec, s2.Spec) {
 		t.Errorf("source of save: %+v, want %+v", s2.Spec.Seccomp, s.Spec.Seccomp)
+	}
+}
+
+// save writes cap drop as it was typed, and source brings the same sets.
+func TestSaveCapsAsTyped(t *testing.T) {
+	for script, want := range map[string]string{
+		"cap drop net_raw":                                 "cap drop net_raw\n",
+		"cap preset docker; cap drop chown":                "cap preset docker\ncap drop chown\n",
+		"cap preset docker; cap add sys_admin":             "cap preset docker\ncap add sys_admin\n",
+		"cap preset docker; cap drop kill chown":           "cap preset docker\ncap drop chown kill\n",
+		"cap preset none; cap add chown":                   "cap preset none\ncap add chown\n",
+		"cap drop net_raw; cap add --set inheritable kill": "cap preset none\ncap only --set bounding",
+	} {
+		s, _, _, _ := newTestSession()
+		if err := s.RunScript("t", script); err != nil {
+			t.Fatal(err)
+		}
+		if got := saveCaps(s.Spec.Caps); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: save wrote %q, want %q", script, got, want)
+		}
+	}
+}
+
+// export docker adds no capability a child of the plan could not have:
+// without a new user namespace, what nsh's own bounding set lacks.
+func TestExportDockerGivesWhatChildrenGet(t *testing.T) {
+	own, err := ownCaps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, out, _ := newTestSession()
+	if err := s.RunScript("t", "unshare mnt; cap drop net_raw; export docker"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`--cap-add=([A-Z_]+)`).FindAllStringSubmatch(out.String(), -1) {
+		c, err := capability.Parse(strings.ToLower(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own.Bounding&(1<<c) == 0 {
+			t.Errorf("export docker adds %s, which nsh's bounding set lacks (%#x), so no child of the plan has it:\n%s", m[1], own.Bounding, out)
+		}
 	}
 }

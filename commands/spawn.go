@@ -90,6 +90,9 @@ flags:
 	if name != "" && !detached {
 		return usageError(c, "--name names a detached child: add -d")
 	}
+	if len(args) > 0 && args[0] == "" {
+		return usageError(c, "the command is empty ('' names no program): give one, e.g. spawn sh, or nothing for the plan's process or a shell")
+	}
 	spec := s.Spec.Clone()
 	if len(args) == 0 && len(spec.Command) > 0 {
 		args = spec.Command

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"math/bits"
 	"os"
 	"strings"
 
@@ -296,11 +297,36 @@ func runSave(s *Session, args []string) error {
 	return nil
 }
 
-// saveCaps writes commands that rebuild exactly these sets, each set in
-// one step, permitted before effective so every step is valid.
+// saveCaps writes commands that rebuild exactly these sets: as typed
+// (cap drop net_raw, from every capability or a preset) where the three
+// main sets are one and the others empty, else each set in one step,
+// permitted before effective so every step is valid.
 func saveCaps(c *isolate.Caps) string {
 	if c.Preset != "" {
 		return "cap preset " + c.Preset + "\n"
+	}
+	if m := c.Bounding; c.Permitted == m && c.Effective == m && c.Inheritable == 0 && c.Ambient == 0 && !c.AmbientSet {
+		best, words := "", -1
+		for _, base := range []struct {
+			preset string
+			m      uint64
+		}{{"", capability.All()}, {"docker", capability.Docker}, {"none", 0}} {
+			drop, add := base.m&^m, m&^base.m
+			var b strings.Builder
+			if base.preset != "" {
+				b.WriteString("cap preset " + base.preset + "\n")
+			}
+			if drop != 0 {
+				b.WriteString("cap drop " + strings.ReplaceAll(capWords(drop), ",", " ") + "\n")
+			}
+			if add != 0 {
+				b.WriteString("cap add " + strings.ReplaceAll(capWords(add), ",", " ") + "\n")
+			}
+			if n := bits.OnesCount64(drop) + bits.OnesCount64(add); words < 0 || n < words {
+				best, words = b.String(), n
+			}
+		}
+		return best
 	}
 	var b strings.Builder
 	b.WriteString("cap preset none\n")

@@ -75,6 +75,9 @@ func loop(s *commands.Session, lr LineReader, stop func() bool) (code int, ended
 
 // readStatement reads a line and its `\` continuations.
 func readStatement(s *commands.Session, lr LineReader) (string, error) {
+	for _, n := range s.Ended() {
+		fmt.Fprintln(s.Err, n)
+	}
 	var b strings.Builder
 	prompt := s.Prompt()
 	for {
