@@ -266,3 +266,30 @@ func exitCode(err error) int {
 	}
 	return 0
 }
+
+// TestLearnTour: help tour at the prompt is the tour done one step at a
+// time on the same engine, and the REPL goes on after it.
+func TestLearnTour(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the tour makes cgroups and namespaces")
+	}
+	needTmux(t)
+	bin, dir := installNSH(t)
+	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	x.run(dir, "env", "XDG_STATE_HOME="+filepath.Join(dir, "state"), "HOME=/nonexistent", "TERM=screen",
+		"unshare", "-m", "-n", "--propagation", "private", "--", bin)
+	x.waitFor(`(?m)^nsh# ?$`)
+	x.typeLine("help tour")
+	x.waitFor(`# A tour of nsh`)
+	learnThrough(t, x, solutions(t, "learn/tour.nsh"), true)
+	for i := 0; i < 50 && !strings.Contains(x.history(), "Lesson done:"); i++ {
+		if strings.HasPrefix(lastLine(x.history()), "[Enter") {
+			x.keys("Enter")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	x.waitFor(`Lesson done: 3 of 3 exercises`)
+	x.typeLine("ps")
+	x.waitFor(`@[0-9]+ +box +[0-9]+ +running +sleep inf`)
+}

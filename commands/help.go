@@ -2,6 +2,8 @@ package commands
 
 import (
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 )
 
@@ -24,24 +26,46 @@ func init() {
 func runHelp(s *Session, args []string) error {
 	switch {
 	case len(args) == 0:
-		// One column for the forms, as wide as the widest.
-		width := 0
-		for _, name := range order {
-			width = max(width, len(registry[name].Usage[0]))
-		}
-		for _, g := range groups {
-			fmt.Fprintf(s.Out, "%s:\n", g)
+		// One screen: a line per topic, in the order the walkthrough
+		// teaches them; help TOPIC has each command's form.
+		fmt.Fprintln(s.Out, "nsh plans a child step by step (the prompt shows the plan); spawn makes it.")
+		fmt.Fprintln(s.Out)
+		for _, g := range topics() {
+			var names []string
 			for _, name := range order {
-				c := registry[name]
-				if c.Group == g {
-					fmt.Fprintf(s.Out, "  %-*s  %s\n", width, c.Usage[0], c.Summary)
+				if registry[name].Group == g {
+					names = append(names, name)
+				}
+			}
+			if len(names) == 1 {
+				// One command with many forms: its subcommands.
+				names = subcommands(registry[names[0]])
+			}
+			fmt.Fprintf(s.Out, "  %-13s %s\n", g, fitWords(names, 62))
+		}
+		fmt.Fprintln(s.Out)
+		fmt.Fprintln(s.Out, "help TOPIC   the topic's commands, each with its form (help namespaces)")
+		fmt.Fprintln(s.Out, "help CMD     one command: its forms, what it does, an example (help cap)")
+		fmt.Fprintln(s.Out, "help tour    a tour you type, one step at a time; nsh --learn: the lessons")
+		fmt.Fprintln(s.Out, "Reports (ps, ns, cap show, cgroup show, show, ...) take --json.")
+		return nil
+	case len(args) == 1 && isTopic(args[0]):
+		for _, name := range order {
+			if c := registry[name]; c.Group == args[0] {
+				fmt.Fprintf(s.Out, "%s: %s\n", c.Name, c.Summary)
+				for _, u := range c.Usage {
+					fmt.Fprintf(s.Out, "    %s\n", u)
 				}
 			}
 		}
-		fmt.Fprintln(s.Out, "\n`help CMD` for one command, `help tour` for a five-minute guided tour.")
-		fmt.Fprintln(s.Out, "Reports (ps, ns, cap show, cgroup show|stat, show, doctor, rlimit show, seccomp show, diff, top...) take --json.")
+		fmt.Fprintf(s.Out, "\nhelp CMD says more of one, with an example.\n")
 		return nil
 	case len(args) == 1 && args[0] == "tour":
+		if s.Learn != nil && s.Interactive && os.Geteuid() == 0 {
+			// At the prompt: the tour done, one step at a time (as root:
+			// it makes cgroups; without root, the text says what works).
+			return s.Learn("tour")
+		}
 		fmt.Fprint(s.Out, tour)
 		return nil
 	case len(args) >= 1:
@@ -131,3 +155,62 @@ const tour = `A five-minute tour of nsh. Type along; every step is a command.
 11. Without root:  unshare user  makes you root in a namespace of your own.
     doctor says what this host allows. help CMD explains each command.
 `
+
+// topicOrder is the walkthrough's order: namespaces, cgroups and
+// capabilities first, then the rest.
+var topicOrder = []string{"namespaces", "cgroups", "capabilities", "filesystem", "children", "teaching", "lessons", "session"}
+
+// topics are the command groups, in topicOrder, then any other.
+func topics() []string {
+	out := append([]string(nil), topicOrder...)
+	for _, g := range groups {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func isTopic(w string) bool { return slices.Contains(topics(), w) }
+
+// fitWords joins words into at most width columns, saying how many more.
+func fitWords(words []string, width int) string {
+	line := ""
+	for i, w := range words {
+		next := line
+		if next != "" {
+			next += " "
+		}
+		next += w
+		rest := ""
+		if i < len(words)-1 {
+			rest = fmt.Sprintf(" (+%d)", len(words)-1-i)
+		}
+		if len(next)+len(rest) > width && line != "" {
+			return line + fmt.Sprintf(" (+%d)", len(words)-i)
+		}
+		line = next
+	}
+	return line
+}
+
+// subcommands are a command's second words across its forms: cgroup set,
+// show, stat, ...
+func subcommands(c *Command) []string {
+	var out []string
+	for _, u := range c.Usage {
+		f := strings.Fields(u)
+		if len(f) < 2 || strings.ContainsAny(f[1], "[]@|.") || strings.ToUpper(f[1]) == f[1] {
+			continue
+		}
+		if len(out) == 0 {
+			out = append(out, c.Name+" "+f[1])
+		} else if !slices.Contains(out, f[1]) && out[0] != c.Name+" "+f[1] {
+			out = append(out, f[1])
+		}
+	}
+	if len(out) == 0 {
+		return []string{c.Name}
+	}
+	return out
+}

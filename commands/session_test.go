@@ -255,11 +255,35 @@ func TestRegistryComplete(t *testing.T) {
 			t.Errorf("command %s lacks usage, summary, group, example or Run", name)
 		}
 	}
+	// help fits a 24-line, 80-column screen, a line per topic in the
+	// walkthrough's order; help TOPIC lists every form of each command.
 	s, _, out, _ := newTestSession()
 	s.RunScript("t", "help")
-	for _, name := range Names() {
-		if !strings.Contains(out.String(), "  "+name) {
-			t.Errorf("help does not list %s", name)
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) > 24 {
+		t.Errorf("help is %d lines; a newcomer's screen has 24:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		if len([]rune(l)) > 80 {
+			t.Errorf("help line wider than 80 columns: %q", l)
+		}
+	}
+	if i, j, k := strings.Index(out.String(), "\n  namespaces "), strings.Index(out.String(), "\n  cgroups "), strings.Index(out.String(), "\n  capabilities "); i < 0 || !(i < j && j < k) {
+		t.Errorf("help does not start with namespaces, cgroups, capabilities:\n%s", out)
+	}
+	for _, g := range topics() {
+		s, _, out, _ := newTestSession()
+		if err := s.RunScript("t", "help "+g); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range Names() {
+			if c, _ := Lookup(name); c.Group == g {
+				for _, u := range c.Usage {
+					if !strings.Contains(out.String(), "    "+u+"\n") {
+						t.Errorf("help %s lacks %q", g, u)
+					}
+				}
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@
 package learn
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,9 +80,17 @@ func builtinIn(fsys fs.FS) ([]Lesson, error) {
 	return out, nil
 }
 
+// tourSrc is help tour at the REPL: the tour as a lesson.
+//
+//go:embed tour.nsh
+var tourSrc string
+
 // Find is the lesson arg names: a built-in one by its number (03) or
-// name (03-cgroups), else a lesson file.
+// name (03-cgroups), the tour, else a lesson file.
 func Find(builtin []Lesson, arg string) (Lesson, error) {
+	if arg == "tour" {
+		return Parse("tour", tourSrc)
+	}
 	for _, l := range builtin {
 		if l.Name == arg || strings.HasPrefix(l.Name, arg+"-") {
 			return l, nil

@@ -45,6 +45,9 @@ func learnHere(s *commands.Session, lr LineReader, arg string) error {
 	if err != nil {
 		return err
 	}
+	if l.Needs != "" && os.Geteuid() != 0 {
+		return fmt.Errorf("learn: %s needs root (%s), and nsh runs as uid %d", l.Title, l.Needs, os.Geteuid())
+	}
 	if code := teach(s, l, p, lr); code != 0 {
 		return &commands.ExitError{Code: code}
 	}
