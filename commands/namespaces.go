@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,10 +13,12 @@ func init() {
 	register(
 		&Command{
 			Name: "unshare", Group: "namespaces",
-			Usage:    []string{"unshare NS...", "unshare all"},
-			Summary:  "create these namespaces for each child",
-			Example:  "unshare uts pid mnt; spawn sh -c 'echo $$'   # prints 1",
-			Help:     "NS is one of cgroup ipc net mnt pid time user uts (mount is accepted for mnt), or all.\nWith pid and mnt both new, children get a fresh /proc and run as PID 1.",
+			Usage:   []string{"unshare NS...", "unshare all", "unshare -muinpUCTr [--fork] [CMD ARG...]"},
+			Summary: "create these namespaces for each child",
+			Example: "unshare uts pid mnt; spawn sh -c 'echo $$'   # prints 1",
+			Help: "NS is one of cgroup ipc net mnt pid time user uts (mount is accepted for mnt), or all.\nWith pid and mnt both new, children get a fresh /proc and run as PID 1.\n" +
+				"unshare(1)'s own command line is understood too, as the walkthrough types it: unshare -muipr --fork /bin/sh\n" +
+				"plans those namespaces (-r: a user namespace with you as root), spawns the command, and says the nsh form.",
 			Run:      runUnshare,
 			Complete: completeNamespaces,
 		},
@@ -98,6 +101,9 @@ func parseNamespaces(c *Command, args []string) ([]string, error) {
 
 func runUnshare(s *Session, args []string) error {
 	c, _ := Lookup("unshare")
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		return unshareAsUtilLinux(s, c, args)
+	}
 	nss, err := parseNamespaces(c, args)
 	if err != nil {
 		return err
@@ -271,4 +277,92 @@ func ParseOffset(w string) (int64, error) {
 // formatOffset is the inverse of ParseOffset, in plain seconds.
 func formatOffset(sec int64) string {
 	return fmt.Sprintf("%+d", sec)
+}
+
+// utilLinuxShort are unshare(1)'s one-letter namespace flags.
+var utilLinuxShort = map[rune]string{'m': "mnt", 'u': "uts", 'i': "ipc", 'n': "net", 'p': "pid", 'U': "user", 'C': "cgroup", 'T': "time"}
+
+// utilLinuxLong are its long ones.
+var utilLinuxLong = map[string]string{"--mount": "mnt", "--uts": "uts", "--ipc": "ipc", "--net": "net", "--pid": "pid", "--user": "user", "--cgroup": "cgroup", "--time": "time"}
+
+// unshareAsUtilLinux takes unshare(1)'s command line, as the walkthrough
+// types it (unshare -muipr --fork /bin/sh): the namespaces it names are
+// planned and its command spawned, and one line says the nsh form.
+func unshareAsUtilLinux(s *Session, c *Command, args []string) error {
+	var nss, cmd []string
+	mapRoot := false
+	add := func(ns string) {
+		if !slices.Contains(nss, ns) {
+			nss = append(nss, ns)
+		}
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			cmd = args[i+1:]
+			i = len(args)
+		case !strings.HasPrefix(a, "-"):
+			cmd = args[i:]
+			i = len(args)
+		case utilLinuxLong[a] != "":
+			add(utilLinuxLong[a])
+		case a == "--map-root-user":
+			add("user")
+			mapRoot = true
+		case a == "--fork", a == "--mount-proc", a == "--kill-child":
+			// nsh always forks, mounts a fresh /proc with pid and mnt,
+			// and ends its children with it.
+		case strings.HasPrefix(a, "--") && strings.Contains(a, "="):
+			name, _, _ := strings.Cut(a, "=")
+			if ns := utilLinuxLong[name]; ns != "" {
+				return usageError(c, fmt.Sprintf("%s joins a namespace pinned to a file: in nsh that is join %s FILE", a, ns))
+			}
+			return usageError(c, fmt.Sprintf("nsh does not take unshare(1)'s %s: give namespaces (unshare uts pid ...) and see help unshare", a))
+		case strings.HasPrefix(a, "--"):
+			return usageError(c, fmt.Sprintf("nsh does not take unshare(1)'s %s: give namespaces (unshare uts pid ...) and see help unshare", a))
+		default:
+			for _, r := range a[1:] {
+				switch {
+				case utilLinuxShort[r] != "":
+					add(utilLinuxShort[r])
+				case r == 'r':
+					add("user")
+					mapRoot = true
+				case r == 'f':
+				default:
+					return usageError(c, fmt.Sprintf("nsh does not take unshare(1)'s -%c: give namespaces (unshare uts pid ...) and see help unshare", r))
+				}
+			}
+		}
+	}
+	if len(nss) == 0 {
+		return usageError(c, "name at least one namespace: unshare(1)'s -m -u -i -n -p -U -C -T, or nsh's words")
+	}
+	line := []string{"unshare " + strings.Join(nss, " ")}
+	if mapRoot {
+		line = append(line, "map root")
+	}
+	if len(cmd) > 0 {
+		line = append(line, "spawn "+strings.Join(quoteAll(cmd), " "))
+	}
+	fmt.Fprintf(s.Err, "unshare: as nsh says it: %s\n", strings.Join(line, "; "))
+	next := s.Spec.Clone()
+	for _, ns := range nss {
+		if !next.Has(ns) {
+			next.Namespaces = append(next.Namespaces, ns)
+		}
+	}
+	if err := s.commit(next); err != nil {
+		return err
+	}
+	if mapRoot {
+		if err := s.Exec([]string{"map", "root"}); err != nil {
+			return err
+		}
+	}
+	if len(cmd) > 0 {
+		return s.Exec(append([]string{"spawn"}, cmd...))
+	}
+	return nil
 }
