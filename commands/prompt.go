@@ -40,9 +40,7 @@ func (s *Session) Prompt() string {
 	if n := s.Spec.Net; n != nil && len(n.Veths) > 0 {
 		parts = append(parts, fmt.Sprintf("veth=%d", len(n.Veths)))
 	}
-	if limits := cgroupPrompt(s.Spec.Cgroup); len(limits) > 0 {
-		parts = append(parts, strings.Join(limits, " "))
-	}
+	parts = append(parts, cgroupPrompt(s.Spec.Cgroup)...)
 	if c := capPrompt(s.Spec); c != "" {
 		parts = append(parts, c)
 	}
@@ -78,13 +76,47 @@ func (s *Session) Prompt() string {
 	}
 	// record FILE.nsh or record --cast is on (nsh --cast records a
 	// whole run: its recording has no need to say so on every line).
+	var keep []string // never abbreviated away
 	if s.recording != nil || s.tr != nil && s.tr.recorded {
-		parts = append(parts, "rec")
+		keep = append(keep, "rec")
 	}
-	if len(parts) == 0 {
+	if len(parts)+len(keep) == 0 {
 		return "nsh" + sign + " "
 	}
-	return "nsh[" + strings.Join(parts, " ") + "]" + sign + " "
+	return fitPrompt(parts, keep, sign)
+}
+
+// promptMax is the widest prompt: on an 80-column terminal it leaves
+// room to type, and the line never wraps before the command does.
+const promptMax = 48
+
+// fitPrompt abbreviates a prompt wider than promptMax: the namespaces
+// counted rather than named, then the last parts counted (+3); show has
+// the whole plan.
+func fitPrompt(parts, keep []string, sign string) string {
+	join := func(ps ...[]string) string {
+		var all []string
+		for _, p := range ps {
+			all = append(all, p...)
+		}
+		return "nsh[" + strings.Join(all, " ") + "]" + sign + " "
+	}
+	if len(join(parts, keep)) <= promptMax {
+		return join(parts, keep)
+	}
+	ps := append([]string(nil), parts...)
+	if len(ps) > 0 && !strings.ContainsAny(ps[0], "=: ") && len(ps[0]) > 20 {
+		ps[0] = fmt.Sprintf("ns=%d", strings.Count(ps[0], ",")+1)
+	}
+	hidden := 0
+	for len(ps) > 1 && len(join(ps, []string{fmt.Sprintf("+%d", hidden+1)}, keep)) > promptMax {
+		ps = ps[:len(ps)-1]
+		hidden++
+	}
+	if hidden > 0 {
+		return join(ps, []string{fmt.Sprintf("+%d", hidden)}, keep)
+	}
+	return join(ps, keep)
 }
 
 // capPrompt is the capability part of the prompt: the preset's name, or

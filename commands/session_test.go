@@ -167,9 +167,16 @@ func TestPrompt(t *testing.T) {
 	if err := s.RunScript("t", "seccomp preset docker; seccomp deny mkdir; rlimit nofile 64:128; process args /bin/sh -c x; process env A=1; process cwd /srv"); err != nil {
 		t.Fatal(err)
 	}
-	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net mem=100M pids=20 cpu=0.5 seccomp=docker+ nofile=64:128 cmd=sh env=1 cwd=/srv]"+sign+" " {
+	// Too much for one line: the prompt is abbreviated (show has it all),
+	// so it never wraps an 80-column terminal.
+	if p := s.Prompt(); p != "nsh[uts,pid,mnt,net mem=100M pids=20 +6]"+sign+" " {
 		t.Errorf("prompt with seccomp, limits and process %q", p)
 	}
+	s.RunScript("t", "unshare all; cap drop net_raw sys_admin chown kill")
+	if p := s.Prompt(); len(p) > promptMax || !strings.HasPrefix(p, "nsh[ns=8 ") {
+		t.Errorf("a prompt of every namespace and more is %d columns: %q", len(p), p)
+	}
+	s.RunScript("t", "share all; share net; unshare uts pid mnt net")
 	s.RunScript("t", "seccomp reset; rlimit reset; process args off; process env inherit; process cwd off")
 	// Recording shows.
 	if err := s.RunScript("t", "record "+filepath.Join(t.TempDir(), "r.nsh")); err != nil {
