@@ -171,8 +171,18 @@ func runCgroup(s *Session, args []string) error {
 			return err
 		}
 		if p != "" {
-			if err := existsSomewhere(p); err != nil {
+			in, out, err := whereExists(p)
+			if err != nil {
 				return fmt.Errorf("cgroup %s %s: %w", sub, p, err)
+			}
+			if len(out) > 0 {
+				// Said now: on a v1 or hybrid host a directory made in
+				// one hierarchy is not in the others.
+				how := "children join it"
+				if sub == "parent" {
+					how = "children's cgroups go under it"
+				}
+				fmt.Fprintf(s.Err, "cgroup %s %s: %s in %s; it does not exist in %s, where they stay in nsh's (mkdir it there too)\n", sub, p, how, strings.Join(in, ", "), strings.Join(out, ", "))
 			}
 		}
 		return s.commit(next)
@@ -214,18 +224,28 @@ func without(settings []cgroup.Setting, key string) []cgroup.Setting {
 	return out
 }
 
-// existsSomewhere checks that a cgroup path is in at least one hierarchy.
-func existsSomewhere(path string) error {
+// whereExists names the hierarchies that have a cgroup at path, and
+// those that do not; none having it is an error.
+func whereExists(path string) (in, out []string, err error) {
 	h, err := cgroup.Detect()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, x := range h.Hierarchies {
+		name := "unified"
+		if !x.V2 {
+			name = strings.Join(x.Controllers, ",")
+		}
 		if st, err := os.Stat(x.Dir(path)); err == nil && st.IsDir() {
-			return nil
+			in = append(in, name)
+		} else {
+			out = append(out, name)
 		}
 	}
-	return fmt.Errorf("no such cgroup in any hierarchy: create it first (mkdir /sys/fs/cgroup/...%s)", path)
+	if len(in) == 0 {
+		return nil, nil, fmt.Errorf("no such cgroup in any hierarchy: create it first (mkdir /sys/fs/cgroup/...%s)", path)
+	}
+	return in, out, nil
 }
 
 func cgroupSet(s *Session, c *Command, args []string) error {
@@ -450,9 +470,13 @@ func cgroupInspect(s *Session, sub string, g *cgroup.Group) error {
 	case "stat":
 		var rows [][]string
 		for _, st := range g.Stats() {
-			rows = append(rows, []string{st.Name, st.Value, st.File})
+			limit := st.Limit
+			if limit == "" {
+				limit = "-"
+			}
+			rows = append(rows, []string{st.Name, st.Value, limit, st.File})
 		}
-		return printTable(s.Out, []string{"STAT", "VALUE", "FROM"}, rows)
+		return printTable(s.Out, []string{"STAT", "VALUE", "LIMIT", "FROM"}, rows)
 	case "files":
 		files, err := g.Files()
 		if err != nil {

@@ -569,6 +569,9 @@ func readKeyed(file, key string) int64 {
 // Stat is one line of `cgroup stat`.
 type Stat struct {
 	Name, Value, File string
+	// Limit is what the figure is held under ("64M", "0.20 cores",
+	// "max"), "" for a count that has none.
+	Limit string
 	// Key and Raw are the figure for programs (--json): a stable name
 	// and the number as the file has it (bytes, microseconds, counts).
 	Key string
@@ -578,7 +581,7 @@ type Stat struct {
 // statKeys are the JSON names of Stats' figures.
 var statKeys = map[string]string{
 	"memory current": "memory_current_bytes", "memory peak": "memory_peak_bytes", "OOM kills": "oom_kills",
-	"cpu usage": "cpu_usage_usec", "cpu throttled": "cpu_nr_throttled", "pids current": "pids_current",
+	"cpu usage": "cpu_usage_usec", "cpu throttled": "cpu_throttled_usec", "throttled periods": "cpu_nr_throttled", "pids current": "pids_current",
 	"forks refused": "forks_refused",
 }
 
@@ -591,23 +594,36 @@ func (g *Group) Stats() []Stat {
 	var from usageFrom
 	u := g.usage(r, &from)
 	var out []Stat
-	add := func(name string, v int64, file string, format func(int64) string) {
+	add := func(name string, v int64, file string, format func(int64) string, limit string) {
 		if v >= 0 {
-			out = append(out, Stat{Name: name, Value: format(v), File: file, Key: statKeys[name], Raw: v})
+			out = append(out, Stat{Name: name, Value: format(v), File: file, Key: statKeys[name], Raw: v, Limit: limit})
 		}
 	}
 	bytes := func(v int64) string {
 		return FormatSize(strconv.FormatInt(v, 10)) + " (" + strconv.FormatInt(v, 10) + ")"
 	}
 	plain := func(v int64) string { return strconv.FormatInt(v, 10) }
-	secs := func(v int64) string { return fmt.Sprintf("%.3fs", float64(v)/1e6) }
-	add("memory current", u.MemCurrent, from.mem, bytes)
-	add("memory peak", u.MemPeak, from.peak, bytes)
-	add("OOM kills", u.OOMKills, from.oom, plain)
-	add("cpu usage", u.CPUUsec, from.cpu, secs)
-	add("cpu throttled", u.Throttled, "cpu.stat", plain)
-	add("pids current", u.PidsCurrent, "pids.current", plain)
-	add("forks refused", u.ForksRefused, "pids.events", plain)
+	// Time as top shows it, in seconds; periods said as periods.
+	secs := func(v int64) string { return fmt.Sprintf("%.2fs", float64(v)/1e6) }
+	periods := func(v int64) string { return strconv.FormatInt(v, 10) + " periods" }
+	memLimit, cpuLimit, pidsLimit := "max", "max", "max"
+	if u.MemLimit >= 0 {
+		memLimit = FormatSize(strconv.FormatInt(u.MemLimit, 10))
+	}
+	if u.CPULimit >= 0 {
+		cpuLimit = fmt.Sprintf("%.2f cores", u.CPULimit)
+	}
+	if u.PidsLimit >= 0 {
+		pidsLimit = strconv.FormatInt(u.PidsLimit, 10)
+	}
+	add("memory current", u.MemCurrent, from.mem, bytes, memLimit)
+	add("memory peak", u.MemPeak, from.peak, bytes, memLimit)
+	add("OOM kills", u.OOMKills, from.oom, plain, "")
+	add("cpu usage", u.CPUUsec, from.cpu, secs, cpuLimit)
+	add("cpu throttled", u.ThrottledUsec, "cpu.stat", secs, "")
+	add("throttled periods", u.Throttled, "cpu.stat", periods, "")
+	add("pids current", u.PidsCurrent, "pids.current", plain, pidsLimit)
+	add("forks refused", u.ForksRefused, "pids.events", plain, "")
 	return out
 }
 
