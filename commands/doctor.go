@@ -231,7 +231,7 @@ func cgroupChecks(add func(string, string, string), root bool) {
 		case err == nil:
 			add(name, "ok", fmt.Sprintf("%s; writable at %s", ctrls, dir))
 		case !root && x.V2:
-			add(name, "no", fmt.Sprintf("%s; %s is not delegated to you: run nsh under systemd-run --user --scope -p Delegate=yes", ctrls, dir))
+			add(name, "no", fmt.Sprintf("%s; %s is not delegated to you: run nsh as %s", ctrls, dir, cgroup.Delegated))
 		default:
 			add(name, "no", fmt.Sprintf("%s; cannot make a cgroup in %s: %v", ctrls, dir, err))
 		}
@@ -242,7 +242,7 @@ func cgroupChecks(add func(string, string, string), root bool) {
 			if syscall.Stat(u.Dir(u.Self), &st) == nil && int(st.Uid) == os.Getuid() {
 				add("cgroup delegation", "ok", "your cgroup is yours")
 			} else {
-				add("cgroup delegation", "warn", "your cgroup is not yours: systemd-run --user --scope -p Delegate=yes nsh")
+				add("cgroup delegation", "warn", "your cgroup is not yours: "+cgroup.Delegated)
 			}
 		}
 	}

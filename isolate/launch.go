@@ -4,16 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"nsh/internal/forkexec"
-	"nsh/isolate/capability"
-	"nsh/isolate/cgroup"
-	"nsh/isolate/seccomp"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"nsh/internal/forkexec"
+	"nsh/isolate/capability"
+	"nsh/isolate/cgroup"
+	"nsh/isolate/seccomp"
 
 	"golang.org/x/sys/unix"
 )
@@ -418,8 +420,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	if err == nil && opt.Again && opt.Step == nil && c.group.Owned() {
 		// Its command was just exec'd and runs on the other CPU; nsh
 		// would wait for it now.
-		groupSeq++
-		cgroup.MakeAhead(c.group, groupName())
+		cgroup.MakeAhead(c.group, nextGroupName())
 	}
 	if err != nil {
 		oom := c.group != nil && c.group.OOMKills() > 0
@@ -644,9 +645,8 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 	// A directory of that name left by a dead nsh whose pid and pid
 	// namespace were both reused: the next number.
 	for try := 0; err == nil && try < 8; try++ {
-		groupSeq++
 		var g *cgroup.Group
-		g, err = cgroup.New(h, cfg, groupName(), opt.Step)
+		g, err = cgroup.New(h, cfg, nextGroupName(), opt.Step)
 		if err == nil {
 			return g, nil
 		}
@@ -671,12 +671,12 @@ func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
 }
 
 var (
-	groupSeq     int
+	groupSeq     atomic.Int64 // numbers children's cgroups; Launch may run on several goroutines
 	noCgroupOnce sync.Once
 )
 
-// groupName names the cgroup of the child numbered groupSeq.
-func groupName() string { return fmt.Sprintf("%s-%d", cgroup.NamePrefix(), groupSeq) }
+// nextGroupName names the cgroup of the next child.
+func nextGroupName() string { return fmt.Sprintf("%s-%d", cgroup.NamePrefix(), groupSeq.Add(1)) }
 
 // release removes what the child had outside itself: its veth host ends
 // and its cgroup.

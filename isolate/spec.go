@@ -83,8 +83,8 @@ type TimeOffsets struct {
 }
 
 // Spec is everything a child is made from. The session builds it, Validate
-// checks it before any command changes the session, and the child stage
-// receives the same struct as JSON.
+// checks it before any command changes the session, and Launch plans from
+// it the program the child stage carries out (plan.go).
 type Spec struct {
 	// Namespaces to create, in the order the user asked for them.
 	Namespaces []string `json:"namespaces,omitempty"`

@@ -52,6 +52,10 @@ type Group struct {
 	deferred []Deferred
 }
 
+// Delegated is how a user gets cgroups of their own to run nsh in: the
+// one remedy every refusal for want of cgroup permission names.
+const Delegated = "systemd-run --user --scope -p Delegate=yes nsh"
+
 // Deferred is a write left to the child stage, right before execve: a
 // pids.max below the stage's own thread count would stop its Go runtime,
 // and the kernel enforces it only on fork, not on the threads already there.
@@ -176,7 +180,7 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		step.say("mkdir %s", d.dir)
 		if err := mkdir(d.dir); err != nil {
 			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-				return false, fmt.Errorf("make cgroup: %w: nsh (uid %d) may not make cgroups under %s; run nsh as root, or cgroup parent a cgroup delegated to you (systemd-run --user --scope -p Delegate=yes nsh), or plan no limits (cgroup unset KEY)", err, os.Geteuid(), filepath.Dir(d.dir))
+				return false, fmt.Errorf("make cgroup: %w: nsh (uid %d) may not make cgroups under %s; run nsh as root, or cgroup parent a cgroup delegated to you (%s), or plan no limits (cgroup unset KEY)", err, os.Geteuid(), filepath.Dir(d.dir), Delegated)
 			}
 			return false, fmt.Errorf("make cgroup: %w", err)
 		}
