@@ -19,51 +19,7 @@ import (
 // system call with its arguments, the line explain prints for it, and the
 // words for its failure. The stage only interprets; it decides nothing.
 
-// Step codes; the same numbers as the enum in stage.c.
-const (
-	opUnshare = iota + 1
-	opMount
-	opUmount
-	opSethostname
-	opWrite
-	opWriteFD
-	opMkdir
-	opCreate
-	opSymlink
-	opChdir
-	opPivot
-	opLinkUp
-	opPrctl
-	opSetgroups
-	opSetresgid
-	opSetresuid
-	opCapset
-	opClearInh
-	opAmbient
-	opExec
-	opExecFork
-	// Below the rootfs, paths are resolved inside it (stage.c): a
-	// symlink there never leads out to the host.
-	opRootFD
-	opMountIn
-	opMkdirIn
-	opCreateIn
-	opSymlinkIn
-	// A relay stays as the command's parent and subreaper and ends it,
-	// and all it left, when nsh dies (stage.c): for a child with neither
-	// a cgroup nor a pid namespace of its own.
-	opExecGuard
-	// A seccomp filter: installed now, or kept for the moment before
-	// execve (with no_new_privs).
-	opSeccomp
-	// Instead of the command: one system call, and what it returned.
-	opProbe
-	// An OCI config's masked and read-only paths, inside the rootfs:
-	// whether each is there, a file or a directory, is asked when the
-	// child's /proc and mounts exist (stage.c).
-	opMaskIn
-	opReadonlyIn
-)
+// Step codes: ops.go, from ops.h, the list the stage shares.
 
 // op is one step of the program.
 type op struct {
