@@ -2,7 +2,7 @@
  * Readonly), as runc applies them: inside the rootfs, after every mount
  * and before pivot_root. Whether a path is there, a file or a directory,
  * is asked here, once the child's /proc and mounts exist: Go plans the
- * step, this only carries it out. Included by stage.c, whose
+ * step, this only carries it out. Included by stage.c after in_root.h, whose
  * open_in_root resolves every path inside the rootfs. */
 #ifndef NSH_HIDE_H
 #define NSH_HIDE_H
