@@ -27,10 +27,8 @@ func TestLearn(t *testing.T) {
 	for _, f := range lessons {
 		name := strings.TrimSuffix(filepath.Base(f), ".nsh")
 		t.Run(name, func(t *testing.T) {
-			x := &tmux{t: t, sock: filepath.Join(dir, "tmux-"+name+".sock")}
-			t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
-			x.run(dir, "env", "XDG_STATE_HOME="+filepath.Join(dir, "state-"+name), "HOME=/nonexistent", "TERM=screen",
-				"unshare", "-m", "-n", "--propagation", "private", "--", bin, "--learn", name[:2])
+			x := newTmux(t, filepath.Join(dir, "tmux-"+name+".sock"))
+			x.learn(dir, filepath.Join(dir, "state-"+name), bin, "--learn", name[:2])
 			sols := solutions(t, f)
 			learnThrough(t, x, sols, true)
 			x.waitFor(`Lesson done: ` + itoa(len(sols)) + ` of ` + itoa(len(sols)) + ` exercises`)
@@ -64,13 +62,8 @@ func TestLearnOwnLesson(t *testing.T) {
 		t.Fatalf("the example has %d exercises; it shows two", len(sols))
 	}
 	state := filepath.Join(dir, "state")
-	start := func(x *tmux) {
-		x.run(dir, "env", "XDG_STATE_HOME="+state, "HOME=/nonexistent", "TERM=screen",
-			"unshare", "-m", "-n", "--propagation", "private", "--", bin, "--learn", file)
-	}
-	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
-	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
-	start(x)
+	x := newTmux(t, filepath.Join(dir, "tmux.sock"))
+	x.learn(dir, state, bin, "--learn", file)
 	// The first exercise, then nsh is killed at the second.
 	learnThrough(t, x, sols[:1], false)
 	x.waitFor(`== Exercise 2 of 2: `)
@@ -82,10 +75,9 @@ func TestLearnOwnLesson(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`(?m)^… hostname\.nsh +1/2  A hostname of its own$`).Match(out) {
 		t.Errorf("nsh --learn FILE after one exercise: %v\n%s", err, out)
 	}
-	y := &tmux{t: t, sock: filepath.Join(dir, "tmux2.sock")}
-	t.Cleanup(func() { exec.Command("tmux", "-S", y.sock, "kill-server").Run() })
+	y := newTmux(t, filepath.Join(dir, "tmux2.sock"))
 	y.exerciseBase = 1
-	start(y)
+	y.learn(dir, state, bin, "--learn", file)
 	y.waitFor(`Resuming at exercise 2 of 2`)
 	learnThrough(t, y, sols[1:], true)
 	y.waitFor(`Lesson done: 2 of 2 exercises`)
@@ -169,6 +161,20 @@ func learnThrough(t *testing.T, x *tmux, sols [][]string, wrong bool) {
 	}
 }
 
+// newTmux is a tmux server of the test's own, killed when it ends.
+func newTmux(t *testing.T, sock string) *tmux {
+	x := &tmux{t: t, sock: sock}
+	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	return x
+}
+
+// learn starts nsh (bin and its arguments) as root in private mount and
+// net namespaces, keeping its state in state.
+func (x *tmux) learn(dir, state string, nsh ...string) {
+	x.run(dir, append([]string{"env", "XDG_STATE_HOME=" + state, "HOME=/nonexistent", "TERM=screen",
+		"unshare", "-m", "-n", "--propagation", "private", "--"}, nsh...)...)
+}
+
 // run starts a command in a new tmux session, in dir.
 func (x *tmux) run(dir string, args ...string) {
 	// The pane stays after the command, with its status, for a failure
@@ -249,8 +255,7 @@ func TestLearnRootless(t *testing.T) {
 		t.Errorf("nsh --learn as nobody: %v\n%s", err, out)
 	}
 
-	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
-	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
+	x := newTmux(t, filepath.Join(dir, "tmux.sock"))
 	x.run(dir, append(append([]string{"unshare", "-m", "-n", "--propagation", "private", "--"}, nobody...), bin, "--learn", "01")...)
 	sols := solutions(t, "scripts/01-namespaces.nsh")
 	learnThrough(t, x, sols, true)
@@ -275,10 +280,8 @@ func TestLearnTour(t *testing.T) {
 	}
 	needTmux(t)
 	bin, dir := installNSH(t)
-	x := &tmux{t: t, sock: filepath.Join(dir, "tmux.sock")}
-	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
-	x.run(dir, "env", "XDG_STATE_HOME="+filepath.Join(dir, "state"), "HOME=/nonexistent", "TERM=screen",
-		"unshare", "-m", "-n", "--propagation", "private", "--", bin)
+	x := newTmux(t, filepath.Join(dir, "tmux.sock"))
+	x.learn(dir, filepath.Join(dir, "state"), bin)
 	x.waitFor(`(?m)^nsh# ?$`)
 	x.typeLine("help tour")
 	x.waitFor(`# A tour of nsh`)

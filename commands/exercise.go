@@ -124,53 +124,23 @@ func init() {
 			Usage:   []string{"hint TEXT...", "hint"},
 			Summary: "in a lesson: a hint for the task above (nsh --learn gives them one at a time; bare hint asks for the next)",
 			Example: "hint \"A hostname lives in a uts namespace.\"",
-			Run: func(s *Session, args []string) error {
-				if len(args) == 0 {
-					if s.lesson.learner == nil {
-						return notLearning("hint")
-					}
-					return s.lesson.learner.Hint()
-				}
-				return inTask(s, "hint")
-			},
+			Run:     lessonLine("hint", Learner.Hint, func(*Session, []string) error { return nil }),
 		},
 		&Command{
 			Name: "solution", Group: "lessons",
 			Usage:   []string{"solution COMMAND...", "solution"},
 			Summary: "in a lesson: one command of the task's reference solution (run in a plain run; bare solution shows it)",
 			Example: "solution hostname box",
-			Run: func(s *Session, args []string) error {
-				if len(args) == 0 {
-					if s.lesson.learner == nil {
-						return notLearning("solution")
-					}
-					return s.lesson.learner.Solution()
-				}
-				if err := inTask(s, "solution"); err != nil {
-					return err
-				}
-				// Typed at the prompt: the command itself. A script's
-				// solution lines are unwrapped before they run.
-				return s.Exec(args)
-			},
+			// Typed at the prompt, a solution line runs its command; a
+			// script's solution lines are unwrapped before they run.
+			Run: lessonLine("solution", Learner.Solution, func(s *Session, args []string) error { return s.Exec(args) }),
 		},
 		&Command{
 			Name: "check", Group: "lessons",
-			Usage:   []string{"check FORM...", "check"},
-			Summary: "in a lesson: a check of the task above, any form of expect; bare check runs the task's checks",
-			Example: "check hostname @last box",
-			Run: func(s *Session, args []string) error {
-				if len(args) == 0 {
-					if s.lesson.learner == nil {
-						return notLearning("check")
-					}
-					return s.lesson.learner.Check()
-				}
-				if err := inTask(s, "check"); err != nil {
-					return err
-				}
-				return runCheck(s, "check", args)
-			},
+			Usage:    []string{"check FORM...", "check"},
+			Summary:  "in a lesson: a check of the task above, any form of expect; bare check runs the task's checks",
+			Example:  "check hostname @last box",
+			Run:      lessonLine("check", Learner.Check, func(s *Session, args []string) error { return runCheck(s, "check", args) }),
 			Complete: completeCheck,
 		},
 	)
@@ -187,6 +157,24 @@ func listItem(s *Session, kind string, args []string) error {
 	}
 	fmt.Fprintf(s.Out, "  - %s\n", strings.Join(args, " "))
 	return nil
+}
+
+// lessonLine runs a lesson's line that is also a learner's verb: bare,
+// it asks the lesson being learnt (nsh --learn); with words, it is the
+// script's line, which belongs under a task.
+func lessonLine(verb string, bare func(Learner) error, line func(*Session, []string) error) func(*Session, []string) error {
+	return func(s *Session, args []string) error {
+		if len(args) == 0 {
+			if s.lesson.learner == nil {
+				return notLearning(verb)
+			}
+			return bare(s.lesson.learner)
+		}
+		if err := inTask(s, verb); err != nil {
+			return err
+		}
+		return line(s, args)
+	}
 }
 
 func inTask(s *Session, verb string) error {
