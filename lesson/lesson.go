@@ -19,6 +19,7 @@ type Doc struct {
 	solution bool     // the block is an exercise's solution, folded away
 	list     string   // the heading of the list being written (Item)
 	tasks    int      // exercises so far
+	hints    int      // hints of the exercise so far
 	err      error
 }
 
@@ -92,13 +93,15 @@ func (d *Doc) Task(text string) {
 		d.printf("## Exercises\n\n")
 	}
 	d.tasks++
+	d.hints = 0
 	d.printf("### Exercise %d\n\n%s\n\n", d.tasks, strings.TrimSpace(text))
 }
 
 // Hint adds a hint to the exercise, folded away until the reader opens it.
 func (d *Doc) Hint(text string) {
 	d.flush()
-	d.printf("<details><summary>Hint</summary>\n\n%s\n\n</details>\n\n", strings.TrimSpace(text))
+	d.hints++
+	d.printf("<details><summary>Hint %d</summary>\n\n%s\n\n</details>\n\n", d.hints, strings.TrimSpace(text))
 }
 
 // Solution adds a command of the exercise's solution and its output; the
