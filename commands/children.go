@@ -3,7 +3,6 @@ package commands
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -16,9 +15,6 @@ import (
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
 )
-
-// maxLogBytes bounds what nsh keeps of a detached child's output.
-const maxLogBytes = 1 << 20
 
 // child is a detached child of the session.
 type child struct {
@@ -134,30 +130,6 @@ func describeStatus(st int) string {
 		return "killed by " + unix.SignalName(unix.Signal(st-128))
 	}
 	return fmt.Sprintf("exited %d", st)
-}
-
-// ringBuffer keeps the last maxLogBytes of a child's output.
-type ringBuffer struct {
-	mu      sync.Mutex
-	buf     []byte
-	dropped int64
-}
-
-func (r *ringBuffer) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.buf = append(r.buf, p...)
-	if over := len(r.buf) - maxLogBytes; over > 0 {
-		r.dropped += int64(over)
-		r.buf = append(r.buf[:0:0], r.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (r *ringBuffer) snapshot() ([]byte, int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]byte(nil), r.buf...), r.dropped
 }
 
 func init() {
@@ -391,193 +363,6 @@ func nsSummary(spec *isolate.Spec) string {
 		return "(nsh's)"
 	}
 	return strings.Join(parts, ",")
-}
-
-func runPs(s *Session, args []string) error {
-	if len(args) > 0 && args[0] == "--tree" {
-		if len(args) > 2 {
-			c, _ := Lookup("ps")
-			return usageError(c, "ps --tree takes at most one process")
-		}
-		return psTree(s, args[1:])
-	}
-	if len(args) == 1 && args[0] == "--prune" {
-		s.mu.Lock()
-		var keep []*child
-		for _, c := range s.children {
-			if !c.exited() {
-				keep = append(keep, c)
-			} else if err := c.proc.Layer.Remove(); err != nil {
-				fmt.Fprintf(s.Err, "ps --prune: remove %s's overlay layer: %v\n", c.ref(), err)
-			}
-		}
-		s.children = keep
-		s.mu.Unlock()
-		return nil
-	}
-	if len(args) > 0 {
-		c, _ := Lookup("ps")
-		return usageError(c, "unknown argument "+args[0])
-	}
-	s.mu.Lock()
-	list := append([]*child(nil), s.children...)
-	s.mu.Unlock()
-	var rows [][]string
-	doc := psJSON{Children: []psChild{}}
-	for _, c := range list {
-		cg := "-"
-		if !c.exited() {
-			cg = cgroupOf(c.proc.Pid)
-		}
-		rows = append(rows, []string{"@" + strconv.Itoa(c.id), orDefault(c.name, "-"), strconv.Itoa(c.proc.Pid), c.state(), strings.Join(c.args, " "), c.ns, cg})
-		pc := psChild{ID: c.id, Name: c.name, Pid: c.proc.Pid, State: "running", Command: c.args, Namespaces: nsList(c.ns)}
-		if c.exited() {
-			c.mu.Lock()
-			st := c.ws
-			c.mu.Unlock()
-			pc.State, pc.Status = "exited", &st
-		} else {
-			pc.Cgroup = cg
-		}
-		doc.Children = append(doc.Children, pc)
-	}
-	if s.json {
-		return s.emit(doc)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintln(s.Out, "no children: spawn -d starts one that stays")
-		return nil
-	}
-	return printTable(s.Out, []string{"ID", "NAME", "PID", "STATE", "COMMAND", "NAMESPACES", "CGROUP"}, rows)
-}
-
-// cgroupOf is a process's cgroup: the unified one where it has one below
-// the root, else that of its memory controller.
-func cgroupOf(pid int) string {
-	lines, err := cgroup.ProcessCgroups(pid)
-	if err != nil {
-		return "-"
-	}
-	best := ""
-	for _, l := range lines {
-		if l.Hierarchy == 0 && l.Path != "/" {
-			return l.Path
-		}
-		if l.Controllers == "memory" || (best == "" && l.Hierarchy == 0) {
-			best = l.Path
-		}
-	}
-	return orDefault(best, "-")
-}
-
-func runKill(s *Session, args []string) error {
-	c, _ := Lookup("kill")
-	args, force := takeFlag(args, "--force")
-	if len(args) < 1 || len(args) > 2 {
-		return usageError(c, "name a child (or a PID, with --force) and at most one signal")
-	}
-	sig := unix.SIGTERM
-	if len(args) == 2 {
-		var err error
-		if sig, err = ParseSignal(args[1]); err != nil {
-			return err
-		}
-	}
-	if !strings.HasPrefix(args[0], "@") {
-		if _, err := strconv.Atoi(args[0]); err != nil {
-			return fmt.Errorf("kill: %q is not a child: give @ID or @NAME (see ps), or a PID with --force", args[0])
-		}
-	}
-	t, err := s.lookupProc(args[0])
-	if err != nil {
-		return fmt.Errorf("kill: %w", err)
-	}
-	defer t.release()
-	if err := s.mayChange("kill", t, force, "send "+unix.SignalName(sig)+" to it"); err != nil {
-		return err
-	}
-	ignored := t.p.Ignores(sig)
-	s.explain(fmt.Sprintf("pidfd_send_signal(pid %d, %s)", t.pid, unix.SignalName(sig)))
-	if err := t.p.Signal(sig); err != nil {
-		return fmt.Errorf("kill %s: %w", t.ref(), err)
-	}
-	if ignored {
-		fmt.Fprintf(s.Err, "kill: %s is PID 1 of its own pid namespace and has no %s handler, so the kernel ignores the signal (as with docker run without --init); end it with `kill %s KILL`\n",
-			t.ref(), unix.SignalName(sig), args[0])
-	}
-	return nil
-}
-
-// ParseSignal reads TERM, SIGTERM, term or 15.
-func ParseSignal(w string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(w); err == nil {
-		if n < 1 || n > 64 {
-			return 0, fmt.Errorf("signal %d is out of range: give 1-64", n)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(w)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q: give a name such as TERM, KILL, INT, HUP, or a number 1-64", w)
-}
-
-func runWait(s *Session, args []string) error {
-	if len(args) != 1 {
-		c, _ := Lookup("wait")
-		return usageError(c, "name one child")
-	}
-	ch, err := s.lookupChild(args[0], false)
-	if err != nil {
-		return err
-	}
-	// Ctrl-C gives the prompt back, whether or not the REPL catches it.
-	intr := make(chan os.Signal, 1)
-	signal.Notify(intr, os.Interrupt)
-	defer signal.Stop(intr)
-	select {
-	case <-ch.done:
-	case <-intr:
-		return fmt.Errorf("wait %s: interrupted; the child is still running", ch.ref())
-	}
-	ch.mu.Lock()
-	st, oom, pids := ch.ws, ch.oom, ch.pids
-	ch.mu.Unlock()
-	if pids != "" {
-		fmt.Fprintf(s.Err, "wait: %s: %s\n", ch.ref(), pids)
-	}
-	if oom != "" {
-		sep := ": "
-		if strings.HasPrefix(oom, "killed") {
-			sep = " "
-		}
-		fmt.Fprintf(s.Err, "wait: %s%s%s\n", ch.ref(), sep, oom)
-	}
-	fmt.Fprintf(s.Out, "%s %s\n", ch.ref(), ch.state())
-	s.childStatus, s.haveChild = st, true
-	s.status = st
-	return nil
-}
-
-func runLogs(s *Session, args []string) error {
-	if len(args) != 1 {
-		c, _ := Lookup("logs")
-		return usageError(c, "name one child")
-	}
-	ch, err := s.lookupChild(args[0], false)
-	if err != nil {
-		return err
-	}
-	out, dropped := ch.out.snapshot()
-	if dropped > 0 {
-		fmt.Fprintf(s.Err, "logs: the first %d bytes are gone; nsh keeps the last %d\n", dropped, maxLogBytes)
-	}
-	_, err = s.Out.Write(out)
-	return err
 }
 
 // Close ends every child nsh started: TERM, then KILL after a short

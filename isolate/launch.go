@@ -1,14 +1,12 @@
 package isolate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -118,12 +116,6 @@ type Child struct {
 	// a status of 128+N is also what an exit(128+N) gives.
 	termSignal unix.Signal
 }
-
-// Filter is the seccomp filter the child was started with, nil if none.
-func (c *Child) Filter() *seccomp.Filter { return c.filter }
-
-// Cgroup is the child's cgroup, nil when it has none.
-func (c *Child) Cgroup() *cgroup.Group { return c.group }
 
 func (o *Options) step(format string, args ...any) {
 	if o.Step != nil {
@@ -435,129 +427,6 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	return c, nil
 }
 
-// stageReader relays the child stage's messages.
-type stageReader struct {
-	lines *credLines
-	w     *os.File // the same channel, for the ack of an exec step
-	opt   *Options
-	prog  *program
-	child *Child
-	// sender is the pid that sent the last message, as the kernel says.
-	sender int
-}
-
-func newStageReader(r *os.File, opt *Options, prog *program, c *Child) *stageReader {
-	return &stageReader{lines: newCredLines(r), w: r, opt: opt, prog: prog, child: c}
-}
-
-// next returns the next message that is not a step, or nil at end of file.
-func (r *stageReader) next() (*message, error) {
-	for {
-		line, pid, err := r.lines.next()
-		if err != nil || line == nil {
-			return nil, err
-		}
-		r.sender = pid
-		var m message
-		if err := json.Unmarshal(line, &m); err != nil {
-			return nil, fmt.Errorf("child stage sent %q: %w", line, err)
-		}
-		if m.Step != "" {
-			r.opt.step("%s", m.Step)
-			continue
-		}
-		if m.Op > 0 && m.Errno == 0 {
-			for _, line := range r.prog.steps(m.Op, m.Exec) {
-				r.opt.step("%s", line)
-			}
-			if m.Exec != "" {
-				// Shown: the stage waits for this before its execve
-				// (protocol.go), so the command prints after the line.
-				if _, err := r.w.Write([]byte{1}); err != nil {
-					return nil, fmt.Errorf("child stage: %w", err)
-				}
-			}
-			continue
-		}
-		if m.Op > 0 {
-			return nil, r.prog.failure(m.Op, unix.Errno(m.Errno), m.Exec)
-		}
-		if m.Error != "" {
-			return nil, m.err()
-		}
-		return &m, nil
-	}
-}
-
-// waitHere returns the pid, in nsh's pid namespace, of the process that
-// runs the command.
-func (r *stageReader) waitHere() (int, error) {
-	m, err := r.next()
-	if err != nil {
-		return 0, err
-	}
-	if m == nil || !m.Here {
-		return 0, errors.New("the child stage ended before it joined the namespaces")
-	}
-	// It waits for its program, so it is there to be checked: the stage
-	// itself or its relay's child, nothing else.
-	if err := r.child.own(r.sender); err != nil {
-		return 0, fmt.Errorf("child stage: %w", err)
-	}
-	return r.sender, nil
-}
-
-// finish reads until end of file: the command runs. A guarded command
-// says who it is on the way (here).
-func (r *stageReader) finish() (here int, err error) {
-	for {
-		m, err := r.next()
-		if err != nil || m == nil {
-			return here, err
-		}
-		if m.Probe {
-			r.child.Probed = &ProbeResult{Answered: !m.Blocked, Blocked: m.Blocked, Ret: m.Ret, Errno: unix.Errno(m.Perr)}
-			continue
-		}
-		if m.Here {
-			if err := r.child.own(r.sender); err != nil {
-				// A guarded command says so just before its execve;
-				// a short one may have run, ended and been reaped by
-				// its relay before nsh looks. Then there is nothing to
-				// act on, and the relay stays the child nsh knows.
-				if _, statErr := os.Stat(fmt.Sprintf("/proc/%d", r.sender)); os.IsNotExist(statErr) {
-					continue
-				}
-				return 0, fmt.Errorf("child stage: %w", err)
-			}
-			here = r.sender
-		}
-	}
-}
-
-func (m *message) err() error {
-	if m.Exec != "" {
-		return &ExecError{Path: m.Exec, Err: unix.Errno(m.Errno)}
-	}
-	if strings.HasPrefix(m.Error, "setns(") && unix.Errno(m.Errno) == unix.EPERM {
-		return fmt.Errorf("%s: %w: the namespace belongs to a user namespace in which the child holds no privilege (it has one of its own, or nsh runs without root): join that user namespace too (join user ...), or share user", m.Error, unix.EPERM)
-	}
-	if m.Errno != 0 {
-		return fmt.Errorf("%s: %w", m.Error, unix.Errno(m.Errno))
-	}
-	return errors.New(m.Error)
-}
-
-func (c *Child) kill() {
-	unix.Kill(c.direct, unix.SIGKILL)
-	var ws unix.WaitStatus
-	unix.Wait4(c.direct, &ws, 0, nil)
-	untrack(c.direct)
-	c.restoreTerminal()
-	c.closePidfd()
-	c.release()
-}
-
 type lateFile struct {
 	f     *os.File
 	value string
@@ -606,150 +475,6 @@ func openForStage(path string) (*os.File, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
-}
-
-// newGroup makes the child's cgroup, or takes the one made ahead for it.
-// With no cgroup settings planned, a host that will not let nsh make one
-// (no permission, nothing mounted) costs the child its cgroup, not its
-// start.
-func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
-	cfg := cgroup.Config{}
-	if spec.Cgroup != nil {
-		cfg = *spec.Cgroup
-	}
-	if cfg.Off {
-		cgroup.DropAhead(opt.Step)
-		return nil, nil
-	}
-	h, err := cgroup.Detect()
-	if err == nil && cfg.Use == "" {
-		if len(cfg.Devices) == 0 && spec.Rootfs != nil && !h.CanLimitDevices() {
-			// runc's default list, where nsh cannot apply it: said,
-			// not silently dropped (rules the user asked for are
-			// refused instead, by New).
-			opt.step("no device allowlist: this host has neither the v1 devices controller nor cgroup v2")
-		} else {
-			cfg.Devices = cgroup.EffectiveDevices(spec.Rootfs != nil, cfg.Devices)
-		}
-	}
-	if err == nil {
-		if opt.Step != nil {
-			// explain shows the group's mkdirs and writes: one made
-			// before explain was on goes, shown going.
-			cgroup.DropAhead(opt.Step)
-		} else if g := cgroup.TakeAhead(h, cfg, nil); g != nil {
-			opt.Timing.madeAhead()
-			return g, nil
-		}
-	}
-	// A directory of that name left by a dead nsh whose pid and pid
-	// namespace were both reused: the next number.
-	for try := 0; err == nil && try < 8; try++ {
-		var g *cgroup.Group
-		g, err = cgroup.New(h, cfg, nextGroupName(), opt.Step)
-		if err == nil {
-			return g, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			break
-		}
-	}
-	if len(cfg.Settings) == 0 && cfg.Use == "" && cfg.Parent == "" {
-		opt.step("no cgroup for this child: %v", err)
-		noCgroupOnce.Do(func() {
-			if opt.Notice != nil {
-				cause := err
-				for errors.Unwrap(cause) != nil {
-					cause = errors.Unwrap(cause)
-				}
-				opt.Notice(fmt.Sprintf("no cgroups for children here (%v): nsh ends them, and what they leave behind, as their subreaper", cause))
-			}
-		})
-		return nil, nil
-	}
-	return nil, fmt.Errorf("cgroup: %w", err)
-}
-
-var (
-	groupSeq     atomic.Int64 // numbers children's cgroups; Launch may run on several goroutines
-	noCgroupOnce sync.Once
-)
-
-// nextGroupName names the cgroup of the next child.
-func nextGroupName() string { return fmt.Sprintf("%s-%d", cgroup.NamePrefix(), groupSeq.Add(1)) }
-
-// release removes what the child had outside itself: its veth host ends
-// and its cgroup.
-func (c *Child) release() {
-	if len(c.links) > 0 {
-		if c.step != nil {
-			var names []string
-			for _, l := range c.links {
-				names = append(names, l.name)
-			}
-			c.step(fmt.Sprintf("ip link del %s (if the namespace did not take them along)", strings.Join(names, " ")))
-		}
-		deleteLinks(c.links)
-		c.links = nil
-	}
-	if c.group != nil {
-		if err := c.group.Remove(c.step); err != nil && c.notice != nil {
-			c.notice(err.Error())
-		}
-		c.group = nil
-	}
-}
-
-// KillAll ends the child and everything it started: through its cgroup
-// where nsh made one, else its process group. In a cgroup it joined
-// (`cgroup use`) nsh ends only its own child: the rest is not nsh's.
-func (c *Child) KillAll() {
-	if c.group.Owned() {
-		c.group.Kill(c.step)
-		return
-	}
-	c.SignalAll(unix.SIGKILL)
-}
-
-func (c *Child) closePidfd() {
-	if c.pidfd >= 0 {
-		unix.Close(c.pidfd)
-		c.pidfd = -1
-	}
-}
-
-// Signal sends sig to the child (through its pidfd, so never to a
-// recycled pid); a relay passes it on.
-func (c *Child) Signal(sig unix.Signal) error {
-	if c.foreign {
-		if err := c.own(c.Pid); err != nil {
-			return err
-		}
-		if err := Untouchable(c.Pid); err != nil {
-			return err
-		}
-	}
-	// SIGKILL and SIGSTOP cannot be relayed: behind a relay they go to
-	// the command itself as well.
-	reached := false
-	if c.Pid != c.direct && (sig == unix.SIGKILL || sig == unix.SIGSTOP) {
-		if fd, err := c.openPidfd(); err == nil {
-			reached = unix.PidfdSendSignal(fd, sig, nil, 0) == nil
-			unix.Close(fd)
-		}
-	}
-	var err error
-	if c.pidfd >= 0 {
-		err = unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
-	} else {
-		err = unix.Kill(c.direct, sig)
-	}
-	// The relay may be gone already: its command, which got the
-	// signal, ended, and so did it.
-	if reached && errors.Is(err, unix.ESRCH) {
-		return nil
-	}
-	return err
 }
 
 func setUserMaps(spec *Spec, attr *syscall.SysProcAttr, opt *Options) {
@@ -802,61 +527,6 @@ func startError(spec *Spec, err error) error {
 	}
 	return fmt.Errorf("start child stage: %w", err)
 }
-
-// Wait waits for the child to end and returns its status as a shell would:
-// the exit code, or 128+N when signal N killed it. A foreground child that
-// stops (Ctrl-Z) is killed, since nsh has nobody to resume it; Wait then
-// returns 128+SIGTSTP and ErrStopped.
-func (c *Child) Wait() (int, error) {
-	defer untrack(c.direct)
-	defer c.closePidfd()
-	defer c.Layer.Release()
-	defer func() {
-		if c.group != nil {
-			c.OOMKills = c.group.OOMKills()
-			c.ForksRefused = c.group.ForksRefused()
-		}
-		if t := c.timing; t != nil {
-			t.Command = t.mark()
-		}
-		c.release()
-		if t := c.timing; t != nil {
-			t.Cleanup = t.mark()
-		}
-	}()
-	stop := c.watchInterrupts()
-	defer stop()
-	for {
-		var ws unix.WaitStatus
-		_, err := unix.Wait4(c.direct, &ws, unix.WUNTRACED, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			c.restoreTerminal()
-			return 0, fmt.Errorf("wait for pid %d: %w", c.direct, err)
-		}
-		switch {
-		case ws.Exited():
-			c.restoreTerminal()
-			return ws.ExitStatus(), nil
-		case ws.Signaled():
-			c.restoreTerminal()
-			c.termSignal = ws.Signal()
-			return 128 + int(ws.Signal()), nil
-		case ws.Stopped():
-			sig := ws.StopSignal()
-			c.restoreTerminal()
-			unix.Kill(c.direct, unix.SIGKILL)
-			unix.Kill(c.direct, unix.SIGCONT)
-			unix.Wait4(c.direct, &ws, 0, nil)
-			return 128 + int(sig), ErrStopped
-		}
-	}
-}
-
-// ErrStopped says a foreground child was stopped and therefore killed.
-var ErrStopped = errors.New("the child was stopped (Ctrl-Z); nsh has no job control, so it was killed")
 
 // keepCapsThroughExec raises every capability as ambient in the child
 // stage. A process whose uid inside its user namespace is not 0 loses its

@@ -1,0 +1,96 @@
+package importer
+
+// The config's mounts, beside the ones every OCI runtime makes anyway.
+
+import (
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"nsh/isolate"
+)
+
+// defaultMounts are what runtimes mount in every container and nsh's
+// spawn makes itself in a rootfs (/proc, and its own minimal /dev).
+var defaultMounts = []specs.Mount{
+	{Destination: "/proc", Type: "proc", Source: "proc"},
+	{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+	{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+	{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+	{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+}
+
+func (im *importer) mounts() {
+	sp := im.sp
+	for i, m := range im.cfg.Mounts {
+		path := fmt.Sprintf("mounts[%d]", i)
+		if slices_containsMount(defaultMounts, m) {
+			im.consume(path)
+			continue
+		}
+		if !sp.Has("mnt") {
+			im.skip(path, "mounts need a new mount namespace, which the config does not ask for")
+			continue
+		}
+		opts := map[string]bool{}
+		for _, o := range m.Options {
+			opts[o] = true
+		}
+		switch {
+		case m.Type == "overlay" && m.Destination == "/" && sp.Rootfs != nil:
+			// export oci's overlay root: the lowers are the plan's; an
+			// upper outside the bundle was one the user kept.
+			o := &isolate.Overlay{}
+			for _, opt := range m.Options {
+				if v, ok := strings.CutPrefix(opt, "lowerdir="); ok {
+					o.Lowers = strings.Split(v, ":")
+				} else if v, ok := strings.CutPrefix(opt, "upperdir="); ok && filepath.Dir(v) != filepath.Clean(im.bundle) {
+					o.Upper = v
+				}
+			}
+			if len(o.Lowers) == 0 {
+				im.skip(path, "an overlay root without lowerdir")
+				continue
+			}
+			sp.Rootfs = &isolate.Rootfs{Dir: o.Lowers[0], Overlay: o}
+		case m.Type == "proc":
+			sp.Mounts = append(sp.Mounts, isolate.Mount{Type: "proc", Target: m.Destination})
+		case m.Type == "tmpfs":
+			var rest []string
+			for _, o := range m.Options {
+				if o != "nosuid" && o != "nodev" {
+					rest = append(rest, o)
+				}
+			}
+			sp.Mounts = append(sp.Mounts, isolate.Mount{Type: "tmpfs", Target: m.Destination, Options: strings.Join(rest, ",")})
+		case m.Type == "bind" || opts["bind"] || opts["rbind"]:
+			if !filepath.IsAbs(m.Source) {
+				im.skip(path, fmt.Sprintf("a bind of %q: give binds absolute sources", m.Source))
+				continue
+			}
+			sp.Mounts = append(sp.Mounts, isolate.Mount{Type: "bind", Source: m.Source, Target: m.Destination, ReadOnly: opts["ro"]})
+		case m.Type == "mqueue" && m.Destination == "/dev/mqueue":
+			im.skip(path, "/dev/mqueue: spawn does not mount it (POSIX message queues still work through the ipc namespace)")
+			continue
+		case m.Type == "sysfs" && m.Destination == "/sys":
+			im.skip(path, "/sys: spawn does not mount sysfs in a rootfs (mount bind /sys /sys ro would show the host's)")
+			continue
+		default:
+			im.skip(path, fmt.Sprintf("a %s mount on %s: nsh mounts proc, tmpfs and binds", m.Type, m.Destination))
+			continue
+		}
+		im.consume(path)
+	}
+}
+
+func slices_containsMount(list []specs.Mount, m specs.Mount) bool {
+	for _, d := range list {
+		if reflect.DeepEqual(d, m) {
+			return true
+		}
+	}
+	return false
+}
