@@ -28,9 +28,18 @@ func runStage(t *testing.T, body []byte) (string, int) {
 		Env:        append(os.Environ(), stageEnv+"="+stageInit),
 		ExtraFiles: []*os.File{theirs},
 	}
-	if err := cmd.Start(); err != nil {
+	// Started as nsh starts every process (track): the orphan reaper that
+	// other tests of the package start never takes its status.
+	pid, err := track(false, func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer untrack(pid)
 	theirs.Close()
 	msg := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
 	go ours.Write(append(msg, body...))
