@@ -2,6 +2,8 @@ package commands
 
 import (
 	"os"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -21,5 +23,45 @@ func TestReference(t *testing.T) {
 	}
 	if string(got) != want {
 		t.Errorf("%s differs from the registry: NSH_UPDATE=1 go test ./commands -run TestReference writes it again", file)
+	}
+}
+
+// Every subcommand declared in a table completes, has forms of its own
+// that start with its name, and a usage error for it names those forms.
+func TestSubcommandTables(t *testing.T) {
+	tables := 0
+	for _, name := range Names() {
+		c, _ := Lookup(name)
+		if c.Subs == nil {
+			continue
+		}
+		tables++
+		s, _, _, _ := newTestSession()
+		got, _ := s.Complete(c.Name + " ")
+		var want []string
+		for _, sub := range c.Subs {
+			want = append(want, sub.Name)
+			if len(sub.Usage) == 0 || sub.Run == nil {
+				t.Errorf("%s %s has no form or no run", c.Name, sub.Name)
+			}
+			for _, u := range sub.Usage {
+				if !strings.HasPrefix(u, c.Name+" "+sub.Name) {
+					t.Errorf("%s %s: form %q does not start with its name", c.Name, sub.Name, u)
+				}
+			}
+			err := usageError(c, "x").(*UsageError)
+			err.narrow([]string{sub.Name})
+			if !strings.Contains(err.Error(), sub.Usage[0]) {
+				t.Errorf("%s %s: a usage error does not name its form: %v", c.Name, sub.Name, err)
+			}
+		}
+		sort.Strings(want)
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s completes %v, its table has %v", c.Name, got, want)
+		}
+	}
+	if tables == 0 {
+		t.Error("no command declares a subcommand table")
 	}
 }

@@ -30,6 +30,73 @@ type Command struct {
 	// from a table would be built at every start of nsh, one-shots
 	// included.
 	HelpFunc func() string
+	// Subs, when set, are the command's subcommands, each declared once:
+	// register derives Usage, Run (dispatch, with the nearest name for a
+	// mistyped one), Complete and JSON from them. Bare runs the command
+	// given no subcommand; nil: one is needed.
+	Subs []Sub
+	Bare func(s *Session) error
+}
+
+// Sub is one subcommand: its forms (each starting with the command's and
+// its own name), what it does, how its arguments complete, and whether
+// it prints a report --json can turn into JSON.
+type Sub struct {
+	Name     string
+	Usage    []string
+	Run      func(s *Session, c *Command, args []string) error
+	Complete func(s *Session, args []string, partial string) []string
+	JSON     bool
+}
+
+// fromSubs derives what a command with subcommands says and does.
+func fromSubs(c *Command) {
+	var names []string
+	c.Usage = nil
+	for _, sub := range c.Subs {
+		names = append(names, sub.Name)
+		c.Usage = append(c.Usage, sub.Usage...)
+	}
+	if c.Bare != nil {
+		c.Usage = append(c.Usage, c.Name)
+	}
+	find := func(name string) *Sub {
+		for i := range c.Subs {
+			if c.Subs[i].Name == name {
+				return &c.Subs[i]
+			}
+		}
+		return nil
+	}
+	c.Run = func(s *Session, args []string) error {
+		if len(args) == 0 {
+			if c.Bare != nil {
+				return c.Bare(s)
+			}
+			return usageError(c, "say what to do: "+strings.Join(names, ", "))
+		}
+		sub := find(args[0])
+		if sub == nil {
+			return usageError(c, fmt.Sprintf("unknown subcommand %q%s", args[0], near.Hint(args[0], names)))
+		}
+		return sub.Run(s, c, args[1:])
+	}
+	c.Complete = func(s *Session, args []string, partial string) []string {
+		if len(args) == 0 {
+			return names
+		}
+		if sub := find(args[0]); sub != nil && sub.Complete != nil {
+			return sub.Complete(s, args[1:], partial)
+		}
+		return nil
+	}
+	c.JSON = func(args []string) bool {
+		if len(args) == 0 {
+			return false
+		}
+		sub := find(args[0])
+		return sub != nil && sub.JSON
+	}
 }
 
 var (
@@ -43,6 +110,9 @@ func register(cmds ...*Command) {
 	for _, c := range cmds {
 		if _, dup := registry[c.Name]; dup {
 			panic("command registered twice: " + c.Name)
+		}
+		if c.Subs != nil {
+			fromSubs(c)
 		}
 		registry[c.Name] = c
 		order = append(order, c.Name)
