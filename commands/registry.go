@@ -34,8 +34,9 @@ type Command struct {
 	// register derives Usage, Run (dispatch, with the nearest name for a
 	// mistyped one), Complete and JSON from them. Bare runs the command
 	// given no subcommand; nil: one is needed.
-	Subs []Sub
-	Bare func(s *Session) error
+	Subs     []Sub
+	Bare     func(s *Session) error
+	BareJSON bool // the bare command prints a report --json turns into JSON
 }
 
 // Sub is one subcommand: its forms (each starting with the command's and
@@ -92,7 +93,7 @@ func fromSubs(c *Command) {
 	}
 	c.JSON = func(args []string) bool {
 		if len(args) == 0 {
-			return false
+			return c.BareJSON
 		}
 		sub := find(args[0])
 		return sub != nil && sub.JSON

@@ -18,12 +18,6 @@ import (
 func init() {
 	register(&Command{
 		Name: "seccomp", Group: "capabilities",
-		Usage: []string{
-			"seccomp preset docker|off", "seccomp load FILE.json", "seccomp load --text JSON", "seccomp reset",
-			"seccomp deny SYSCALL... [errno NAME|kill|log]", "seccomp allow SYSCALL...",
-			"seccomp default errno NAME|kill|allow|log",
-			"seccomp show [@ID|PID]", "seccomp test SYSCALL [ARG...] [@ID]",
-		},
 		Summary: "children's system call filter: Docker's default profile, rules of your own",
 		Example: "seccomp preset docker; seccomp test unshare",
 		Help: "preset docker is Docker's default profile (moby/profiles), resolved as Docker resolves it\n" +
@@ -37,136 +31,169 @@ func init() {
 			"user needs nonewprivs on). show: the plan, or a process's mode and filters (/proc/PID/status)\n" +
 			"and, for a child, the plan it started with. test makes one call (ARGs are numbers, 0 if\n" +
 			"left out) in a new child of the plan, or inside @ID under its filter, and prints the answer.",
-		JSON:     func(args []string) bool { return len(args) == 0 || args[0] == "show" },
-		Run:      runSeccomp,
-		Complete: completeSeccomp,
+		Subs: []Sub{
+			{Name: "preset", Usage: []string{"seccomp preset docker|off"}, Run: seccompEdit("preset", seccompPreset),
+				Complete: func(s *Session, args []string, partial string) []string { return firstOnly(args, seccomp.Presets) }},
+			{Name: "load", Usage: []string{"seccomp load FILE.json", "seccomp load --text JSON"}, Run: seccompEdit("load", seccompLoad),
+				Complete: func(s *Session, args []string, partial string) []string {
+					return firstOnly(args, completeFiles(nil, partial))
+				}},
+			{Name: "reset", Usage: []string{"seccomp reset"}, Run: seccompEdit("reset", seccompReset)},
+			{Name: "deny", Usage: []string{"seccomp deny SYSCALL... [errno NAME|kill|log]"}, Run: seccompEdit("deny", seccompRule("deny")), Complete: completeDeny},
+			{Name: "allow", Usage: []string{"seccomp allow SYSCALL..."}, Run: seccompEdit("allow", seccompRule("allow")),
+				Complete: func(s *Session, args []string, partial string) []string { return seccomp.Names() }},
+			{Name: "default", Usage: []string{"seccomp default errno NAME|kill|allow|log"}, Run: seccompEdit("default", seccompDefault), Complete: completeDefault},
+			{Name: "show", Usage: []string{"seccomp show [@ID|PID]"}, Run: seccompShow, JSON: true,
+				Complete: func(s *Session, args []string, partial string) []string { return firstOnly(args, s.runningRefs()) }},
+			{Name: "test", Usage: []string{"seccomp test SYSCALL [ARG...] [@ID]"}, Run: seccompTest,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return seccomp.Names()
+					}
+					return s.runningRefs()
+				}},
+		},
+		Bare:     seccompShowPlan,
+		BareJSON: true,
 	})
 }
 
-var seccompSubs = []string{"preset", "load", "reset", "deny", "allow", "default", "show", "test"}
-
-func completeSeccomp(s *Session, args []string, partial string) []string {
+// firstOnly offers words for a subcommand's first argument only.
+func firstOnly(args []string, words []string) []string {
 	if len(args) == 0 {
-		return seccompSubs
-	}
-	switch args[0] {
-	case "preset":
-		if len(args) == 1 {
-			return seccomp.Presets
-		}
-	case "default":
-		if len(args) == 1 {
-			return seccomp.ActionWords
-		}
-		if len(args) == 2 && args[1] == "errno" {
-			return seccomp.ErrnoNames()
-		}
-	case "deny":
-		if len(args) > 1 && args[len(args)-1] == "errno" {
-			return seccomp.ErrnoNames()
-		}
-		if len(args) > 1 && slices.Contains([]string{"kill", "log"}, args[len(args)-1]) {
-			return nil
-		}
-		return append(seccomp.Names(), "errno", "kill", "log")
-	case "allow":
-		return seccomp.Names()
-	case "load":
-		if len(args) == 1 {
-			return completeFiles(nil, partial)
-		}
-	case "test":
-		if len(args) == 1 {
-			return seccomp.Names()
-		}
-		return s.runningRefs()
-	case "show":
-		if len(args) == 1 {
-			return s.runningRefs()
-		}
+		return words
 	}
 	return nil
 }
 
-func runSeccomp(s *Session, args []string) error {
-	c, _ := Lookup("seccomp")
-	if len(args) == 0 {
-		return seccompShowPlan(s)
+func completeDefault(s *Session, args []string, partial string) []string {
+	switch {
+	case len(args) == 0:
+		return seccomp.ActionWords
+	case len(args) == 1 && args[0] == "errno":
+		return seccomp.ErrnoNames()
 	}
-	sub, rest := args[0], args[1:]
-	next := s.Spec.Clone()
-	plan := next.Seccomp
-	if plan == nil {
-		plan = &seccomp.Plan{}
+	return nil
+}
+
+func completeDeny(s *Session, args []string, partial string) []string {
+	if n := len(args); n > 0 && args[n-1] == "errno" {
+		return seccomp.ErrnoNames()
 	}
-	switch sub {
-	case "show":
-		switch len(rest) {
-		case 0:
-			return seccompShowPlan(s)
-		case 1:
-			return seccompShowProcess(s, rest[0])
+	if n := len(args); n > 0 && slices.Contains([]string{"kill", "log"}, args[n-1]) {
+		return nil
+	}
+	return append(seccomp.Names(), "errno", "kill", "log")
+}
+
+// seccompEdit runs a change of the plan's filter: on a copy, compiled
+// before it replaces the session's (a plan that cannot compile changes
+// nothing), then said.
+func seccompEdit(name string, edit func(s *Session, c *Command, plan *seccomp.Plan, args []string) (*seccomp.Plan, error)) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, args []string) error {
+		next := s.Spec.Clone()
+		plan := next.Seccomp
+		if plan == nil {
+			plan = &seccomp.Plan{}
 		}
-		return usageError(c, "seccomp show takes at most one process")
-	case "test":
-		return seccompTest(s, c, rest)
-	case "reset":
-		if len(rest) != 0 {
-			return usageError(c, "seccomp reset takes no arguments")
-		}
-		plan = nil
-	case "load":
-		var body []byte
-		switch {
-		case len(rest) == 2 && rest[0] == "--text":
-			body = []byte(rest[1])
-		case len(rest) == 1:
-			b, err := importer.ReadSmallFile(rest[0])
-			if err != nil {
-				return fmt.Errorf("seccomp load: %w", err)
-			}
-			body = b
-		default:
-			return usageError(c, "seccomp load takes one profile file")
-		}
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, body); err != nil {
-			return fmt.Errorf("seccomp load: not JSON: %w", err)
-		}
-		plan = &seccomp.Plan{Profile: compact.Bytes()}
-	case "preset":
-		if len(rest) != 1 {
-			return usageError(c, "name one preset: docker or off")
-		}
-		switch rest[0] {
-		case "docker":
-			plan.Preset, plan.Profile = "docker", nil
-		case "off":
-			plan.Preset, plan.Profile = "", nil
-		default:
-			return fmt.Errorf("seccomp preset: unknown preset %q%s: give docker or off", rest[0], near.Hint(rest[0], seccomp.Presets))
-		}
-	case "default":
-		a, err := seccomp.ParseAction(rest)
+		plan, err := edit(s, c, plan, args)
 		if err != nil {
-			return fmt.Errorf("seccomp default: %w", err)
+			return err
 		}
-		plan.Default = &a
-	case "deny", "allow":
-		names, action := rest, []string(nil)
+		if plan.Empty() && (plan == nil || plan.Default == nil) {
+			plan = nil
+		}
+		next.Seccomp = plan
+		if _, err := next.SeccompFilter(); err != nil {
+			return fmt.Errorf("seccomp %s: %w", name, err)
+		}
+		if err := s.commit(next); err != nil {
+			return err
+		}
+		seccompNote(s)
+		return nil
+	}
+}
+
+func seccompShow(s *Session, c *Command, args []string) error {
+	switch len(args) {
+	case 0:
+		return seccompShowPlan(s)
+	case 1:
+		return seccompShowProcess(s, args[0])
+	}
+	return usageError(c, "seccomp show takes at most one process")
+}
+
+func seccompReset(s *Session, c *Command, plan *seccomp.Plan, args []string) (*seccomp.Plan, error) {
+	if len(args) != 0 {
+		return nil, usageError(c, "seccomp reset takes no arguments")
+	}
+	return nil, nil
+}
+
+func seccompLoad(s *Session, c *Command, plan *seccomp.Plan, args []string) (*seccomp.Plan, error) {
+	var body []byte
+	switch {
+	case len(args) == 2 && args[0] == "--text":
+		body = []byte(args[1])
+	case len(args) == 1:
+		b, err := importer.ReadSmallFile(args[0])
+		if err != nil {
+			return nil, fmt.Errorf("seccomp load: %w", err)
+		}
+		body = b
+	default:
+		return nil, usageError(c, "seccomp load takes one profile file")
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, body); err != nil {
+		return nil, fmt.Errorf("seccomp load: not JSON: %w", err)
+	}
+	return &seccomp.Plan{Profile: compact.Bytes()}, nil
+}
+
+func seccompPreset(s *Session, c *Command, plan *seccomp.Plan, args []string) (*seccomp.Plan, error) {
+	if len(args) != 1 {
+		return nil, usageError(c, "name one preset: docker or off")
+	}
+	switch args[0] {
+	case "docker":
+		plan.Preset, plan.Profile = "docker", nil
+	case "off":
+		plan.Preset, plan.Profile = "", nil
+	default:
+		return nil, fmt.Errorf("seccomp preset: unknown preset %q%s: give docker or off", args[0], near.Hint(args[0], seccomp.Presets))
+	}
+	return plan, nil
+}
+
+func seccompDefault(s *Session, c *Command, plan *seccomp.Plan, args []string) (*seccomp.Plan, error) {
+	a, err := seccomp.ParseAction(args)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp default: %w", err)
+	}
+	plan.Default = &a
+	return plan, nil
+}
+
+// seccompRule is deny or allow: rules for the calls named.
+func seccompRule(sub string) func(s *Session, c *Command, plan *seccomp.Plan, args []string) (*seccomp.Plan, error) {
+	return func(s *Session, c *Command, plan *seccomp.Plan, args []string) (*seccomp.Plan, error) {
+		names, action := args, []string(nil)
 		if sub == "deny" {
-			for i, w := range rest {
+			for i, w := range args {
 				if slices.Contains([]string{"errno", "kill", "log", "allow"}, strings.ToLower(w)) {
-					names, action = rest[:i], rest[i:]
+					names, action = args[:i], args[i:]
 					break
 				}
 			}
 		}
 		if len(names) == 0 {
-			return usageError(c, "name at least one system call")
+			return nil, usageError(c, "name at least one system call")
 		}
 		if err := seccomp.CheckNames(names); err != nil {
-			return fmt.Errorf("seccomp %s: %w", sub, err)
+			return nil, fmt.Errorf("seccomp %s: %w", sub, err)
 		}
 		a := seccomp.Action{Kind: "allow"}
 		if sub == "deny" {
@@ -174,29 +201,16 @@ func runSeccomp(s *Session, args []string) error {
 			if action != nil {
 				var err error
 				if a, err = seccomp.ParseAction(action); err != nil {
-					return fmt.Errorf("seccomp deny: %w", err)
+					return nil, fmt.Errorf("seccomp deny: %w", err)
 				}
 				if a.Kind == "allow" {
-					return fmt.Errorf("seccomp deny: allow is not a way to deny: use seccomp allow %s", strings.Join(names, " "))
+					return nil, fmt.Errorf("seccomp deny: allow is not a way to deny: use seccomp allow %s", strings.Join(names, " "))
 				}
 			}
 		}
 		plan.Set(names, a)
-	default:
-		return usageError(c, fmt.Sprintf("unknown subcommand %q%s", sub, near.Hint(sub, seccompSubs)))
+		return plan, nil
 	}
-	if plan.Empty() && (plan == nil || plan.Default == nil) {
-		plan = nil
-	}
-	next.Seccomp = plan
-	if _, err := next.SeccompFilter(); err != nil {
-		return fmt.Errorf("seccomp %s: %w", sub, err)
-	}
-	if err := s.commit(next); err != nil {
-		return err
-	}
-	seccompNote(s)
-	return nil
 }
 
 // seccompNote says when the kernel will refuse the filter, or the
