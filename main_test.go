@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -399,9 +400,20 @@ var (
 // the spacing of its columns made alike.
 func skeleton(page string, outputs bool) []string {
 	_, body, _ := strings.Cut(page, "\n\n## ") // past the title and the facts
-	var out []string
+	var out, outs []string
+	// A command's output lines are compared as a set: a child's stderr
+	// and nsh's own reach the page in whichever order they were written
+	// (the shell's "Killed" and nsh's OOM line race).
+	flush := func() {
+		sort.Strings(outs)
+		out = append(out, outs...)
+		outs = nil
+	}
 	inBlock := false
 	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "```") || inBlock && promptLine.MatchString(l) {
+			flush()
+		}
 		switch {
 		case strings.HasPrefix(l, "```"):
 			inBlock = !inBlock
@@ -419,9 +431,10 @@ func skeleton(page string, outputs bool) []string {
 			out = append(out, numbers.ReplaceAllString(prompt, "N")+l[len(prompt):])
 		case inBlock && outputs:
 			l = bars.ReplaceAllString(numbers.ReplaceAllString(l, "N"), "[bar]")
-			out = append(out, "  "+strings.Join(strings.Fields(l), " "))
+			outs = append(outs, "  "+strings.Join(strings.Fields(l), " "))
 		}
 	}
+	flush()
 	return out
 }
 
