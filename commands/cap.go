@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"nsh/internal/near"
-
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate"
@@ -21,11 +19,6 @@ func init() {
 	register(
 		&Command{
 			Name: "cap", Group: "capabilities",
-			Usage: []string{
-				"cap drop [--set SET] CAP...", "cap add [--set SET] CAP...", "cap only [--set SET] CAP...",
-				"cap preset docker|privileged|none", "cap reset", "cap show [@ID|PID|self] [--json]", "cap decode HEX [--json]",
-				"cap file get [-n] PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH",
-			},
 			Summary: "shape children's capability sets; look at a process's or a file's",
 			Example: "cap drop net_raw; spawn grep CapBnd /proc/self/status",
 			Help: "CAP is a name, case-insensitive, with or without cap_ (net_raw, CAP_SYS_ADMIN), a number, or all.\n" +
@@ -37,10 +30,17 @@ func init() {
 				"kernel's that nsh holds), none. reset: children keep nsh's own.\n" +
 				"cap decode prints what capsh --decode does; cap file reads and writes security.capability\n" +
 				"like getcap and setcap (v3, with --rootid, for a user namespace's root).",
-			Run:      runCap,
-			Complete: completeCap,
-			JSON: func(args []string) bool {
-				return len(args) > 0 && (args[0] == "show" || args[0] == "decode")
+			Subs: []Sub{
+				{Name: "drop", Usage: []string{"cap drop [--set SET] CAP..."}, Run: capEdit(capDropAdd("drop")), Complete: capCompleter("drop")},
+				{Name: "add", Usage: []string{"cap add [--set SET] CAP..."}, Run: capEdit(capDropAdd("add")), Complete: capCompleter("add")},
+				{Name: "only", Usage: []string{"cap only [--set SET] CAP..."}, Run: capEdit(capOnly), Complete: capCompleter("only")},
+				{Name: "preset", Usage: []string{"cap preset docker|privileged|none"}, Run: capEdit(capPreset), Complete: capCompleter("preset")},
+				{Name: "reset", Usage: []string{"cap reset"}, Run: capReset},
+				{Name: "show", Usage: []string{"cap show [@ID|PID|self] [--json]"}, JSON: true, Complete: capCompleter("show"),
+					Run: func(s *Session, c *Command, args []string) error { return capShow(s, args) }},
+				{Name: "decode", Usage: []string{"cap decode HEX [--json]"}, JSON: true, Run: capDecode},
+				{Name: "file", Usage: []string{"cap file get [-n] PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH"},
+					Run: capFile, Complete: capCompleter("file")},
 			},
 		},
 		&Command{
@@ -74,6 +74,13 @@ func init() {
 	)
 }
 
+// capCompleter completes a cap subcommand's arguments (args after it).
+func capCompleter(sub string) func(s *Session, args []string, partial string) []string {
+	return func(s *Session, args []string, partial string) []string {
+		return completeCap(s, append([]string{sub}, args...), partial)
+	}
+}
+
 func completeCap(s *Session, args []string, partial string) []string {
 	// Names as the word being typed spells them: sys_admin, cap_sys_admin
 	// or CAP_SYS_ADMIN.
@@ -94,8 +101,6 @@ func completeCap(s *Session, args []string, partial string) []string {
 		return out
 	}
 	switch {
-	case len(args) == 0:
-		return []string{"drop", "add", "only", "preset", "reset", "show", "decode", "file"}
 	case args[0] == "preset" && len(args) == 1:
 		return []string{"docker", "privileged", "none"}
 	case args[0] == "show" && len(args) == 1:
@@ -168,100 +173,107 @@ func (s *Session) givenCaps(sp *isolate.Spec) *isolate.Spec {
 	return out
 }
 
-func runCap(s *Session, args []string) error {
-	c, _ := Lookup("cap")
-	if len(args) == 0 {
-		return usageError(c, "say what to do")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "show":
-		return capShow(s, rest)
-	case "decode":
-		if len(rest) != 1 {
-			return usageError(c, "cap decode takes one mask")
-		}
-		m, err := capability.ParseHex(rest[0])
-		if err != nil {
-			return fmt.Errorf("cap decode: %w", err)
-		}
-		if s.json {
-			return s.emit(capDecodeJSON{Hex: fmt.Sprintf("%016x", m), Names: nonNil(capability.Names(m))})
-		}
-		fmt.Fprintln(s.Out, capability.Decode(m))
-		return nil
-	case "file":
-		return capFile(s, c, rest)
-	case "reset":
-		if len(rest) != 0 {
-			return usageError(c, "cap reset takes no arguments")
-		}
+// capEdit runs a change of the plan's capability sets, on a copy that
+// starts from every capability when none were planned.
+func capEdit(edit func(s *Session, c *Command, k *isolate.Caps, args []string) error) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, args []string) error {
 		next := s.Spec.Clone()
-		next.Caps = nil
+		if next.Caps == nil {
+			next.Caps = fullCaps()
+		}
+		if err := edit(s, c, next.Caps, args); err != nil {
+			return err
+		}
 		return s.commit(next)
 	}
-	next := s.Spec.Clone()
-	if next.Caps == nil {
-		next.Caps = fullCaps()
+}
+
+func capReset(s *Session, c *Command, args []string) error {
+	if len(args) != 0 {
+		return usageError(c, "cap reset takes no arguments")
 	}
-	k := next.Caps
-	switch sub {
-	case "preset":
-		if len(rest) != 1 {
-			return usageError(c, "name one preset: docker, privileged or none")
-		}
-		m, err := presetMask(s, rest[0])
+	next := s.Spec.Clone()
+	next.Caps = nil
+	return s.commit(next)
+}
+
+func capDecode(s *Session, c *Command, args []string) error {
+	if len(args) != 1 {
+		return usageError(c, "cap decode takes one mask")
+	}
+	m, err := capability.ParseHex(args[0])
+	if err != nil {
+		return fmt.Errorf("cap decode: %w", err)
+	}
+	if s.json {
+		return s.emit(capDecodeJSON{Hex: fmt.Sprintf("%016x", m), Names: nonNil(capability.Names(m))})
+	}
+	fmt.Fprintln(s.Out, capability.Decode(m))
+	return nil
+}
+
+func capPreset(s *Session, c *Command, k *isolate.Caps, args []string) error {
+	if len(args) != 1 {
+		return usageError(c, "name one preset: docker, privileged or none")
+	}
+	m, err := presetMask(s, args[0])
+	if err != nil {
+		return err
+	}
+	*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m, Preset: args[0]}
+	return nil
+}
+
+func capOnly(s *Session, c *Command, k *isolate.Caps, args []string) error {
+	if len(args) >= 2 && args[0] == "--set" {
+		set := args[1]
+		m, err := s.capMask(args[2:], false)
 		if err != nil {
 			return err
 		}
-		*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m, Preset: rest[0]}
-	case "only":
-		if len(rest) >= 2 && rest[0] == "--set" {
-			set := rest[1]
-			m, err := s.capMask(rest[2:], false)
-			if err != nil {
-				return err
-			}
-			p, ok := capSet(k, set)
-			if !ok {
-				return usageError(c, fmt.Sprintf("unknown set %q: give one of %s", set, strings.Join(capSets, " ")))
-			}
-			*p = m
-			if set == "ambient" {
-				k.AmbientSet = true
-			}
-			k.Preset = ""
-			break
+		p, ok := capSet(k, set)
+		if !ok {
+			return usageError(c, fmt.Sprintf("unknown set %q: give one of %s", set, strings.Join(capSets, " ")))
 		}
-		// only restricts: what nsh cannot give is left out at spawn.
-		m, err := s.capMask(rest, false)
-		if err != nil {
-			return err
+		*p = m
+		if set == "ambient" {
+			k.AmbientSet = true
 		}
-		*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m}
-	case "drop", "add":
+		k.Preset = ""
+		return nil
+	}
+	// only restricts: what nsh cannot give is left out at spawn.
+	m, err := s.capMask(args, false)
+	if err != nil {
+		return err
+	}
+	*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m}
+	return nil
+}
+
+// capDropAdd is cap drop or cap add: CAP out of (into) the sets.
+func capDropAdd(sub string) func(s *Session, c *Command, k *isolate.Caps, args []string) error {
+	return func(s *Session, c *Command, k *isolate.Caps, args []string) error {
 		set := ""
-		if len(rest) >= 2 && rest[0] == "--set" {
-			set, rest = rest[1], rest[2:]
+		if len(args) >= 2 && args[0] == "--set" {
+			set, args = args[1], args[2:]
 			if !slices.Contains(capSets, set) {
 				return usageError(c, fmt.Sprintf("unknown set %q: give one of %s", set, strings.Join(capSets, " ")))
 			}
 		}
-		if len(rest) == 0 {
+		if len(args) == 0 {
 			return usageError(c, "name at least one capability")
 		}
-		m, err := s.capMask(rest, sub == "add")
+		m, err := s.capMask(args, sub == "add")
 		if err != nil {
 			return err
 		}
-		var touch []string
+		touch := []string{"bounding", "permitted", "effective"}
 		switch {
 		case set != "":
 			touch = []string{set}
 		case sub == "drop":
 			touch = capSets
-		default:
-			touch = []string{"bounding", "permitted", "effective"}
 		}
 		for _, name := range touch {
 			p, _ := capSet(k, name)
@@ -275,10 +287,8 @@ func runCap(s *Session, args []string) error {
 			k.AmbientSet = true
 		}
 		k.Preset = ""
-	default:
-		return usageError(c, fmt.Sprintf("unknown subcommand %q%s", sub, near.Hint(sub, []string{"drop", "add", "only", "preset", "reset", "show", "decode", "file"})))
+		return nil
 	}
-	return s.commit(next)
 }
 
 // capSet is the mask of one of the five sets by name.
