@@ -3,8 +3,11 @@ package commands
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
+
+	"nsh/scripts"
 )
 
 // A lesson is a script that also says what it teaches: goal lines (what
@@ -89,6 +92,19 @@ func init() {
 					arg = args[0]
 				}
 				return s.Learn(arg)
+			},
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) > 0 {
+					return nil
+				}
+				// The lessons built into nsh, by number, the tour, and files.
+				names, _ := fs.Glob(scripts.FS, "*.nsh")
+				out := []string{"tour"}
+				for _, n := range names {
+					num, _, _ := strings.Cut(n, "-")
+					out = append(out, num)
+				}
+				return append(out, completeFiles(nil, partial)...)
 			},
 		},
 		&Command{

@@ -227,6 +227,7 @@ func TestComplete(t *testing.T) {
 		{"expect ", []string{"cap", "cgroup", "filecap", "hostname", "ns", "output", "status", "syscall", "uid"}, ""},
 		{"expect output ", []string{"contains", "matches", "not"}, ""},
 		{"expect output not ", []string{"contains"}, ""},
+		{"learn 0", []string{"01", "02", "03", "04", "05", "06", "07", "08", "09"}, "0"},
 		{"check cap @last ", []string{"ambient", "bounding", "effective", "inheritable", "permitted"}, ""},
 		{"expect ns @1 ", []string{"differs", "shares"}, ""},
 		{"expect ns @1 differs u", []string{"user", "uts"}, "u"},
