@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"nsh/commands"
+	"nsh/plan"
 
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
@@ -61,9 +62,9 @@ func BenchmarkUsage(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
-	spec := &isolate.Spec{Args: []string{"sleep", "100"}, Cgroup: &cgroup.Config{Settings: []cgroup.Setting{
+	spec := &plan.Spec{Cgroup: &cgroup.Config{Settings: []cgroup.Setting{
 		{Key: "memory.max", Value: "104857600"}, {Key: "pids.max", Value: "20"}, {Key: "cpu.max", Value: "50000 100000"}}}}
-	c, err := isolate.Launch(spec, isolate.Options{Detached: true})
+	c, err := isolate.Launch(spec, isolate.Options{Args: []string{"sleep", "100"}, Detached: true})
 	if err != nil {
 		b.Fatal(err)
 	}

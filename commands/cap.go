@@ -11,6 +11,7 @@ import (
 
 	"nsh/isolate"
 	"nsh/isolate/capability"
+	"nsh/plan"
 )
 
 var capSets = []string{"bounding", "effective", "permitted", "inheritable", "ambient"}
@@ -130,24 +131,24 @@ func completeCap(s *Session, args []string, partial string) []string {
 // the kernel has, in bounding, permitted and effective. What a child can
 // hold of it is decided when the plan is whole (Spec.Available): all of
 // it in a new user namespace, nsh's own sets outside one.
-func fullCaps() *isolate.Caps {
+func fullCaps() *plan.Caps {
 	all := capability.All()
-	return &isolate.Caps{Bounding: all, Permitted: all, Effective: all}
+	return &plan.Caps{Bounding: all, Permitted: all, Effective: all}
 }
 
 // ownCaps are nsh's own sets.
-func ownCaps() (*isolate.Caps, error) {
+func ownCaps() (*plan.Caps, error) {
 	c, err := isolate.OwnCreds()
 	if err != nil {
 		return nil, err
 	}
-	return &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}, nil
+	return &plan.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}, nil
 }
 
 // givenCaps is sp with its capability sets as a child gets them: without
 // a new user namespace no child holds what nsh's own bounding set lacks,
 // so an export must not add it either.
-func (s *Session) givenCaps(sp *isolate.Spec) *isolate.Spec {
+func (s *Session) givenCaps(sp *plan.Spec) *plan.Spec {
 	if sp.Caps == nil || sp.Has("user") || sp.Caps.Preset == "privileged" {
 		// privileged stays --cap-add=ALL: all the engine holds, as the
 		// preset is all nsh holds.
@@ -175,7 +176,7 @@ func (s *Session) givenCaps(sp *isolate.Spec) *isolate.Spec {
 
 // capEdit runs a change of the plan's capability sets, on a copy that
 // starts from every capability when none were planned.
-func capEdit(edit func(s *Session, c *Command, k *isolate.Caps, args []string) error) func(*Session, *Command, []string) error {
+func capEdit(edit func(s *Session, c *Command, k *plan.Caps, args []string) error) func(*Session, *Command, []string) error {
 	return func(s *Session, c *Command, args []string) error {
 		next := s.Spec.Clone()
 		if next.Caps == nil {
@@ -212,7 +213,7 @@ func capDecode(s *Session, c *Command, args []string) error {
 	return nil
 }
 
-func capPreset(s *Session, c *Command, k *isolate.Caps, args []string) error {
+func capPreset(s *Session, c *Command, k *plan.Caps, args []string) error {
 	if len(args) != 1 {
 		return usageError(c, "name one preset: docker, privileged or none")
 	}
@@ -220,11 +221,11 @@ func capPreset(s *Session, c *Command, k *isolate.Caps, args []string) error {
 	if err != nil {
 		return err
 	}
-	*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m, Preset: args[0]}
+	*k = plan.Caps{Bounding: m, Permitted: m, Effective: m, Preset: args[0]}
 	return nil
 }
 
-func capOnly(s *Session, c *Command, k *isolate.Caps, args []string) error {
+func capOnly(s *Session, c *Command, k *plan.Caps, args []string) error {
 	if len(args) >= 2 && args[0] == "--set" {
 		set := args[1]
 		m, err := s.capMask(args[2:], false)
@@ -247,13 +248,13 @@ func capOnly(s *Session, c *Command, k *isolate.Caps, args []string) error {
 	if err != nil {
 		return err
 	}
-	*k = isolate.Caps{Bounding: m, Permitted: m, Effective: m}
+	*k = plan.Caps{Bounding: m, Permitted: m, Effective: m}
 	return nil
 }
 
 // capDropAdd is cap drop or cap add: CAP out of (into) the sets.
-func capDropAdd(sub string) func(s *Session, c *Command, k *isolate.Caps, args []string) error {
-	return func(s *Session, c *Command, k *isolate.Caps, args []string) error {
+func capDropAdd(sub string) func(s *Session, c *Command, k *plan.Caps, args []string) error {
+	return func(s *Session, c *Command, k *plan.Caps, args []string) error {
 		set := ""
 		if len(args) >= 2 && args[0] == "--set" {
 			set, args = args[1], args[2:]
@@ -292,7 +293,7 @@ func capDropAdd(sub string) func(s *Session, c *Command, k *isolate.Caps, args [
 }
 
 // capSet is the mask of one of the five sets by name.
-func capSet(k *isolate.Caps, name string) (*uint64, bool) {
+func capSet(k *plan.Caps, name string) (*uint64, bool) {
 	p, ok := map[string]*uint64{"bounding": &k.Bounding, "effective": &k.Effective, "permitted": &k.Permitted,
 		"inheritable": &k.Inheritable, "ambient": &k.Ambient}[name]
 	return p, ok
@@ -524,7 +525,7 @@ func runUser(s *Session, args []string) error {
 			return usageError(c, fmt.Sprintf("%q is not a numeric gid", gidS))
 		}
 	}
-	next.User = &isolate.User{UID: int(uid), GID: int(gid)}
+	next.User = &plan.User{UID: int(uid), GID: int(gid)}
 	return s.commit(next)
 }
 

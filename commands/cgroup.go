@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"nsh/internal/near"
+	"nsh/plan"
 
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
@@ -165,7 +166,7 @@ func runCgroup(s *Session, args []string) error {
 		} else {
 			next.Cgroup.Use = p
 		}
-		if err := next.Validate(); err != nil {
+		if err := isolate.Check(next); err != nil {
 			return err
 		}
 		if p != "" {
@@ -356,7 +357,7 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 
 // pidsNote says how many forks pids.max refused a child: the child
 // itself only says "Cannot fork".
-func pidsNote(proc *isolate.Child, spec *isolate.Spec) string {
+func pidsNote(proc *isolate.Child, spec *plan.Spec) string {
 	if proc.ForksRefused == 0 {
 		return ""
 	}
@@ -372,7 +373,7 @@ func pidsNote(proc *isolate.Child, spec *isolate.Spec) string {
 // oomNote explains what the OOM killer ended in a child's cgroup: the
 // child itself (it died of SIGKILL), or another process there (the child
 // ended otherwise, a grandchild did not).
-func oomNote(proc *isolate.Child, spec *isolate.Spec, status int) string {
+func oomNote(proc *isolate.Child, spec *plan.Spec, status int) string {
 	if proc.OOMKills == 0 {
 		return ""
 	}

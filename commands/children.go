@@ -14,6 +14,7 @@ import (
 
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
+	"nsh/plan"
 )
 
 // child is a detached child of the session.
@@ -24,7 +25,7 @@ type child struct {
 	ns   string // its namespaces, for ps
 	proc *isolate.Child
 	out  *ringBuffer
-	plan *isolate.Spec // what it was started from
+	plan *plan.Spec // what it was started from
 
 	done chan struct{} // closed once reaped and its output drained
 	// started and lived: a detached child that ends within a moment is
@@ -273,7 +274,7 @@ const lastChild = "last"
 var childName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
 
 // spawnDetached starts a child in the background with its output kept.
-func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
+func (s *Session) spawnDetached(name string, spec *plan.Spec, args []string) error {
 	if name != "" {
 		if !childName().MatchString(name) {
 			return fmt.Errorf("spawn: bad name %q: start with a letter, then letters, digits, '.', '_' or '-'", name)
@@ -295,6 +296,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 		return err
 	}
 	proc, err := isolate.Launch(spec, isolate.Options{
+		Args:  args,
 		Stdin: devnull, Stdout: w, Stderr: w,
 		Detached: true,
 		Step:     s.stepper(),
@@ -309,7 +311,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 	}
 	s.mu.Lock()
 	s.nextID++
-	c := &child{id: s.nextID, name: name, args: spec.Args, ns: nsSummary(spec), proc: proc, plan: spec, out: &ringBuffer{}, done: make(chan struct{}), started: time.Now()}
+	c := &child{id: s.nextID, name: name, args: args, ns: nsSummary(spec), proc: proc, plan: spec, out: &ringBuffer{}, done: make(chan struct{}), started: time.Now()}
 	s.children = append(s.children, c)
 	s.mu.Unlock()
 
@@ -354,7 +356,7 @@ func (s *Session) spawnDetached(name string, spec *isolate.Spec) error {
 	return nil
 }
 
-func nsSummary(spec *isolate.Spec) string {
+func nsSummary(spec *plan.Spec) string {
 	parts := append([]string(nil), spec.Namespaces...)
 	for _, j := range spec.Join {
 		parts = append(parts, j.Type+"="+j.Ref)

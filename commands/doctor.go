@@ -16,6 +16,7 @@ import (
 	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
+	"nsh/plan"
 )
 
 func init() {
@@ -50,7 +51,7 @@ func runDoctor(s *Session, args []string) error {
 	add("kernel", "ok", "Linux "+release)
 
 	root := os.Geteuid() == 0
-	for _, ns := range isolate.Namespaces {
+	for _, ns := range plan.Namespaces {
 		err := tryNamespace(ns, !root)
 		switch {
 		case err == nil && !root && ns != "user":
@@ -131,8 +132,8 @@ func spawnCost() (time.Duration, error) {
 	var times []time.Duration
 	for i := 0; i < 9; i++ {
 		start := time.Now()
-		c, err := isolate.Launch(&isolate.Spec{Namespaces: []string{"uts", "pid", "mnt"}, Args: []string{"true"}},
-			isolate.Options{Stdin: devnull, Stdout: devnull, Stderr: devnull})
+		c, err := isolate.Launch(&plan.Spec{Namespaces: []string{"uts", "pid", "mnt"}},
+			isolate.Options{Args: []string{"true"}, Stdin: devnull, Stdout: devnull, Stderr: devnull})
 		if err != nil {
 			return 0, err
 		}
@@ -145,7 +146,7 @@ func spawnCost() (time.Duration, error) {
 
 // tryNamespace launches /bin/true in a new namespace of type ns.
 func tryNamespace(ns string, withUser bool) error {
-	spec := &isolate.Spec{Namespaces: []string{ns}, Args: []string{"true"}, Cgroup: &cgroup.Config{Off: true}}
+	spec := &plan.Spec{Namespaces: []string{ns}, Cgroup: &cgroup.Config{Off: true}}
 	if withUser && ns != "user" {
 		spec.Namespaces = append([]string{"user"}, ns)
 	}
@@ -154,7 +155,7 @@ func tryNamespace(ns string, withUser bool) error {
 		return err
 	}
 	defer devnull.Close()
-	c, err := isolate.Launch(spec, isolate.Options{Stdin: devnull, Stdout: devnull, Stderr: devnull})
+	c, err := isolate.Launch(spec, isolate.Options{Args: []string{"true"}, Stdin: devnull, Stdout: devnull, Stderr: devnull})
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func nsFix(ns string, root bool) string {
 }
 
 func readSysctl(key string) (string, bool) {
-	b, err := os.ReadFile(isolate.SysctlPath(key))
+	b, err := os.ReadFile(plan.SysctlPath(key))
 	if err != nil {
 		return "", false
 	}

@@ -183,15 +183,11 @@ func (s *Session) capsExecPicture(words []string) (*draw.CapsPicture, error) {
 		return nil, err
 	}
 	sp := s.Spec
-	plan := sp.Caps
-	if plan == nil {
-		plan = &isolate.Caps{Bounding: mine.Bounding, Permitted: mine.Permitted, Effective: mine.Effective, Inheritable: mine.Inheritable, Ambient: mine.Ambient}
-	}
 	uid := os.Getuid()
 	if sp.User != nil {
 		uid = sp.User.UID
 	}
-	staged := plan.Within(sp.Available()).Final(uid)
+	staged := sp.ChildCaps(isolate.HostCaps(), uid)
 	// Inside a new user namespace the command's uid is the mapped one.
 	if sp.Has("user") && sp.User == nil {
 		if m := sp.IDMapping(); m.Mode == "id" {

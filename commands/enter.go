@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -49,7 +50,7 @@ func runEnter(s *Session, args []string) error {
 	var types []string
 	if len(args) >= 2 && args[0] == "--ns" {
 		for _, w := range strings.Split(args[1], ",") {
-			ns, err := isolate.ParseNamespace(w)
+			ns, err := plan.ParseNamespace(w)
 			if err != nil {
 				return err
 			}
@@ -87,7 +88,7 @@ func runEnter(s *Session, args []string) error {
 		}
 		return s.childFailed("enter", err, nil)
 	}
-	return s.waitForeground("enter", proc, &isolate.Spec{})
+	return s.waitForeground("enter", proc, &plan.Spec{})
 }
 
 // defaultShell is $SHELL where the child's root has it, else /bin/sh.

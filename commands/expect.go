@@ -12,8 +12,9 @@ import (
 	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
-	"nsh/isolate/seccomp"
+	"nsh/isolate/seccomp/bpf"
 	"nsh/lesson"
+	"nsh/plan"
 )
 
 // Checks over the real state: what a child printed and how it ended, and
@@ -70,7 +71,7 @@ func completeCheck(s *Session, args []string, partial string) []string {
 	case form == "ns" && n == 2:
 		return []string{"differs", "shares"}
 	case form == "ns":
-		return isolate.Namespaces
+		return plan.Namespaces
 	case form == "cgroup" && n == 2:
 		return cgroup.KnownKeys()
 	case form == "cap" && n == 2:
@@ -82,7 +83,7 @@ func completeCheck(s *Session, args []string, partial string) []string {
 	case form == "filecap" && n == 1:
 		return completeFiles(nil, partial)
 	case form == "syscall" && n == 1:
-		return seccomp.Names()
+		return bpf.Names()
 	case form == "syscall":
 		return append([]string{"refused", "allowed"}, refs()...)
 	}
@@ -245,8 +246,8 @@ func expectNS(s *Session, c *Command, args []string) error {
 	}
 	theirs, ours := inodes(child), inodes(self)
 	for _, typ := range args[2:] {
-		if !slices.Contains(isolate.Namespaces, typ) {
-			return usageError(c, fmt.Sprintf("%q is not a namespace type: give %s", typ, strings.Join(isolate.Namespaces, ", ")))
+		if !slices.Contains(plan.Namespaces, typ) {
+			return usageError(c, fmt.Sprintf("%q is not a namespace type: give %s", typ, strings.Join(plan.Namespaces, ", ")))
 		}
 		a, b := theirs[typ], ours[typ]
 		if a == 0 || b == 0 {

@@ -92,7 +92,7 @@ func runExport(s *Session, args []string) error {
 		if err := mayReplace("export oci", file, force); err != nil {
 			return err
 		}
-		bundle, err := export.OCIBundle(s.Spec, dir, ociArgs[1:])
+		bundle, err := export.OCIBundle(s.Spec, isolate.HostCaps(), dir, ociArgs[1:])
 		if err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
@@ -119,7 +119,7 @@ func runExport(s *Session, args []string) error {
 			return usageError(c, "export docker takes only --seccomp FILE, where the seccomp plan goes (-f: replace a file nsh did not write)")
 		}
 		if file != "" {
-			prof, err := export.DockerSeccomp(s.Spec)
+			prof, err := export.DockerSeccomp(s.Spec, isolate.HostCaps())
 			if err != nil {
 				return fmt.Errorf("export docker: %w", err)
 			}
@@ -186,7 +186,7 @@ func exportK8s(s *Session, c *Command, args []string) error {
 			return err
 		}
 	}
-	req, err := export.K8sRequest(s.Spec)
+	req, err := export.K8sRequest(s.Spec, isolate.HostCaps())
 	if err != nil {
 		return fmt.Errorf("export k8s: %w", err)
 	}

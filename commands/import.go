@@ -45,6 +45,10 @@ func runImport(s *Session, args []string) error {
 	if err != nil {
 		return fmt.Errorf("import oci %s: %w", rest[1], err)
 	}
+	if _, err := isolate.SeccompFilter(res.Spec); err != nil {
+		// Without it the child would have no filter at all.
+		return fmt.Errorf("import oci %s: refused: the config asks for what nsh cannot apply and will not leave out, since the child would get more than the config gives it:\n  linux.seccomp: %v: nsh cannot compile the profile, and runs no child without the filter the config asks for", rest[1], err)
+	}
 	if strict && len(res.Unapplied) > 0 {
 		msg := fmt.Sprintf("import oci %s: --strict, and %d fields cannot be applied:", rest[1], len(res.Unapplied))
 		for _, u := range res.Unapplied {

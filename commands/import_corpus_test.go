@@ -15,6 +15,7 @@ import (
 	"nsh/importer"
 	"nsh/isolate"
 	"nsh/k8s"
+	"nsh/plan"
 )
 
 // planCommands build a plan and touch nothing on the host.
@@ -59,7 +60,7 @@ func TestScriptPlansRoundTrip(t *testing.T) {
 				if !next.Has("mnt") {
 					next.Namespaces = append(next.Namespaces, "mnt")
 				}
-				next.Rootfs = &isolate.Rootfs{Dir: w[1]}
+				next.Rootfs = &plan.Rootfs{Dir: w[1]}
 				s.Spec = next
 				continue
 			case w[0] == "cap" && len(w) > 1 && (w[1] == "file" || w[1] == "show" || w[1] == "decode"):
@@ -76,7 +77,7 @@ func TestScriptPlansRoundTrip(t *testing.T) {
 					next := s.Spec.Clone()
 					// Relative to nsh's directory, as the command takes it.
 					src, _ := filepath.Abs(w[2])
-					next.Mounts = append(next.Mounts, isolate.Mount{Type: "bind", Source: src, Target: w[3], ReadOnly: len(w) > 4 && w[4] == "ro"})
+					next.Mounts = append(next.Mounts, plan.Mount{Type: "bind", Source: src, Target: w[3], ReadOnly: len(w) > 4 && w[4] == "ro"})
 					s.Spec = next
 					continue
 				}
@@ -89,24 +90,24 @@ func TestScriptPlansRoundTrip(t *testing.T) {
 	}
 }
 
-func roundTrip(t *testing.T, file string, line int, sp *isolate.Spec) {
+func roundTrip(t *testing.T, file string, line int, sp *plan.Spec) {
 	t.Helper()
 	sp = sp.Clone()
 	if sp.Rootfs == nil {
 		// An OCI bundle needs a root; the rest of the plan is the script's.
-		sp.Rootfs = &isolate.Rootfs{Dir: "/nonexistent-rootfs"}
+		sp.Rootfs = &plan.Rootfs{Dir: "/nonexistent-rootfs"}
 		if !sp.Has("mnt") {
 			sp.Namespaces = append(sp.Namespaces, "mnt")
 		}
 	}
-	var joins []isolate.Join
+	var joins []plan.Join
 	for _, j := range sp.Join {
 		if !strings.HasPrefix(j.Ref, "@") {
 			joins = append(joins, j)
 		}
 	}
 	sp.Join = joins
-	a, _, err := export.OCIJSON(sp, nil)
+	a, _, err := export.OCIJSON(sp, isolate.HostCaps(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func roundTrip(t *testing.T, file string, line int, sp *isolate.Spec) {
 	if err != nil {
 		t.Fatalf("%s:%d: import: %v", file, line, err)
 	}
-	if b, _, _ := export.OCIJSON(res.Spec, nil); string(a) != string(b) {
+	if b, _, _ := export.OCIJSON(res.Spec, isolate.HostCaps(), nil); string(a) != string(b) {
 		t.Errorf("%s:%d: export, import, export changed the config:\n%s\n----\n%s", file, line, a, b)
 	}
 	podFits(t, file, line, sp)
@@ -122,8 +123,8 @@ func roundTrip(t *testing.T, file string, line int, sp *isolate.Spec) {
 
 // podFits exports the plan as a Pod (lossy: a script may plan what a Pod
 // cannot hold) and checks it decodes strictly and fits the schema.
-func podFits(t *testing.T, file string, line int, sp *isolate.Spec) {
-	req, err := export.K8sRequest(sp)
+func podFits(t *testing.T, file string, line int, sp *plan.Spec) {
+	req, err := export.K8sRequest(sp, isolate.HostCaps())
 	if err != nil {
 		t.Fatalf("%s:%d: %v", file, line, err)
 	}

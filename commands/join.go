@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -22,7 +23,7 @@ func init() {
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch len(args) {
 			case 0:
-				return isolate.Namespaces
+				return plan.Namespaces
 			case 1:
 				return append(append([]string{"off"}, s.childRefs()...), completeFiles(nil, partial)...)
 			}
@@ -45,12 +46,12 @@ func runJoin(s *Session, args []string) error {
 	if len(args) != 2 {
 		return usageError(c, "name a namespace type and what to join")
 	}
-	ns, err := isolate.ParseNamespace(args[0])
+	ns, err := plan.ParseNamespace(args[0])
 	if err != nil {
 		return err
 	}
 	next := s.Spec.Clone()
-	var keep []isolate.Join
+	var keep []plan.Join
 	for _, j := range next.Join {
 		if j.Type != ns {
 			keep = append(keep, j)
@@ -64,7 +65,7 @@ func runJoin(s *Session, args []string) error {
 		if err != nil {
 			return err
 		}
-		next.Join = append(next.Join, isolate.Join{Type: ns, Path: isolate.NSPath(ch.proc.Pid, ns), Ref: ref})
+		next.Join = append(next.Join, plan.Join{Type: ns, Path: isolate.NSPath(ch.proc.Pid, ns), Ref: ref})
 	case isPID(ref):
 		t, err := s.lookupProc(ref)
 		if err != nil {
@@ -72,7 +73,7 @@ func runJoin(s *Session, args []string) error {
 		}
 		defer t.release()
 		if t.child != nil {
-			next.Join = append(next.Join, isolate.Join{Type: ns, Path: isolate.NSPath(t.pid, ns), Ref: "@" + strconv.Itoa(t.child.id)})
+			next.Join = append(next.Join, plan.Join{Type: ns, Path: isolate.NSPath(t.pid, ns), Ref: "@" + strconv.Itoa(t.child.id)})
 			break
 		}
 		f, err := isolate.OpenNamespace(isolate.NSPath(t.pid, ns), ns)
@@ -87,7 +88,7 @@ func runJoin(s *Session, args []string) error {
 		if err != nil {
 			return fmt.Errorf("join %s %s: %w", ns, ref, err)
 		}
-		next.Join = append(next.Join, isolate.Join{Type: ns, Path: isolate.NSPath(t.pid, ns), Ref: ref, Ino: ino})
+		next.Join = append(next.Join, plan.Join{Type: ns, Path: isolate.NSPath(t.pid, ns), Ref: ref, Ino: ino})
 	default:
 		abs, err := filepath.Abs(ref)
 		if err != nil {
@@ -98,7 +99,7 @@ func runJoin(s *Session, args []string) error {
 			return fmt.Errorf("join %s %s: %w", ns, ref, err)
 		}
 		f.Close()
-		next.Join = append(next.Join, isolate.Join{Type: ns, Path: abs, Ref: abs})
+		next.Join = append(next.Join, plan.Join{Type: ns, Path: abs, Ref: abs})
 	}
 	if next.Has(ns) && len(next.Join) > len(keep) {
 		return fmt.Errorf("join %s: %s is unshared: a child gets a new %s namespace or enters an existing one; `share %s` first", ns, ns, ns, ns)

@@ -8,6 +8,7 @@ import (
 
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
+	"nsh/plan"
 )
 
 // The documents --json prints, one type per command; docs/json.md is
@@ -179,9 +180,9 @@ func cgroupInspectJSON(s *Session, sub string, pid int, g *cgroup.Group) error {
 }
 
 type showJSON struct {
-	Plan    *isolate.Spec `json:"plan"` // the session's plan, as save keeps it
-	Explain bool          `json:"explain"`
-	Time    bool          `json:"time"` // time on: every foreground spawn's costs
+	Plan    *plan.Spec `json:"plan"` // the session's plan, as save keeps it
+	Explain bool       `json:"explain"`
+	Time    bool       `json:"time"` // time on: every foreground spawn's costs
 }
 
 type doctorCheck struct {
@@ -195,7 +196,7 @@ type doctorJSON struct {
 }
 
 type mountJSON struct {
-	Mounts []isolate.Mount `json:"mounts"`
+	Mounts []plan.Mount `json:"mounts"`
 }
 
 type rlimitEntry struct {
@@ -212,7 +213,7 @@ type rlimitJSON struct {
 }
 
 func limitJSON(v uint64) int64 {
-	if v == isolate.Unlimited {
+	if v == plan.Unlimited {
 		return -1
 	}
 	return int64(v)
@@ -229,7 +230,7 @@ type seccompPlanDoc struct {
 	Error         string   `json:"error,omitempty"`
 }
 
-func seccompPlanJSON(sp *isolate.Spec) seccompPlanDoc {
+func seccompPlanJSON(sp *plan.Spec) seccompPlanDoc {
 	p := sp.Seccomp
 	doc := seccompPlanDoc{Rules: []string{}, Default: "allow"}
 	if p == nil {
@@ -239,7 +240,7 @@ func seccompPlanJSON(sp *isolate.Spec) seccompPlanDoc {
 	for _, r := range p.Rules {
 		doc.Rules = append(doc.Rules, r.String())
 	}
-	f, err := sp.SeccompFilter()
+	f, err := isolate.SeccompFilter(sp)
 	switch {
 	case err != nil:
 		doc.Error = err.Error()

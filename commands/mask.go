@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"slices"
 
-	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
 	for _, h := range []struct {
 		name, summary, example, help string
-		list                         func(*isolate.Spec) *[]string
+		list                         func(*plan.Spec) *[]string
 		preset                       []string
 	}{
 		{"mask", "hide paths inside the rootfs from children (an OCI config's maskedPaths)",
@@ -19,14 +19,14 @@ func init() {
 				"and before pivot_root; a path the child does not have is left alone. mask runc: runc's and\n" +
 				"Docker's list (/proc/kcore, /proc/keys, /proc/timer_list, /sys/firmware, ...). import oci\n" +
 				"applies a config's maskedPaths; export oci writes them.",
-			func(sp *isolate.Spec) *[]string { return &sp.Masked }, isolate.RuncMasked},
+			func(sp *plan.Spec) *[]string { return &sp.Masked }, plan.RuncMasked},
 		{"readonly", "make paths inside the rootfs read-only for children (an OCI config's readonlyPaths)",
 			"rootfs /tmp/root; readonly /proc/sys; spawn sh -c 'echo x > /proc/sys/kernel/core_pattern'",
 			"Each path is bound on itself and remounted read-only, after every mount and before pivot_root;\n" +
 				"a path the child does not have is left alone. readonly runc: runc's and Docker's list\n" +
 				"(/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq). import oci applies a\n" +
 				"config's readonlyPaths; export oci writes them.",
-			func(sp *isolate.Spec) *[]string { return &sp.Readonly }, isolate.RuncReadonly},
+			func(sp *plan.Spec) *[]string { return &sp.Readonly }, plan.RuncReadonly},
 	} {
 		h := h
 		register(&Command{
@@ -52,7 +52,7 @@ func init() {
 }
 
 // runHidden runs mask or readonly on the list it keeps.
-func runHidden(s *Session, name string, args []string, list func(*isolate.Spec) *[]string, preset []string) error {
+func runHidden(s *Session, name string, args []string, list func(*plan.Spec) *[]string, preset []string) error {
 	c, _ := Lookup(name)
 	if len(args) == 0 {
 		for _, p := range *list(s.Spec) {
@@ -93,7 +93,7 @@ func runHidden(s *Session, name string, args []string, list func(*isolate.Spec) 
 }
 
 // hiddenRows are show's rows for the masked and read-only paths.
-func hiddenRows(sp *isolate.Spec) [][]string {
+func hiddenRows(sp *plan.Spec) [][]string {
 	var rows [][]string
 	for _, x := range []struct {
 		name string
@@ -107,7 +107,7 @@ func hiddenRows(sp *isolate.Spec) [][]string {
 }
 
 // saveHidden writes the commands that rebuild them.
-func saveHidden(sp *isolate.Spec) string {
+func saveHidden(sp *plan.Spec) string {
 	var out string
 	if len(sp.Masked) > 0 {
 		out += "mask " + quoteWords(sp.Masked) + "\n"

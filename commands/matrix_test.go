@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"nsh/internal/standin"
-	"nsh/isolate"
+	"nsh/plan"
 )
 
 // TestUnshareJoinMatrix tries every pair of a namespace to unshare and
@@ -31,8 +31,8 @@ func TestUnshareJoinMatrix(t *testing.T) {
 	}
 	ran := 0
 	for _, user := range []bool{false, true} {
-		for _, t1 := range isolate.Namespaces {
-			for _, t2 := range isolate.Namespaces {
+		for _, t1 := range plan.Namespaces {
+			for _, t2 := range plan.Namespaces {
 				name := fmt.Sprintf("unshare %s, join %s", t1, t2)
 				if user {
 					name += ", unshare user"

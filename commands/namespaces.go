@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -76,21 +76,21 @@ func init() {
 }
 
 func completeNamespaces(s *Session, args []string, partial string) []string {
-	return append(append([]string(nil), isolate.Namespaces...), "all")
+	return append(append([]string(nil), plan.Namespaces...), "all")
 }
 
 // parseNamespaces expands the words of unshare and share.
 func parseNamespaces(c *Command, args []string) ([]string, error) {
 	if len(args) == 0 {
-		return nil, usageError(c, "name at least one namespace ("+strings.Join(isolate.Namespaces, " ")+" or all)")
+		return nil, usageError(c, "name at least one namespace ("+strings.Join(plan.Namespaces, " ")+" or all)")
 	}
 	var out []string
 	for _, a := range args {
 		if strings.EqualFold(a, "all") {
-			out = append(out, isolate.Namespaces...)
+			out = append(out, plan.Namespaces...)
 			continue
 		}
-		ns, err := isolate.ParseNamespace(a)
+		ns, err := plan.ParseNamespace(a)
 		if err != nil {
 			return nil, err
 		}
@@ -152,18 +152,18 @@ func runShare(s *Session, args []string) error {
 		dropped = append(dropped, "rootfs and mounts")
 		next.Rootfs, next.Mounts = nil, nil
 	}
-	var keepSysctls []isolate.Sysctl
+	var keepSysctls []plan.Sysctl
 	for _, sc := range next.Sysctls {
-		if ns, _ := isolate.SysctlNamespace(sc.Key); drop[ns] {
+		if ns, _ := plan.SysctlNamespace(sc.Key); drop[ns] {
 			dropped = append(dropped, "sysctl "+sc.Key)
 			continue
 		}
 		keepSysctls = append(keepSysctls, sc)
 	}
 	next.Sysctls = keepSysctls
-	if drop["time"] && next.Time != (isolate.TimeOffsets{}) {
+	if drop["time"] && next.Time != (plan.TimeOffsets{}) {
 		dropped = append(dropped, "clock offsets")
-		next.Time = isolate.TimeOffsets{}
+		next.Time = plan.TimeOffsets{}
 	}
 	if err := s.commit(next); err != nil {
 		return err
@@ -192,7 +192,7 @@ func runHostname(s *Session, args []string) error {
 	if args[0] == "off" {
 		next.Hostname = ""
 	} else {
-		if err := isolate.ValidateHostname(args[0]); err != nil {
+		if err := plan.ValidateHostname(args[0]); err != nil {
 			return err
 		}
 		next.Hostname = args[0]
@@ -208,9 +208,9 @@ func runMap(s *Session, args []string) error {
 	next := s.Spec.Clone()
 	switch args[0] {
 	case "root":
-		next.Map = &isolate.IDMap{Mode: "root"}
+		next.Map = &plan.IDMap{Mode: "root"}
 	case "off":
-		next.Map = &isolate.IDMap{Mode: "none"}
+		next.Map = &plan.IDMap{Mode: "none"}
 	default:
 		uidS, gidS, hasGID := strings.Cut(args[0], ":")
 		uid, err := strconv.ParseUint(uidS, 10, 32)
@@ -223,7 +223,7 @@ func runMap(s *Session, args []string) error {
 				return usageError(c, fmt.Sprintf("gid %q is not a number", gidS))
 			}
 		}
-		next.Map = &isolate.IDMap{Mode: "id", UID: int(uid), GID: int(gid)}
+		next.Map = &plan.IDMap{Mode: "id", UID: int(uid), GID: int(gid)}
 	}
 	return s.commit(next)
 }
@@ -237,7 +237,7 @@ func runTimens(s *Session, args []string) error {
 	next := s.Spec.Clone()
 	switch {
 	case len(args) == 1 && args[0] == "off":
-		next.Time = isolate.TimeOffsets{}
+		next.Time = plan.TimeOffsets{}
 	case len(args) == 2 && (args[0] == "monotonic" || args[0] == "boottime"):
 		off, err := ParseOffset(args[1])
 		if err != nil {

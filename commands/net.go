@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -58,10 +59,10 @@ func netList(s *Session) error {
 }
 
 // netPlan is the plan to change, once it has a new net namespace.
-func netPlan(s *Session) (*isolate.Spec, error) {
+func netPlan(s *Session) (*plan.Spec, error) {
 	next := s.Spec.Clone()
 	if next.Net == nil {
-		next.Net = &isolate.Net{}
+		next.Net = &plan.Net{}
 	}
 	if !next.Has("net") {
 		return nil, errors.New("network settings are for a new net namespace: `unshare net` first (nsh never changes the host's links)")
@@ -96,7 +97,7 @@ func netVeth(s *Session, c *Command, args []string) error {
 		// own network namespace, which only root may change.
 		return fmt.Errorf("net veth needs root: its host end lives in nsh's network namespace, which uid %d may not change; without root, a child's network is its loopback (net up lo)", os.Geteuid())
 	}
-	v := isolate.Veth{HostAddr: args[0], ChildAddr: args[1]}
+	v := plan.Veth{HostAddr: args[0], ChildAddr: args[1]}
 	if len(args) == 4 {
 		v.HostName = args[3]
 	}
@@ -112,7 +113,7 @@ func netRm(s *Session, c *Command, args []string) error {
 		return usageError(c, "say which veth: net rm veth N")
 	}
 	next := s.Spec.Clone()
-	var veths []isolate.Veth
+	var veths []plan.Veth
 	if next.Net != nil {
 		veths = next.Net.Veths
 	}
@@ -133,7 +134,7 @@ func netOff(s *Session, c *Command, args []string) error {
 	return s.commit(next)
 }
 
-func vethText(v isolate.Veth, i int) string {
+func vethText(v plan.Veth, i int) string {
 	s := fmt.Sprintf("host %s <-> child eth%d %s", v.HostAddr, i, v.ChildAddr)
 	if v.HostName != "" {
 		s += " (host end " + v.HostName + ")"

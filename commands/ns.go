@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -34,7 +35,7 @@ func init() {
 			case args[0] == "diff" && len(args) < 3:
 				return append([]string{"self", "parent"}, s.childRefs()...)
 			case args[0] == "pin" && len(args) == 1:
-				return isolate.Namespaces
+				return plan.Namespaces
 			case args[0] == "pin" && len(args) == 2, args[0] == "unpin" && len(args) == 1:
 				return completeFiles(nil, partial)
 			case args[0] == "pin" && len(args) == 3:
@@ -187,7 +188,7 @@ type pin struct {
 }
 
 func nsPin(s *Session, nsWord, path, ref string) error {
-	ns, err := isolate.ParseNamespace(nsWord)
+	ns, err := plan.ParseNamespace(nsWord)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 // richPlan sets every field of the plan a user can set.
@@ -38,8 +39,6 @@ var planFields = map[string]string{
 	"Command": "/bin/sh", "Cwd": "/srv", "Terminal": "terminal", "Env": "B=x y",
 }
 
-var launchFields = map[string]bool{"Enter": true, "Probe": true, "Args": true}
-
 // notInOCI are the plan's fields an OCI config cannot hold as nsh plans
 // them, and why; every other field must survive export oci → import oci.
 var notInOCI = map[string]string{
@@ -50,8 +49,8 @@ var notInOCI = map[string]string{
 // ociSame compares what a field means where OCI spells it otherwise:
 // the sets a child ends with, the seccomp profile a filter is compiled
 // from.
-var ociSame = map[string]func(*isolate.Spec) any{
-	"Caps": func(sp *isolate.Spec) any {
+var ociSame = map[string]func(*plan.Spec) any{
+	"Caps": func(sp *plan.Spec) any {
 		uid := 0
 		if sp.User != nil {
 			uid = sp.User.UID
@@ -59,8 +58,8 @@ var ociSame = map[string]func(*isolate.Spec) any{
 		c := sp.Caps.Final(uid)
 		return [5]uint64{c.Bounding, c.Permitted, c.Effective, c.Inheritable, c.Ambient}
 	},
-	"Seccomp": func(sp *isolate.Spec) any {
-		prof, err := sp.SeccompProfile()
+	"Seccomp": func(sp *plan.Spec) any {
+		prof, err := sp.SeccompProfile(isolate.HostCaps())
 		if err != nil {
 			return err.Error()
 		}
@@ -80,7 +79,7 @@ func TestEveryPlanField(t *testing.T) {
 	ty := v.Type()
 	for i := 0; i < ty.NumField(); i++ {
 		f := ty.Field(i)
-		if !f.IsExported() || launchFields[f.Name] {
+		if !f.IsExported() {
 			continue
 		}
 		if _, ok := planFields[f.Name]; !ok {
@@ -106,7 +105,7 @@ func TestEveryPlanField(t *testing.T) {
 	outputOf(t, s2, "source "+file)
 	for i := 0; i < ty.NumField(); i++ {
 		f := ty.Field(i)
-		if f.IsExported() && !launchFields[f.Name] && !reflect.DeepEqual(v.Field(i).Interface(), reflect.ValueOf(*s2.Spec).Field(i).Interface()) {
+		if f.IsExported() && !reflect.DeepEqual(v.Field(i).Interface(), reflect.ValueOf(*s2.Spec).Field(i).Interface()) {
 			t.Errorf("save and source lose Spec.%s: %#v became %#v", f.Name, v.Field(i).Interface(), reflect.ValueOf(*s2.Spec).Field(i).Interface())
 		}
 	}
@@ -121,7 +120,7 @@ func TestEveryPlanField(t *testing.T) {
 	v = reflect.ValueOf(*s.Spec)
 	for i := 0; i < ty.NumField(); i++ {
 		f := ty.Field(i)
-		if !f.IsExported() || launchFields[f.Name] || notInOCI[f.Name] != "" {
+		if !f.IsExported() || notInOCI[f.Name] != "" {
 			continue
 		}
 		want, got := v.Field(i).Interface(), reflect.ValueOf(*s3.Spec).Field(i).Interface()

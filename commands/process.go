@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"nsh/internal/near"
-	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -128,7 +128,7 @@ func quoteWords(ws []string) string {
 }
 
 // saveProcess writes the commands that rebuild the process settings.
-func saveProcess(b *strings.Builder, sp *isolate.Spec) {
+func saveProcess(b *strings.Builder, sp *plan.Spec) {
 	if len(sp.Command) > 0 {
 		fmt.Fprintf(b, "process args %s\n", quoteWords(sp.Command))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"nsh/isolate"
 	"nsh/isolate/capability"
+	"nsh/plan"
 )
 
 // Prompt shows the state at a glance: nsh[uts,pid]# .
@@ -121,7 +122,7 @@ func fitPrompt(parts, keep []string, sign string) string {
 
 // capPrompt is the capability part of the prompt: the preset's name, or
 // what was dropped from and added to nsh's own bounding set (-net_raw).
-func capPrompt(sp *isolate.Spec) string {
+func capPrompt(sp *plan.Spec) string {
 	var parts []string
 	if u := sp.User; u != nil {
 		parts = append(parts, fmt.Sprintf("u=%d", u.UID))
@@ -134,7 +135,7 @@ func capPrompt(sp *isolate.Spec) string {
 			parts = append(parts, "caps="+c.Preset)
 		} else {
 			// What the child loses of what it could hold here.
-			avail, _ := sp.Available()
+			avail, _ := isolate.Available(sp)
 			var diff []string
 			for _, n := range capability.Names(avail &^ c.Bounding) {
 				diff = append(diff, "-"+strings.TrimPrefix(n, "cap_"))

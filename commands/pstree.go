@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 // treeNode is one process of ps --tree.
@@ -82,7 +83,7 @@ func psTree(s *Session, args []string) error {
 	build = func(pid int, parent map[string]uint64, depth int) *treeNode {
 		mine := nsInodes(pid)
 		n := &treeNode{Pid: pid, Comm: comm(pid), Child: ids[pid], NewNamespaces: []string{}, Children: []*treeNode{}, Foreign: !ours[pid]}
-		for _, t := range isolate.Namespaces {
+		for _, t := range plan.Namespaces {
 			if mine[t] != 0 && parent[t] != 0 && mine[t] != parent[t] {
 				n.NewNamespaces = append(n.NewNamespaces, t)
 			}

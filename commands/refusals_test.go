@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 // TestEveryRefusalNamesTheFix: each refusal a newcomer meets says what to
@@ -88,7 +89,7 @@ func TestRlimitAboveOwnHard(t *testing.T) {
 	}
 	var own unix.Rlimit
 	unix.Getrlimit(unix.RLIMIT_NOFILE, &own)
-	if own.Max == isolate.Unlimited {
+	if own.Max == plan.Unlimited {
 		t.Skip("nsh's own nofile limit is unlimited")
 	}
 	s, _, _, _ := newTestSession()

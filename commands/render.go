@@ -112,7 +112,7 @@ func (s *Session) Render(name, src string, doc *lesson.Doc, opt RenderOptions) e
 			switch {
 			case !opt.WithTools:
 			case s.lastSpawn != nil:
-				if line, err := export.Command(s.lastSpawn); err == nil && line != "" {
+				if line, err := export.Command(s.lastSpawn, s.lastArgs); err == nil && line != "" {
 					doc.Aside("The same with the standard tools:", "sh", line)
 				}
 			case s.lastEnter != nil:

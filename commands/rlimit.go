@@ -5,9 +5,8 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -18,7 +17,7 @@ func init() {
 		},
 		Summary: "children's resource limits (prlimit, ulimit): open files, processes, core size...",
 		Example: "rlimit nofile 64; spawn sh -c 'ulimit -n'",
-		Help: "NAME as prlimit spells it: " + strings.Join(isolate.RlimitNames(), " ") + ".\n" +
+		Help: "NAME as prlimit spells it: " + strings.Join(plan.RlimitNames(), " ") + ".\n" +
 			"A value is a number or unlimited; SOFT alone sets both limits, SOFT: or :HARD one of them.\n" +
 			"nsh sets them on the child stage with prlimit(2) before it runs anything, as runc does (a\n" +
 			"stage in a new user namespace could not raise a hard limit itself). With @ID: now, on a\n" +
@@ -29,7 +28,7 @@ func init() {
 		Complete: func(s *Session, args []string, partial string) []string {
 			switch {
 			case len(args) == 0:
-				return append(isolate.RlimitNames(), "show", "reset")
+				return append(plan.RlimitNames(), "show", "reset")
 			case args[0] == "show" && len(args) == 1:
 				return append(s.runningRefs(), "self")
 			case len(args) == 1 && args[0] != "reset":
@@ -77,17 +76,17 @@ func runRlimit(s *Session, args []string) error {
 	if force {
 		return usageError(c, "--force is for a running process nsh did not start: rlimit NAME VALUE PID --force")
 	}
-	info, err := isolate.LookupRlimit(args[0])
+	info, err := plan.LookupRlimit(args[0])
 	if err != nil {
 		return fmt.Errorf("rlimit: %w", err)
 	}
-	base := ownRlimit(info)
+	base := isolate.OwnRlimit(info.Name)
 	for _, r := range s.Spec.Rlimits {
 		if r.Name == info.Name {
 			base = r
 		}
 	}
-	r, err := isolate.ParseRlimit(args[0], args[1], &base)
+	r, err := plan.ParseRlimit(args[0], args[1], &base)
 	if err != nil {
 		return err
 	}
@@ -95,19 +94,13 @@ func runRlimit(s *Session, args []string) error {
 		return err
 	}
 	next := s.Spec.Clone()
-	next.Rlimits = isolate.SetRlimit(next.Rlimits, r)
+	next.Rlimits = plan.SetRlimit(next.Rlimits, r)
 	return s.commit(next)
-}
-
-func ownRlimit(info isolate.RlimitInfo) isolate.Rlimit {
-	var l unix.Rlimit
-	unix.Getrlimit(info.Resource, &l)
-	return isolate.Rlimit{Name: info.Name, Soft: l.Cur, Hard: l.Max}
 }
 
 // rlimitLive changes a running child's limit.
 func rlimitLive(s *Session, name, value, ref string, force bool) error {
-	info, err := isolate.LookupRlimit(name)
+	info, err := plan.LookupRlimit(name)
 	if err != nil {
 		return fmt.Errorf("rlimit: %w", err)
 	}
@@ -120,20 +113,20 @@ func rlimitLive(s *Session, name, value, ref string, force bool) error {
 	if err != nil {
 		return fmt.Errorf("rlimit %s %s: %w", name, ref, err)
 	}
-	var base isolate.Rlimit
+	var base plan.Rlimit
 	for _, r := range now {
 		if r.Name == info.Name {
 			base = r
 		}
 	}
-	r, err := isolate.ParseRlimit(name, value, &base)
+	r, err := plan.ParseRlimit(name, value, &base)
 	if err != nil {
 		return err
 	}
 	if err := s.mayChange("rlimit", t, force, "set its "+r.String()+" (prlimit)"); err != nil {
 		return err
 	}
-	s.explain(fmt.Sprintf("prlimit(%d, RLIMIT_%s, %s, %s)", t.pid, strings.ToUpper(r.Name), isolate.LimitText(r.Soft), isolate.LimitText(r.Hard)))
+	s.explain(fmt.Sprintf("prlimit(%d, RLIMIT_%s, %s, %s)", t.pid, strings.ToUpper(r.Name), plan.LimitText(r.Soft), plan.LimitText(r.Hard)))
 	if err := t.p.SetRlimit(r); err != nil {
 		return fmt.Errorf("rlimit %s %s: %w", name, ref, err)
 	}
@@ -141,15 +134,15 @@ func rlimitLive(s *Session, name, value, ref string, force bool) error {
 }
 
 func rlimitShow(s *Session, args []string) error {
-	var limits []isolate.Rlimit
+	var limits []plan.Rlimit
 	pid := 0 // 0: what children of the plan get
 	if len(args) == 0 {
 		// What a child gets: nsh's own, with the plan over them.
-		for _, info := range isolate.RlimitInfos {
-			limits = append(limits, ownRlimit(info))
+		for _, info := range plan.RlimitInfos {
+			limits = append(limits, isolate.OwnRlimit(info.Name))
 		}
 		for _, p := range s.Spec.Rlimits {
-			limits = isolate.SetRlimit(limits, p)
+			limits = plan.SetRlimit(limits, p)
 		}
 	} else {
 		var err error
@@ -177,7 +170,7 @@ func rlimitShow(s *Session, args []string) error {
 	}
 	if s.json {
 		doc := rlimitJSON{Pid: pid, Limits: []rlimitEntry{}}
-		for _, info := range isolate.RlimitInfos {
+		for _, info := range plan.RlimitInfos {
 			for _, r := range limits {
 				if r.Name == info.Name {
 					doc.Limits = append(doc.Limits, rlimitEntry{Resource: strings.ToUpper(info.Name), Description: info.Desc, Soft: limitJSON(r.Soft), Hard: limitJSON(r.Hard), Units: info.Units})
@@ -193,18 +186,18 @@ func rlimitShow(s *Session, args []string) error {
 // prlimitTable lays limits out as prlimit(1) does (libsmartcols): each
 // column as wide as its widest cell, SOFT and HARD right-aligned, one
 // space between columns, in prlimit's order.
-func prlimitTable(limits []isolate.Rlimit) string {
-	byName := map[string]isolate.Rlimit{}
+func prlimitTable(limits []plan.Rlimit) string {
+	byName := map[string]plan.Rlimit{}
 	for _, r := range limits {
 		byName[r.Name] = r
 	}
 	rows := [][]string{{"RESOURCE", "DESCRIPTION", "SOFT", "HARD", "UNITS"}}
-	for _, info := range isolate.RlimitInfos {
+	for _, info := range plan.RlimitInfos {
 		r, ok := byName[info.Name]
 		if !ok {
 			continue
 		}
-		rows = append(rows, []string{strings.ToUpper(info.Name), info.Desc, isolate.LimitText(r.Soft), isolate.LimitText(r.Hard), info.Units})
+		rows = append(rows, []string{strings.ToUpper(info.Name), info.Desc, plan.LimitText(r.Soft), plan.LimitText(r.Hard), info.Units})
 	}
 	width := make([]int, 5)
 	for _, row := range rows {

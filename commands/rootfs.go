@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -107,13 +108,13 @@ func runRootfs(s *Session, args []string) error {
 			return fmt.Errorf("rootfs --busybox: %w", err)
 		}
 		fmt.Fprintf(s.Err, "rootfs: built a busybox rootfs in %s (bin, sbin, usr, etc, proc, dev, tmp; busybox and its applets)\n", dir)
-		next.Rootfs = &isolate.Rootfs{Dir: dir}
+		next.Rootfs = &plan.Rootfs{Dir: dir}
 	case args[0] == "overlay" || (len(args) > 1 && args[1] == "overlay"):
 		o, err := parseOverlay(c, args)
 		if err != nil {
 			return err
 		}
-		next.Rootfs = &isolate.Rootfs{Dir: o.Lowers[0], Overlay: o}
+		next.Rootfs = &plan.Rootfs{Dir: o.Lowers[0], Overlay: o}
 	case len(args) == 1 || (len(args) == 2 && args[1] == "ro"):
 		dir, err := filepath.Abs(args[0])
 		if err != nil {
@@ -122,7 +123,7 @@ func runRootfs(s *Session, args []string) error {
 		if err := isolate.CheckRootfs(dir); err != nil {
 			return fmt.Errorf("rootfs %s: %w", args[0], err)
 		}
-		next.Rootfs = &isolate.Rootfs{Dir: dir, ReadOnly: len(args) == 2}
+		next.Rootfs = &plan.Rootfs{Dir: dir, ReadOnly: len(args) == 2}
 	default:
 		return usageError(c, "give a directory, and ro for a read-only root")
 	}
@@ -136,7 +137,7 @@ func runRootfs(s *Session, args []string) error {
 
 // parseOverlay reads "DIR overlay [--upper DIR]" and "overlay L1:L2...
 // [--upper DIR]".
-func parseOverlay(c *Command, args []string) (*isolate.Overlay, error) {
+func parseOverlay(c *Command, args []string) (*plan.Overlay, error) {
 	var lowers string
 	rest := args
 	if args[0] == "overlay" {
@@ -147,7 +148,7 @@ func parseOverlay(c *Command, args []string) (*isolate.Overlay, error) {
 	} else {
 		lowers, rest = args[0], args[2:]
 	}
-	o := &isolate.Overlay{}
+	o := &plan.Overlay{}
 	switch {
 	case len(rest) == 0:
 	case len(rest) == 2 && rest[0] == "--upper":
@@ -175,7 +176,7 @@ func parseOverlay(c *Command, args []string) (*isolate.Overlay, error) {
 	return o, nil
 }
 
-func rootfsText(r *isolate.Rootfs) string {
+func rootfsText(r *plan.Rootfs) string {
 	if r.Overlay != nil {
 		return r.Overlay.String()
 	}
@@ -189,7 +190,7 @@ func runMount(s *Session, args []string) error {
 	c, _ := Lookup("mount")
 	if len(args) == 0 {
 		if s.json {
-			return s.emit(mountJSON{Mounts: append([]isolate.Mount{}, s.Spec.Mounts...)})
+			return s.emit(mountJSON{Mounts: append([]plan.Mount{}, s.Spec.Mounts...)})
 		}
 		if len(s.Spec.Mounts) == 0 {
 			fmt.Fprintln(s.Out, "no extra mounts planned")
@@ -200,13 +201,13 @@ func runMount(s *Session, args []string) error {
 		return nil
 	}
 	next := s.Spec.Clone()
-	var m isolate.Mount
+	var m plan.Mount
 	switch args[0] {
 	case "rm":
 		if len(args) != 2 {
 			return usageError(c, "mount rm takes the mount point")
 		}
-		var keep []isolate.Mount
+		var keep []plan.Mount
 		for _, x := range next.Mounts {
 			if x.Target != args[1] {
 				keep = append(keep, x)
@@ -221,7 +222,7 @@ func runMount(s *Session, args []string) error {
 		if len(args) > 2 {
 			return usageError(c, "mount proc takes at most a path")
 		}
-		m = isolate.Mount{Type: "proc", Target: "/proc"}
+		m = plan.Mount{Type: "proc", Target: "/proc"}
 		if len(args) == 2 {
 			m.Target = args[1]
 		}
@@ -229,7 +230,7 @@ func runMount(s *Session, args []string) error {
 		if len(args) < 2 || len(args) > 3 {
 			return usageError(c, "mount tmpfs needs a path, and may take size=N")
 		}
-		m = isolate.Mount{Type: "tmpfs", Target: args[1]}
+		m = plan.Mount{Type: "tmpfs", Target: args[1]}
 		if len(args) == 3 {
 			size, ok := strings.CutPrefix(args[2], "size=")
 			if !ok || !validTmpfsSize(size) {
@@ -248,7 +249,7 @@ func runMount(s *Session, args []string) error {
 		if _, err := os.Stat(src); err != nil {
 			return fmt.Errorf("mount bind: source %w", err)
 		}
-		m = isolate.Mount{Type: "bind", Source: src, Target: args[2], ReadOnly: len(args) == 4}
+		m = plan.Mount{Type: "bind", Source: src, Target: args[2], ReadOnly: len(args) == 4}
 	default:
 		return usageError(c, fmt.Sprintf("unknown mount type %q: proc, tmpfs or bind", args[0]))
 	}

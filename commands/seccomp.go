@@ -12,7 +12,10 @@ import (
 	"nsh/importer"
 	"nsh/internal/near"
 	"nsh/isolate"
+	"nsh/isolate/capability"
 	"nsh/isolate/seccomp"
+	"nsh/isolate/seccomp/bpf"
+	"nsh/plan"
 )
 
 func init() {
@@ -41,14 +44,14 @@ func init() {
 			{Name: "reset", Usage: []string{"seccomp reset"}, Run: seccompEdit("reset", seccompReset)},
 			{Name: "deny", Usage: []string{"seccomp deny SYSCALL... [errno NAME|kill|log]"}, Run: seccompEdit("deny", seccompRule("deny")), Complete: completeDeny},
 			{Name: "allow", Usage: []string{"seccomp allow SYSCALL..."}, Run: seccompEdit("allow", seccompRule("allow")),
-				Complete: func(s *Session, args []string, partial string) []string { return seccomp.Names() }},
+				Complete: func(s *Session, args []string, partial string) []string { return bpf.Names() }},
 			{Name: "default", Usage: []string{"seccomp default errno NAME|kill|allow|log"}, Run: seccompEdit("default", seccompDefault), Complete: completeDefault},
 			{Name: "show", Usage: []string{"seccomp show [@ID|PID]"}, Run: seccompShow, JSON: true,
 				Complete: func(s *Session, args []string, partial string) []string { return firstOnly(args, s.runningRefs()) }},
 			{Name: "test", Usage: []string{"seccomp test SYSCALL [ARG...] [@ID]"}, Run: seccompTest,
 				Complete: func(s *Session, args []string, partial string) []string {
 					if len(args) == 0 {
-						return seccomp.Names()
+						return bpf.Names()
 					}
 					return s.runningRefs()
 				}},
@@ -83,7 +86,7 @@ func completeDeny(s *Session, args []string, partial string) []string {
 	if n := len(args); n > 0 && slices.Contains([]string{"kill", "log"}, args[n-1]) {
 		return nil
 	}
-	return append(seccomp.Names(), "errno", "kill", "log")
+	return append(bpf.Names(), "errno", "kill", "log")
 }
 
 // seccompEdit runs a change of the plan's filter: on a copy, compiled
@@ -104,7 +107,7 @@ func seccompEdit(name string, edit func(s *Session, c *Command, plan *seccomp.Pl
 			plan = nil
 		}
 		next.Seccomp = plan
-		if _, err := next.SeccompFilter(); err != nil {
+		if _, err := isolate.SeccompFilter(next); err != nil {
 			return fmt.Errorf("seccomp %s: %w", name, err)
 		}
 		if err := s.commit(next); err != nil {
@@ -192,7 +195,7 @@ func seccompRule(sub string) func(s *Session, c *Command, plan *seccomp.Plan, ar
 		if len(names) == 0 {
 			return nil, usageError(c, "name at least one system call")
 		}
-		if err := seccomp.CheckNames(names); err != nil {
+		if err := bpf.CheckNames(names); err != nil {
 			return nil, fmt.Errorf("seccomp %s: %w", sub, err)
 		}
 		a := seccomp.Action{Kind: "allow"}
@@ -234,7 +237,7 @@ func seccompNote(s *Session) {
 }
 
 // saveSeccomp writes the commands that rebuild a plan.
-func saveSeccomp(sp *isolate.Spec) string {
+func saveSeccomp(sp *plan.Spec) string {
 	p := sp.Seccomp
 	if p == nil {
 		return ""
@@ -256,14 +259,14 @@ func saveSeccomp(sp *isolate.Spec) string {
 }
 
 // seccompPlanLines describes a plan, as show and seccomp show print it.
-func seccompPlanLines(sp *isolate.Spec) []string {
+func seccompPlanLines(sp *plan.Spec) []string {
 	p := sp.Seccomp
 	if p.Empty() {
 		return []string{"none: every system call allowed"}
 	}
 	var lines []string
 	if p.Preset == "docker" {
-		lines = append(lines, fmt.Sprintf("preset docker, resolved against a bounding set of %d capabilities", len(isolate.OCICaps(sp.ChildBounding()))))
+		lines = append(lines, fmt.Sprintf("preset docker, resolved against a bounding set of %d capabilities", len(capability.OCINames(sp.ChildBounding(isolate.HostCaps())))))
 	}
 	if p.Profile != nil {
 		lines = append(lines, fmt.Sprintf("a loaded profile (%d bytes of JSON)", len(p.Profile)))
@@ -272,7 +275,7 @@ func seccompPlanLines(sp *isolate.Spec) []string {
 		lines = append(lines, r.String())
 	}
 	lines = append(lines, "default "+p.DefaultAction().String())
-	if f, err := sp.SeccompFilter(); err != nil {
+	if f, err := isolate.SeccompFilter(sp); err != nil {
 		lines = append(lines, "cannot compile: "+err.Error())
 	} else if f != nil {
 		lines = append(lines, "compiled: "+f.Summary())
@@ -306,7 +309,7 @@ func seccompShowProcess(s *Session, word string) error {
 		return fmt.Errorf("seccomp show: %w", err)
 	}
 	// A child's plan, which a PID does not have.
-	var plan *isolate.Spec
+	var plan *plan.Spec
 	if strings.HasPrefix(word, "@") {
 		if ch, err := s.lookupChild(word, true); err == nil {
 			plan = ch.plan
@@ -354,10 +357,10 @@ func parseProbe(args []string) (*isolate.Probe, error) {
 	if len(args) == 0 || len(args) > 7 {
 		return nil, fmt.Errorf("name one system call, and at most six numeric arguments")
 	}
-	if err := seccomp.CheckNames(args[:1]); err != nil {
+	if err := bpf.CheckNames(args[:1]); err != nil {
 		return nil, err
 	}
-	nr, ok := seccomp.Number(args[0])
+	nr, ok := bpf.Number(args[0])
 	if !ok {
 		return nil, fmt.Errorf("%s is not a system call of this machine's architecture", args[0])
 	}

@@ -11,13 +11,14 @@ import (
 
 	"nsh/internal/ownfile"
 	"nsh/isolate"
+	"nsh/plan"
 )
 
 // Launcher, when set, runs foreground children instead of package
 // isolate; tests of the language inject a fake one, so they need no
 // privileges.
 type Launcher interface {
-	Run(spec *isolate.Spec, opt isolate.Options) (status int, err error)
+	Run(spec *plan.Spec, opt isolate.Options) (status int, err error)
 }
 
 // Session is the state the commands mutate.
@@ -27,7 +28,7 @@ type Session struct {
 	// background when the script spawns (isolate.Prepare), else at once.
 	Ready func()
 
-	Spec     *isolate.Spec
+	Spec     *plan.Spec
 	Explain  bool
 	Time     bool // every foreground spawn says what each part cost (time on)
 	Launcher Launcher
@@ -60,12 +61,13 @@ type Session struct {
 	recording *ownfile.File // record FILE: where successful commands go, named at record off
 	json      bool          // the running command prints JSON (--json)
 
-	tr         *transcript   // output through one stream (render, cast)
-	keepOutput int           // > 0: keep foreground children's output (a script has expect output)
-	lastOutput []byte        // what the last foreground child printed, when kept
-	haveOutput bool          // whether lastOutput was kept
-	lastSpawn  *isolate.Spec // the plan of the last spawn, for a lesson's tools
-	lastEnter  *entered      // the last enter, for a lesson's tools
+	tr         *transcript // output through one stream (render, cast)
+	keepOutput int         // > 0: keep foreground children's output (a script has expect output)
+	lastOutput []byte      // what the last foreground child printed, when kept
+	haveOutput bool        // whether lastOutput was kept
+	lastSpawn  *plan.Spec  // the plan of the last spawn, for a lesson's tools
+	lastArgs   []string    // and its command
+	lastEnter  *entered    // the last enter, for a lesson's tools
 
 	status      int       // status of the last command
 	prevStatus  int       // status of the command before the running one (for exit)
@@ -84,7 +86,7 @@ type Session struct {
 // NewSession returns an empty session attached to the process's own files.
 func NewSession() *Session {
 	return &Session{
-		Spec:  &isolate.Spec{},
+		Spec:  &plan.Spec{},
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Out: os.Stdout, Err: os.Stderr,
 	}
@@ -95,8 +97,8 @@ func (s *Session) Status() int { return s.status }
 
 // commit replaces the spec with next if next is valid; a command changes
 // the session only through here, so a refused command changes nothing.
-func (s *Session) commit(next *isolate.Spec) error {
-	if err := next.Validate(); err != nil {
+func (s *Session) commit(next *plan.Spec) error {
+	if err := isolate.Check(next); err != nil {
 		return err
 	}
 	s.Spec = next

@@ -11,6 +11,7 @@ import (
 
 	"nsh/isolate"
 	"nsh/isolate/capability"
+	"nsh/plan"
 )
 
 func init() {
@@ -97,31 +98,30 @@ flags:
 	if len(args) == 0 && len(spec.Command) > 0 {
 		args = spec.Command
 	}
-	spec.Args = args
 	if err := s.verifyJoins(spec)(); err != nil {
 		return err
 	}
 	if detached {
-		s.lastSpawn = spec
+		s.lastSpawn, s.lastArgs = spec, args
 		if len(args) == 0 {
 			return usageError(c, "spawn -d needs a command: a detached child has no terminal for a shell")
 		}
-		if err := s.spawnDetached(name, spec); err != nil {
+		if err := s.spawnDetached(name, spec, args); err != nil {
 			return s.childFailed("spawn", err, spec)
 		}
 		return nil
 	}
 	if len(args) == 0 {
-		spec.Args = []string{interactiveShell(spec)}
+		args = []string{interactiveShell(spec)}
 	}
-	s.lastSpawn = spec
+	s.lastSpawn, s.lastArgs = spec, args
 	files, err := s.foregroundFiles()
 	if err != nil {
 		return fmt.Errorf("spawn: %w", err)
 	}
 	defer files.keep()
 	if s.Launcher != nil {
-		status, err := s.Launcher.Run(spec, isolate.Options{Stdin: files.stdin, Stdout: files.stdout, Stderr: files.stderr})
+		status, err := s.Launcher.Run(spec, isolate.Options{Args: args, Stdin: files.stdin, Stdout: files.stdout, Stderr: files.stderr})
 		if err != nil {
 			return s.childFailed("spawn", err, spec)
 		}
@@ -133,6 +133,7 @@ flags:
 		timing = &isolate.Timing{}
 	}
 	proc, err := isolate.Launch(spec, isolate.Options{
+		Args:  args,
 		Stdin: files.stdin, Stdout: files.stdout, Stderr: files.stderr,
 		Foreground: true, Session: files.session,
 		Step:   s.stepper(),
@@ -154,7 +155,7 @@ flags:
 // childFailed turns a failed start into the command's outcome: like a
 // shell, a command that cannot be executed is a status (127, 126), not an
 // error of the script; anything else is an nsh error.
-func (s *Session) childFailed(verb string, err error, spec *isolate.Spec) error {
+func (s *Session) childFailed(verb string, err error, spec *plan.Spec) error {
 	var ee *isolate.ExecError
 	if errors.As(err, &ee) {
 		fmt.Fprintf(s.Err, "%s: %v%s\n", verb, ee, execHint(ee, spec))
@@ -170,7 +171,7 @@ func (s *Session) childFailed(verb string, err error, spec *isolate.Spec) error 
 // execHint explains an exec the kernel refused with EPERM because the
 // program's file capabilities are not all in the child's bounding set
 // (execve refuses to run a file-capability program it cannot honour).
-func execHint(ee *isolate.ExecError, spec *isolate.Spec) string {
+func execHint(ee *isolate.ExecError, spec *plan.Spec) string {
 	if spec == nil || spec.Caps == nil || !errors.Is(ee.Err, unix.EPERM) || spec.NoNewPrivs {
 		return ""
 	}
@@ -182,7 +183,7 @@ func execHint(ee *isolate.ExecError, spec *isolate.Spec) string {
 	if err != nil || !ok {
 		return ""
 	}
-	bounding := spec.Caps.Within(spec.Available()).Bounding
+	bounding := spec.Caps.Within(isolate.Available(spec)).Bounding
 	missing := (fc.Permitted | fc.Inheritable) &^ bounding
 	if missing == 0 {
 		return ""
@@ -193,7 +194,7 @@ func execHint(ee *isolate.ExecError, spec *isolate.Spec) string {
 }
 
 // waitForeground waits for a child that owns the terminal.
-func (s *Session) waitForeground(verb string, proc *isolate.Child, spec *isolate.Spec) error {
+func (s *Session) waitForeground(verb string, proc *isolate.Child, spec *plan.Spec) error {
 	s.mu.Lock()
 	s.fg = proc
 	s.mu.Unlock()
@@ -230,7 +231,7 @@ func (s *Session) setChildStatus(status int) {
 
 // verifyJoins checks, once the namespace files are open, that children
 // named by @ID are still running, so their /proc files were theirs.
-func (s *Session) verifyJoins(spec *isolate.Spec) func() error {
+func (s *Session) verifyJoins(spec *plan.Spec) func() error {
 	return func() error {
 		for _, j := range spec.Join {
 			if len(j.Ref) > 0 && j.Ref[0] == '@' {
@@ -249,7 +250,7 @@ func (s *Session) verifyJoins(spec *isolate.Spec) func() error {
 
 // interactiveShell is $SHELL, else /bin/sh; with a rootfs, $SHELL only
 // if the rootfs has it (a busybox rootfs has no /bin/bash).
-func interactiveShell(spec *isolate.Spec) string {
+func interactiveShell(spec *plan.Spec) string {
 	shell := os.Getenv("SHELL")
 	if shell == "" {
 		return "/bin/sh"

@@ -6,9 +6,9 @@ import (
 	"os"
 	"strings"
 
-	"nsh/isolate/capability"
-
 	"nsh/isolate"
+	"nsh/isolate/capability"
+	"nsh/plan"
 )
 
 func init() {
@@ -36,7 +36,7 @@ func init() {
 			Summary: "back to an empty state (running children keep running)",
 			Example: "reset",
 			Run: func(s *Session, args []string) error {
-				s.Spec = &isolate.Spec{}
+				s.Spec = &plan.Spec{}
 				return nil
 			},
 		},
@@ -56,7 +56,7 @@ func init() {
 func showRows(s *Session) [][]string {
 	sp := s.Spec
 	var shared []string
-	for _, n := range isolate.Namespaces {
+	for _, n := range plan.Namespaces {
 		if _, joined := sp.Joined(n); !sp.Has(n) && !joined {
 			shared = append(shared, n)
 		}
@@ -112,7 +112,7 @@ func showRows(s *Session) [][]string {
 		if sp.User != nil {
 			uid = sp.User.UID
 		}
-		f := c.Within(sp.Available()).Final(uid)
+		f := c.Within(isolate.Available(sp)).Final(uid)
 		label := "capabilities"
 		if c.Preset != "" {
 			label += " (" + c.Preset + ")"
@@ -193,7 +193,7 @@ func orDefault(s, d string) string {
 
 // SaveScript renders the state as commands; Parse and the commands read it
 // back to the same state.
-func SaveScript(sp *isolate.Spec) string {
+func SaveScript(sp *plan.Spec) string {
 	var b strings.Builder
 	b.WriteString("# nsh session state: this file was written by nsh (save); `source` it or run it with nsh\nreset\n")
 	if len(sp.Namespaces) > 0 {
@@ -301,7 +301,7 @@ func runSave(s *Session, args []string) error {
 // (cap drop net_raw, from every capability or a preset) where the three
 // main sets are one and the others empty, else each set in one step,
 // permitted before effective so every step is valid.
-func saveCaps(c *isolate.Caps) string {
+func saveCaps(c *plan.Caps) string {
 	if c.Preset != "" {
 		return "cap preset " + c.Preset + "\n"
 	}
@@ -352,7 +352,7 @@ func capWords(m uint64) string {
 	return strings.Join(out, ",")
 }
 
-func mountWords(m isolate.Mount) string {
+func mountWords(m plan.Mount) string {
 	switch m.Type {
 	case "bind":
 		w := "bind " + Quote(m.Source) + " " + Quote(m.Target)

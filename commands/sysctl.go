@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"nsh/isolate"
+	"nsh/plan"
 )
 
 func init() {
@@ -38,18 +38,18 @@ func runSysctl(s *Session, args []string) error {
 		return usageError(c, "give a key and a value")
 	}
 	key, value := args[0], strings.Join(args[1:], " ")
-	if _, err := isolate.SysctlNamespace(key); err != nil {
+	if _, err := plan.SysctlNamespace(key); err != nil {
 		return err
 	}
 	next := s.Spec.Clone()
-	var keep []isolate.Sysctl
+	var keep []plan.Sysctl
 	for _, sc := range next.Sysctls {
 		if sc.Key != key {
 			keep = append(keep, sc)
 		}
 	}
 	if value != "off" {
-		keep = append(keep, isolate.Sysctl{Key: key, Value: value})
+		keep = append(keep, plan.Sysctl{Key: key, Value: value})
 	}
 	next.Sysctls = keep
 	return s.commit(next)

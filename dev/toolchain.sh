@@ -12,7 +12,7 @@
 #
 # libseccomp comes from Debian's libseccomp-dev, built against glibc: its
 # static library needs nothing of glibc's that musl lacks but one checked
-# printf, which isolate/seccomp/fortify_musl.c supplies. It is reached
+# printf, which isolate/seccomp/bpf/fortify_musl.c supplies. It is reached
 # through a directory of its own: -L/usr/lib/x86_64-linux-gnu would link
 # glibc's libc.a too.
 #

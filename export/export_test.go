@@ -16,6 +16,7 @@ import (
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 	"nsh/isolate/seccomp"
+	"nsh/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -49,17 +50,17 @@ func hybridHost() *cgroup.Host {
 	}}
 }
 
-func session() *isolate.Spec {
-	return &isolate.Spec{
+func session() *plan.Spec {
+	return &plan.Spec{
 		Namespaces: []string{"uts", "pid", "mnt", "ipc", "net", "user"},
 		Hostname:   "box",
-		Map:        &isolate.IDMap{Mode: "root"},
-		Caps:       &isolate.Caps{Bounding: capability.Docker, Permitted: capability.Docker, Effective: capability.Docker, Preset: "docker"},
-		User:       &isolate.User{UID: 1000, GID: 1000},
+		Map:        &plan.IDMap{Mode: "root"},
+		Caps:       &plan.Caps{Bounding: capability.Docker, Permitted: capability.Docker, Effective: capability.Docker, Preset: "docker"},
+		User:       &plan.User{UID: 1000, GID: 1000},
 		NoNewPrivs: true,
-		Sysctls:    []isolate.Sysctl{{Key: "net.ipv4.ping_group_range", Value: "0 0"}},
-		Net:        &isolate.Net{LoUp: true},
-		Mounts:     []isolate.Mount{{Type: "tmpfs", Target: "/scratch", Options: "size=1m"}},
+		Sysctls:    []plan.Sysctl{{Key: "net.ipv4.ping_group_range", Value: "0 0"}},
+		Net:        &plan.Net{LoUp: true},
+		Mounts:     []plan.Mount{{Type: "tmpfs", Target: "/scratch", Options: "size=1m"}},
 		Cgroup: &cgroup.Config{Settings: []cgroup.Setting{
 			{Key: "memory.max", Value: "104857600"}, {Key: "pids.max", Value: "20"}, {Key: "cpu.max", Value: "50000 100000"},
 		}},
@@ -73,8 +74,8 @@ func TestShellGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "session.sh", got)
-	sp.Net.Veths = []isolate.Veth{{HostAddr: "198.51.100.1/24", ChildAddr: "198.51.100.2/24"}}
-	sp.Rootfs = &isolate.Rootfs{Dir: "/srv/root", ReadOnly: true}
+	sp.Net.Veths = []plan.Veth{{HostAddr: "198.51.100.1/24", ChildAddr: "198.51.100.2/24"}}
+	sp.Rootfs = &plan.Rootfs{Dir: "/srv/root", ReadOnly: true}
 	got, err = ShellFor(sp, hybridHost())
 	if err != nil {
 		t.Fatal(err)
@@ -84,13 +85,13 @@ func TestShellGolden(t *testing.T) {
 
 func TestOCIGolden(t *testing.T) {
 	sp := session()
-	if _, _, err := OCI(sp, nil); err == nil || !strings.Contains(err.Error(), "needs a root filesystem") {
+	if _, _, err := OCI(sp, isolate.HostCaps(), nil); err == nil || !strings.Contains(err.Error(), "needs a root filesystem") {
 		t.Errorf("OCI without a rootfs: %v", err)
 	}
-	sp.Rootfs = &isolate.Rootfs{Dir: "/srv/root"}
-	sp.Time = isolate.TimeOffsets{Boottime: 86400}
+	sp.Rootfs = &plan.Rootfs{Dir: "/srv/root"}
+	sp.Time = plan.TimeOffsets{Boottime: 86400}
 	sp.Namespaces = append(sp.Namespaces, "time")
-	cfg, notes, err := OCI(sp, []string{"sh", "-c", "id"})
+	cfg, notes, err := OCI(sp, isolate.HostCaps(), []string{"sh", "-c", "id"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +118,15 @@ func TestDockerSeccompLoads(t *testing.T) {
 	} {
 		sp := session()
 		sp.Seccomp = plan
-		b, err := DockerSeccomp(sp)
+		b, err := DockerSeccomp(sp, isolate.HostCaps())
 		if err != nil || b == nil {
 			t.Fatalf("DockerSeccomp: %v, %d bytes", err, len(b))
 		}
-		want, err := sp.SeccompProfile()
+		want, err := sp.SeccompProfile(isolate.HostCaps())
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: isolate.OCICaps(sp.ChildBounding())}}}
+		rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: capability.OCINames(sp.ChildBounding(isolate.HostCaps()))}}}
 		got, err := profiles.LoadProfile(string(b), rs)
 		if err != nil {
 			t.Fatalf("Docker's parser refuses the profile: %v", err)
@@ -142,21 +143,22 @@ func TestCommand(t *testing.T) {
 	all := capability.All()
 	raw := uint64(1) << 13 // cap_net_raw
 	tests := []struct {
-		sp   *isolate.Spec
+		sp   *plan.Spec
+		args []string
 		want string
 	}{
-		{&isolate.Spec{Args: []string{"true"}}, ""},
-		{&isolate.Spec{Namespaces: []string{"uts"}, Hostname: "foo bar", Args: []string{"hostname"}},
+		{&plan.Spec{}, []string{"true"}, ""},
+		{&plan.Spec{Namespaces: []string{"uts"}, Hostname: "foo bar"}, []string{"hostname"},
 			`unshare --uts sh -c 'hostname '"'"'foo bar'"'"'; exec "$@"' sh hostname` + "\n"},
-		{&isolate.Spec{Namespaces: []string{"pid", "mnt"}, Args: []string{"sh", "-c", "echo $$"}},
+		{&plan.Spec{Namespaces: []string{"pid", "mnt"}}, []string{"sh", "-c", "echo $$"},
 			`unshare --mount --pid --fork --mount-proc sh -c 'echo $$'` + "\n"},
-		{&isolate.Spec{Caps: &isolate.Caps{Bounding: all &^ raw, Permitted: all &^ raw, Effective: all &^ raw}, Args: []string{"ping"},
-			Cgroup: &cgroup.Config{Settings: []cgroup.Setting{{Key: "pids.max", Value: "20"}}}},
+		{&plan.Spec{Caps: &plan.Caps{Bounding: all &^ raw, Permitted: all &^ raw, Effective: all &^ raw},
+			Cgroup: &cgroup.Config{Settings: []cgroup.Setting{{Key: "pids.max", Value: "20"}}}}, []string{"ping"},
 			"# in a cgroup of its own with pids.max=20 (export sh writes the files)\n" +
 				`sh -c 'exec setpriv --bounding-set=-net_raw -- "$@"' sh ping` + "\n"},
 	}
 	for _, tt := range tests {
-		got, err := Command(tt.sp)
+		got, err := Command(tt.sp, tt.args)
 		if err != nil || got != tt.want {
 			t.Errorf("Command(%+v) = %q, %v; want %q", tt.sp, got, err, tt.want)
 		}

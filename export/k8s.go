@@ -5,23 +5,23 @@ import (
 	"os"
 
 	"nsh/internal/ownfile"
-	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 	"nsh/k8s/podplan"
+	"nsh/plan"
 )
 
 // K8sRequest is the plan as nsh-k8s takes it: everything it needs to
 // build the Pod, with the host-specific parts (capability names, the
 // resolved seccomp profile, cpu.weight's shares) worked out here.
-func K8sRequest(sp *isolate.Spec) (*podplan.Request, error) {
+func K8sRequest(sp *plan.Spec, h plan.Host) (*podplan.Request, error) {
 	r := &podplan.Request{
 		Namespaces: append([]string{}, sp.Namespaces...),
 		Hostname:   sp.Hostname,
 		TimeMono:   sp.Time.Monotonic,
 		TimeBoot:   sp.Time.Boottime,
 		NoNewPrivs: sp.NoNewPrivs,
-		Docker:     isolate.OCICaps(capability.Docker),
+		Docker:     capability.OCINames(capability.Docker),
 		Args:       sp.Command,
 		Env:        sp.Env,
 		Cwd:        sp.Cwd,
@@ -38,13 +38,10 @@ func K8sRequest(sp *isolate.Spec) (*podplan.Request, error) {
 	if sp.User != nil {
 		uid = sp.User.UID
 	}
-	f, err := childCaps(sp, uid)
-	if err != nil {
-		return nil, err
-	}
+	f := sp.ChildCaps(h, uid)
 	r.Caps = &podplan.Caps{
-		Bounding: isolate.OCICaps(f.Bounding), Effective: isolate.OCICaps(f.Effective), Permitted: isolate.OCICaps(f.Permitted),
-		Inheritable: isolate.OCICaps(f.Inheritable), Ambient: isolate.OCICaps(f.Ambient),
+		Bounding: capability.OCINames(f.Bounding), Effective: capability.OCINames(f.Effective), Permitted: capability.OCINames(f.Permitted),
+		Inheritable: capability.OCINames(f.Inheritable), Ambient: capability.OCINames(f.Ambient),
 	}
 	if u := sp.User; u != nil {
 		r.User = &podplan.User{UID: u.UID, GID: u.GID}
@@ -85,7 +82,7 @@ func K8sRequest(sp *isolate.Spec) (*podplan.Request, error) {
 	if p := sp.Seccomp; p != nil {
 		if p.IsDockerDefault() {
 			r.Seccomp = &podplan.Seccomp{RuntimeDefault: true}
-		} else if prof, err := sp.SeccompProfile(); err != nil {
+		} else if prof, err := sp.SeccompProfile(h); err != nil {
 			return nil, err
 		} else if prof != nil {
 			b, err := ownfile.JSON(prof, "export k8s): a seccomp profile for the kubelet (securityContext.seccompProfile: Localhost")

@@ -12,10 +12,11 @@ import (
 	"strings"
 
 	"nsh/internal/ownfile"
+	"nsh/plan"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"nsh/isolate"
+	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 )
 
@@ -25,27 +26,12 @@ var ociNamespace = map[string]specs.LinuxNamespaceType{
 	"user": specs.UserNamespace, "uts": specs.UTSNamespace,
 }
 
-// childCaps are the five sets a child of sp running as uid holds, as
-// spawn gives them: the plan less what a child here cannot hold, or,
-// with none planned, nsh's own.
-func childCaps(sp *isolate.Spec, uid int) (isolate.Caps, error) {
-	caps := sp.Caps
-	if caps == nil {
-		c, err := isolate.OwnCreds()
-		if err != nil {
-			return isolate.Caps{}, err
-		}
-		caps = &isolate.Caps{Bounding: c.Bounding, Permitted: c.Permitted, Effective: c.Effective, Inheritable: c.Inheritable, Ambient: c.Ambient}
-	}
-	return caps.Within(sp.Available()).Final(uid), nil
-}
-
 // ociVersion is the runtime-spec version export oci's bundles say.
 const ociVersion = "1.1.0"
 
 // OCIJSON is OCI's config as the file holds it: indented, with a newline.
-func OCIJSON(sp *isolate.Spec, args []string) ([]byte, []string, error) {
-	b, err := OCIBundle(sp, "", args)
+func OCIJSON(sp *plan.Spec, h plan.Host, args []string) ([]byte, []string, error) {
+	b, err := OCIBundle(sp, h, "", args)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,8 +50,8 @@ type Bundle struct {
 // has one) keeps its upper and work directories in the bundle: dir/upper,
 // unless the plan names an upper to keep, and dir/work, with dir/rootfs the
 // mount point; runc mounts an overlay on "/" as the root.
-func OCIBundle(sp *isolate.Spec, dir string, args []string) (*Bundle, error) {
-	cfg, notes, err := OCI(sp, args)
+func OCIBundle(sp *plan.Spec, h plan.Host, dir string, args []string) (*Bundle, error) {
+	cfg, notes, err := OCI(sp, h, args)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +84,7 @@ func OCIBundle(sp *isolate.Spec, dir string, args []string) (*Bundle, error) {
 
 // OCI is the config.json of a bundle that runs args as spawn would.
 // Notes lists what the bundle does differently, for the user to read.
-func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
+func OCI(sp *plan.Spec, h plan.Host, args []string) (*specs.Spec, []string, error) {
 	if sp.Rootfs == nil {
 		return nil, nil, errors.New("an OCI bundle needs a root filesystem: rootfs DIR (or rootfs --busybox DIR) first")
 	}
@@ -138,13 +124,10 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 		Hostname: sp.Hostname,
 		Linux:    &specs.Linux{},
 	}
-	f, err := childCaps(sp, uid)
-	if err != nil {
-		return nil, nil, err
-	}
+	f := sp.ChildCaps(h, uid)
 	s.Process.Capabilities = &specs.LinuxCapabilities{
-		Bounding: isolate.OCICaps(f.Bounding), Effective: isolate.OCICaps(f.Effective), Permitted: isolate.OCICaps(f.Permitted),
-		Inheritable: isolate.OCICaps(f.Inheritable), Ambient: isolate.OCICaps(f.Ambient),
+		Bounding: capability.OCINames(f.Bounding), Effective: capability.OCINames(f.Effective), Permitted: capability.OCINames(f.Permitted),
+		Inheritable: capability.OCINames(f.Inheritable), Ambient: capability.OCINames(f.Ambient),
 	}
 	for _, n := range sp.Namespaces {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[n]})
@@ -164,7 +147,7 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[1], HostID: uint32(os.Getgid()), Size: 1}}
 		}
 	}
-	if sp.Has("time") && sp.Time != (isolate.TimeOffsets{}) {
+	if sp.Has("time") && sp.Time != (plan.TimeOffsets{}) {
 		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
 			"monotonic": {Secs: sp.Time.Monotonic}, "boottime": {Secs: sp.Time.Boottime},
 		}
@@ -205,7 +188,7 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 			notes = append(notes, "net veth: an OCI runtime leaves networking to the caller (CNI, or ip link after runc create)")
 		}
 	}
-	prof, err := sp.SeccompProfile()
+	prof, err := sp.SeccompProfile(h)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -228,7 +211,7 @@ func OCI(sp *isolate.Spec, args []string) (*specs.Spec, []string, error) {
 // defaultMounts are the mounts runc's own `runc spec` template has,
 // less /sys when the net namespace is the host's (sysfs would show its
 // links read-write otherwise... runc refuses sysfs without netns in rootless).
-func defaultMounts(sp *isolate.Spec) []specs.Mount {
+func defaultMounts(sp *plan.Spec) []specs.Mount {
 	ms := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc"},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -244,7 +227,7 @@ func defaultMounts(sp *isolate.Spec) []specs.Mount {
 
 // mountNotes says how the bundle's mounts differ from what spawn makes
 // in the same rootfs (spawn mounts /proc and a minimal /dev only).
-func mountNotes(sp *isolate.Spec) []string {
+func mountNotes(sp *plan.Spec) []string {
 	notes := []string{"the bundle also mounts /dev/mqueue (runc's template); spawn does not"}
 	if sp.Has("net") {
 		notes = append(notes, "the bundle also mounts /sys read-only (runc's template, with the child's own net namespace); spawn does not")
@@ -254,7 +237,7 @@ func mountNotes(sp *isolate.Spec) []string {
 
 // ociResources maps the cgroup plan to linux.resources; the spec's
 // memory.swap is memory+swap, like v1.
-func ociResources(sp *isolate.Spec) (*specs.LinuxResources, []string, error) {
+func ociResources(sp *plan.Spec) (*specs.LinuxResources, []string, error) {
 	var rules []cgroup.DeviceRule
 	if sp.Cgroup != nil {
 		rules = sp.Cgroup.Devices

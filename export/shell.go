@@ -5,16 +5,16 @@ import (
 	"sort"
 	"strings"
 
-	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
+	"nsh/plan"
 )
 
 // Shell is a POSIX sh script that does what spawn would, with util-linux
 // (unshare, nsenter, setpriv, mount, pivot_root), iproute2 and cgroup file
 // writes, commented so it reads as a lesson. It runs its arguments, or a
 // shell when there are none.
-func Shell(sp *isolate.Spec) (string, error) {
+func Shell(sp *plan.Spec) (string, error) {
 	h, err := cgroup.Detect()
 	if err != nil && (sp.Cgroup == nil || !sp.Cgroup.Off) {
 		return "", err
@@ -23,7 +23,7 @@ func Shell(sp *isolate.Spec) (string, error) {
 }
 
 // ShellFor is Shell for a given cgroup host (tests pass one made by hand).
-func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
+func ShellFor(sp *plan.Spec, h *cgroup.Host) (string, error) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("#!/bin/sh")
@@ -47,7 +47,7 @@ func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
 		w("# child stage (inside a new user namespace a hard limit could not go up):")
 		var lims []string
 		for _, r := range sp.Rlimits {
-			lims = append(lims, fmt.Sprintf("--%s=%s:%s", r.Name, isolate.LimitText(r.Soft), isolate.LimitText(r.Hard)))
+			lims = append(lims, fmt.Sprintf("--%s=%s:%s", r.Name, plan.LimitText(r.Soft), plan.LimitText(r.Hard)))
 		}
 		w("prlimit --pid $$ %s", strings.Join(lims, " "))
 		w("")
@@ -105,7 +105,7 @@ func ShellFor(sp *isolate.Spec, h *cgroup.Host) (string, error) {
 }
 
 // seccompWords names a seccomp plan in a few words.
-func seccompWords(sp *isolate.Spec) string {
+func seccompWords(sp *plan.Spec) string {
 	p := sp.Seccomp
 	w := "no preset"
 	if p.Preset != "" {
@@ -136,7 +136,7 @@ func q(s string) string {
 // shellCgroup writes the cgroup part: a directory per hierarchy under
 // the cgroup the script runs in, the limits, and removal at exit. It sets
 // $movedirs, the cgroups the child moves into.
-func shellCgroup(b *strings.Builder, sp *isolate.Spec, h *cgroup.Host) error {
+func shellCgroup(b *strings.Builder, sp *plan.Spec, h *cgroup.Host) error {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	cfg := cgroup.Config{}
 	if sp.Cgroup != nil {
@@ -260,7 +260,7 @@ func Nsenter(pid int, types, args []string) string {
 
 // unshareWords is the command that makes the namespaces: nsenter for
 // joined ones, then unshare for new ones.
-func unshareWords(sp *isolate.Spec) string {
+func unshareWords(sp *plan.Spec) string {
 	var parts []string
 	var joins []string
 	for _, j := range sp.Join {
@@ -273,7 +273,7 @@ func unshareWords(sp *isolate.Spec) string {
 		parts = append(parts, "nsenter "+strings.Join(joins, " ")+" --")
 	}
 	u := []string{"unshare"}
-	for _, n := range isolate.Namespaces {
+	for _, n := range plan.Namespaces {
 		if sp.Has(n) {
 			u = append(u, toolFlag[n])
 			if n == "pid" {
@@ -310,7 +310,7 @@ func unshareWords(sp *isolate.Spec) string {
 // shellUnshare is unshareWords behind a sh that moves itself into the
 // cgroups before it execs the rest, so unshare and all it starts are in
 // them.
-func shellUnshare(sp *isolate.Spec) string {
+func shellUnshare(sp *plan.Spec) string {
 	mover := `sh -c 'for d in $NSH_CGDIRS; do echo $$ > "$d/cgroup.procs"; done; exec "$@"' sh`
 	return strings.TrimSpace(mover + " " + unshareWords(sp))
 }
@@ -319,7 +319,7 @@ func shellUnshare(sp *isolate.Spec) string {
 // line people know (unshare, nsenter, setpriv), for a lesson to show
 // beside the step. What one line cannot hold (the cgroup, a veth, a
 // seccomp filter) is named in a comment above it; export sh has it all.
-func Command(sp *isolate.Spec) (string, error) {
+func Command(sp *plan.Spec, cmd []string) (string, error) {
 	inner, _, err := shellInner(sp)
 	if err != nil {
 		return "", err
@@ -340,7 +340,7 @@ func Command(sp *isolate.Spec) (string, error) {
 		fmt.Fprintf(&b, "# under the seccomp filter (%s): util-linux has no flag for one\n", seccompWords(sp))
 	}
 	var args []string
-	for _, a := range sp.Args {
+	for _, a := range cmd {
 		args = append(args, q(a))
 	}
 	if c := sp.Caps; c != nil {
@@ -374,7 +374,7 @@ func Command(sp *isolate.Spec) (string, error) {
 
 // shellInner is the script the child runs inside its namespaces before
 // its command: what nsh's child stage does.
-func shellInner(sp *isolate.Spec) (string, []string, error) {
+func shellInner(sp *plan.Spec) (string, []string, error) {
 	var notes []string
 	var l []string
 	add := func(format string, args ...any) { l = append(l, fmt.Sprintf(format, args...)) }
@@ -388,7 +388,7 @@ func shellInner(sp *isolate.Spec) (string, []string, error) {
 		add("ip link set lo up")
 	}
 	for _, sc := range sp.Sysctls {
-		add("echo %s > %s", q(sc.Value), isolate.SysctlPath(sc.Key))
+		add("echo %s > %s", q(sc.Value), plan.SysctlPath(sc.Key))
 	}
 	rootDir := ""
 	if r := sp.Rootfs; r != nil {

@@ -8,9 +8,9 @@ import (
 	"reflect"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"nsh/plan"
 
-	"nsh/isolate"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // defaultMounts are what runtimes mount in every container and nsh's
@@ -43,7 +43,7 @@ func (im *importer) mounts() {
 		case m.Type == "overlay" && m.Destination == "/" && sp.Rootfs != nil:
 			// export oci's overlay root: the lowers are the plan's; an
 			// upper outside the bundle was one the user kept.
-			o := &isolate.Overlay{}
+			o := &plan.Overlay{}
 			for _, opt := range m.Options {
 				if v, ok := strings.CutPrefix(opt, "lowerdir="); ok {
 					o.Lowers = strings.Split(v, ":")
@@ -55,9 +55,9 @@ func (im *importer) mounts() {
 				im.skip(path, "an overlay root without lowerdir")
 				continue
 			}
-			sp.Rootfs = &isolate.Rootfs{Dir: o.Lowers[0], Overlay: o}
+			sp.Rootfs = &plan.Rootfs{Dir: o.Lowers[0], Overlay: o}
 		case m.Type == "proc":
-			sp.Mounts = append(sp.Mounts, isolate.Mount{Type: "proc", Target: m.Destination})
+			sp.Mounts = append(sp.Mounts, plan.Mount{Type: "proc", Target: m.Destination})
 		case m.Type == "tmpfs":
 			var rest []string
 			for _, o := range m.Options {
@@ -65,13 +65,13 @@ func (im *importer) mounts() {
 					rest = append(rest, o)
 				}
 			}
-			sp.Mounts = append(sp.Mounts, isolate.Mount{Type: "tmpfs", Target: m.Destination, Options: strings.Join(rest, ",")})
+			sp.Mounts = append(sp.Mounts, plan.Mount{Type: "tmpfs", Target: m.Destination, Options: strings.Join(rest, ",")})
 		case m.Type == "bind" || opts["bind"] || opts["rbind"]:
 			if !filepath.IsAbs(m.Source) {
 				im.skip(path, fmt.Sprintf("a bind of %q: give binds absolute sources", m.Source))
 				continue
 			}
-			sp.Mounts = append(sp.Mounts, isolate.Mount{Type: "bind", Source: m.Source, Target: m.Destination, ReadOnly: opts["ro"]})
+			sp.Mounts = append(sp.Mounts, plan.Mount{Type: "bind", Source: m.Source, Target: m.Destination, ReadOnly: opts["ro"]})
 		case m.Type == "mqueue" && m.Destination == "/dev/mqueue":
 			im.skip(path, "/dev/mqueue: spawn does not mount it (POSIX message queues still work through the ipc namespace)")
 			continue

@@ -15,10 +15,10 @@ import (
 	"strings"
 
 	"nsh/internal/ownfile"
+	"nsh/plan"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"nsh/isolate"
 	"nsh/isolate/capability"
 	"nsh/isolate/seccomp"
 )
@@ -33,7 +33,7 @@ func (u Unapplied) String() string { return u.Path + ": " + u.Why }
 
 // Result is an imported plan and what of the config it leaves out.
 type Result struct {
-	Spec      *isolate.Spec
+	Spec      *plan.Spec
 	Unapplied []Unapplied
 }
 
@@ -71,7 +71,7 @@ func OCI(b []byte, bundle string) (*Result, error) {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, fmt.Errorf("not a runtime-spec config: %w", err)
 	}
-	im := &importer{raw: top, cfg: &cfg, sp: &isolate.Spec{}, bundle: bundle}
+	im := &importer{raw: top, cfg: &cfg, sp: &plan.Spec{}, bundle: bundle}
 	for _, p := range unknownPaths(top, reflect.TypeOf(cfg), "") {
 		im.out = append(im.out, Unapplied{p, "not a field of the runtime spec nsh reads (" + specs.Version + "): misspelled, or newer"})
 		im.consume(p)
@@ -98,7 +98,7 @@ func OCI(b []byte, bundle string) (*Result, error) {
 type importer struct {
 	raw     map[string]any
 	cfg     *specs.Spec
-	sp      *isolate.Spec
+	sp      *plan.Spec
 	bundle  string
 	out     []Unapplied
 	refused []Unapplied
@@ -121,7 +121,7 @@ func (im *importer) run() error {
 			case !ok:
 				im.skip(path, fmt.Sprintf("namespace type %q: not one of the eight nsh knows", n.Type))
 			case n.Path != "":
-				sp.Join = append(sp.Join, isolate.Join{Type: t, Path: n.Path, Ref: n.Path})
+				sp.Join = append(sp.Join, plan.Join{Type: t, Path: n.Path, Ref: n.Path})
 				im.consume(path)
 			default:
 				sp.Namespaces = append(sp.Namespaces, t)
@@ -144,7 +144,7 @@ func (im *importer) run() error {
 			dir = filepath.Join(im.bundle, dir)
 		}
 		if sp.Has("mnt") {
-			sp.Rootfs = &isolate.Rootfs{Dir: dir, ReadOnly: c.Root.Readonly}
+			sp.Rootfs = &plan.Rootfs{Dir: dir, ReadOnly: c.Root.Readonly}
 			im.consume("root")
 		} else {
 			im.skip("root", "a root filesystem needs a new mount namespace, which the config does not ask for")
@@ -164,7 +164,7 @@ func (im *importer) idMaps() {
 	l, sp := im.cfg.Linux, im.sp
 	if len(l.UIDMappings) == 0 && len(l.GIDMappings) == 0 {
 		if sp.Has("user") {
-			sp.Map = &isolate.IDMap{Mode: "none"}
+			sp.Map = &plan.IDMap{Mode: "none"}
 		}
 		return
 	}
@@ -188,9 +188,9 @@ func (im *importer) idMaps() {
 		im.consume("linux.gidMappings")
 		return
 	case u == 0 && g == 0:
-		sp.Map = &isolate.IDMap{Mode: "root"}
+		sp.Map = &plan.IDMap{Mode: "root"}
 	default:
-		sp.Map = &isolate.IDMap{Mode: "id", UID: int(u), GID: int(g)}
+		sp.Map = &plan.IDMap{Mode: "id", UID: int(u), GID: int(g)}
 	}
 	im.consume("linux.uidMappings")
 	im.consume("linux.gidMappings")
@@ -211,14 +211,14 @@ func (im *importer) process(p *specs.Process) {
 	sp.Terminal = p.Terminal
 	im.consume("process.terminal")
 	if p.User.UID != 0 || p.User.GID != 0 {
-		sp.User = &isolate.User{UID: int(p.User.UID), GID: int(p.User.GID)}
+		sp.User = &plan.User{UID: int(p.User.UID), GID: int(p.User.GID)}
 	}
 	im.consume("process.user.uid")
 	im.consume("process.user.gid")
 	sp.NoNewPrivs = p.NoNewPrivileges
 	im.consume("process.noNewPrivileges")
 	if c := p.Capabilities; c != nil {
-		k := &isolate.Caps{AmbientSet: true}
+		k := &plan.Caps{AmbientSet: true}
 		for _, set := range []struct {
 			name  string
 			names []string
@@ -250,11 +250,11 @@ func (im *importer) process(p *specs.Process) {
 		sp.Caps = k
 	} else {
 		// No capabilities object: a runtime gives the process none.
-		sp.Caps = &isolate.Caps{AmbientSet: true}
+		sp.Caps = &plan.Caps{AmbientSet: true}
 	}
 	for i, r := range p.Rlimits {
 		path := fmt.Sprintf("process.rlimits[%d]", i)
-		info, err := isolate.LookupRlimit(r.Type)
+		info, err := plan.LookupRlimit(r.Type)
 		if err != nil {
 			im.skip(path, fmt.Sprintf("%s: not a resource limit nsh knows", r.Type))
 			continue
@@ -263,7 +263,7 @@ func (im *importer) process(p *specs.Process) {
 			im.skip(path, fmt.Sprintf("%s: soft %d above hard %d", r.Type, r.Soft, r.Hard))
 			continue
 		}
-		sp.Rlimits = isolate.SetRlimit(sp.Rlimits, isolate.Rlimit{Name: info.Name, Soft: r.Soft, Hard: r.Hard})
+		sp.Rlimits = plan.SetRlimit(sp.Rlimits, plan.Rlimit{Name: info.Name, Soft: r.Soft, Hard: r.Hard})
 		im.consume(path)
 	}
 }
@@ -276,14 +276,14 @@ func (im *importer) linux(l *specs.Linux) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		ns, err := isolate.SysctlNamespace(k)
+		ns, err := plan.SysctlNamespace(k)
 		switch {
 		case err != nil:
 			im.skipKey("linux.sysctl", k, err.Error())
 		case !sp.Has(ns):
 			im.skipKey("linux.sysctl", k, fmt.Sprintf("belongs to the %s namespace, which the config shares with the host: nsh never writes the host's sysctls", ns))
 		default:
-			sp.Sysctls = append(sp.Sysctls, isolate.Sysctl{Key: k, Value: l.Sysctl[k]})
+			sp.Sysctls = append(sp.Sysctls, plan.Sysctl{Key: k, Value: l.Sysctl[k]})
 			im.consumeKey("linux.sysctl", k)
 		}
 	}
@@ -328,14 +328,11 @@ func (im *importer) linux(l *specs.Linux) {
 	if l.Seccomp != nil {
 		body, err := json.Marshal(l.Seccomp)
 		if err == nil {
+			// Whether this host's libseccomp compiles it is the
+			// mechanism's to say: the import command asks it (commands
+			// refuses the import, as the child would have no filter).
 			sp.Seccomp = &seccomp.Plan{Profile: body}
-			if _, err := sp.SeccompFilter(); err != nil {
-				// Without it the child would have no filter at all.
-				sp.Seccomp = nil
-				im.refuse("linux.seccomp", err.Error()+": nsh cannot compile the profile, and runs no child without the filter the config asks for")
-			} else {
-				im.consume("linux.seccomp")
-			}
+			im.consume("linux.seccomp")
 		}
 	}
 	if p := l.CgroupsPath; p != "" {

@@ -11,13 +11,14 @@ import (
 	"sync/atomic"
 
 	"nsh/isolate/cgroup"
+	"nsh/plan"
 )
 
 // newGroup makes the child's cgroup, or takes the one made ahead for it.
 // With no cgroup settings planned, a host that will not let nsh make one
 // (no permission, nothing mounted) costs the child its cgroup, not its
 // start.
-func newGroup(spec *Spec, opt *Options) (*cgroup.Group, error) {
+func newGroup(spec *plan.Spec, opt *Options) (*cgroup.Group, error) {
 	cfg := cgroup.Config{}
 	if spec.Cgroup != nil {
 		cfg = *spec.Cgroup

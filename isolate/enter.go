@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 
+	"nsh/plan"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -16,14 +18,16 @@ import (
 // The namespaces are joined through a pidfd, so a recycled pid is never
 // entered by mistake.
 func Enter(t *Child, types []string, args []string, opt Options) (*Child, error) {
-	return enter(t, types, &Spec{Args: args}, opt)
+	opt.Args = args
+	return enter(t, types, &plan.Spec{}, opt)
 }
 
 // ProbeIn makes one system call inside a running child, as a full enter
 // would run a command there (with the child's filter), and returns the
 // kernel's answer.
 func ProbeIn(t *Child, pr *Probe, opt Options) (ProbeResult, error) {
-	c, err := enter(t, nil, &Spec{Args: []string{pr.Name}, Probe: pr}, opt)
+	opt.Args, opt.probe = []string{pr.Name}, pr
+	c, err := enter(t, nil, &plan.Spec{}, opt)
 	if err != nil {
 		return ProbeResult{}, err
 	}
@@ -32,9 +36,8 @@ func ProbeIn(t *Child, pr *Probe, opt Options) (ProbeResult, error) {
 
 // Probe makes one system call in a new child of spec, in place of its
 // command, and returns the kernel's answer.
-func ProbeNew(spec *Spec, pr *Probe, opt Options) (ProbeResult, error) {
-	spec = spec.Clone()
-	spec.Args, spec.Probe = []string{pr.Name}, pr
+func ProbeNew(spec *plan.Spec, pr *Probe, opt Options) (ProbeResult, error) {
+	opt.Args, opt.probe = []string{pr.Name}, pr
 	c, err := Launch(spec, opt)
 	if err != nil {
 		return ProbeResult{}, err
@@ -56,14 +59,14 @@ func (c *Child) probeResult() (ProbeResult, error) {
 	return ProbeResult{Status: status}, nil
 }
 
-func enter(t *Child, types []string, spec *Spec, opt Options) (*Child, error) {
+func enter(t *Child, types []string, spec *plan.Spec, opt Options) (*Child, error) {
 	full := len(types) == 0
 	pidfd, err := t.openPidfd()
 	if err != nil {
 		return nil, err
 	}
-	plan := &setnsPlan{enter: full, target: t.Pid}
-	defer plan.close()
+	joins := &setnsPlan{enter: full, target: t.Pid}
+	defer joins.close()
 	pf := os.NewFile(uintptr(pidfd), "pidfd")
 	flags, err := differingNamespaces(t.Pid, types)
 	if err != nil {
@@ -73,30 +76,30 @@ func enter(t *Child, types []string, spec *Spec, opt Options) (*Child, error) {
 	if flags == 0 {
 		pf.Close()
 	} else {
-		plan.files, plan.flags = []*os.File{pf}, []int{flags}
+		joins.files, joins.flags = []*os.File{pf}, []int{flags}
 	}
 	if full || flags&unix.CLONE_NEWNS != 0 {
-		if plan.root, err = openDir(t.Pid, "root"); err != nil {
+		if joins.root, err = openDir(t.Pid, "root"); err != nil {
 			return nil, err
 		}
-		if plan.cwd, err = openDir(t.Pid, "cwd"); err != nil {
+		if joins.cwd, err = openDir(t.Pid, "cwd"); err != nil {
 			return nil, err
 		}
 	}
 	if full {
-		if spec.Enter, err = ReadCreds(t.Pid, flags&unix.CLONE_NEWUSER != 0); err != nil {
+		if opt.enter, err = ReadCreds(t.Pid, flags&unix.CLONE_NEWUSER != 0); err != nil {
 			return nil, err
 		}
 		// As runc exec: the child's filter and limits hold for what
 		// enters it, or entering would be a way around them.
-		spec.filter, spec.Rlimits = t.filter, t.rlimits
+		opt.filter, spec.Rlimits = t.filter, t.rlimits
 	}
 	// Everything above read /proc/PID: it was this child's only if the
 	// child is still there now.
 	if !t.Alive() {
 		return nil, errors.New("the child has exited")
 	}
-	return start(spec, opt, plan)
+	return start(spec, opt, joins)
 }
 
 // openPidfd returns a new pidfd for the process that runs the command.
@@ -151,7 +154,7 @@ func differingNamespaces(pid int, types []string) (int, error) {
 	}
 	flags := 0
 	for _, e := range theirs {
-		f, ok := cloneFlags[e.Link]
+		f, ok := cloneFlag[e.Link]
 		if !ok || (len(types) > 0 && !want[e.Link]) {
 			continue
 		}

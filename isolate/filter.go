@@ -6,58 +6,24 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate/capability"
-	"nsh/isolate/seccomp"
+	"nsh/isolate/seccomp/bpf"
+	"nsh/plan"
 )
 
-// ChildBounding is the bounding set a child of spec will have: Docker's
-// profile opens calls by the capabilities in it.
-func (s *Spec) ChildBounding() uint64 {
-	if s.Caps != nil {
-		return s.Caps.Within(s.Available()).Bounding
-	}
-	b, _ := s.Available()
-	return b
-}
-
-// OCICaps lists a mask as the runtime spec names capabilities: CAP_NET_RAW.
-func OCICaps(m uint64) []string {
-	out := []string{}
-	for _, n := range capability.Names(m) {
-		out = append(out, strings.ToUpper(n))
-	}
-	return out
-}
-
-// SeccompProfile is the filter in the runtime spec's form, resolved for
-// this spec's children; nil when there is none.
-func (s *Spec) SeccompProfile() (*specs.LinuxSeccomp, error) {
-	if s.Seccomp.Empty() {
+// SeccompFilter is the compiled filter for children of spec on this
+// host; nil when there is none.
+func SeccompFilter(spec *plan.Spec) (*bpf.Filter, error) {
+	if spec.Seccomp.Empty() {
 		return nil, nil
 	}
-	return seccomp.Resolve(s.Seccomp, OCICaps(s.ChildBounding()))
-}
-
-// SeccompFilter is the compiled filter for this spec's children.
-func (s *Spec) SeccompFilter() (*seccomp.Filter, error) {
-	if s.Seccomp.Empty() {
-		return nil, nil
-	}
-	f, err := seccomp.For(s.Seccomp, OCICaps(s.ChildBounding()))
+	f, err := bpf.For(spec.Seccomp, capability.OCINames(spec.ChildBounding(HostCaps())))
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	return f, nil
-}
-
-func (s *Spec) seccompFilter() (*seccomp.Filter, error) {
-	if s.filter != nil {
-		return s.filter, nil
-	}
-	return s.SeccompFilter()
 }
 
 // Probe is a system call for the child stage to make instead of running

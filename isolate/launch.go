@@ -13,7 +13,8 @@ import (
 	"nsh/internal/forkexec"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
-	"nsh/isolate/seccomp"
+	"nsh/isolate/seccomp/bpf"
+	"nsh/plan"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +50,17 @@ type Options struct {
 	// this child runs, the next one's cgroup is made meanwhile, with this
 	// one's configuration (cgroup.MakeAhead), unless Step is set.
 	Again bool
+
+	// Args is the command; Args[0] is looked up in the child's PATH.
+	Args []string
+	// enter is set for a process that enters a running child: the
+	// credentials and capabilities it takes on before its command;
+	// filter is that child's compiled filter, which holds for it too.
+	enter  *Creds
+	filter *bpf.Filter
+	// probe, when set, replaces the command: the child stage makes one
+	// system call and reports what the kernel answered (seccomp test).
+	probe *Probe
 }
 
 // ExecError is a failed execve of the command in the child stage.
@@ -105,9 +117,9 @@ type Child struct {
 
 	// filter and rlimits are what the child was started with; a full
 	// enter gives them to the entered process too, as runc exec does.
-	filter  *seccomp.Filter
-	rlimits []Rlimit
-	// Probed is the kernel's answer to a probe (Spec.Probe), if any.
+	filter  *bpf.Filter
+	rlimits []plan.Rlimit
+	// Probed is the kernel's answer to a probe (plan.Spec.Probe), if any.
 	Probed *ProbeResult
 	// foreign: a process nsh did not start, taken with Attach.
 	foreign bool
@@ -143,12 +155,12 @@ func (p *setnsPlan) close() {
 // Launch starts a child made from spec and returns once its command runs.
 // A failure anywhere on the way, in nsh or in the child stage, is returned
 // as an error and nothing is left running.
-func Launch(spec *Spec, opt Options) (*Child, error) {
-	if err := spec.Validate(); err != nil {
+func Launch(spec *plan.Spec, opt Options) (*Child, error) {
+	if err := Check(spec); err != nil {
 		return nil, err
 	}
-	plan := &setnsPlan{}
-	defer plan.close()
+	joins := &setnsPlan{}
+	defer joins.close()
 	for _, j := range spec.Join {
 		f, err := OpenNamespace(j.Path, j.Type)
 		if err != nil {
@@ -160,19 +172,19 @@ func Launch(spec *Spec, opt Options) (*Child, error) {
 				return nil, fmt.Errorf("join %s %s: process %s is gone or is another one now (its %s namespace is no longer %s:[%d]): join it again", j.Type, j.Ref, j.Ref, j.Type, j.Type, j.Ino)
 			}
 		}
-		plan.files = append(plan.files, f)
-		plan.flags = append(plan.flags, int(cloneFlags[j.Type]))
+		joins.files = append(joins.files, f)
+		joins.flags = append(joins.flags, int(cloneFlag[j.Type]))
 	}
 	if opt.Verify != nil {
 		if err := opt.Verify(); err != nil {
 			return nil, err
 		}
 	}
-	return start(spec, opt, plan)
+	return start(spec, opt, joins)
 }
 
-func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
-	if len(spec.Args) == 0 {
+func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error) {
+	if len(opt.Args) == 0 {
 		return nil, errors.New("no command to run")
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -190,12 +202,12 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, step: opt.Step, pidfd: -1, timing: opt.Timing}
 	opt.Timing.start()
 	attr := &syscall.SysProcAttr{
-		Cloneflags: spec.CloneFlags(),
+		Cloneflags: cloneFlags(spec),
 		// The child must not outlive nsh even if nsh is killed outright.
 		Pdeathsig: unix.SIGKILL,
 		PidFD:     &c.pidfd,
 	}
-	if !plan.enter {
+	if !joins.enter {
 		var err error
 		if c.group, err = newGroup(spec, &opt); err != nil {
 			return nil, err
@@ -225,7 +237,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	// (cgroup.SelfPlacement). Behind a relay (joined namespaces) the
 	// process that runs the command is another: nsh places both.
 	var placeWrites []LateWrite
-	if len(plan.files) == 0 {
+	if len(joins.files) == 0 {
 		for _, p := range c.group.SelfPlacement() {
 			f, err := openForStage(p)
 			if err != nil {
@@ -237,7 +249,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 			extra = append(extra, f)
 		}
 	}
-	late, err := c.lateFiles(plan)
+	late, err := c.lateFiles(joins)
 	if err != nil {
 		c.release()
 		return nil, err
@@ -248,7 +260,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 		lateWrites = append(lateWrites, LateWrite{FD: stageFD + len(extra), Path: lf.f.Name(), Value: lf.value})
 		extra = append(extra, lf.f)
 	}
-	if r := spec.Rootfs; r != nil && r.Overlay != nil && !plan.enter {
+	if r := spec.Rootfs; r != nil && r.Overlay != nil && !joins.enter {
 		if c.Layer, err = newLayer(r.Overlay); err != nil {
 			c.release()
 			return nil, err
@@ -261,29 +273,31 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 			}
 		}()
 	}
-	prog, err := planStage(spec, c.Layer)
+	prog, err := planStage(spec, &opt, c.Layer)
 	if err != nil {
 		c.Layer.Remove()
 		c.release()
 		return nil, err
 	}
 	planPlacement(prog, placeWrites)
-	c.filter, _ = spec.seccompFilter()
+	if c.filter = opt.filter; opt.enter == nil {
+		c.filter, _ = SeccompFilter(spec)
+	}
 	c.rlimits = spec.Rlimits
 	if t := opt.Timing; t != nil {
 		t.Plan = t.mark()
 	}
-	if len(plan.files) > 0 {
+	if len(joins.files) > 0 {
 		var parts []string
-		for i, f := range plan.files {
-			parts = append(parts, fmt.Sprintf("%d:%d", stageFD+len(extra), plan.flags[i]))
+		for i, f := range joins.files {
+			parts = append(parts, fmt.Sprintf("%d:%d", stageFD+len(extra), joins.flags[i]))
 			extra = append(extra, f)
 		}
 		env = append(env, "_NSH_SETNS="+strings.Join(parts, ","))
 		for _, d := range []struct {
 			name string
 			f    *os.File
-		}{{"_NSH_SETNS_ROOT", plan.root}, {"_NSH_SETNS_CWD", plan.cwd}} {
+		}{{"_NSH_SETNS_ROOT", joins.root}, {"_NSH_SETNS_CWD", joins.cwd}} {
 			if d.f != nil {
 				env = append(env, fmt.Sprintf("%s=%d", d.name, stageFD+len(extra)))
 				extra = append(extra, d.f)
@@ -319,7 +333,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 			c.say("standard input is a terminal nsh does not control (a console, or setsid): children run without job control, so Ctrl-C and Ctrl-Z do not reach them")
 		})
 	}
-	if attr.Cloneflags != 0 || len(plan.files) == 0 {
+	if attr.Cloneflags != 0 || len(joins.files) == 0 {
 		opt.step("clone(%s) and execve(/proc/self/exe) as %s", cloneFlagNames(spec), stageName)
 	} else {
 		opt.step("fork and execve(/proc/self/exe) as %s", stageName)
@@ -329,12 +343,12 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	// cannot be handed to another goroutine and exit under us mid-start.
 	runtime.LockOSThread()
 	_, joinedPid := spec.Joined("pid")
-	pid, err := track(spec.Has("pid") && !joinedPid && !plan.enter, func() (int, error) {
+	pid, err := track(spec.Has("pid") && !joinedPid && !joins.enter, func() (int, error) {
 		return forkexec.Start("/proc/self/exe", []string{stageName}, env, files, attr)
 	})
 	runtime.UnlockOSThread()
 	childEnd.Close()
-	plan.close()
+	joins.close()
 	if err != nil {
 		c.release()
 		return nil, startError(spec, err)
@@ -353,7 +367,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	}
 
 	r := newStageReader(parentEnd, &opt, prog, c)
-	if len(plan.files) > 0 {
+	if len(joins.files) > 0 {
 		// The process that runs the command says so, and the kernel says
 		// which it is; its cgroups must hold it before its command runs.
 		pid, err := r.waitHere()
@@ -385,11 +399,11 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	// `cgroup use` is someone else's, never killed wholesale, so it
 	// counts as none. A joined pid namespace has a relay and an init of
 	// its own.
-	guard := !c.group.Owned() && !spec.Has("pid") && !joinedPid && !plan.enter
+	guard := !c.group.Owned() && !spec.Has("pid") && !joinedPid && !joins.enter
 	// Limits are set from here, as runc sets them: a stage in a new user
 	// namespace could not raise a hard limit itself.
 	for _, rl := range spec.Rlimits {
-		opt.step("prlimit(%d, RLIMIT_%s, %s, %s)", c.Pid, strings.ToUpper(rl.Name), LimitText(rl.Soft), LimitText(rl.Hard))
+		opt.step("prlimit(%d, RLIMIT_%s, %s, %s)", c.Pid, strings.ToUpper(rl.Name), plan.LimitText(rl.Soft), plan.LimitText(rl.Hard))
 		if err := Prlimit(c.Pid, rl); err != nil {
 			c.kill()
 			return nil, fmt.Errorf("rlimit %s: %w", rl.Name, err)
@@ -397,7 +411,7 @@ func start(spec *Spec, opt Options, plan *setnsPlan) (_ *Child, err error) {
 	}
 	// The late writes' descriptors are numbered now that every extra
 	// file has its place.
-	planExec(prog, spec, lateWrites, guard)
+	planExec(prog, spec, &opt, lateWrites, guard)
 	if _, err := parentEnd.Write(prog.encode(opt.Step != nil)); err != nil {
 		c.kill()
 		return nil, fmt.Errorf("send the program to the child stage: %w", err)
@@ -434,10 +448,10 @@ type lateFile struct {
 
 // lateFiles opens what the child stage writes last: its own pids.max, or
 // for enter the cgroup.procs of each cgroup of the entered child.
-func (c *Child) lateFiles(plan *setnsPlan) ([]lateFile, error) {
+func (c *Child) lateFiles(joins *setnsPlan) ([]lateFile, error) {
 	var paths, values []string
-	if plan.enter {
-		dirs, err := cgroup.DirsToJoin(plan.target)
+	if joins.enter {
+		dirs, err := cgroup.DirsToJoin(joins.target)
 		if err != nil {
 			return nil, err
 		}
@@ -477,7 +491,7 @@ func openForStage(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-func setUserMaps(spec *Spec, attr *syscall.SysProcAttr, opt *Options) {
+func setUserMaps(spec *plan.Spec, attr *syscall.SysProcAttr, opt *Options) {
 	uid, gid := os.Getuid(), os.Getgid()
 	m := spec.IDMapping()
 	inside := map[string][2]int{"root": {0, 0}, "id": {m.UID, m.GID}}
@@ -501,11 +515,11 @@ func setUserMaps(spec *Spec, attr *syscall.SysProcAttr, opt *Options) {
 	opt.step("write /proc/CHILD/gid_map: %d %d 1", ids[1], gid)
 }
 
-func cloneFlagNames(spec *Spec) string {
+func cloneFlagNames(spec *plan.Spec) string {
 	var names []string
-	for _, n := range Namespaces {
+	for _, n := range plan.Namespaces {
 		if spec.Has(n) && n != "time" && n != "cgroup" {
-			names = append(names, CloneFlagName(n))
+			names = append(names, plan.CloneFlagName(n))
 		}
 	}
 	if len(names) == 0 {
@@ -515,7 +529,7 @@ func cloneFlagNames(spec *Spec) string {
 }
 
 // startError explains a failed clone in terms of what the user can change.
-func startError(spec *Spec, err error) error {
+func startError(spec *plan.Spec, err error) error {
 	nsList := spec.Namespaces
 	if errors.Is(err, unix.EPERM) && !spec.Has("user") && os.Geteuid() != 0 {
 		return fmt.Errorf("creating namespaces %s: %w: it needs CAP_SYS_ADMIN; run nsh as root, or add `unshare user` to be root in a user namespace of your own",

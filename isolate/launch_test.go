@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"nsh/plan"
 )
 
 func needRoot(t *testing.T) {
@@ -15,7 +17,7 @@ func needRoot(t *testing.T) {
 
 // run launches spec with its output in a file and returns status, output
 // and the explained steps.
-func run(t *testing.T, spec *Spec) (int, string, []string, error) {
+func run(t *testing.T, spec *plan.Spec, args ...string) (int, string, []string, error) {
 	t.Helper()
 	out, err := os.CreateTemp(t.TempDir(), "out")
 	if err != nil {
@@ -23,7 +25,7 @@ func run(t *testing.T, spec *Spec) (int, string, []string, error) {
 	}
 	defer out.Close()
 	var steps []string
-	c, err := Launch(spec, Options{Stdout: out, Stderr: out, Step: func(s string) { steps = append(steps, s) }})
+	c, err := Launch(spec, Options{Args: args, Stdout: out, Stderr: out, Step: func(s string) { steps = append(steps, s) }})
 	if err != nil {
 		return 0, "", steps, err
 	}
@@ -34,9 +36,8 @@ func run(t *testing.T, spec *Spec) (int, string, []string, error) {
 
 func TestLaunchHostnameAndPID1(t *testing.T) {
 	needRoot(t)
-	spec := &Spec{Namespaces: []string{"uts", "pid", "mnt"}, Hostname: "launch-test",
-		Args: []string{"sh", "-c", "hostname; echo $$; exit 3"}}
-	status, out, steps, err := run(t, spec)
+	spec := &plan.Spec{Namespaces: []string{"uts", "pid", "mnt"}, Hostname: "launch-test"}
+	status, out, steps, err := run(t, spec, "sh", "-c", "hostname; echo $$; exit 3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestLaunchHostnameAndPID1(t *testing.T) {
 
 func TestLaunchSignalStatus(t *testing.T) {
 	needRoot(t)
-	status, _, _, err := run(t, &Spec{Args: []string{"sh", "-c", "kill -KILL $$"}})
+	status, _, _, err := run(t, &plan.Spec{}, []string{"sh", "-c", "kill -KILL $$"}...)
 	if err != nil || status != 137 {
 		t.Errorf("status %d, %v; want 137", status, err)
 	}
@@ -62,22 +63,22 @@ func TestLaunchSignalStatus(t *testing.T) {
 // A failure in the child stage comes back as an error, never a silent exit.
 func TestLaunchStageErrors(t *testing.T) {
 	needRoot(t)
-	_, _, _, err := run(t, &Spec{Args: []string{"/nonexistent"}})
+	_, _, _, err := run(t, &plan.Spec{}, []string{"/nonexistent"}...)
 	var ee *ExecError
 	if !errors.As(err, &ee) || ee.Status() != 127 || err.Error() != `exec "/nonexistent": no such file or directory` {
 		t.Errorf("exec of a missing file: %v", err)
 	}
-	_, _, _, err = run(t, &Spec{Namespaces: []string{"time"}, Time: TimeOffsets{Monotonic: -50 * 365 * 86400}, Args: []string{"true"}})
+	_, _, _, err = run(t, &plan.Spec{Namespaces: []string{"time"}, Time: plan.TimeOffsets{Monotonic: -50 * 365 * 86400}}, []string{"true"}...)
 	if err == nil || !strings.Contains(err.Error(), "set clock offsets") || !strings.Contains(err.Error(), "below zero") {
 		t.Errorf("an impossible clock offset: %v", err)
 	}
 }
 
 func TestLaunchRefusesInvalidSpec(t *testing.T) {
-	if _, err := Launch(&Spec{Hostname: "x", Args: []string{"true"}}, Options{}); !errors.Is(err, ErrHostnameNeedsUTS) {
+	if _, err := Launch(&plan.Spec{Hostname: "x"}, Options{Args: []string{"true"}}); !errors.Is(err, plan.ErrHostnameNeedsUTS) {
 		t.Errorf("Launch of an invalid spec: %v", err)
 	}
-	if _, err := Launch(&Spec{}, Options{}); err == nil {
+	if _, err := Launch(&plan.Spec{}, Options{}); err == nil {
 		t.Error("Launch without a command succeeded")
 	}
 }

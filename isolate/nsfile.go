@@ -26,7 +26,7 @@ func NamespaceOf(f *os.File) (string, uint64, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return "", 0, fmt.Errorf("stat %s: %w", f.Name(), err)
 	}
-	for name, flag := range cloneFlags {
+	for name, flag := range cloneFlag {
 		if int(flag) == t {
 			return name, st.Ino, nil
 		}

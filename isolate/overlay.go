@@ -9,32 +9,15 @@ import (
 	"strings"
 	"sync"
 
+	"nsh/plan"
+
 	"golang.org/x/sys/unix"
 )
-
-// Overlay is a root made of layers, as an image becomes a container:
-// read-only lower directories (the first is the top one) that nothing
-// writes to, and an upper directory that takes every change.
-type Overlay struct {
-	Lowers []string `json:"lowers"`
-	// Upper is a directory the user named to keep; empty: each child gets
-	// an upper of its own that nsh removes with it.
-	Upper string `json:"upper,omitempty"`
-}
-
-// String is the overlay as the rootfs command takes it.
-func (o *Overlay) String() string {
-	s := "overlay " + strings.Join(o.Lowers, ":")
-	if o.Upper != "" {
-		s += " --upper " + o.Upper
-	}
-	return s
-}
 
 // CheckOverlay says whether the layers can make an overlay root: every
 // lower a directory, no character overlayfs's option parser would split a
 // path at, and an upper that is not one of the lowers or inside one.
-func CheckOverlay(o *Overlay) error {
+func CheckOverlay(o *plan.Overlay) error {
 	for _, l := range append(append([]string{}, o.Lowers...), o.Upper) {
 		if strings.ContainsAny(l, ":,\\\n") {
 			return fmt.Errorf("%s: overlayfs cannot take a path with ':', ',' or '\\' in it: rename or bind-mount it elsewhere", l)
@@ -60,7 +43,7 @@ func CheckOverlay(o *Overlay) error {
 // one. Paths are compared as the kernel sees them, by device and inode
 // of each directory on the way, so a symlink or a bind mount on the path
 // hides nothing.
-func checkOverlap(o *Overlay) error {
+func checkOverlap(o *plan.Overlay) error {
 	up, upExists := dirIDs(o.Upper)
 	for _, l := range o.Lowers {
 		low, _ := dirIDs(l)
@@ -149,7 +132,7 @@ type Layer struct {
 
 // newLayer makes the directories of a child's overlay. The work directory
 // must be on the upper's filesystem, so it is made beside the upper.
-func newLayer(o *Overlay) (*Layer, error) {
+func newLayer(o *plan.Overlay) (*Layer, error) {
 	l := &Layer{Lowers: o.Lowers, Upper: o.Upper, Kept: o.Upper != ""}
 	parent := os.TempDir()
 	if l.Kept {

@@ -11,7 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate/capability"
-	"nsh/isolate/seccomp"
+	"nsh/isolate/seccomp/bpf"
+	"nsh/plan"
 )
 
 // The child stage runs in C before the Go runtime starts (stage.c), so
@@ -34,7 +35,7 @@ type op struct {
 type program struct {
 	ops []op
 	// lateFilter is installed just before execve (planExec).
-	lateFilter *seccomp.Filter
+	lateFilter *bpf.Filter
 }
 
 func (p *program) add(code byte, desc, what string, args ...string) *op {
@@ -103,7 +104,7 @@ func (p *program) steps(n int, execPath string) []string {
 
 // planStage is what the child stage does, in order: the work of the
 // namespaces, then the user and capabilities, then the command.
-func planStage(spec *Spec, layer *Layer) (*program, error) {
+func planStage(spec *plan.Spec, opt *Options, layer *Layer) (*program, error) {
 	p := &program{}
 	if spec.Has("cgroup") {
 		// Now, in its own cgroup: that cgroup becomes the root it sees.
@@ -134,11 +135,11 @@ func planStage(spec *Spec, layer *Layer) (*program, error) {
 		p.add(opLinkUp, "ioctl(SIOCSIFFLAGS, lo, IFF_UP)", "bring lo up", "lo")
 	}
 	for _, sc := range spec.Sysctls {
-		p.add(opWrite, fmt.Sprintf("write %q to %s", sc.Value, SysctlPath(sc.Key)), fmt.Sprintf("sysctl %s=%q", sc.Key, sc.Value), SysctlPath(sc.Key), sc.Value)
+		p.add(opWrite, fmt.Sprintf("write %q to %s", sc.Value, plan.SysctlPath(sc.Key)), fmt.Sprintf("sysctl %s=%q", sc.Key, sc.Value), plan.SysctlPath(sc.Key), sc.Value)
 	}
 	if spec.Has("time") {
 		p.add(opUnshare, "unshare(CLONE_NEWTIME)", "unshare(CLONE_NEWTIME)", u(unix.CLONE_NEWTIME))
-		if spec.Time != (TimeOffsets{}) {
+		if spec.Time != (plan.TimeOffsets{}) {
 			offsets := fmt.Sprintf("monotonic %d 0\nboottime %d 0\n", spec.Time.Monotonic, spec.Time.Boottime)
 			o := p.add(opWrite, fmt.Sprintf("write /proc/self/timens_offsets: monotonic %+ds, boottime %+ds", spec.Time.Monotonic, spec.Time.Boottime),
 				"set clock offsets: write /proc/self/timens_offsets", "/proc/self/timens_offsets", offsets)
@@ -154,15 +155,15 @@ func planStage(spec *Spec, layer *Layer) (*program, error) {
 	}
 	// Capabilities raised only to get the stage through its own execve
 	// (keepCapsThroughExec) must not reach the command.
-	if spec.Enter == nil && spec.Has("user") && spec.IDMapping().Mode != "root" {
+	if opt.enter == nil && spec.Has("user") && spec.IDMapping().Mode != "root" {
 		p.add(opPrctl, "", "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", i(unix.PR_CAP_AMBIENT), i(unix.PR_CAP_AMBIENT_CLEAR_ALL), "0")
 		p.add(opClearInh, "", "capset(inh=0)")
 	}
-	if err := planSeccomp(p, spec); err != nil {
+	if err := planSeccomp(p, spec, opt); err != nil {
 		return nil, err
 	}
-	if spec.Enter != nil {
-		planCreds(p, spec.Enter)
+	if opt.enter != nil {
+		planCreds(p, opt.enter)
 	} else if err := planPrivileges(p, spec); err != nil {
 		return nil, err
 	}
@@ -173,14 +174,20 @@ func planStage(spec *Spec, layer *Layer) (*program, error) {
 // the last step before execve, so that nothing but the command runs
 // under it; without, now, while the stage still holds CAP_SYS_ADMIN,
 // which the kernel requires then and the capabilities below may drop.
-func planSeccomp(p *program, spec *Spec) error {
-	f, err := spec.seccompFilter()
-	if err != nil || f == nil {
-		return err
+func planSeccomp(p *program, spec *plan.Spec, opt *Options) error {
+	f := opt.filter
+	if opt.enter == nil {
+		var err error
+		if f, err = SeccompFilter(spec); err != nil {
+			return err
+		}
+	}
+	if f == nil {
+		return nil
 	}
 	nnp := spec.NoNewPrivs
-	if spec.Enter != nil {
-		nnp = spec.Enter.NoNewPrivs
+	if opt.enter != nil {
+		nnp = opt.enter.NoNewPrivs
 	}
 	if nnp {
 		p.lateFilter = f
@@ -213,7 +220,7 @@ func planPlacement(p *program, place []LateWrite) {
 
 // planExec ends the program: the late writes (see Deferred in package
 // cgroup), then execve of the command, looked up in the child's PATH.
-func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
+func planExec(p *program, spec *plan.Spec, opt *Options, late []LateWrite, guard bool) {
 	for _, w := range late {
 		p.add(opWriteFD, fmt.Sprintf("write %q to %s", w.Value, w.Path), "write "+w.Path, i(w.FD), w.Value)
 	}
@@ -237,7 +244,7 @@ func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
 	if f := p.lateFilter; f != nil {
 		p.add(opSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER): "+f.Summary()+", just before execve", "install the seccomp filter", "exec", string(f.BPF))
 	}
-	if pr := spec.Probe; pr != nil {
+	if pr := opt.probe; pr != nil {
 		args := []string{i(pr.Nr)}
 		for _, a := range pr.Args {
 			args = append(args, u(a))
@@ -245,19 +252,19 @@ func planExec(p *program, spec *Spec, late []LateWrite, guard bool) {
 		p.add(opProbe, fmt.Sprintf("syscall(%s, %s)", pr.Name, pr.ArgsText()), "probe "+pr.Name, args...)
 		return
 	}
-	code, desc := byte(opExec), fmt.Sprintf("execve(PATH, %q)", spec.Args)
+	code, desc := byte(opExec), fmt.Sprintf("execve(PATH, %q)", opt.Args)
 	if spec.Has("time") && !kernelAtLeast(6, 2) {
 		// Before 6.2 only forked children enter a new time namespace.
-		code, desc = opExecFork, fmt.Sprintf("fork and execve(PATH, %q) (kernel < 6.2: only children enter a new time namespace)", spec.Args)
+		code, desc = opExecFork, fmt.Sprintf("fork and execve(PATH, %q) (kernel < 6.2: only children enter a new time namespace)", opt.Args)
 	}
 	if guard {
-		code, desc = opExecGuard, fmt.Sprintf("fork and execve(PATH, %q); nsh:[relay] stays its parent and subreaper, and ends it and what it leaves if nsh dies (no cgroup, no pid namespace to do it)", spec.Args)
+		code, desc = opExecGuard, fmt.Sprintf("fork and execve(PATH, %q); nsh:[relay] stays its parent and subreaper, and ends it and what it leaves if nsh dies (no cgroup, no pid namespace to do it)", opt.Args)
 	}
-	args := append([]string{path, i(len(spec.Args))}, spec.Args...)
+	args := append([]string{path, i(len(opt.Args))}, opt.Args...)
 	p.add(code, desc, "execve", append(args, env...)...)
 }
 
-func planRootfs(p *program, spec *Spec, layer *Layer) {
+func planRootfs(p *program, spec *plan.Spec, layer *Layer) {
 	root := spec.Rootfs.Dir
 	has := func(rel string) bool { return isDirIn(root, rel) }
 	if layer != nil {
@@ -338,7 +345,7 @@ func planRootfs(p *program, spec *Spec, layer *Layer) {
 
 // planMounts plans the `mount` commands' mounts: under root, resolved
 // inside it, or ("" for root) in the child's own view of the host's tree.
-func planMounts(p *program, spec *Spec, root string) {
+func planMounts(p *program, spec *plan.Spec, root string) {
 	for _, m := range spec.Mounts {
 		target := filepath.Join(root, m.Target)
 		mount := func(desc, what, src, fstype string, flags uint64, data string) {
@@ -399,7 +406,7 @@ func isDirIn(root, rel string) bool {
 // no_new_privs, in runc's order: no_new_privs, the bounding set while
 // still root, keep capabilities across the change of ids, the ids, then
 // the capability sets, ambient last.
-func planPrivileges(p *program, spec *Spec) error {
+func planPrivileges(p *program, spec *plan.Spec) error {
 	if spec.NoNewPrivs {
 		p.add(opPrctl, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "prctl(PR_SET_NO_NEW_PRIVS)", i(unix.PR_SET_NO_NEW_PRIVS), "1", "0")
 	}
@@ -407,9 +414,9 @@ func planPrivileges(p *program, spec *Spec) error {
 	if spec.User != nil {
 		uid = spec.User.UID
 	}
-	var caps *Caps
+	var caps *plan.Caps
 	if spec.Caps != nil {
-		c := spec.Caps.Within(spec.Available()).Final(uid)
+		c := spec.Caps.Within(Available(spec)).Final(uid)
 		caps = &c
 		if err := planBounding(p, c.Bounding, spec.Has("user")); err != nil {
 			return err
@@ -508,4 +515,11 @@ func planCreds(p *program, c *Creds) {
 	if c.NoNewPrivs {
 		p.add(opPrctl, "prctl(PR_SET_NO_NEW_PRIVS, 1)", "prctl(PR_SET_NO_NEW_PRIVS)", i(unix.PR_SET_NO_NEW_PRIVS), "1", "0")
 	}
+}
+
+// LateWrite is a value for the child stage to write to descriptor FD.
+type LateWrite struct {
+	FD    int    `json:"fd"`
+	Path  string `json:"path"`
+	Value string `json:"value"`
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"nsh/isolate/cgroup"
+	"nsh/plan"
 )
 
 // A spawn waits for Prepare's work: the caller's set-up (nsh's signal
@@ -15,7 +16,7 @@ func TestLaunchWaitsForPrepare(t *testing.T) {
 	Prepare(func() { <-release })
 	launched := make(chan error, 1)
 	go func() {
-		_, _, _, err := run(t, &Spec{Namespaces: []string{"uts"}, Args: []string{"true"}})
+		_, _, _, err := run(t, &plan.Spec{Namespaces: []string{"uts"}}, []string{"true"}...)
 		launched <- err
 	}()
 	select {

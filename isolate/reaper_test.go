@@ -3,6 +3,8 @@ package isolate
 import (
 	"testing"
 	"time"
+
+	"nsh/plan"
 )
 
 // The scan for orphans after a SIGCHLD runs only once a process that
@@ -12,7 +14,7 @@ func TestOrphanScanOnlyWhenShared(t *testing.T) {
 	needRoot(t)
 	reaper.shared.Store(false)
 	before := reaper.scans.Load()
-	status, _, _, err := run(t, &Spec{Namespaces: []string{"pid", "mnt"}, Args: []string{"sh", "-c", "sleep 0.1 & exit 0"}})
+	status, _, _, err := run(t, &plan.Spec{Namespaces: []string{"pid", "mnt"}}, []string{"sh", "-c", "sleep 0.1 & exit 0"}...)
 	if err != nil || status != 0 {
 		t.Fatalf("spawn with a pid namespace: status %d, %v", status, err)
 	}
@@ -27,7 +29,7 @@ func TestOrphanScanOnlyWhenShared(t *testing.T) {
 	}
 	// Its background sleep went with it, to no one: without a pid
 	// namespace, the same sleep comes to nsh and is reaped when it exits.
-	status, _, _, err = run(t, &Spec{Namespaces: []string{"uts"}, Args: []string{"sh", "-c", "sleep 0.1 & exit 0"}})
+	status, _, _, err = run(t, &plan.Spec{Namespaces: []string{"uts"}}, []string{"sh", "-c", "sleep 0.1 & exit 0"}...)
 	if err != nil || status != 0 {
 		t.Fatalf("spawn without a pid namespace: status %d, %v", status, err)
 	}

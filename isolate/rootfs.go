@@ -16,41 +16,6 @@ import (
 	"nsh/internal/beneath"
 )
 
-// Rootfs is the root filesystem children pivot into.
-type Rootfs struct {
-	// Dir is the root; for an overlay, its top lower layer.
-	Dir      string `json:"dir"`
-	ReadOnly bool   `json:"readOnly,omitempty"`
-	// Overlay, when set, makes the root an overlayfs of read-only lower
-	// layers and a writable upper one (overlay.go).
-	Overlay *Overlay `json:"overlay,omitempty"`
-}
-
-// Mount is an extra mount in the child's mount namespace. With a rootfs,
-// Target is inside it; a bind's Source is on the host.
-type Mount struct {
-	Type     string `json:"type"` // proc, tmpfs, bind
-	Source   string `json:"source,omitempty"`
-	Target   string `json:"target"`
-	Options  string `json:"options,omitempty"` // tmpfs: size=64M
-	ReadOnly bool   `json:"readOnly,omitempty"`
-}
-
-// String is the mount as the `mount` command takes it.
-func (m Mount) String() string {
-	switch m.Type {
-	case "bind":
-		s := "bind " + m.Source + " " + m.Target
-		if m.ReadOnly {
-			s += " ro"
-		}
-		return s
-	case "tmpfs":
-		return strings.TrimSpace("tmpfs " + m.Target + " " + m.Options)
-	}
-	return m.Type + " " + m.Target
-}
-
 // CheckRootfs says whether dir can be a root filesystem.
 func CheckRootfs(dir string) error {
 	st, err := os.Stat(dir)

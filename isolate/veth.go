@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"nsh/plan"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/vishvananda/netlink"
@@ -28,7 +30,7 @@ func ParseCIDR(s string) (*netlink.Addr, error) {
 // addresses and routes nsh's own net namespace already has: a veth whose
 // network holds the host's gateway, or any network the host already
 // routes, would take the host's traffic while the child lives.
-func CheckVeths(veths []Veth) error {
+func CheckVeths(veths []plan.Veth) error {
 	var nets []*net.IPNet
 	have, _ := netlink.AddrList(nil, netlink.FAMILY_ALL)
 	routes, _ := netlink.RouteList(nil, netlink.FAMILY_ALL)
@@ -83,7 +85,7 @@ func CheckVeths(veths []Veth) error {
 // overlapsRoutes refuses a veth network that overlaps a route of nsh's
 // namespace, naming the route as ip route shows it. The default route
 // overlaps everything and is refused only when its gateway is inside.
-func overlapsRoutes(v Veth, n *net.IPNet, routes []netlink.Route) error {
+func overlapsRoutes(v plan.Veth, n *net.IPNet, routes []netlink.Route) error {
 	network := net.IPNet{IP: n.IP.Mask(n.Mask), Mask: n.Mask}
 	for _, r := range routes {
 		dev := ""
@@ -111,7 +113,7 @@ func isDefault(n *net.IPNet) bool {
 // hostVethName is the host end's name: given, or nsh<random>v<i> (13
 // characters; a pid would collide between nsh processes in different pid
 // namespaces sharing a network namespace).
-func hostVethName(v Veth, i int) string {
+func hostVethName(v plan.Veth, i int) string {
 	if v.HostName != "" {
 		return v.HostName
 	}
@@ -140,7 +142,7 @@ type hostLink struct {
 // ends are configured through netlink handles, so the child stage needs
 // no network code. It returns the host ends, to delete when the child is
 // reaped (if the namespace did not take them already).
-func setupVeths(pid int, veths []Veth, step func(string, ...any)) ([]hostLink, error) {
+func setupVeths(pid int, veths []plan.Veth, step func(string, ...any)) ([]hostLink, error) {
 	if len(veths) == 0 {
 		return nil, nil
 	}

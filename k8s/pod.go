@@ -57,12 +57,59 @@ var safeSysctls = []string{
 	"net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
 }
 
-// Build maps the plan onto a Pod.
+// Build maps the plan onto a Pod: one facet of the plan at a time, each
+// adding its fields and its rows.
 func Build(req *podplan.Request) (*Result, error) {
-	res := &Result{}
-	add := func(setting, field, note string) { res.Rows = append(res.Rows, Row{setting, field, note, false}) }
-	refuse := func(setting, note string) { res.Rows = append(res.Rows, Row{setting, "", note, true}) }
+	b := &podBuild{req: req, res: &Result{}, sc: &corev1.SecurityContext{}, psc: &corev1.PodSecurityContext{}}
+	b.name = podName(req)
+	image, err := b.image()
+	if err != nil {
+		return nil, err
+	}
+	b.c = &corev1.Container{Name: b.name, Image: image, SecurityContext: b.sc}
+	b.pod = &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: b.name, Labels: map[string]string{"app.kubernetes.io/created-by": "nsh"}},
+		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, SecurityContext: b.psc},
+	}
+	for _, facet := range []func() error{b.namespaces, b.caps, b.resources, b.sysctls, b.seccomp, b.mounts, b.process} {
+		if err := facet(); err != nil {
+			return nil, err
+		}
+	}
+	b.pod.Spec.Containers = []corev1.Container{*b.c}
+	if isEmpty(b.psc) {
+		b.pod.Spec.SecurityContext = nil
+	}
+	b.annotateSeccomp()
+	b.res.Pod = b.pod
+	return b.res, nil
+}
 
+// podBuild is a Pod as Build makes it.
+type podBuild struct {
+	req  *podplan.Request
+	res  *Result
+	pod  *corev1.Pod
+	c    *corev1.Container
+	sc   *corev1.SecurityContext
+	psc  *corev1.PodSecurityContext
+	name string
+}
+
+func (b *podBuild) add(setting, field, note string) {
+	b.res.Rows = append(b.res.Rows, Row{setting, field, note, false})
+}
+
+func (b *podBuild) refuse(setting, note string) {
+	b.res.Rows = append(b.res.Rows, Row{setting, "", note, true})
+}
+
+func (b *podBuild) has(ns string) bool { return slices.Contains(b.req.Namespaces, ns) }
+
+// podName is the Pod's and its container's name: the user's, else the
+// hostname, else nsh.
+func podName(req *podplan.Request) string {
 	name := req.Name
 	if name == "" {
 		name = "nsh"
@@ -70,36 +117,39 @@ func Build(req *podplan.Request) (*Result, error) {
 			name = req.Hostname
 		}
 	}
-	name = dnsLabel(name)
-	image := req.Image
+	return dnsLabel(name)
+}
+
+// image is the container's image: the one given, else Debian's when
+// the plan has no rootfs.
+func (b *podBuild) image() (string, error) {
+	image := b.req.Image
 	switch {
-	case image == "" && req.Rootfs != nil && req.Explain:
-		refuse("rootfs "+req.Rootfs.Dir, "Kubernetes runs images: make one from the directory (tar -C DIR -c . | podman import - NAME) and give --image")
-	case image == "" && req.Rootfs != nil:
-		return nil, fmt.Errorf("a rootfs is planned (%s), and Kubernetes runs images, not directories: make one (tar -C %s -c . | podman import - localhost/%s:latest, or docker import) and give --image localhost/%s:latest", req.Rootfs.Dir, req.Rootfs.Dir, name, name)
+	case image == "" && b.req.Rootfs != nil && b.req.Explain:
+		b.refuse("rootfs "+b.req.Rootfs.Dir, "Kubernetes runs images: make one from the directory (tar -C DIR -c . | podman import - NAME) and give --image")
+	case image == "" && b.req.Rootfs != nil:
+		return "", fmt.Errorf("a rootfs is planned (%s), and Kubernetes runs images, not directories: make one (tar -C %s -c . | podman import - localhost/%s:latest, or docker import) and give --image localhost/%s:latest", b.req.Rootfs.Dir, b.req.Rootfs.Dir, b.name, b.name)
 	case image == "":
 		image = "docker.io/library/debian:stable-slim"
-		add("no rootfs (the host's files)", "containers[0].image: "+image, "a Pod runs an image; --image IMAGE chooses another")
+		b.add("no rootfs (the host's files)", "containers[0].image: "+image, "a Pod runs an image; --image IMAGE chooses another")
 	default:
-		if req.Rootfs != nil {
-			add("rootfs "+req.Rootfs.Dir, "containers[0].image: "+image, "the image made from the directory")
+		if b.req.Rootfs != nil {
+			b.add("rootfs "+b.req.Rootfs.Dir, "containers[0].image: "+image, "the image made from the directory")
 		}
 	}
-	sc := &corev1.SecurityContext{}
-	psc := &corev1.PodSecurityContext{}
-	c := corev1.Container{Name: name, Image: image, SecurityContext: sc}
-	pod := &corev1.Pod{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/created-by": "nsh"}},
-		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, SecurityContext: psc},
-	}
+	return image, nil
+}
 
-	// Namespaces.
-	has := func(ns string) bool { return slices.Contains(req.Namespaces, ns) }
+// namespaces: a Pod has its own of each but where it shares the host's.
+func (b *podBuild) namespaces() error {
+	req := b.req
+	res := b.res
+	pod := b.pod
+	name := b.name
 	joined := map[string]string{}
 	for _, j := range req.Joins {
 		joined[j.Type] = j.Ref
-		refuse("join "+j.Type+" "+j.Ref, "a Pod cannot enter an existing namespace; only the host's (hostNetwork, hostPID, hostIPC)")
+		b.refuse("join "+j.Type+" "+j.Ref, "a Pod cannot enter an existing namespace; only the host's (hostNetwork, hostPID, hostIPC)")
 	}
 	for _, h := range []struct {
 		ns, field string
@@ -108,50 +158,56 @@ func Build(req *podplan.Request) (*Result, error) {
 		if _, ok := joined[h.ns]; ok {
 			continue
 		}
-		if has(h.ns) {
-			add("unshare "+h.ns, "(default)", "every Pod gets its own "+h.ns+" namespace")
+		if b.has(h.ns) {
+			b.add("unshare "+h.ns, "(default)", "every Pod gets its own "+h.ns+" namespace")
 		} else {
 			*h.set = true
-			add("the host's "+h.ns+" namespace", h.field+": true", "")
+			b.add("the host's "+h.ns+" namespace", h.field+": true", "")
 		}
 	}
 	switch {
-	case has("uts") && !pod.Spec.HostNetwork:
+	case b.has("uts") && !pod.Spec.HostNetwork:
 		if req.Hostname != "" {
 			pod.Spec.Hostname = req.Hostname
-			add("hostname "+req.Hostname, "spec.hostname", "")
+			b.add("hostname "+req.Hostname, "spec.hostname", "")
 		} else {
-			add("unshare uts", "(default)", "the Pod's hostname is its name, "+name)
+			b.add("unshare uts", "(default)", "the Pod's hostname is its name, "+name)
 		}
-	case has("uts"):
-		refuse("unshare uts with the host's net namespace", "with hostNetwork a Pod has the node's uts namespace and hostname")
+	case b.has("uts"):
+		b.refuse("unshare uts with the host's net namespace", "with hostNetwork a Pod has the node's uts namespace and hostname")
 	case !pod.Spec.HostNetwork:
-		refuse("the host's uts namespace", "a Pod without hostNetwork always has a uts namespace of its own (hostname: its name)")
+		b.refuse("the host's uts namespace", "a Pod without hostNetwork always has a uts namespace of its own (hostname: its name)")
 	}
-	if !has("mnt") {
-		add("the host's mount namespace", "(none)", "a container always has a mount namespace of its own: it sees its image, not the host's files")
+	if !b.has("mnt") {
+		b.add("the host's mount namespace", "(none)", "a container always has a mount namespace of its own: it sees its image, not the host's files")
 		res.Rows[len(res.Rows)-1].Field = ""
 	}
-	if has("user") {
+	if b.has("user") {
 		f := false
 		pod.Spec.HostUsers = &f
-		add("unshare user", "hostUsers: false", "the kubelet maps a range of ids, root inside")
+		b.add("unshare user", "hostUsers: false", "the kubelet maps a range of ids, root inside")
 		switch req.MapMode {
 		case "id":
-			refuse(fmt.Sprintf("map %d:%d", req.MapUID, req.MapGID), "no Pod field chooses the id inside a user namespace other than root (runAsUser sets the process's id)")
+			b.refuse(fmt.Sprintf("map %d:%d", req.MapUID, req.MapGID), "no Pod field chooses the id inside a user namespace other than root (runAsUser sets the process's id)")
 		case "none":
-			refuse("map off", "a Pod's user namespace always has a map (root inside)")
+			b.refuse("map off", "a Pod's user namespace always has a map (root inside)")
 		}
 	}
-	if has("time") {
-		refuse(fmt.Sprintf("unshare time (monotonic %+ds, boottime %+ds)", req.TimeMono, req.TimeBoot), "no Pod field makes a time namespace or sets clock offsets")
+	if b.has("time") {
+		b.refuse(fmt.Sprintf("unshare time (monotonic %+ds, boottime %+ds)", req.TimeMono, req.TimeBoot), "no Pod field makes a time namespace or sets clock offsets")
 	}
-	if has("cgroup") {
-		add("unshare cgroup", "(none)", "no Pod field: the runtime gives a private cgroup namespace on cgroup v2 nodes, the host's on v1")
+	if b.has("cgroup") {
+		b.add("unshare cgroup", "(none)", "no Pod field: the runtime gives a private cgroup namespace on cgroup v2 nodes, the host's on v1")
 		res.Rows[len(res.Rows)-1].Field = ""
 	}
 
-	// Capabilities, against the runtime's default set.
+	return nil
+}
+
+// caps: against the runtime's default set.
+func (b *podBuild) caps() error {
+	req := b.req
+	sc := b.sc
 	if cp := req.Caps; cp != nil {
 		short := func(n string) corev1.Capability { return corev1.Capability(strings.TrimPrefix(n, "CAP_")) }
 		var drop, addCaps []corev1.Capability
@@ -173,67 +229,72 @@ func Build(req *podplan.Request) (*Result, error) {
 		}
 		if len(drop) > 0 || len(addCaps) > 0 {
 			sc.Capabilities = &corev1.Capabilities{Drop: drop, Add: addCaps}
-			add("capabilities ("+strconv.Itoa(len(cp.Bounding))+" in the bounding set)", "securityContext.capabilities.add/drop", "against the runtime's default set (Docker's 14)")
+			b.add("capabilities ("+strconv.Itoa(len(cp.Bounding))+" in the bounding set)", "securityContext.capabilities.add/drop", "against the runtime's default set (Docker's 14)")
 		} else {
-			add("capabilities (Docker's 14)", "(default)", "the runtime's default set")
+			b.add("capabilities (Docker's 14)", "(default)", "the runtime's default set")
 		}
 		eq := func(a []string) bool { return slices.Equal(a, cp.Bounding) }
 		if !eq(cp.Permitted) || !eq(cp.Effective) {
-			add("permitted or effective sets other than the bounding set", "", "a container's permitted and effective sets follow its capability list (root), or are empty (non-root)")
+			b.add("permitted or effective sets other than the bounding set", "", "a container's permitted and effective sets follow its capability list (root), or are empty (non-root)")
 		}
 		if len(cp.Inheritable) > 0 || len(cp.Ambient) > 0 {
-			add("inheritable or ambient capabilities", "", "no Pod field sets them")
+			b.add("inheritable or ambient capabilities", "", "no Pod field sets them")
 		}
 	}
 	if u := req.User; u != nil {
 		uid, gid := int64(u.UID), int64(u.GID)
 		sc.RunAsUser, sc.RunAsGroup = &uid, &gid
-		add(fmt.Sprintf("user %d:%d", u.UID, u.GID), "securityContext.runAsUser/runAsGroup", "")
+		b.add(fmt.Sprintf("user %d:%d", u.UID, u.GID), "securityContext.runAsUser/runAsGroup", "")
 	}
 	if req.NoNewPrivs {
 		f := false
 		sc.AllowPrivilegeEscalation = &f
-		add("nonewprivs on", "securityContext.allowPrivilegeEscalation: false", "")
+		b.add("nonewprivs on", "securityContext.allowPrivilegeEscalation: false", "")
 	}
 	if req.Rootfs != nil && req.Rootfs.ReadOnly {
 		t := true
 		sc.ReadOnlyRootFilesystem = &t
-		add("rootfs ro", "securityContext.readOnlyRootFilesystem: true", "")
+		b.add("rootfs ro", "securityContext.readOnlyRootFilesystem: true", "")
 	}
 
-	// Resources.
+	return nil
+}
+
+func (b *podBuild) resources() error {
+	req := b.req
+	c := b.c
 	limits, requests := corev1.ResourceList{}, corev1.ResourceList{}
 	for _, kv := range req.Cgroup {
 		set := "cgroup set " + kv.Key + " " + kv.Value
 		switch kv.Key {
 		case "memory.max":
 			if kv.Value == "max" {
-				add(set, "(default)", "no memory limit")
+				b.add(set, "(default)", "no memory limit")
 				continue
 			}
 			n, err := strconv.ParseInt(kv.Value, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("memory.max %q: %w", kv.Value, err)
+				return fmt.Errorf("memory.max %q: %w", kv.Value, err)
 			}
 			limits[corev1.ResourceMemory] = *resource.NewQuantity(n, resource.BinarySI)
-			add(set, "resources.limits.memory: "+quantity(limits[corev1.ResourceMemory]), "")
+			b.add(set, "resources.limits.memory: "+quantity(limits[corev1.ResourceMemory]), "")
 		case "cpu.max":
 			q, p, _ := strings.Cut(kv.Value, " ")
 			if q == "max" {
-				add(set, "(default)", "no cpu limit")
+				b.add(set, "(default)", "no cpu limit")
 				continue
 			}
 			quota, err1 := strconv.ParseInt(q, 10, 64)
 			period, err2 := strconv.ParseInt(p, 10, 64)
 			if err1 != nil || err2 != nil || period == 0 {
-				return nil, fmt.Errorf("cpu.max %q: not QUOTA PERIOD", kv.Value)
+				return fmt.Errorf("cpu.max %q: not QUOTA PERIOD", kv.Value)
 			}
 			limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(quota*1000/period, resource.DecimalSI)
 			note := ""
 			if period != 100000 {
 				note = fmt.Sprintf("the kubelet's CFS period is 100ms; this plan's is %dµs (same share of a CPU)", period)
 			}
-			add(set, "resources.limits.cpu: "+quantity(limits[corev1.ResourceCPU]), note)
+			b.add(set, "resources.limits.cpu: "+quantity(limits[corev1.ResourceCPU]), note)
 		case "cpu.weight":
 			// The kubelet writes cpu.shares = milli*1024/1000.
 			milli := int64(req.Shares) * 1000 / 1024
@@ -241,11 +302,11 @@ func Build(req *podplan.Request) (*Result, error) {
 				milli = 1
 			}
 			requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
-			add(set, "resources.requests.cpu: "+quantity(requests[corev1.ResourceCPU]), "the kubelet turns CPU requests into the same shares (weight)")
+			b.add(set, "resources.requests.cpu: "+quantity(requests[corev1.ResourceCPU]), "the kubelet turns CPU requests into the same shares (weight)")
 		case "pids.max":
-			add(set, "", "no Pod field: the kubelet's podPidsLimit covers it, for every Pod of the node")
+			b.add(set, "", "no Pod field: the kubelet's podPidsLimit covers it, for every Pod of the node")
 		default:
-			add(set, "", "no Pod field for this cgroup key")
+			b.add(set, "", "no Pod field for this cgroup key")
 		}
 	}
 	if len(limits) > 0 || len(requests) > 0 {
@@ -253,48 +314,47 @@ func Build(req *podplan.Request) (*Result, error) {
 		if l, ok := limits[corev1.ResourceCPU]; ok {
 			if r, ok := requests[corev1.ResourceCPU]; ok && r.Cmp(l) > 0 {
 				requests[corev1.ResourceCPU] = l
-				add("cpu.weight above cpu.max", "resources.requests.cpu", "a request may not exceed the limit: lowered to it")
+				b.add("cpu.weight above cpu.max", "resources.requests.cpu", "a request may not exceed the limit: lowered to it")
 			}
 		}
 	}
 	for _, o := range req.Other {
-		add(o, "", "no Pod field: the runtime places and confines the container itself")
+		b.add(o, "", "no Pod field: the runtime places and confines the container itself")
 	}
 
-	// Sysctls.
+	return nil
+}
+
+func (b *podBuild) sysctls() error {
+	req := b.req
+	psc := b.psc
 	for _, kv := range req.Sysctls {
 		psc.Sysctls = append(psc.Sysctls, corev1.Sysctl{Name: kv.Key, Value: kv.Value})
 		note := "in Kubernetes' safe set"
 		if !slices.Contains(safeSysctls, kv.Key) {
 			note = "unsafe to Kubernetes: the kubelet must allow it (--allowed-unsafe-sysctls " + kv.Key + ")"
 		}
-		add("sysctl "+kv.Key+" "+kv.Value, "securityContext.sysctls", note)
+		b.add("sysctl "+kv.Key+" "+kv.Value, "securityContext.sysctls", note)
 	}
 
-	// Seccomp. The field, and the same in the annotation engines before
-	// the field (podman kube play 4.x) read.
-	defer func() {
-		if sp := sc.SeccompProfile; sp != nil && res.Pod != nil {
-			v := map[corev1.SeccompProfileType]string{corev1.SeccompProfileTypeUnconfined: "unconfined", corev1.SeccompProfileTypeRuntimeDefault: "runtime/default"}[sp.Type]
-			if sp.LocalhostProfile != nil {
-				v = "localhost/" + *sp.LocalhostProfile
-			}
-			if res.Pod.Annotations == nil {
-				res.Pod.Annotations = map[string]string{}
-			}
-			res.Pod.Annotations["container.seccomp.security.alpha.kubernetes.io/"+name] = v
-		}
-	}()
+	return nil
+}
+
+func (b *podBuild) seccomp() error {
+	req := b.req
+	res := b.res
+	sc := b.sc
+	name := b.name
 	switch s := req.Seccomp; {
 	case s == nil:
 		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}
-		add("no seccomp filter", "securityContext.seccompProfile: Unconfined", "said outright: a kubelet with seccompDefault would give RuntimeDefault")
+		b.add("no seccomp filter", "securityContext.seccompProfile: Unconfined", "said outright: a kubelet with seccompDefault would give RuntimeDefault")
 	case s.RuntimeDefault:
 		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
-		add("seccomp preset docker", "securityContext.seccompProfile: RuntimeDefault", "the runtime's default profile, Docker's")
+		b.add("seccomp preset docker", "securityContext.seccompProfile: RuntimeDefault", "the runtime's default profile, Docker's")
 	default:
 		if req.File == "" && !req.Explain {
-			return nil, fmt.Errorf("the seccomp plan is a profile for the node: give a FILE, and nsh writes the profile beside it")
+			return fmt.Errorf("the seccomp plan is a profile for the node: give a FILE, and nsh writes the profile beside it")
 		}
 		base := name + "-seccomp.json"
 		if req.File != "" {
@@ -303,10 +363,16 @@ func Build(req *podplan.Request) (*Result, error) {
 		res.SeccompBody = s.Profile
 		local := "nsh/" + base
 		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &local}
-		add("seccomp (a profile of the plan)", "securityContext.seccompProfile: Localhost "+local, "copy "+base+" to /var/lib/kubelet/seccomp/nsh/ on every node")
+		b.add("seccomp (a profile of the plan)", "securityContext.seccompProfile: Localhost "+local, "copy "+base+" to /var/lib/kubelet/seccomp/nsh/ on every node")
 	}
 
-	// Mounts.
+	return nil
+}
+
+func (b *podBuild) mounts() error {
+	req := b.req
+	pod := b.pod
+	c := b.c
 	for i, m := range req.Mounts {
 		vol := fmt.Sprintf("nsh-mount-%d", i)
 		switch m.Type {
@@ -316,69 +382,85 @@ func Build(req *podplan.Request) (*Result, error) {
 				if v, ok := strings.CutPrefix(o, "size="); ok {
 					q, err := resource.ParseQuantity(sizeQuantity(v))
 					if err != nil {
-						return nil, fmt.Errorf("tmpfs size %q: %w", v, err)
+						return fmt.Errorf("tmpfs size %q: %w", v, err)
 					}
 					ed.SizeLimit = &q
 				}
 			}
 			pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: ed}})
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: m.Target})
-			add("mount tmpfs "+m.Target, "volumes: emptyDir {medium: Memory}", "")
+			b.add("mount tmpfs "+m.Target, "volumes: emptyDir {medium: Memory}", "")
 		case "bind":
 			pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m.Source}}})
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: m.Target, ReadOnly: m.ReadOnly})
-			add("mount bind "+m.Source+" "+m.Target, "volumes: hostPath "+m.Source, "flagged: the node's own path, which many clusters' admission refuses")
+			b.add("mount bind "+m.Source+" "+m.Target, "volumes: hostPath "+m.Source, "flagged: the node's own path, which many clusters' admission refuses")
 		case "proc":
 			if m.Target == "/proc" {
-				add("mount proc /proc", "(default)", "the runtime mounts /proc")
+				b.add("mount proc /proc", "(default)", "the runtime mounts /proc")
 			} else {
-				add("mount proc "+m.Target, "", "no volume type mounts a second proc")
+				b.add("mount proc "+m.Target, "", "no volume type mounts a second proc")
 			}
 		}
 	}
 	for _, r := range req.Rlimits {
-		add("rlimit "+r, "", "no Pod field: the runtime's defaults apply (containerd's or CRI-O's configuration)")
+		b.add("rlimit "+r, "", "no Pod field: the runtime's defaults apply (containerd's or CRI-O's configuration)")
 	}
 	if req.LoUp {
-		add("net up lo", "(default)", "every Pod's lo is up")
+		b.add("net up lo", "(default)", "every Pod's lo is up")
 	}
 	for _, v := range req.Veths {
-		add("net veth "+v, "", "no Pod field: the cluster's network plugin (CNI) gives the Pod its addresses")
+		b.add("net veth "+v, "", "no Pod field: the cluster's network plugin (CNI) gives the Pod its addresses")
 	}
 
-	// The process.
+	return nil
+}
+
+func (b *podBuild) process() error {
+	req := b.req
+	c := b.c
 	if len(req.Args) > 0 {
 		c.Command = req.Args
-		add("command", "containers[0].command", "")
+		b.add("command", "containers[0].command", "")
 	} else {
-		add("no command", "(default)", "the image's entrypoint runs (nsh's spawn would run a shell)")
+		b.add("no command", "(default)", "the image's entrypoint runs (nsh's spawn would run a shell)")
 	}
 	if req.Env != nil {
 		for _, kv := range req.Env {
 			k, v, _ := strings.Cut(kv, "=")
 			c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: v})
 		}
-		add("process env", "containers[0].env", "")
+		b.add("process env", "containers[0].env", "")
 	} else {
 		// A child of nsh inherits nsh's environment, which is not
 		// exported; an image made with podman import has no PATH.
 		c.Env = []corev1.EnvVar{{Name: "PATH", Value: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
-		add("nsh's environment", "containers[0].env: PATH", "only PATH, the standard one: the rest of nsh's environment stays with nsh (process env sets the whole environment)")
+		b.add("nsh's environment", "containers[0].env: PATH", "only PATH, the standard one: the rest of nsh's environment stays with nsh (process env sets the whole environment)")
 	}
 	if req.Cwd != "" {
 		c.WorkingDir = req.Cwd
-		add("process cwd "+req.Cwd, "containers[0].workingDir", "")
+		b.add("process cwd "+req.Cwd, "containers[0].workingDir", "")
 	}
 	if req.Terminal {
 		c.TTY, c.Stdin = true, true
-		add("process terminal on", "containers[0].tty, stdin", "")
+		b.add("process terminal on", "containers[0].tty, stdin", "")
 	}
-	pod.Spec.Containers = []corev1.Container{c}
-	if isEmpty(psc) {
-		pod.Spec.SecurityContext = nil
+	return nil
+}
+
+// annotateSeccomp says the profile again in the annotation engines read
+// before the field (podman kube play 4.x).
+func (b *podBuild) annotateSeccomp() {
+	sc, pod, name := b.sc, b.pod, b.name
+	if sp := sc.SeccompProfile; sp != nil {
+		v := map[corev1.SeccompProfileType]string{corev1.SeccompProfileTypeUnconfined: "unconfined", corev1.SeccompProfileTypeRuntimeDefault: "runtime/default"}[sp.Type]
+		if sp.LocalhostProfile != nil {
+			v = "localhost/" + *sp.LocalhostProfile
+		}
+		if pod.Annotations == nil {
+			pod.Annotations = map[string]string{}
+		}
+		pod.Annotations["container.seccomp.security.alpha.kubernetes.io/"+name] = v
 	}
-	res.Pod = pod
-	return res, nil
 }
 
 func isEmpty(p *corev1.PodSecurityContext) bool {

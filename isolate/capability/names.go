@@ -131,6 +131,16 @@ func Names(m uint64) []string {
 	return out
 }
 
+// OCINames lists a mask as the runtime spec names capabilities:
+// CAP_NET_RAW.
+func OCINames(m uint64) []string {
+	out := []string{}
+	for _, n := range Names(m) {
+		out = append(out, strings.ToUpper(n))
+	}
+	return out
+}
+
 // Decode is exactly what `capsh --decode=HEX` prints for the mask.
 func Decode(m uint64) string {
 	return fmt.Sprintf("0x%016x=%s", m, strings.Join(Names(m), ","))

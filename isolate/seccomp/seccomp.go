@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	profiles "github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -270,24 +269,6 @@ func NativeArches() []specs.Arch {
 	return nil
 }
 
-// Filter is a compiled filter.
-type Filter struct {
-	// BPF is the program, struct sock_filter[] as the kernel takes it.
-	BPF []byte
-	// Rules counts the rules with an action other than the default.
-	Rules int
-	// Default is the default action, as the spec writes it.
-	Default string
-}
-
-// Instructions is the length of the program.
-func (f *Filter) Instructions() int { return len(f.BPF) / 8 }
-
-// Summary is what explain says of the filter.
-func (f *Filter) Summary() string {
-	return fmt.Sprintf("%d rules, default %s, %d BPF instructions", f.Rules, f.Default, f.Instructions())
-}
-
 // ActionText is an action of the runtime spec as nsh's commands write it.
 func ActionText(a specs.LinuxSeccompAction, errno *uint) string {
 	switch a {
@@ -307,47 +288,4 @@ func ActionText(a specs.LinuxSeccompAction, errno *uint) string {
 		return Action{Kind: "errno", Errno: e}.String()
 	}
 	return string(a)
-}
-
-var (
-	cacheMu sync.Mutex
-	cache   = map[string]*Filter{}
-)
-
-// Compile turns a resolved filter into BPF.
-func Compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
-	return compile(cfg)
-}
-
-// For resolves and compiles a plan for a child whose bounding set holds
-// caps. The result is kept by plan and capabilities, so a plan is
-// resolved and compiled once however many children it starts: a spawn
-// pays a map lookup. Nil: no filter.
-func For(p *Plan, caps []string) (*Filter, error) {
-	if p.Empty() {
-		return nil, nil
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, err
-	}
-	key := string(b) + "|" + strings.Join(caps, ",")
-	cacheMu.Lock()
-	defer cacheMu.Unlock()
-	if f, ok := cache[key]; ok {
-		return f, nil
-	}
-	prof, err := Resolve(p, caps)
-	if err != nil {
-		return nil, err
-	}
-	f, err := compile(prof)
-	if err != nil {
-		return nil, err
-	}
-	if len(cache) > 64 {
-		clear(cache)
-	}
-	cache[key] = f
-	return f, nil
 }

@@ -1,4 +1,4 @@
-package isolate
+package plan
 
 // Net is the network plan of a child with a new net namespace.
 type Net struct {

@@ -1,4 +1,4 @@
-package seccomp
+package bpf
 
 import (
 	"fmt"
@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/internal/near"
+	"nsh/isolate/seccomp"
 )
 
 // compile follows runc's libcontainer/seccomp: the same library, the same
@@ -88,7 +89,7 @@ func compile(cfg *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("libseccomp: export BPF: %w", err)
 	}
-	return &Filter{BPF: bpf, Rules: rules, Default: ActionText(cfg.DefaultAction, cfg.DefaultErrnoRet)}, nil
+	return &Filter{BPF: bpf, Rules: rules, Default: seccomp.ActionText(cfg.DefaultAction, cfg.DefaultErrnoRet)}, nil
 }
 
 // exportBPF reads the program through a memfd: seccomp_export_bpf_mem

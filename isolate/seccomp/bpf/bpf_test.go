@@ -1,12 +1,14 @@
-package seccomp
+package bpf
 
 import (
 	"testing"
+
+	"nsh/isolate/seccomp"
 )
 
 func TestDockerCompiles(t *testing.T) {
 	for _, caps := range [][]string{nil, {"CAP_SYS_ADMIN"}} {
-		cfg, err := Resolve(&Plan{Preset: "docker"}, caps)
+		cfg, err := seccomp.Resolve(&seccomp.Plan{Preset: "docker"}, caps)
 		if err != nil {
 			t.Fatal(err)
 		}
