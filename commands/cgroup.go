@@ -17,21 +17,37 @@ import (
 )
 
 func init() {
+	refs := func(s *Session, args []string, partial string) []string {
+		if len(args) == 0 {
+			return s.childRefs()
+		}
+		return nil
+	}
+	running := func(s *Session, args []string, partial string) []string {
+		if len(args) == 0 {
+			return s.runningRefs()
+		}
+		return nil
+	}
 	register(&Command{
 		Name: "cgroup", Group: "cgroups",
-		Usage: []string{
-			"cgroup set KEY VALUE... [@ID]", "cgroup set KEY VALUE... PID --force", "cgroup unset KEY", "cgroup show [@ID|PID] [--json]", "cgroup ls [--json]",
-			"cgroup parent PATH|off", "cgroup use PATH|off", "cgroup procs @ID|PID", "cgroup stat @ID|PID", "cgroup stat --watch @ID", "cgroup files @ID|PID",
-			"cgroup off", "cgroup on", "cgroup devices [allow|deny RULE | reset]",
+		Subs: []Sub{
+			{Name: "set", Usage: []string{"cgroup set KEY VALUE... [@ID]", "cgroup set KEY VALUE... PID --force"}, Run: cgroupSet, Complete: completeCgroupSet},
+			{Name: "unset", Usage: []string{"cgroup unset KEY"}, Run: cgroupUnset, Complete: completeCgroupUnset},
+			{Name: "show", Usage: []string{"cgroup show [@ID|PID] [--json]"}, Run: cgroupShowCmd, Complete: running, JSON: true},
+			{Name: "ls", Usage: []string{"cgroup ls [--json]"}, Run: cgroupLsCmd, JSON: true},
+			{Name: "parent", Usage: []string{"cgroup parent PATH|off"}, Run: cgroupPlace("parent"), Complete: completeWords("off", "/")},
+			{Name: "use", Usage: []string{"cgroup use PATH|off"}, Run: cgroupPlace("use"), Complete: completeWords("off", "/")},
+			{Name: "procs", Usage: []string{"cgroup procs @ID|PID"}, Run: cgroupInspectCmd("procs"), Complete: refs, JSON: true},
+			{Name: "stat", Usage: []string{"cgroup stat @ID|PID", "cgroup stat --watch @ID"}, Run: cgroupInspectCmd("stat"), Complete: completeCgroupStat, JSON: true},
+			{Name: "files", Usage: []string{"cgroup files @ID|PID"}, Run: cgroupInspectCmd("files"), Complete: refs, JSON: true},
+			{Name: "off", Usage: []string{"cgroup off"}, Run: cgroupOnOff("off")},
+			{Name: "on", Usage: []string{"cgroup on"}, Run: cgroupOnOff("on")},
+			{Name: "devices", Usage: []string{"cgroup devices [allow|deny RULE | reset]"}, Run: cgroupDevices, Complete: completeCgroupDevices},
 		},
 		Summary:  "limit and watch children through cgroups (keys are v2 file names)",
 		Example:  "cgroup set memory.max 100M; cgroup set cpu.max 0.5; spawn -d sleep 60; cgroup stat @1",
 		HelpFunc: cgroupHelp,
-		JSON: func(args []string) bool {
-			return len(args) > 0 && (args[0] == "show" || args[0] == "ls" || args[0] == "stat" || args[0] == "procs" || args[0] == "files")
-		},
-		Run:      runCgroup,
-		Complete: completeCgroup,
 	})
 }
 
@@ -65,66 +81,70 @@ func knownHelp() string {
 	return b.String()
 }
 
-func completeCgroup(s *Session, args []string, partial string) []string {
+func completeCgroupSet(s *Session, args []string, partial string) []string {
 	switch {
 	case len(args) == 0:
-		return []string{"set", "unset", "show", "ls", "parent", "use", "procs", "stat", "files", "off", "on", "devices"}
-	case args[0] == "show" && len(args) == 1:
-		return s.runningRefs()
-	case args[0] == "devices" && len(args) == 1:
-		return []string{"allow", "deny", "reset"}
-	case args[0] == "devices" && len(args) == 2 && args[1] != "reset":
-		return []string{"a", "b", "c"}
-	case args[0] == "set" && len(args) == 1:
 		return cgroup.KnownKeys()
-	case args[0] == "unset" && len(args) == 1:
-		var keys []string
-		if c := s.Spec.Cgroup; c != nil {
-			for _, st := range c.Settings {
-				keys = append(keys, st.Key)
-			}
-		}
-		return keys
-	case args[0] == "stat" && len(args) == 1:
-		return append([]string{"--watch"}, s.childRefs()...)
-	case args[0] == "stat" && len(args) == 2 && args[1] == "--watch":
-		return s.runningRefs()
-	case args[0] == "set" && len(args) >= 3, (args[0] == "procs" || args[0] == "files") && len(args) == 1:
+	case len(args) >= 2:
 		return s.childRefs()
-	case (args[0] == "parent" || args[0] == "use") && len(args) == 1:
-		return []string{"off", "/"}
 	}
 	return nil
 }
 
-func runCgroup(s *Session, args []string) error {
-	c, _ := Lookup("cgroup")
-	if len(args) == 0 {
-		return usageError(c, "say what to do")
+func completeCgroupUnset(s *Session, args []string, partial string) []string {
+	var keys []string
+	if c := s.Spec.Cgroup; c != nil && len(args) == 0 {
+		for _, st := range c.Settings {
+			keys = append(keys, st.Key)
+		}
 	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "set":
-		return cgroupSet(s, c, rest)
-	case "unset":
-		if len(rest) != 1 {
-			return usageError(c, "cgroup unset takes one key")
+	return keys
+}
+
+func completeCgroupStat(s *Session, args []string, partial string) []string {
+	switch {
+	case len(args) == 0:
+		return append([]string{"--watch"}, s.childRefs()...)
+	case len(args) == 1 && args[0] == "--watch":
+		return s.runningRefs()
+	}
+	return nil
+}
+
+func completeCgroupDevices(s *Session, args []string, partial string) []string {
+	switch {
+	case len(args) == 0:
+		return []string{"allow", "deny", "reset"}
+	case len(args) == 1 && args[0] != "reset":
+		return []string{"a", "b", "c"}
+	}
+	return nil
+}
+
+func cgroupUnset(s *Session, c *Command, rest []string) error {
+	if len(rest) != 1 {
+		return usageError(c, "cgroup unset takes one key")
+	}
+	next := s.Spec.Clone()
+	if next.Cgroup == nil {
+		next.Cgroup = &cgroup.Config{}
+	}
+	before := len(next.Cgroup.Settings)
+	next.Cgroup.Settings = without(next.Cgroup.Settings, rest[0])
+	if len(next.Cgroup.Settings) == before {
+		return fmt.Errorf("cgroup unset: %s is not set (cgroup show lists what is)", rest[0])
+	}
+	if h, err := cgroup.Detect(); err == nil {
+		if err := h.Check(next.Cgroup.Settings); err != nil {
+			return fmt.Errorf("cgroup unset %s: the rest of the plan needs it: %w", rest[0], err)
 		}
-		next := s.Spec.Clone()
-		if next.Cgroup == nil {
-			next.Cgroup = &cgroup.Config{}
-		}
-		before := len(next.Cgroup.Settings)
-		next.Cgroup.Settings = without(next.Cgroup.Settings, rest[0])
-		if len(next.Cgroup.Settings) == before {
-			return fmt.Errorf("cgroup unset: %s is not set (cgroup show lists what is)", rest[0])
-		}
-		if h, err := cgroup.Detect(); err == nil {
-			if err := h.Check(next.Cgroup.Settings); err != nil {
-				return fmt.Errorf("cgroup unset %s: the rest of the plan needs it: %w", rest[0], err)
-			}
-		}
-		return s.commit(next)
-	case "off", "on":
+	}
+	return s.commit(next)
+}
+
+// cgroupOnOff: off gives children no cgroup of their own; on undoes it.
+func cgroupOnOff(sub string) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, rest []string) error {
 		if len(rest) != 0 {
 			return usageError(c, "cgroup "+sub+" takes no arguments")
 		}
@@ -134,22 +154,30 @@ func runCgroup(s *Session, args []string) error {
 		}
 		next.Cgroup.Off = sub == "off"
 		return s.commit(next)
-	case "show":
-		if len(rest) == 1 && isProcWord(rest[0]) {
-			return cgroupShowLive(s, rest[0])
-		}
-		if len(rest) != 0 {
-			return usageError(c, "cgroup show takes nothing, or @ID (or a PID) for a process's live values")
-		}
-		return cgroupShow(s)
-	case "devices":
-		return cgroupDevices(s, c, rest)
-	case "ls":
-		if len(rest) != 0 {
-			return usageError(c, "cgroup ls takes no arguments")
-		}
-		return cgroupLs(s)
-	case "parent", "use":
+	}
+}
+
+func cgroupShowCmd(s *Session, c *Command, rest []string) error {
+	if len(rest) == 1 && isProcWord(rest[0]) {
+		return cgroupShowLive(s, rest[0])
+	}
+	if len(rest) != 0 {
+		return usageError(c, "cgroup show takes nothing, or @ID (or a PID) for a process's live values")
+	}
+	return cgroupShow(s)
+}
+
+func cgroupLsCmd(s *Session, c *Command, rest []string) error {
+	if len(rest) != 0 {
+		return usageError(c, "cgroup ls takes no arguments")
+	}
+	return cgroupLs(s)
+}
+
+// cgroupPlace is cgroup parent and cgroup use: where children's cgroups
+// go, or the existing cgroup they join.
+func cgroupPlace(sub string) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, rest []string) error {
 		if len(rest) != 1 {
 			return usageError(c, "cgroup "+sub+" takes one path, or off")
 		}
@@ -185,7 +213,12 @@ func runCgroup(s *Session, args []string) error {
 			}
 		}
 		return s.commit(next)
-	case "procs", "stat", "files":
+	}
+}
+
+// cgroupInspectCmd is cgroup procs, stat and files of one process.
+func cgroupInspectCmd(sub string) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, rest []string) error {
 		if sub == "stat" && len(rest) == 2 && (rest[0] == "--watch" || rest[1] == "--watch") {
 			ref := rest[0]
 			if ref == "--watch" {
@@ -210,7 +243,6 @@ func runCgroup(s *Session, args []string) error {
 		}
 		return cgroupInspect(s, sub, g)
 	}
-	return usageError(c, fmt.Sprintf("unknown subcommand %q%s", args[0], near.Hint(args[0], completeCgroup(s, nil, ""))))
 }
 
 func without(settings []cgroup.Setting, key string) []cgroup.Setting {

@@ -109,8 +109,8 @@ func (c *child) exited() bool {
 }
 
 func (c *child) state() string {
-	if !c.exited() {
-		return "running"
+	if p := c.phase(); p != "exited" {
+		return p
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,6 +124,15 @@ func (c *child) state() string {
 		return describeStatus(c.ws) + "; " + c.oom
 	}
 	return describeStatus(c.ws)
+}
+
+// phase is the child's state in one word, as ps --json says it: running
+// or exited.
+func (c *child) phase() string {
+	if c.exited() {
+		return "exited"
+	}
+	return "running"
 }
 
 func describeStatus(st int) string {

@@ -45,12 +45,12 @@ func runPs(s *Session, args []string) error {
 			cg = cgroupOf(c.proc.Pid)
 		}
 		rows = append(rows, []string{"@" + strconv.Itoa(c.id), orDefault(c.name, "-"), strconv.Itoa(c.proc.Pid), c.state(), strings.Join(c.args, " "), c.ns, cg})
-		pc := psChild{ID: c.id, Name: c.name, Pid: c.proc.Pid, State: "running", Command: c.args, Namespaces: nsList(c.ns)}
+		pc := psChild{ID: c.id, Name: c.name, Pid: c.proc.Pid, State: c.phase(), Command: c.args, Namespaces: nsList(c.ns)}
 		if c.exited() {
 			c.mu.Lock()
 			st := c.ws
 			c.mu.Unlock()
-			pc.State, pc.Status = "exited", &st
+			pc.Status = &st
 		} else {
 			pc.Cgroup = cg
 		}

@@ -70,6 +70,19 @@ func (c *Child) closePidfd() {
 	}
 }
 
+// SignalAll sends sig to the child and to everything in its process group
+// (what a shell child started), where the child leads one.
+func (c *Child) SignalAll(sig unix.Signal) error {
+	if !c.ownGroup {
+		return c.Signal(sig)
+	}
+	err := unix.Kill(-c.direct, sig)
+	if err == unix.ESRCH {
+		return nil
+	}
+	return err
+}
+
 // Signal sends sig to the child (through its pidfd, so never to a
 // recycled pid); a relay passes it on.
 func (c *Child) Signal(sig unix.Signal) error {

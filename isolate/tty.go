@@ -198,19 +198,6 @@ func (c *Child) restoreTerminal() {
 	}
 }
 
-// SignalAll sends sig to the child and to everything in its process group
-// (what a shell child started), where the child leads one.
-func (c *Child) SignalAll(sig unix.Signal) error {
-	if !c.ownGroup {
-		return c.Signal(sig)
-	}
-	err := unix.Kill(-c.direct, sig)
-	if err == unix.ESRCH {
-		return nil
-	}
-	return err
-}
-
 // Terminate asks the child to end: SIGTERM, or SIGKILL at once for PID 1
 // of a pid namespace that does not handle SIGTERM, since the kernel would
 // drop the SIGTERM.
