@@ -41,6 +41,8 @@ func init() {
 			{Name: "procs", Usage: []string{"cgroup procs @ID|PID"}, Run: cgroupInspectCmd("procs"), Complete: refs, JSON: true},
 			{Name: "stat", Usage: []string{"cgroup stat @ID|PID", "cgroup stat --watch @ID"}, Run: cgroupInspectCmd("stat"), Complete: completeCgroupStat, JSON: true},
 			{Name: "files", Usage: []string{"cgroup files @ID|PID"}, Run: cgroupInspectCmd("files"), Complete: refs, JSON: true},
+			{Name: "freeze", Usage: []string{"cgroup freeze @ID"}, Run: cgroupFreeze(true), Complete: running},
+			{Name: "thaw", Usage: []string{"cgroup thaw @ID"}, Run: cgroupFreeze(false), Complete: running},
 			{Name: "off", Usage: []string{"cgroup off"}, Run: cgroupOnOff("off")},
 			{Name: "on", Usage: []string{"cgroup on"}, Run: cgroupOnOff("on")},
 			{Name: "devices", Usage: []string{"cgroup devices [allow|deny RULE | reset]"}, Run: cgroupDevices, Complete: completeCgroupDevices},
@@ -70,7 +72,10 @@ func cgroupHelp() string {
 		"null, zero, full, random, urandom, tty, pts, ptmx, tun): a root child can no longer make and\n" +
 		"open a node for the host's disk. cgroup devices allow|deny RULE adds rules after it (or, without\n" +
 		"a rootfs, on their own), as devices.allow takes them: c 1:3 rwm, b 8:* r, a. cgroup devices\n" +
-		"lists what a child gets; reset drops the added rules. v1: devices.deny/allow; v2: an eBPF program."
+		"lists what a child gets; reset drops the added rules. v1: devices.deny/allow; v2: an eBPF program.\n" +
+		"cgroup freeze @ID stops every process of a child where it stands (docker pause: cgroup.freeze on\n" +
+		"v2, the freezer on v1); ps says frozen; cgroup thaw @ID resumes it. kill thaws a frozen child\n" +
+		"once the signal is pending, as runc does, and so does nsh's end: a frozen child never outlives nsh."
 }
 
 func knownHelp() string {
@@ -140,6 +145,33 @@ func cgroupUnset(s *Session, c *Command, rest []string) error {
 		}
 	}
 	return s.commit(next)
+}
+
+// cgroupFreeze is cgroup freeze and thaw (docker pause, unpause): only a
+// running child of nsh's, through the cgroup nsh made for it.
+func cgroupFreeze(on bool) func(*Session, *Command, []string) error {
+	verb := map[bool]string{true: "freeze", false: "thaw"}[on]
+	return func(s *Session, c *Command, rest []string) error {
+		if len(rest) != 1 {
+			return usageError(c, "cgroup "+verb+" takes one running child: @ID")
+		}
+		ch, err := s.lookupChild(rest[0], true)
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", verb, err)
+		}
+		if !on && !ch.proc.Frozen() {
+			return fmt.Errorf("cgroup thaw %s: it is not frozen (ps shows frozen children)", ch.ref())
+		}
+		if err := map[bool]func() error{true: ch.proc.Freeze, false: ch.proc.Thaw}[on](); err != nil {
+			return fmt.Errorf("cgroup %s %s: %w", verb, ch.ref(), err)
+		}
+		if on {
+			fmt.Fprintf(s.Err, "%s frozen: its processes stop where they stand until cgroup thaw %s\n", ch.ref(), ch.ref())
+		} else {
+			fmt.Fprintf(s.Err, "%s thawed: its processes run again\n", ch.ref())
+		}
+		return nil
+	}
 }
 
 // cgroupOnOff: off gives children no cgroup of their own; on undoes it.

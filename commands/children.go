@@ -126,11 +126,14 @@ func (c *child) state() string {
 	return describeStatus(c.ws)
 }
 
-// phase is the child's state in one word, as ps --json says it: running
-// or exited.
+// phase is the child's state in one word, as ps --json says it: running,
+// frozen (cgroup freeze) or exited.
 func (c *child) phase() string {
-	if c.exited() {
+	switch {
+	case c.exited():
 		return "exited"
+	case c.proc.Frozen():
+		return "frozen"
 	}
 	return "running"
 }

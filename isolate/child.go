@@ -80,6 +80,7 @@ func (c *Child) SignalAll(sig unix.Signal) error {
 	if err == unix.ESRCH {
 		return nil
 	}
+	c.thawFor(sig)
 	return err
 }
 
@@ -114,7 +115,43 @@ func (c *Child) Signal(sig unix.Signal) error {
 	if reached && errors.Is(err, unix.ESRCH) {
 		return nil
 	}
+	if err == nil {
+		c.thawFor(sig)
+	}
 	return err
+}
+
+// thawFor thaws a frozen child once sig is pending, as runc does: a
+// frozen process handles no signal, and under the v1 freezer not even
+// SIGKILL ends it, so a child paused with Freeze would outlive kill, and
+// nsh. A stop signal leaves it frozen.
+func (c *Child) thawFor(sig unix.Signal) {
+	switch sig {
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, 0:
+		return
+	}
+	if c.group.Frozen() {
+		c.group.SetFrozen(false, c.step)
+	}
+}
+
+// Freeze stops every process of the child where it stands (docker
+// pause), through the freezer of the cgroup nsh made for it; Thaw
+// resumes them. A child in no cgroup of nsh's (cgroup off, cgroup use)
+// has no freezer nsh may write: cgroup.ErrNoFreezer.
+func (c *Child) Freeze() error { return c.setFrozen(true) }
+
+// Thaw resumes a frozen child.
+func (c *Child) Thaw() error { return c.setFrozen(false) }
+
+// Frozen says whether the child is frozen by its own cgroup's freezer.
+func (c *Child) Frozen() bool { return c.group.Frozen() }
+
+func (c *Child) setFrozen(on bool) error {
+	if !c.Alive() {
+		return errors.New("the child has exited")
+	}
+	return c.group.SetFrozen(on, c.step)
 }
 
 // Wait waits for the child to end and returns its status as a shell would:

@@ -129,6 +129,20 @@ static void remove_dir(const char *dir)
 		sleep_ms(20);
 }
 
+// thaw undoes a freeze (cgroup freeze, or commit's) once SIGKILL is
+// pending: under the v1 freezer a frozen task dies only when thawed
+// (runc thaws a paused container it destroys). v2's cgroup.kill ends
+// frozen tasks; its thaw is for a kernel without cgroup.kill.
+static void thaw(const char *dir)
+{
+	char *f = join(dir, "freezer.state");
+	write_str(f, "THAWED");
+	free(f);
+	f = join(dir, "cgroup.freeze");
+	write_str(f, "0");
+	free(f);
+}
+
 // sweep kills what is left in a cgroup nsh made, then removes it. Only
 // nsh's children are ever placed there; pid 1 and the janitor itself
 // would be a bug's doing and are never signalled.
@@ -156,6 +170,8 @@ static void sweep(const char *dir)
 		procs = NULL;
 		if (!any)
 			break;
+		if (try == 0)
+			thaw(dir);
 		sleep_ms(10);
 		procs = read_procs(dir);
 	}
