@@ -372,11 +372,15 @@ func capShow(s *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer t.release()
 	pid := t.pid
 	if pid == 0 {
 		pid = os.Getpid()
 	}
 	c, err := isolate.ReadCreds(pid, false)
+	if err == nil {
+		err = t.check()
+	}
 	if err != nil {
 		return err
 	}

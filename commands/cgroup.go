@@ -459,18 +459,9 @@ func processExists(pid int) bool {
 	return pid > 0 && err == nil
 }
 
-// isProcWord says whether a word names a process: @ID, @NAME or a PID.
-func isProcWord(w string) bool {
-	if strings.HasPrefix(w, "@") {
-		return true
-	}
-	_, err := strconv.Atoi(w)
-	return err == nil
-}
-
 // procGroup is the cgroup of a child (its own) or of any process (those
 // it is in, which nsh only reads unless told otherwise).
-func (s *Session) procGroup(what, word string) (*proc, *cgroup.Group, error) {
+func (s *Session) procGroup(what, word string) (*target, *cgroup.Group, error) {
 	t, err := s.lookupProc(word)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", what, err)

@@ -106,10 +106,3 @@ func runJoin(s *Session, args []string) error {
 	}
 	return s.commit(next)
 }
-
-// isPID says whether a word is all digits: a PID (a file named so is
-// ./NAME).
-func isPID(w string) bool {
-	n, err := strconv.Atoi(w)
-	return err == nil && n > 0 && strconv.Itoa(n) == w
-}

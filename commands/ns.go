@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"nsh/isolate"
@@ -46,53 +45,6 @@ func init() {
 	})
 }
 
-// target is a process the user named: self, a PID or @ID.
-type target struct {
-	label string
-	pid   int // 0 for nsh itself
-}
-
-// changed says, after reads, that the target is no longer what it was
-// resolved as: nsh's parent ended and nsh was re-parented.
-func (t target) changed() error {
-	if t.label == "parent" && os.Getppid() != t.pid {
-		return fmt.Errorf("nsh's parent (pid %d) ended while nsh was reading it", t.pid)
-	}
-	return nil
-}
-
-func (s *Session) resolveProcess(word string) (target, error) {
-	switch {
-	case word == "self":
-		return target{label: "self", pid: 0}, nil
-	case word == "parent":
-		// The shell nsh was started from: a process the reader may always
-		// read, for a lesson that looks at one nsh did not start.
-		ppid := os.Getppid()
-		if ppid == 0 {
-			return target{}, fmt.Errorf("nsh's parent is outside nsh's pid namespace (nsh is its PID 1): give a PID")
-		}
-		return target{label: "parent", pid: ppid}, nil
-	case strings.HasPrefix(word, "@"):
-		c, err := s.lookupChild(word, true)
-		if err != nil {
-			return target{}, err
-		}
-		return target{label: word, pid: c.proc.Pid}, nil
-	}
-	pid, err := strconv.Atoi(word)
-	if err != nil || pid <= 0 {
-		return target{}, fmt.Errorf("%q is not a process: give self, a PID or @ID", word)
-	}
-	if _, err := os.Stat("/proc/" + word); err != nil {
-		return target{}, fmt.Errorf("no process with pid %d", pid)
-	}
-	if pid == os.Getpid() {
-		return target{label: "self", pid: 0}, nil
-	}
-	return target{label: word, pid: pid}, nil
-}
-
 func runNS(s *Session, args []string) error {
 	c, _ := Lookup("ns")
 	if len(args) > 0 {
@@ -125,9 +77,10 @@ func runNS(s *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer t.release()
 	theirs, err := isolate.ProcessNamespaces(t.pid)
 	if err == nil {
-		err = t.changed()
+		err = t.check()
 	}
 	if err != nil {
 		return err
@@ -251,17 +204,19 @@ func nsDiff(s *Session, a, b string) error {
 	if err != nil {
 		return err
 	}
+	defer ta.release()
 	tb, err := s.resolveProcess(b)
 	if err != nil {
 		return err
 	}
+	defer tb.release()
 	na, err := isolate.ProcessNamespaces(ta.pid)
 	if err != nil {
 		return err
 	}
 	nb, err := isolate.ProcessNamespaces(tb.pid)
 	if err == nil {
-		err = errors.Join(ta.changed(), tb.changed())
+		err = errors.Join(ta.check(), tb.check())
 	}
 	if err != nil {
 		return err

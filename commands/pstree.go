@@ -35,6 +35,9 @@ func psTree(s *Session, args []string) error {
 		if err != nil {
 			return fmt.Errorf("ps --tree: %w", err)
 		}
+		// Held by its pidfd while the tree is read: the pid cannot be
+		// reused meanwhile.
+		defer t.release()
 		if t.pid != 0 {
 			root = t.pid
 		}

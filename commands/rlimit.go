@@ -145,24 +145,23 @@ func rlimitShow(s *Session, args []string) error {
 			limits = plan.SetRlimit(limits, p)
 		}
 	} else {
-		var err error
-		if strings.HasPrefix(args[0], "@") {
-			ch, err2 := s.lookupChild(args[0], true)
-			if err2 != nil {
-				return fmt.Errorf("rlimit show: %w", err2)
-			}
-			pid = ch.proc.Pid
-			limits, err = ch.proc.Limits()
-		} else {
-			t, err2 := s.resolveProcess(args[0])
-			if err2 != nil {
-				return fmt.Errorf("rlimit show: %w", err2)
-			}
-			pid = t.pid
-			if pid == 0 {
-				pid = os.Getpid()
-			}
+		t, err := s.resolveProcess(args[0])
+		if err != nil {
+			return fmt.Errorf("rlimit show: %w", err)
+		}
+		defer t.release()
+		pid = t.pid
+		switch {
+		case t.child != nil:
+			// The process that runs its command, behind a relay too.
+			limits, err = t.child.proc.Limits()
+		case pid == 0:
+			pid = os.Getpid()
 			limits, err = isolate.ReadLimits(pid)
+		default:
+			if limits, err = isolate.ReadLimits(pid); err == nil {
+				err = t.check()
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("rlimit show %s: %w", args[0], err)

@@ -300,33 +300,35 @@ func seccompShowProcess(s *Session, word string) error {
 	if err != nil {
 		return fmt.Errorf("seccomp show: %w", err)
 	}
+	defer t.release()
 	pid := t.pid
 	if pid == 0 {
 		pid = os.Getpid()
 	}
 	st, err := isolate.ReadSeccompStatus(pid)
+	if err == nil {
+		err = t.check()
+	}
 	if err != nil {
 		return fmt.Errorf("seccomp show: %w", err)
 	}
-	// A child's plan, which a PID does not have.
-	var plan *plan.Spec
-	if strings.HasPrefix(word, "@") {
-		if ch, err := s.lookupChild(word, true); err == nil {
-			plan = ch.plan
-		}
+	// A child's plan, which a process nsh did not start does not have.
+	var sp *plan.Spec
+	if t.child != nil {
+		sp = t.child.plan
 	}
 	if s.json {
 		doc := seccompShowJSON{Pid: pid, Mode: st.Mode, ModeName: st.ModeName(), Filters: st.Filters}
-		if plan != nil {
-			p := seccompPlanJSON(plan)
+		if sp != nil {
+			p := seccompPlanJSON(sp)
 			doc.StartedWith = &p
 		}
 		return s.emit(doc)
 	}
 	fmt.Fprintf(s.Out, "%s (pid %d): Seccomp %d (%s), Seccomp_filters %d\n", t.label, pid, st.Mode, st.ModeName(), st.Filters)
-	if plan != nil {
+	if sp != nil {
 		fmt.Fprintln(s.Out, "started with:")
-		for _, l := range seccompPlanLines(plan) {
+		for _, l := range seccompPlanLines(sp) {
 			fmt.Fprintln(s.Out, "  "+l)
 		}
 	}
