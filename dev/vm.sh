@@ -41,7 +41,7 @@ export PATH="/usr/local/go/bin:$PATH"
 # translation, OOM and pids accounting, devices (eBPF on v2), time
 # namespaces, capabilities, rootfs and overlay mounts, and the
 # reliability checks (nothing left after exit, SIGKILL, many children).
-VM_SCRIPTS='cgroup_v1|cgroup_v2|cgroup_v2_only|cgroup_live|cgroup_oom|cgroup_pids|cgroup_off|cgroup_errors|cgroup_devices|cgroup_ns|timens|pid|hostname|unshare|ns|cap_sets|cap_userns|rootfs|overlay|lifetime|orphans|spawn_detached|kill_wait_logs|doctor|lesson|expect|explain'
+VM_SCRIPTS='cgroup_v1|cgroup_freeze|attack_frozen|cgroup_v2|cgroup_v2_only|cgroup_live|cgroup_oom|cgroup_pids|cgroup_off|cgroup_errors|cgroup_devices|cgroup_ns|timens|pid|hostname|unshare|ns|cap_sets|cap_userns|rootfs|overlay|lifetime|orphans|spawn_detached|kill_wait_logs|doctor|lesson|expect|explain'
 VM_GOTESTS='TestOverlayLayersKilled|TestTerminalNotControlling|TestTwoPidNamespaces'
 scripts=${2:-$VM_SCRIPTS}
 gotests=${3:-$VM_GOTESTS}
