@@ -44,7 +44,7 @@ func init() {
 func runProcess(s *Session, args []string) error {
 	c, _ := Lookup("process")
 	if len(args) == 0 {
-		for _, l := range processLines(s) {
+		for _, l := range processLines(s.Spec) {
 			fmt.Fprintln(s.Out, l)
 		}
 		return nil
@@ -95,8 +95,7 @@ func runProcess(s *Session, args []string) error {
 	return s.commit(next)
 }
 
-func processLines(s *Session) []string {
-	sp := s.Spec
+func processLines(sp *plan.Spec) []string {
 	args := "(none: spawn runs a shell)"
 	if len(sp.Command) > 0 {
 		args = quoteWords(sp.Command)

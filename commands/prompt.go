@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"os"
 	"strings"
@@ -19,61 +18,10 @@ func (s *Session) Prompt() string {
 		sign = "$"
 	}
 	var parts []string
-	if len(s.Spec.Namespaces) > 0 {
-		parts = append(parts, strings.Join(s.Spec.Namespaces, ","))
-	}
-	if r := s.Spec.Rootfs; r != nil {
-		root := "root=" + filepath.Base(r.Dir)
-		if r.ReadOnly {
-			root += ":ro"
+	for _, f := range facets {
+		if f.prompt != nil {
+			parts = append(parts, f.prompt(s.Spec)...)
 		}
-		if r.Overlay != nil {
-			root += "+overlay"
-		}
-		parts = append(parts, root)
-	}
-	if n := len(s.Spec.Masked); n > 0 {
-		parts = append(parts, fmt.Sprintf("masked=%d", n))
-	}
-	if n := len(s.Spec.Readonly); n > 0 {
-		parts = append(parts, fmt.Sprintf("readonly=%d", n))
-	}
-	if n := s.Spec.Net; n != nil && len(n.Veths) > 0 {
-		parts = append(parts, fmt.Sprintf("veth=%d", len(n.Veths)))
-	}
-	parts = append(parts, cgroupPrompt(s.Spec.Cgroup)...)
-	if c := capPrompt(s.Spec); c != "" {
-		parts = append(parts, c)
-	}
-	if sc := s.Spec.Seccomp; sc != nil {
-		w := "seccomp"
-		if sc.Preset != "" {
-			w += "=" + sc.Preset
-		}
-		if len(sc.Rules) > 0 || sc.Default != nil {
-			w += "+"
-		}
-		parts = append(parts, w)
-	}
-	for _, r := range s.Spec.Rlimits {
-		parts = append(parts, r.Name+"="+strings.TrimPrefix(r.String(), r.Name+" "))
-	}
-	// The OCI process, when set: what a bare spawn runs, and where.
-	if c := s.Spec.Command; len(c) > 0 {
-		parts = append(parts, "cmd="+filepath.Base(c[0]))
-	}
-	if s.Spec.Env != nil {
-		parts = append(parts, fmt.Sprintf("env=%d", len(s.Spec.Env)))
-	}
-	if s.Spec.Cwd != "" {
-		parts = append(parts, "cwd="+s.Spec.Cwd)
-	}
-	if len(s.Spec.Join) > 0 {
-		var joined []string
-		for _, j := range s.Spec.Join {
-			joined = append(joined, j.Type)
-		}
-		parts = append(parts, "join:"+strings.Join(joined, ","))
 	}
 	// record FILE.nsh or record --cast is on (nsh --cast records a
 	// whole run: its recording has no need to say so on every line).
