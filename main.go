@@ -78,62 +78,78 @@ func ensureStdio() {
 	}
 }
 
-func run(args []string) (code int) {
-	ensureStdio()
+// options are nsh's command line, parsed.
+type options struct {
+	cmds, step, render, renderOut, castFile string
+	interactive, explain, withTools, learn  bool
+	version, help                           bool
+	rest                                    []string // the script, or - for stdin
+}
+
+// parseArgs reads the command line; flags may follow the script (nsh
+// --render md FILE.nsh -o OUT.md).
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
 	fs := flag.NewFlagSet("nsh", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cmds := fs.String("c", "", "")
-	interactive := fs.Bool("i", false, "")
+	fs.StringVar(&o.cmds, "c", "", "")
+	fs.BoolVar(&o.interactive, "i", false, "")
 	explain := fs.Bool("x", false, "")
-	step := fs.String("step", "", "")
-	render := fs.String("render", "", "")
-	renderOut := fs.String("o", "", "")
+	fs.StringVar(&o.step, "step", "", "")
+	fs.StringVar(&o.render, "render", "", "")
+	fs.StringVar(&o.renderOut, "o", "", "")
 	explainLong := fs.Bool("explain", false, "")
-	withTools := fs.Bool("with-tools", false, "")
-	castFile := fs.String("cast", "", "")
-	learnMode := fs.Bool("learn", false, "")
-	showVersion := fs.Bool("version", false, "")
-	help := fs.Bool("help", false, "")
-	fs.BoolVar(help, "h", false, "")
+	fs.BoolVar(&o.withTools, "with-tools", false, "")
+	fs.StringVar(&o.castFile, "cast", "", "")
+	fs.BoolVar(&o.learn, "learn", false, "")
+	fs.BoolVar(&o.version, "version", false, "")
+	fs.BoolVar(&o.help, "help", false, "")
+	fs.BoolVar(&o.help, "h", false, "")
 	args = splitFlags(args)
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "nsh: %v\n%s", flagError(err, args), usage)
-		return 2
+		return nil, flagError(err, args)
 	}
-	// Flags may follow the script (nsh --render md FILE.nsh -o OUT.md).
-	var positional []string
 	for fs.NArg() > 1 && strings.HasPrefix(fs.Arg(1), "-") && fs.Arg(0) != "-" {
-		positional = append(positional, fs.Arg(0))
+		o.rest = append(o.rest, fs.Arg(0))
 		more := fs.Args()[1:]
 		if err := fs.Parse(more); err != nil {
-			fmt.Fprintf(os.Stderr, "nsh: %v\n%s", flagError(err, more), usage)
-			return 2
+			return nil, flagError(err, more)
 		}
 	}
-	positional = append(positional, fs.Args()...)
+	o.rest = append(o.rest, fs.Args()...)
+	o.explain = *explain || *explainLong
+	return o, nil
+}
+
+func run(args []string) (code int) {
+	ensureStdio()
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nsh: %v\n%s", err, usage)
+		return 2
+	}
 	switch {
-	case *help:
+	case o.help:
 		fmt.Print(usage)
 		return 0
-	case *showVersion:
+	case o.version:
 		fmt.Printf("nsh %s\n", version)
 		return 0
 	}
 
 	// A session is long-lived and its heap small: collecting at half
-	// the default growth keeps peak RSS flat at about 11 MB over 1000
-	// spawns (13 MB with the default), at no measurable cost in time
-	// (bench/README.md). The user's GOGC wins.
+	// the default growth keeps peak RSS flat over many spawns, at no
+	// measurable cost in time (bench/README.md). The user's GOGC wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
 	s := commands.NewSession()
-	s.Explain = *explain || *explainLong
-	rest := positional
-	if *render != "" || *renderOut != "" || *withTools {
-		return renderLesson(s, *render, *renderOut, *withTools, *castFile, rest)
+	s.Explain = o.explain
+	rest := o.rest
+	if o.render != "" || o.renderOut != "" || o.withTools {
+		return renderLesson(s, o.render, o.renderOut, o.withTools, o.castFile, rest)
 	}
-	if *learnMode {
+	if o.learn {
 		return learnLessons(s, rest)
 	}
 	if len(rest) > 1 {
@@ -142,8 +158,8 @@ func run(args []string) (code int) {
 		return 2
 	}
 	if len(rest) == 1 && rest[0] == "-" {
-		rest = nil // stdin, as when it is not a terminal
-		if *cmds == "" && !*interactive && *step == "" {
+		o.rest = nil // stdin, as when it is not a terminal
+		if o.cmds == "" && !o.interactive && o.step == "" {
 			return readStdin(s)
 		}
 	}
@@ -156,54 +172,43 @@ func run(args []string) (code int) {
 			code = 2
 		}
 	}()
-	interactiveMode := *interactive || *step != "" || (*cmds == "" && len(rest) == 0 && isolate.IsTerminal(os.Stdin))
-	if *step == "" && (*cmds != "" || len(rest) > 0) {
+	interactiveMode := o.interactive || o.step != "" || (o.cmds == "" && len(o.rest) == 0 && isolate.IsTerminal(os.Stdin))
+	if o.step == "" && (o.cmds != "" || len(o.rest) > 0) {
 		// A script: RunScript sets the handlers up, beside the first
 		// spawn's preparations when it has one.
 		s.Ready = func() { endOnSignal(s, !interactiveMode) }
 	} else {
 		endOnSignal(s, !interactiveMode)
 	}
-	if *castFile != "" {
+	if o.castFile != "" {
 		title := "nsh"
-		if *step != "" || len(rest) > 0 {
-			title = "nsh " + *step + strings.Join(rest, "")
+		if o.step != "" || len(o.rest) > 0 {
+			title = "nsh " + o.step + strings.Join(o.rest, "")
 		}
-		if err := s.StartCast(*castFile, ownfile.ReplaceOwn, title, os.Stdout); err != nil {
+		if err := s.StartCast(o.castFile, ownfile.ReplaceOwn, title, os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "nsh: --cast: %v%s\n", err, replaceHint(err))
 			return 2
 		}
 	}
+	return runSession(s, o)
+}
+
+// runSession runs what the command line asked for: a demo, commands, a
+// script, the REPL, or standard input.
+func runSession(s *commands.Session, o *options) int {
 	switch {
-	case *step != "":
-		src, err := ownfile.ReadFile(*step)
+	case o.step != "":
+		return runStep(s, o.step)
+	case o.cmds != "":
+		return finish(s, s.RunScript("-c", o.cmds))
+	case len(o.rest) > 0:
+		src, err := ownfile.ReadFile(o.rest[0])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
 			return 2
 		}
-		// The line editor starts after the demo: it reads the terminal
-		// once it exists, and the demo reads single keys itself.
-		if _, err := repl.Step(s, *step, string(src), repl.NewPlain(os.Stdin, nil)); err != nil {
-			var exit *commands.ExitError
-			if errors.As(err, &exit) {
-				return exit.Code
-			}
-			fmt.Fprintln(s.Err, err)
-		}
-		fmt.Fprintln(os.Stderr, "(the demo is over; the session goes on: exit or Ctrl-D to leave)")
-		lr := lineReader(s)
-		defer lr.Close()
-		return repl.Run(s, lr)
-	case *cmds != "":
-		return finish(s, s.RunScript("-c", *cmds))
-	case len(rest) > 0:
-		src, err := ownfile.ReadFile(rest[0])
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
-			return 2
-		}
-		err = s.RunScript(rest[0], string(src))
-		if !*interactive {
+		err = s.RunScript(o.rest[0], string(src))
+		if !o.interactive {
 			return finish(s, err)
 		}
 		var exit *commands.ExitError
@@ -214,11 +219,33 @@ func run(args []string) (code int) {
 			fmt.Fprintln(s.Err, err)
 		}
 		return interact(s)
-	case *interactive || isolate.IsTerminal(os.Stdin):
+	case o.interactive || isolate.IsTerminal(os.Stdin):
 		return interact(s)
 	default:
 		return readStdin(s)
 	}
+}
+
+// runStep is --step: the demo, then the REPL with its state.
+func runStep(s *commands.Session, file string) int {
+	src, err := ownfile.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nsh: %v\n", err)
+		return 2
+	}
+	// The line editor starts after the demo: it reads the terminal once
+	// it exists, and the demo reads single keys itself.
+	if _, err := repl.Step(s, file, string(src), repl.NewPlain(os.Stdin, nil)); err != nil {
+		var exit *commands.ExitError
+		if errors.As(err, &exit) {
+			return exit.Code
+		}
+		fmt.Fprintln(s.Err, err)
+	}
+	fmt.Fprintln(os.Stderr, "(the demo is over; the session goes on: exit or Ctrl-D to leave)")
+	lr := lineReader(s)
+	defer lr.Close()
+	return repl.Run(s, lr)
 }
 
 // renderLesson runs a script and writes it as a Markdown lesson: to

@@ -129,51 +129,8 @@ func OCI(sp *plan.Spec, h plan.Host, args []string) (*specs.Spec, []string, erro
 		Bounding: capability.OCINames(f.Bounding), Effective: capability.OCINames(f.Effective), Permitted: capability.OCINames(f.Permitted),
 		Inheritable: capability.OCINames(f.Inheritable), Ambient: capability.OCINames(f.Ambient),
 	}
-	for _, n := range sp.Namespaces {
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[n]})
-	}
-	for _, j := range sp.Join {
-		if strings.HasPrefix(j.Ref, "@") {
-			notes = append(notes, fmt.Sprintf("join %s %s: a child of this session; the bundle gets a new %s namespace path only if you give one", j.Type, j.Ref, j.Type))
-			continue
-		}
-		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[j.Type], Path: j.Path})
-	}
-	if sp.Has("user") {
-		m := sp.IDMapping()
-		inside := map[string][2]uint32{"root": {0, 0}, "id": {uint32(m.UID), uint32(m.GID)}}
-		if ids, ok := inside[m.Mode]; ok {
-			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[0], HostID: uint32(os.Getuid()), Size: 1}}
-			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[1], HostID: uint32(os.Getgid()), Size: 1}}
-		}
-	}
-	if sp.Has("time") && sp.Time != (plan.TimeOffsets{}) {
-		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
-			"monotonic": {Secs: sp.Time.Monotonic}, "boottime": {Secs: sp.Time.Boottime},
-		}
-	}
-	s.Mounts = defaultMounts(sp)
-	notes = append(notes, mountNotes(sp)...)
-	for _, m := range sp.Mounts {
-		switch m.Type {
-		case "proc":
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}})
-		case "tmpfs":
-			opts := []string{"nosuid", "nodev"}
-			if m.Options != "" {
-				opts = append(opts, m.Options)
-			}
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
-		case "bind":
-			opts := []string{"rbind"}
-			if m.ReadOnly {
-				opts = append(opts, "ro")
-			}
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: opts})
-		}
-	}
-	s.Linux.MaskedPaths = append([]string(nil), sp.Masked...)
-	s.Linux.ReadonlyPaths = append([]string(nil), sp.Readonly...)
+	notes = append(notes, ociNamespaces(s, sp)...)
+	notes = append(notes, ociMounts(s, sp)...)
 	if len(sp.Sysctls) > 0 {
 		s.Linux.Sysctl = map[string]string{}
 		for _, sc := range sp.Sysctls {
@@ -206,6 +163,63 @@ func OCI(sp *plan.Spec, h plan.Host, args []string) (*specs.Spec, []string, erro
 		s.Linux.CgroupsPath = sp.Cgroup.Parent + "/nsh-oci"
 	}
 	return s, notes, nil
+}
+
+// ociNamespaces: the plan's new and joined namespaces, its id map and
+// clock offsets.
+func ociNamespaces(s *specs.Spec, sp *plan.Spec) (notes []string) {
+	for _, n := range sp.Namespaces {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[n]})
+	}
+	for _, j := range sp.Join {
+		if strings.HasPrefix(j.Ref, "@") {
+			notes = append(notes, fmt.Sprintf("join %s %s: a child of this session; the bundle gets a new %s namespace path only if you give one", j.Type, j.Ref, j.Type))
+			continue
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ociNamespace[j.Type], Path: j.Path})
+	}
+	if sp.Has("user") {
+		m := sp.IDMapping()
+		inside := map[string][2]uint32{"root": {0, 0}, "id": {uint32(m.UID), uint32(m.GID)}}
+		if ids, ok := inside[m.Mode]; ok {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[0], HostID: uint32(os.Getuid()), Size: 1}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[1], HostID: uint32(os.Getgid()), Size: 1}}
+		}
+	}
+	if sp.Has("time") && sp.Time != (plan.TimeOffsets{}) {
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
+			"monotonic": {Secs: sp.Time.Monotonic}, "boottime": {Secs: sp.Time.Boottime},
+		}
+	}
+	return notes
+}
+
+// ociMounts: the runtime's own mounts, the plan's, and its masked and
+// read-only paths.
+func ociMounts(s *specs.Spec, sp *plan.Spec) (notes []string) {
+	s.Mounts = defaultMounts(sp)
+	notes = mountNotes(sp)
+	for _, m := range sp.Mounts {
+		switch m.Type {
+		case "proc":
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}})
+		case "tmpfs":
+			opts := []string{"nosuid", "nodev"}
+			if m.Options != "" {
+				opts = append(opts, m.Options)
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
+		case "bind":
+			opts := []string{"rbind"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "bind", Source: m.Source, Options: opts})
+		}
+	}
+	s.Linux.MaskedPaths = append([]string(nil), sp.Masked...)
+	s.Linux.ReadonlyPaths = append([]string(nil), sp.Readonly...)
+	return notes
 }
 
 // defaultMounts are the mounts runc's own `runc spec` template has,

@@ -187,30 +187,88 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 	if len(opt.Args) == 0 {
 		return nil, errors.New("no command to run")
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
-	}
-	parentEnd := os.NewFile(uintptr(fds[0]), "nsh-parent")
-	childEnd := os.NewFile(uintptr(fds[1]), "nsh-child")
-	defer parentEnd.Close()
-	if err := passCredentials(parentEnd); err != nil {
-		childEnd.Close()
+	l := &launch{spec: spec, opt: &opt, joins: joins}
+	defer l.close()
+	if err := l.prepare(); err != nil {
 		return nil, err
 	}
+	if err := l.stageFiles(); err != nil {
+		return nil, err
+	}
+	if layer := l.c.Layer; layer != nil {
+		defer func() {
+			if err != nil {
+				layer.Remove()
+			}
+		}()
+	}
+	l.terminal()
+	if err := l.clone(); err != nil {
+		return nil, err
+	}
+	return l.run()
+}
 
+// launch is one start in progress: the child as it is made, and what is
+// opened for its stage, closed once the stage has it.
+type launch struct {
+	spec      *plan.Spec
+	opt       *Options
+	joins     *setnsPlan
+	c         *Child
+	attr      *syscall.SysProcAttr
+	env       []string
+	extra     []*os.File // the stage's descriptors from stageFD on
+	place     []LateWrite
+	late      []LateWrite
+	prog      *program
+	parentEnd *os.File
+	childEnd  *os.File
+	closers   []func()
+}
+
+func (l *launch) close() {
+	for i := len(l.closers) - 1; i >= 0; i-- {
+		l.closers[i]()
+	}
+}
+
+// pass gives f to the stage as its next descriptor, and returns its
+// number there.
+func (l *launch) pass(f *os.File) int {
+	l.extra = append(l.extra, f)
+	return stageFD + len(l.extra) - 1
+}
+
+// prepare makes the socket the program goes over, the child's cgroup and
+// the clone's attributes.
+func (l *launch) prepare() error {
+	spec, opt := l.spec, l.opt
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socketpair: %w", err)
+	}
+	l.parentEnd = os.NewFile(uintptr(fds[0]), "nsh-parent")
+	l.childEnd = os.NewFile(uintptr(fds[1]), "nsh-child")
+	// The child's end too, on an error before clone: clone closes it
+	// otherwise (a second Close does nothing).
+	l.closers = append(l.closers, func() { l.parentEnd.Close() }, func() { l.childEnd.Close() })
+	if err := passCredentials(l.parentEnd); err != nil {
+		l.childEnd.Close()
+		return err
+	}
 	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, step: opt.Step, pidfd: -1, timing: opt.Timing}
+	l.c = c
 	opt.Timing.start()
-	attr := &syscall.SysProcAttr{
+	l.attr = &syscall.SysProcAttr{
 		Cloneflags: cloneFlags(spec),
 		// The child must not outlive nsh even if nsh is killed outright.
 		Pdeathsig: unix.SIGKILL,
 		PidFD:     &c.pidfd,
 	}
-	if !joins.enter {
-		var err error
-		if c.group, err = newGroup(spec, &opt); err != nil {
-			return nil, err
+	if !l.joins.enter {
+		if c.group, err = newGroup(spec, opt); err != nil {
+			return err
 		}
 	}
 	if t := opt.Timing; t != nil {
@@ -222,64 +280,60 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			c.release()
-			return nil, fmt.Errorf("open cgroup %s: %w", dir, err)
+			return fmt.Errorf("open cgroup %s: %w", dir, err)
 		}
-		defer unix.Close(fd)
-		attr.UseCgroupFD, attr.CgroupFD = true, fd
+		l.closers = append(l.closers, func() { unix.Close(fd) })
+		l.attr.UseCgroupFD, l.attr.CgroupFD = true, fd
 		opt.step("clone3 into cgroup %s (CLONE_INTO_CGROUP)", dir)
 	}
 	if spec.Has("user") {
-		setUserMaps(spec, attr, &opt)
+		setUserMaps(spec, l.attr, opt)
 	}
-	env := append(os.Environ(), stageEnv+"="+stageInit)
-	extra := []*os.File{childEnd}
+	return nil
+}
+
+// stageFiles opens what the stage is given (its cgroup files, the
+// namespaces it joins, an overlay's layer) and plans its program.
+func (l *launch) stageFiles() error {
+	spec, opt, c, joins := l.spec, l.opt, l.c, l.joins
+	l.env = append(os.Environ(), stageEnv+"="+stageInit)
+	l.extra = []*os.File{l.childEnd}
 	// On v1 the stage moves itself into its cgroups, first thing
 	// (cgroup.SelfPlacement). Behind a relay (joined namespaces) the
 	// process that runs the command is another: nsh places both.
-	var placeWrites []LateWrite
 	if len(joins.files) == 0 {
 		for _, p := range c.group.SelfPlacement() {
 			f, err := openForStage(p)
 			if err != nil {
 				c.release()
-				return nil, err
+				return err
 			}
-			defer f.Close()
-			placeWrites = append(placeWrites, LateWrite{FD: stageFD + len(extra), Path: p, Value: "0"})
-			extra = append(extra, f)
+			l.closers = append(l.closers, func() { f.Close() })
+			l.place = append(l.place, LateWrite{FD: l.pass(f), Path: p, Value: "0"})
 		}
 	}
 	late, err := c.lateFiles(joins)
 	if err != nil {
 		c.release()
-		return nil, err
+		return err
 	}
-	var lateWrites []LateWrite
 	for _, lf := range late {
-		defer lf.f.Close()
-		lateWrites = append(lateWrites, LateWrite{FD: stageFD + len(extra), Path: lf.f.Name(), Value: lf.value})
-		extra = append(extra, lf.f)
+		l.closers = append(l.closers, func() { lf.f.Close() })
+		l.late = append(l.late, LateWrite{FD: l.pass(lf.f), Path: lf.f.Name(), Value: lf.value})
 	}
 	if r := spec.Rootfs; r != nil && r.Overlay != nil && !joins.enter {
 		if c.Layer, err = newLayer(r.Overlay); err != nil {
 			c.release()
-			return nil, err
+			return err
 		}
 		opt.step("overlay layer: upper %s, work %s (nsh's own%s)", c.Layer.Upper, c.Layer.work, map[bool]string{true: "; the upper is kept", false: ", removed with the child"}[c.Layer.Kept])
-		layer := c.Layer
-		defer func() {
-			if err != nil {
-				layer.Remove()
-			}
-		}()
 	}
-	prog, err := planStage(spec, &opt, c.Layer)
-	if err != nil {
+	if l.prog, err = planStage(spec, opt, c.Layer); err != nil {
 		c.Layer.Remove()
 		c.release()
-		return nil, err
+		return err
 	}
-	planPlacement(prog, placeWrites)
+	planPlacement(l.prog, l.place)
 	if c.filter = opt.filter; opt.enter == nil {
 		c.filter, _ = SeccompFilter(spec)
 	}
@@ -290,21 +344,25 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 	if len(joins.files) > 0 {
 		var parts []string
 		for i, f := range joins.files {
-			parts = append(parts, fmt.Sprintf("%d:%d", stageFD+len(extra), joins.flags[i]))
-			extra = append(extra, f)
+			parts = append(parts, fmt.Sprintf("%d:%d", l.pass(f), joins.flags[i]))
 		}
-		env = append(env, "_NSH_SETNS="+strings.Join(parts, ","))
+		l.env = append(l.env, "_NSH_SETNS="+strings.Join(parts, ","))
 		for _, d := range []struct {
 			name string
 			f    *os.File
 		}{{"_NSH_SETNS_ROOT", joins.root}, {"_NSH_SETNS_CWD", joins.cwd}} {
 			if d.f != nil {
-				env = append(env, fmt.Sprintf("%s=%d", d.name, stageFD+len(extra)))
-				extra = append(extra, d.f)
+				l.env = append(l.env, fmt.Sprintf("%s=%d", d.name, l.pass(d.f)))
 			}
 		}
 	}
-	files := append([]*os.File{opt.Stdin, opt.Stdout, opt.Stderr}, extra...)
+	return nil
+}
+
+// terminal decides the child's process group and session, and so who
+// gets the terminal's signals.
+func (l *launch) terminal() {
+	opt, c, attr := l.opt, l.c, l.attr
 	switch {
 	case opt.Session:
 		attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
@@ -333,25 +391,30 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 			c.say("standard input is a terminal nsh does not control (a console, or setsid): children run without job control, so Ctrl-C and Ctrl-Z do not reach them")
 		})
 	}
+}
+
+// clone makes the child stage and places it in its cgroups.
+func (l *launch) clone() error {
+	spec, opt, c, attr, joins := l.spec, l.opt, l.c, l.attr, l.joins
+	files := append([]*os.File{opt.Stdin, opt.Stdout, opt.Stderr}, l.extra...)
 	if attr.Cloneflags != 0 || len(joins.files) == 0 {
 		opt.step("clone(%s) and execve(/proc/self/exe) as %s", cloneFlagNames(spec), stageName)
 	} else {
 		opt.step("fork and execve(/proc/self/exe) as %s", stageName)
 	}
-
 	// Pdeathsig fires when the creating thread exits; a locked thread
 	// cannot be handed to another goroutine and exit under us mid-start.
 	runtime.LockOSThread()
 	_, joinedPid := spec.Joined("pid")
 	pid, err := track(spec.Has("pid") && !joinedPid && !joins.enter, func() (int, error) {
-		return forkexec.Start("/proc/self/exe", []string{stageName}, env, files, attr)
+		return forkexec.Start("/proc/self/exe", []string{stageName}, l.env, files, attr)
 	})
 	runtime.UnlockOSThread()
-	childEnd.Close()
+	l.childEnd.Close()
 	joins.close()
 	if err != nil {
 		c.release()
-		return nil, startError(spec, err)
+		return startError(spec, err)
 	}
 	c.Pid = pid
 	c.direct = c.Pid
@@ -361,12 +424,18 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 	// Where it does not place itself, the child stage is placed now: it
 	// waits for the spec before it does anything, so it is in its
 	// cgroups before its command runs.
-	if err := c.group.PlaceOrNil(c.Pid, attr.UseCgroupFD, len(placeWrites) > 0, opt.Step); err != nil {
+	if err := c.group.PlaceOrNil(c.Pid, attr.UseCgroupFD, len(l.place) > 0, opt.Step); err != nil {
 		c.kill()
-		return nil, err
+		return err
 	}
+	return nil
+}
 
-	r := newStageReader(parentEnd, &opt, prog, c)
+// run finishes what the child needs from nsh (its relay's command placed,
+// its veths, its limits), sends the program and waits for its execve.
+func (l *launch) run() (*Child, error) {
+	spec, opt, c, joins := l.spec, l.opt, l.c, l.joins
+	r := newStageReader(l.parentEnd, opt, l.prog, c)
 	if len(joins.files) > 0 {
 		// The process that runs the command says so, and the kernel says
 		// which it is; its cgroups must hold it before its command runs.
@@ -384,10 +453,10 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 			}
 		}
 	}
-
 	if spec.Net != nil && len(spec.Net.Veths) > 0 {
 		// The child waits for its spec, so its network is ready before
 		// its command runs.
+		var err error
 		if c.links, err = setupVeths(c.Pid, spec.Net.Veths, opt.step); err != nil {
 			c.kill()
 			return nil, err
@@ -399,6 +468,7 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 	// `cgroup use` is someone else's, never killed wholesale, so it
 	// counts as none. A joined pid namespace has a relay and an init of
 	// its own.
+	_, joinedPid := spec.Joined("pid")
 	guard := !c.group.Owned() && !spec.Has("pid") && !joinedPid && !joins.enter
 	// Limits are set from here, as runc sets them: a stage in a new user
 	// namespace could not raise a hard limit itself.
@@ -411,8 +481,8 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 	}
 	// The late writes' descriptors are numbered now that every extra
 	// file has its place.
-	planExec(prog, spec, &opt, lateWrites, guard)
-	if _, err := parentEnd.Write(prog.encode(opt.Step != nil)); err != nil {
+	planExec(l.prog, spec, opt, l.late, guard)
+	if _, err := l.parentEnd.Write(l.prog.encode(opt.Step != nil)); err != nil {
 		c.kill()
 		return nil, fmt.Errorf("send the program to the child stage: %w", err)
 	}
