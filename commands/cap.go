@@ -500,8 +500,7 @@ func capFile(s *Session, c *Command, args []string) error {
 	return usageError(c, fmt.Sprintf("unknown cap file operation %q: get, set or rm", op))
 }
 
-func runUser(s *Session, args []string) error {
-	c, _ := Lookup("user")
+func runUser(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		if s.Spec.User == nil {
 			fmt.Fprintln(s.Out, "children run as nsh's user")
@@ -533,8 +532,7 @@ func runUser(s *Session, args []string) error {
 	return s.commit(next)
 }
 
-func runNoNewPrivs(s *Session, args []string) error {
-	c, _ := Lookup("nonewprivs")
+func runNoNewPrivs(s *Session, c *Command, args []string) error {
 	if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
 		return usageError(c, "say on or off")
 	}

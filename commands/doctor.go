@@ -34,9 +34,8 @@ func init() {
 
 type check struct{ name, status, detail string }
 
-func runDoctor(s *Session, args []string) error {
+func runDoctor(s *Session, c *Command, args []string) error {
 	if len(args) > 0 {
-		c, _ := Lookup("doctor")
 		return usageError(c, "doctor takes no arguments")
 	}
 	var rows []check

@@ -56,8 +56,7 @@ type picture interface {
 	Alt() string
 }
 
-func runDraw(s *Session, args []string) error {
-	c, _ := Lookup("draw")
+func runDraw(s *Session, c *Command, args []string) error {
 	if len(args) == 0 || (args[0] != "ns" && args[0] != "caps" && args[0] != "cgroup") {
 		return usageError(c, "draw takes ns, caps or cgroup: draw ns [@ID|PID|self ...] [-o FILE.svg]")
 	}

@@ -45,8 +45,7 @@ func init() {
 	})
 }
 
-func runEnter(s *Session, args []string) error {
-	c, _ := Lookup("enter")
+func runEnter(s *Session, c *Command, args []string) error {
 	var types []string
 	if len(args) >= 2 && args[0] == "--ns" {
 		for _, w := range strings.Split(args[1], ",") {

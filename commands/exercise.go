@@ -62,14 +62,14 @@ func init() {
 			Usage:   []string{"goal TEXT..."},
 			Summary: "in a lesson: one thing the reader will learn (a page lists them under its title)",
 			Example: "goal \"what a namespace is, and which ones a child shares\"",
-			Run:     func(s *Session, args []string) error { return listItem(s, "goal", args) },
+			Run:     func(s *Session, c *Command, args []string) error { return listItem(s, "goal", args) },
 		},
 		&Command{
 			Name: "summary", Group: "lessons",
 			Usage:   []string{"summary TEXT..."},
 			Summary: "in a lesson: one point of its summary",
 			Example: "summary \"a child shares every namespace nsh does not unshare\"",
-			Run:     func(s *Session, args []string) error { return listItem(s, "summary", args) },
+			Run:     func(s *Session, c *Command, args []string) error { return listItem(s, "summary", args) },
 		},
 		learnVerb("skip", "in nsh --learn: leave this exercise undone; its solution runs, so the lesson can go on", func(l Learner) error { return l.Skip() }),
 		learnVerb("back", "in nsh --learn: the exercise before this one", func(l Learner) error { return l.Back() }),
@@ -79,12 +79,11 @@ func init() {
 			Usage:   []string{"learn", "learn NN|FILE.nsh"},
 			Summary: "the lessons and your progress; learn NN starts one here, its exercises checked against your children",
 			Example: "learn 01",
-			Run: func(s *Session, args []string) error {
+			Run: func(s *Session, c *Command, args []string) error {
 				if s.Learn == nil {
 					return fmt.Errorf("learn: lessons are for the interactive shell: nsh --learn [NN]")
 				}
 				if len(args) > 1 {
-					c, _ := Lookup("learn")
 					return usageError(c, "name one lesson")
 				}
 				arg := ""
@@ -124,7 +123,7 @@ func init() {
 			Help: "A plain run, --render and --cast run the solution lines and the checks, so every exercise is proved\n" +
 				"solvable; nsh --learn shows the task, hides the rest, and checks what the learner does (docs/lessons.md).",
 			Example: "task \"Give a child the hostname box without changing the host's\"",
-			Run: func(s *Session, args []string) error {
+			Run: func(s *Session, c *Command, args []string) error {
 				if len(args) == 0 {
 					c, _ := Lookup("task")
 					return usageError(c, "say what the learner is to do")
@@ -178,8 +177,8 @@ func listItem(s *Session, kind string, args []string) error {
 // lessonLine runs a lesson's line that is also a learner's verb: bare,
 // it asks the lesson being learnt (nsh --learn); with words, it is the
 // script's line, which belongs under a task.
-func lessonLine(verb string, bare func(Learner) error, line func(*Session, []string) error) func(*Session, []string) error {
-	return func(s *Session, args []string) error {
+func lessonLine(verb string, bare func(Learner) error, line func(*Session, []string) error) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, args []string) error {
 		if len(args) == 0 {
 			if s.lesson.learner == nil {
 				return notLearning(verb)
@@ -213,7 +212,7 @@ func Unwrap(st Stmt) (words []string, text string, solution bool) {
 	return st.Words, st.Text, false
 }
 
-func runNeeds(s *Session, args []string) error {
+func runNeeds(s *Session, c *Command, args []string) error {
 	if len(args) < 2 || args[0] != "root" {
 		c, _ := Lookup("needs")
 		return usageError(c, "say root, and why")
@@ -237,7 +236,7 @@ func learnVerb(name, summary string, do func(Learner) error) *Command {
 		Usage:   []string{name},
 		Summary: summary,
 		Example: name,
-		Run: func(s *Session, args []string) error {
+		Run: func(s *Session, c *Command, args []string) error {
 			if s.lesson.learner == nil {
 				return notLearning(name)
 			}

@@ -47,7 +47,7 @@ func init() {
 			"in @ID's namespaces under its filter (as seccomp test does): refused is an errno or SIGSYS; filecap reads a file's\n" +
 			"security.capability. @last is the child spawned last.",
 		Example:  "spawn hostname; expect output contains foobar",
-		Run:      func(s *Session, args []string) error { return runCheck(s, "expect", args) },
+		Run:      func(s *Session, c *Command, args []string) error { return runCheck(s, "expect", args) },
 		Complete: completeCheck,
 	})
 }

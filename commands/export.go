@@ -54,8 +54,7 @@ func init() {
 	})
 }
 
-func runExport(s *Session, args []string) error {
-	c, _ := Lookup("export")
+func runExport(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		return usageError(c, "say sh, oci, docker or k8s")
 	}

@@ -23,7 +23,7 @@ func init() {
 	})
 }
 
-func runHelp(s *Session, args []string) error {
+func runHelp(s *Session, c *Command, args []string) error {
 	switch {
 	case len(args) == 0:
 		// One screen: a line per topic, in the order the walkthrough

@@ -35,8 +35,7 @@ func init() {
 	})
 }
 
-func runImport(s *Session, args []string) error {
-	c, _ := Lookup("import")
+func runImport(s *Session, c *Command, args []string) error {
 	rest, strict := takeFlag(args, "--strict")
 	if len(rest) != 2 || rest[0] != "oci" {
 		return usageError(c, "import oci takes a bundle directory or a config.json")

@@ -32,8 +32,7 @@ func init() {
 	})
 }
 
-func runJoin(s *Session, args []string) error {
-	c, _ := Lookup("join")
+func runJoin(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		if len(s.Spec.Join) == 0 {
 			fmt.Fprintln(s.Out, "no namespaces joined: children get new ones or nsh's")

@@ -8,8 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func runKill(s *Session, args []string) error {
-	c, _ := Lookup("kill")
+func runKill(s *Session, c *Command, args []string) error {
 	args, force := takeFlag(args, "--force")
 	if len(args) < 1 || len(args) > 2 {
 		return usageError(c, "name a child (or a PID, with --force) and at most one signal")

@@ -85,8 +85,7 @@ type diffJSON struct {
 	Changes []layer.Change `json:"changes"`
 }
 
-func runDiff(s *Session, args []string) error {
-	c, _ := Lookup("diff")
+func runDiff(s *Session, c *Command, args []string) error {
 	if len(args) != 1 {
 		return usageError(c, "diff takes one child: @ID")
 	}
@@ -112,8 +111,7 @@ func runDiff(s *Session, args []string) error {
 	return nil
 }
 
-func runCommit(s *Session, args []string) error {
-	c, _ := Lookup("commit")
+func runCommit(s *Session, c *Command, args []string) error {
 	if len(args) != 2 {
 		return usageError(c, "commit takes a child and a file: commit @ID FILE.tar")
 	}

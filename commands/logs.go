@@ -32,9 +32,8 @@ func (r *ringBuffer) snapshot() ([]byte, int64) {
 	return append([]byte(nil), r.buf...), r.dropped
 }
 
-func runLogs(s *Session, args []string) error {
+func runLogs(s *Session, c *Command, args []string) error {
 	if len(args) != 1 {
-		c, _ := Lookup("logs")
 		return usageError(c, "name one child")
 	}
 	ch, err := s.lookupChild(args[0], false)

@@ -35,7 +35,7 @@ func init() {
 			Summary: h.summary,
 			Example: h.example,
 			Help:    h.help,
-			Run: func(s *Session, args []string) error {
+			Run: func(s *Session, c *Command, args []string) error {
 				return runHidden(s, h.name, args, h.list, h.preset)
 			},
 			Complete: func(s *Session, args []string, partial string) []string {

@@ -99,8 +99,7 @@ func parseNamespaces(c *Command, args []string) ([]string, error) {
 	return out, nil
 }
 
-func runUnshare(s *Session, args []string) error {
-	c, _ := Lookup("unshare")
+func runUnshare(s *Session, c *Command, args []string) error {
 	if len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		return unshareAsUtilLinux(s, c, args)
 	}
@@ -117,8 +116,7 @@ func runUnshare(s *Session, args []string) error {
 	return s.commit(next)
 }
 
-func runShare(s *Session, args []string) error {
-	c, _ := Lookup("share")
+func runShare(s *Session, c *Command, args []string) error {
 	nss, err := parseNamespaces(c, args)
 	if err != nil {
 		return err
@@ -174,8 +172,7 @@ func runShare(s *Session, args []string) error {
 	return nil
 }
 
-func runHostname(s *Session, args []string) error {
-	c, _ := Lookup("hostname")
+func runHostname(s *Session, c *Command, args []string) error {
 	switch len(args) {
 	case 0:
 		if s.Spec.Hostname == "" {
@@ -200,8 +197,7 @@ func runHostname(s *Session, args []string) error {
 	return s.commit(next)
 }
 
-func runMap(s *Session, args []string) error {
-	c, _ := Lookup("map")
+func runMap(s *Session, c *Command, args []string) error {
 	if len(args) != 1 {
 		return usageError(c, "give one mapping")
 	}
@@ -228,8 +224,7 @@ func runMap(s *Session, args []string) error {
 	return s.commit(next)
 }
 
-func runTimens(s *Session, args []string) error {
-	c, _ := Lookup("timens")
+func runTimens(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintf(s.Out, "monotonic %s\nboottime %s\n", formatOffset(s.Spec.Time.Monotonic), formatOffset(s.Spec.Time.Boottime))
 		return nil

@@ -12,7 +12,7 @@ func init() {
 			Usage:   []string{"echo TEXT..."},
 			Summary: "print TEXT (narration in scripts and demos; in a script a `#: TEXT` line says it too)",
 			Example: "echo Step 1: namespaces",
-			Run: func(s *Session, args []string) error {
+			Run: func(s *Session, c *Command, args []string) error {
 				fmt.Fprintln(s.Out, strings.Join(args, " "))
 				return nil
 			},
@@ -22,7 +22,7 @@ func init() {
 			Usage:   []string{"note TEXT..."},
 			Summary: "print TEXT as a note, set apart from the output around it",
 			Example: "note Step 2: cgroups",
-			Run: func(s *Session, args []string) error {
+			Run: func(s *Session, c *Command, args []string) error {
 				fmt.Fprintf(s.Out, "\n== %s\n", strings.Join(args, " "))
 				return nil
 			},

@@ -45,8 +45,7 @@ func init() {
 	})
 }
 
-func runNS(s *Session, args []string) error {
-	c, _ := Lookup("ns")
+func runNS(s *Session, c *Command, args []string) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "diff":

@@ -41,8 +41,7 @@ func init() {
 	})
 }
 
-func runProcess(s *Session, args []string) error {
-	c, _ := Lookup("process")
+func runProcess(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		for _, l := range processLines(s.Spec) {
 			fmt.Fprintln(s.Out, l)

@@ -8,10 +8,9 @@ import (
 	"nsh/isolate/cgroup"
 )
 
-func runPs(s *Session, args []string) error {
+func runPs(s *Session, c *Command, args []string) error {
 	if len(args) > 0 && args[0] == "--tree" {
 		if len(args) > 2 {
-			c, _ := Lookup("ps")
 			return usageError(c, "ps --tree takes at most one process")
 		}
 		return psTree(s, args[1:])
@@ -31,7 +30,6 @@ func runPs(s *Session, args []string) error {
 		return nil
 	}
 	if len(args) > 0 {
-		c, _ := Lookup("ps")
 		return usageError(c, "unknown argument "+args[0])
 	}
 	s.mu.Lock()

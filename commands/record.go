@@ -35,8 +35,7 @@ func init() {
 	})
 }
 
-func runRecord(s *Session, args []string) error {
-	c, _ := Lookup("record")
+func runRecord(s *Session, c *Command, args []string) error {
 	if len(args) > 0 && args[0] == "--cast" {
 		return recordCast(s, c, args[1:])
 	}

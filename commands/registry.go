@@ -19,7 +19,7 @@ type Command struct {
 	Summary string
 	Help    string // longer text for `help NAME`
 	Example string // one line that shows it at work
-	Run     func(s *Session, args []string) error
+	Run     func(s *Session, c *Command, args []string) error
 	// Complete returns candidates for the word after args.
 	Complete func(s *Session, args []string, partial string) []string
 	// JSON says which forms print a report that --json (anywhere among
@@ -69,7 +69,7 @@ func fromSubs(c *Command) {
 		}
 		return nil
 	}
-	c.Run = func(s *Session, args []string) error {
+	c.Run = func(s *Session, c *Command, args []string) error {
 		if len(args) == 0 {
 			if c.Bare != nil {
 				return c.Bare(s)

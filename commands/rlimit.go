@@ -41,8 +41,7 @@ func init() {
 	})
 }
 
-func runRlimit(s *Session, args []string) error {
-	c, _ := Lookup("rlimit")
+func runRlimit(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		if len(s.Spec.Rlimits) == 0 {
 			fmt.Fprintln(s.Out, "none planned: children keep nsh's limits (rlimit show lists them)")

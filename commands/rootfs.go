@@ -81,8 +81,7 @@ func init() {
 	)
 }
 
-func runRootfs(s *Session, args []string) error {
-	c, _ := Lookup("rootfs")
+func runRootfs(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		if r := s.Spec.Rootfs; r != nil {
 			fmt.Fprintln(s.Out, rootfsText(r))
@@ -186,8 +185,7 @@ func rootfsText(r *plan.Rootfs) string {
 	return r.Dir
 }
 
-func runMount(s *Session, args []string) error {
-	c, _ := Lookup("mount")
+func runMount(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		if s.json {
 			return s.emit(mountJSON{Mounts: append([]plan.Mount{}, s.Spec.Mounts...)})

@@ -29,8 +29,7 @@ func init() {
 	})
 }
 
-func runScratch(s *Session, args []string) error {
-	c, _ := Lookup("scratch")
+func runScratch(s *Session, c *Command, args []string) error {
 	switch {
 	case len(args) == 1 && args[0] == "path":
 		if s.scratch == "" {

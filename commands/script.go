@@ -61,9 +61,8 @@ func init() {
 	)
 }
 
-func runSource(s *Session, args []string) error {
+func runSource(s *Session, c *Command, args []string) error {
 	if len(args) != 1 {
-		c, _ := Lookup("source")
 		return usageError(c, "name one file")
 	}
 	if s.depth >= maxSourceDepth {
@@ -82,10 +81,9 @@ func runSource(s *Session, args []string) error {
 }
 
 // onOff runs a session switch: NAME on, NAME off.
-func onOff(name string, set func(s *Session, on bool)) func(*Session, []string) error {
-	return func(s *Session, args []string) error {
+func onOff(name string, set func(s *Session, on bool)) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, args []string) error {
 		if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
-			c, _ := Lookup(name)
 			return usageError(c, "say on or off")
 		}
 		set(s, args[0] == "on")
@@ -100,7 +98,7 @@ func completeOnOff(s *Session, args []string, partial string) []string {
 	return nil
 }
 
-func runExit(s *Session, args []string) error {
+func runExit(s *Session, c *Command, args []string) error {
 	code := s.prevStatus
 	if len(args) > 1 {
 		return fmt.Errorf("exit: give at most one status")

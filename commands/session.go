@@ -160,7 +160,7 @@ func (s *Session) Exec(words []string) error {
 		// Every command refuses what it does not take.
 		err = usageError(c, fmt.Sprintf("it takes no arguments, and got %q", args))
 	} else {
-		err = c.Run(s, args)
+		err = c.Run(s, c, args)
 	}
 	if err == nil {
 		s.recordCommand(words)

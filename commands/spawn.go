@@ -55,8 +55,7 @@ func init() {
 	})
 }
 
-func runSpawn(s *Session, args []string) error {
-	c, _ := Lookup("spawn")
+func runSpawn(s *Session, c *Command, args []string) error {
 	detached, name, timed := false, "", false
 flags:
 	for len(args) > 0 {

@@ -17,9 +17,8 @@ func init() {
 			Summary: "the whole planned state",
 			Example: "show",
 			JSON:    func(args []string) bool { return len(args) == 0 },
-			Run: func(s *Session, args []string) error {
+			Run: func(s *Session, c *Command, args []string) error {
 				if len(args) > 0 {
-					c, _ := Lookup("show")
 					return usageError(c, "show takes no arguments")
 				}
 				if s.json {
@@ -33,7 +32,7 @@ func init() {
 			Usage:   []string{"reset"},
 			Summary: "back to an empty state (running children keep running)",
 			Example: "reset",
-			Run: func(s *Session, args []string) error {
+			Run: func(s *Session, c *Command, args []string) error {
 				s.Spec = &plan.Spec{}
 				return nil
 			},
@@ -80,10 +79,9 @@ func SaveScript(sp *plan.Spec) string {
 	return b.String()
 }
 
-func runSave(s *Session, args []string) error {
+func runSave(s *Session, c *Command, args []string) error {
 	args, force := takeFlagF(args)
 	if len(args) != 1 {
-		c, _ := Lookup("save")
 		return usageError(c, "name one file (-f: replace a file nsh did not write)")
 	}
 	if err := writeOwnFile("save", args[0], []byte(SaveScript(s.Spec)), 0o644, force); err != nil {

@@ -26,8 +26,7 @@ func init() {
 	})
 }
 
-func runSysctl(s *Session, args []string) error {
-	c, _ := Lookup("sysctl")
+func runSysctl(s *Session, c *Command, args []string) error {
 	if len(args) == 0 {
 		for _, sc := range s.Spec.Sysctls {
 			fmt.Fprintf(s.Out, "%s = %s\n", sc.Key, sc.Value)

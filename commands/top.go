@@ -206,8 +206,7 @@ type topDoc struct {
 	Children []topRow `json:"children"`
 }
 
-func runTop(s *Session, args []string) error {
-	c, _ := Lookup("top")
+func runTop(s *Session, c *Command, args []string) error {
 	once := false
 	for _, a := range args {
 		if a != "--once" {

@@ -7,9 +7,8 @@ import (
 	"strings"
 )
 
-func runWait(s *Session, args []string) error {
+func runWait(s *Session, c *Command, args []string) error {
 	if len(args) != 1 {
-		c, _ := Lookup("wait")
 		return usageError(c, "name one child")
 	}
 	ch, err := s.lookupChild(args[0], false)
