@@ -17,8 +17,24 @@ import (
 func init() {
 	register(&Command{
 		Name: "export", Group: "teaching",
-		Usage: []string{"export sh [-f] [FILE]", "export oci [-f] DIR [CMD ARG...]", "export docker [-f] [--seccomp FILE]",
-			"export k8s [-f] [FILE] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"},
+		Subs: []Sub{
+			{Name: "sh", Usage: []string{"export sh [-f] [FILE]"}, Run: exportSh, Complete: completeFirstFile},
+			{Name: "oci", Usage: []string{"export oci [-f] DIR [CMD ARG...]"}, Run: exportOCI, Complete: completeFirstFile},
+			{Name: "docker", Usage: []string{"export docker [-f] [--seccomp FILE]"}, Run: exportDocker,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) > 0 && args[len(args)-1] == "--seccomp" {
+						return completeFiles(nil, partial)
+					}
+					return []string{"--seccomp", "-f"}
+				}},
+			{Name: "k8s", Usage: []string{"export k8s [-f] [FILE] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"}, Run: exportK8s,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if strings.HasPrefix(partial, "-") {
+						return []string{"--explain", "--image", "--lossy", "--name", "-f"}
+					}
+					return completeFiles(nil, partial)
+				}},
+		},
 		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
 		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
 			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
@@ -33,115 +49,100 @@ func init() {
 			"--explain prints the mapping (docs/kubernetes.md has the whole table).\n" +
 			"A FILE that exists is replaced only if nsh wrote it (its second line says so), or with -f.",
 		Example: "export sh /tmp/demo.sh   # then, in a shell: sh /tmp/demo.sh hostname",
-		Run:     runExport,
-		Complete: func(s *Session, args []string, partial string) []string {
-			switch len(args) {
-			case 0:
-				return []string{"sh", "oci", "docker", "k8s"}
-			case 1:
-				if args[0] == "oci" || args[0] == "sh" {
-					return completeFiles(nil, partial)
-				}
-			}
-			if args[0] == "k8s" {
-				if strings.HasPrefix(partial, "-") {
-					return []string{"--explain", "--image", "--lossy", "--name", "-f"}
-				}
-				return completeFiles(nil, partial)
-			}
-			return nil
-		},
 	})
 }
 
-func runExport(s *Session, c *Command, args []string) error {
+// completeFirstFile completes a file for the first argument.
+func completeFirstFile(s *Session, args []string, partial string) []string {
 	if len(args) == 0 {
-		return usageError(c, "say sh, oci, docker or k8s")
+		return completeFiles(nil, partial)
 	}
-	switch args[0] {
-	case "sh":
-		rest, force := takeFlagF(args[1:])
-		if len(rest) > 1 || (force && len(rest) == 0) {
-			return usageError(c, "export sh takes at most a file to write (-f: replace a file nsh did not write)")
-		}
-		script, err := export.Shell(s.Spec)
-		if err != nil {
-			return fmt.Errorf("export sh: %w", err)
-		}
-		if r := s.Spec.Rootfs; r != nil && strings.Contains(script, "exec setpriv") && !isolate.RootfsHasSetpriv(r.Dir) {
-			// Said now, not only by the script when it stops.
-			fmt.Fprintf(s.Err, "export sh: note: %s has no util-linux setpriv, which the script needs inside it to apply the user and capabilities: it will stop there (status 126); install util-linux in the rootfs, or let nsh spawn apply them\n", r.Dir)
-		}
-		if len(rest) == 1 {
-			if err := writeOwnFile("export sh", rest[0], []byte(script), 0o755, force); err != nil {
-				return err
-			}
-			fmt.Fprintf(s.Out, "wrote %s; run it as root with: sh %s [CMD ARG...]\n", rest[0], rest[0])
-			return nil
-		}
-		fmt.Fprint(s.Out, script)
-		return nil
-	case "oci":
-		ociArgs, force := takeFlagF(args[1:])
-		if len(ociArgs) < 1 {
-			return usageError(c, "export oci needs a bundle directory")
-		}
-		dir := ociArgs[0]
-		file := filepath.Join(dir, "config.json")
-		if err := mayReplace("export oci", file, force); err != nil {
+	return nil
+}
+
+func exportSh(s *Session, c *Command, args []string) error {
+	rest, force := takeFlagF(args)
+	if len(rest) > 1 || (force && len(rest) == 0) {
+		return usageError(c, "export sh takes at most a file to write (-f: replace a file nsh did not write)")
+	}
+	script, err := export.Shell(s.Spec)
+	if err != nil {
+		return fmt.Errorf("export sh: %w", err)
+	}
+	if r := s.Spec.Rootfs; r != nil && strings.Contains(script, "exec setpriv") && !isolate.RootfsHasSetpriv(r.Dir) {
+		// Said now, not only by the script when it stops.
+		fmt.Fprintf(s.Err, "export sh: note: %s has no util-linux setpriv, which the script needs inside it to apply the user and capabilities: it will stop there (status 126); install util-linux in the rootfs, or let nsh spawn apply them\n", r.Dir)
+	}
+	if len(rest) == 1 {
+		if err := writeOwnFile("export sh", rest[0], []byte(script), 0o755, force); err != nil {
 			return err
 		}
-		bundle, err := export.OCIBundle(s.Spec, isolate.HostCaps(), dir, ociArgs[1:])
-		if err != nil {
+		fmt.Fprintf(s.Out, "wrote %s; run it as root with: sh %s [CMD ARG...]\n", rest[0], rest[0])
+		return nil
+	}
+	fmt.Fprint(s.Out, script)
+	return nil
+}
+
+func exportOCI(s *Session, c *Command, args []string) error {
+	ociArgs, force := takeFlagF(args)
+	if len(ociArgs) < 1 {
+		return usageError(c, "export oci needs a bundle directory")
+	}
+	dir := ociArgs[0]
+	file := filepath.Join(dir, "config.json")
+	if err := mayReplace("export oci", file, force); err != nil {
+		return err
+	}
+	bundle, err := export.OCIBundle(s.Spec, isolate.HostCaps(), dir, ociArgs[1:])
+	if err != nil {
+		return fmt.Errorf("export oci: %w", err)
+	}
+	for _, d := range append([]string{dir}, bundle.Dirs...) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("export oci: %w", err)
 		}
-		for _, d := range append([]string{dir}, bundle.Dirs...) {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("export oci: %w", err)
-			}
+	}
+	notes := bundle.Notes
+	if err := writeOwnFile("export oci", file, bundle.JSON, 0o644, force); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(s.Err, "export oci: note: %s\n", n)
+	}
+	fmt.Fprintf(s.Out, "wrote %s; run it with: runc run --bundle %s NAME\n", file, dir)
+	return nil
+}
+
+func exportDocker(s *Session, c *Command, args []string) error {
+	file := ""
+	rest, force := takeFlag(args, "-f")
+	if len(rest) == 2 && rest[0] == "--seccomp" {
+		file = rest[1]
+	} else if len(rest) != 0 {
+		return usageError(c, "export docker takes only --seccomp FILE, where the seccomp plan goes (-f: replace a file nsh did not write)")
+	}
+	if file != "" {
+		prof, err := export.DockerSeccomp(s.Spec, isolate.HostCaps())
+		if err != nil {
+			return fmt.Errorf("export docker: %w", err)
 		}
-		notes := bundle.Notes
-		if err := writeOwnFile("export oci", file, bundle.JSON, 0o644, force); err != nil {
+		if prof == nil {
+			fmt.Fprintf(s.Err, "export docker: note: no profile to write to %s: the flags say it all (seccomp=unconfined, or Docker's default)\n", file)
+			file = ""
+		} else if err := writeOwnFile("export docker --seccomp", file, prof, 0o644, force); err != nil {
 			return err
 		}
-		for _, n := range notes {
-			fmt.Fprintf(s.Err, "export oci: note: %s\n", n)
-		}
-		fmt.Fprintf(s.Out, "wrote %s; run it with: runc run --bundle %s NAME\n", file, dir)
-		return nil
-	case "docker":
-		file := ""
-		rest, force := takeFlag(args[1:], "-f")
-		if len(rest) == 2 && rest[0] == "--seccomp" {
-			file = rest[1]
-		} else if len(rest) != 0 {
-			return usageError(c, "export docker takes only --seccomp FILE, where the seccomp plan goes (-f: replace a file nsh did not write)")
-		}
-		if file != "" {
-			prof, err := export.DockerSeccomp(s.Spec, isolate.HostCaps())
-			if err != nil {
-				return fmt.Errorf("export docker: %w", err)
-			}
-			if prof == nil {
-				fmt.Fprintf(s.Err, "export docker: note: no profile to write to %s: the flags say it all (seccomp=unconfined, or Docker's default)\n", file)
-				file = ""
-			} else if err := writeOwnFile("export docker --seccomp", file, prof, 0o644, force); err != nil {
-				return err
-			}
-		}
-		flags, cannot := export.Docker(s.givenCaps(s.Spec), file)
-		fmt.Fprintf(s.Out, "docker run %s\n", strings.Join(flags, " "))
-		if len(cannot) > 0 {
-			fmt.Fprintln(s.Out, "\nDocker cannot express:")
-			for _, c := range cannot {
-				fmt.Fprintf(s.Out, "  - %s\n", c)
-			}
-		}
-		return nil
-	case "k8s":
-		return exportK8s(s, c, args[1:])
 	}
-	return usageError(c, fmt.Sprintf("unknown export %q: sh, oci, docker or k8s", args[0]))
+	flags, cannot := export.Docker(s.givenCaps(s.Spec), file)
+	fmt.Fprintf(s.Out, "docker run %s\n", strings.Join(flags, " "))
+	if len(cannot) > 0 {
+		fmt.Fprintln(s.Out, "\nDocker cannot express:")
+		for _, c := range cannot {
+			fmt.Fprintf(s.Out, "  - %s\n", c)
+		}
+	}
+	return nil
 }
 
 // exportK8s runs nsh-k8s, which holds the Kubernetes types, with the plan.

@@ -12,11 +12,37 @@ import (
 )
 
 func init() {
+	refs := func(s *Session) []string { return append([]string{"self", "parent"}, s.childRefs()...) }
 	register(&Command{
 		Name: "ns", Group: "children",
-		Usage: []string{"ns [self|parent|PID|@ID] [--json]", "ns diff A B [--json]", "ns pin NS PATH @ID|PID", "ns unpin PATH"},
-		JSON: func(args []string) bool {
-			return len(args) == 0 || (args[0] != "pin" && args[0] != "unpin")
+		Other: &Sub{Usage: []string{"ns [self|parent|PID|@ID] [--json]"}, Run: nsShow, JSON: true, Words: refs},
+		Subs: []Sub{
+			{Name: "diff", Usage: []string{"ns diff A B [--json]"}, Run: nsDiffCmd, JSON: true,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) < 2 {
+						return refs(s)
+					}
+					return nil
+				}},
+			{Name: "pin", Usage: []string{"ns pin NS PATH @ID|PID"}, Run: nsPinCmd,
+				Complete: func(s *Session, args []string, partial string) []string {
+					switch len(args) {
+					case 0:
+						return plan.Namespaces
+					case 1:
+						return completeFiles(nil, partial)
+					case 2:
+						return s.childRefs()
+					}
+					return nil
+				}},
+			{Name: "unpin", Usage: []string{"ns unpin PATH"}, Run: nsUnpinCmd,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return completeFiles(nil, partial)
+					}
+					return nil
+				}},
 		},
 		Summary: "a process's namespaces (like ls -l /proc/PID/ns), which two share; pin one to a file",
 		Example: "ns diff self @web",
@@ -26,45 +52,32 @@ func init() {
 			"ns pin bind-mounts a child's /proc/PID/ns/NS on PATH (made if missing), so the namespace\n" +
 			"outlives the child, like unshare --uts=FILE; `join NS PATH` enters it later, from any nsh.\n" +
 			"Pins are the one thing nsh leaves behind; `ns` lists this session's, `ns unpin` removes one.",
-		Run: runNS,
-		Complete: func(s *Session, args []string, partial string) []string {
-			switch {
-			case len(args) == 0:
-				return append([]string{"self", "parent", "diff", "pin", "unpin"}, s.childRefs()...)
-			case args[0] == "diff" && len(args) < 3:
-				return append([]string{"self", "parent"}, s.childRefs()...)
-			case args[0] == "pin" && len(args) == 1:
-				return plan.Namespaces
-			case args[0] == "pin" && len(args) == 2, args[0] == "unpin" && len(args) == 1:
-				return completeFiles(nil, partial)
-			case args[0] == "pin" && len(args) == 3:
-				return s.childRefs()
-			}
-			return nil
-		},
 	})
 }
 
-func runNS(s *Session, c *Command, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "diff":
-			if len(args) != 3 {
-				return usageError(c, "ns diff needs two processes")
-			}
-			return nsDiff(s, args[1], args[2])
-		case "pin":
-			if len(args) != 4 {
-				return usageError(c, "ns pin needs a namespace type, a file and a child")
-			}
-			return nsPin(s, args[1], args[2], args[3])
-		case "unpin":
-			if len(args) != 2 {
-				return usageError(c, "ns unpin needs the pinned file")
-			}
-			return nsUnpin(s, args[1])
-		}
+func nsDiffCmd(s *Session, c *Command, args []string) error {
+	if len(args) != 2 {
+		return usageError(c, "ns diff needs two processes")
 	}
+	return nsDiff(s, args[0], args[1])
+}
+
+func nsPinCmd(s *Session, c *Command, args []string) error {
+	if len(args) != 3 {
+		return usageError(c, "ns pin needs a namespace type, a file and a child")
+	}
+	return nsPin(s, args[0], args[1], args[2])
+}
+
+func nsUnpinCmd(s *Session, c *Command, args []string) error {
+	if len(args) != 1 {
+		return usageError(c, "ns unpin needs the pinned file")
+	}
+	return nsUnpin(s, args[0])
+}
+
+// nsShow lists a process's namespaces: ns, ns self, ns @ID, ns PID.
+func nsShow(s *Session, c *Command, args []string) error {
 	if len(args) > 1 {
 		return usageError(c, "name one process")
 	}

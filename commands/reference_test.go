@@ -55,6 +55,31 @@ func TestSubcommandTables(t *testing.T) {
 				t.Errorf("%s %s: a usage error does not name its form: %v", c.Name, sub.Name, err)
 			}
 		}
+		if o := c.Other; o != nil {
+			if o.Run == nil || len(o.Usage) == 0 {
+				t.Errorf("%s: its other form has no form or no run", c.Name)
+			}
+			for _, u := range o.Usage {
+				if !strings.HasPrefix(u, c.Name) {
+					t.Errorf("%s: form %q does not start with its name", c.Name, u)
+				}
+			}
+			if o.Words != nil {
+				want = append(want, o.Words(s)...)
+			}
+		}
+		// Every subcommand's arguments complete without a panic, and
+		// what they offer is something to type.
+		for _, sub := range c.Subs {
+			for _, line := range []string{c.Name + " " + sub.Name + " ", c.Name + " " + sub.Name + " x "} {
+				cands, _ := s.Complete(line)
+				for _, w := range cands {
+					if strings.TrimSpace(w) == "" {
+						t.Errorf("%q completes an empty word", line)
+					}
+				}
+			}
+		}
 		sort.Strings(want)
 		sort.Strings(got)
 		if strings.Join(got, " ") != strings.Join(want, " ") {

@@ -41,7 +41,7 @@ func TestEveryRefusalNamesTheFix(t *testing.T) {
 		"kill 1234":                                "give a running PID, or a child's @ID (ps lists them)",
 		"kill @7":                                  "ps lists the children",
 		"join uts /nonexistent":                    "give a namespace file (one pinned with ns pin, or /proc/PID/ns/TYPE) or a running child's @ID",
-		"export":                                   "say sh, oci, docker or k8s",
+		"export":                                   "say what to do: sh, oci, docker, k8s",
 		"export oci b":                             "rootfs DIR",
 		"help nosuch":                              "`help` lists",
 		"exit 999":                                 "give 0-255",

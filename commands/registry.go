@@ -37,6 +37,12 @@ type Command struct {
 	Subs     []Sub
 	Bare     func(s *Session) error
 	BareJSON bool // the bare command prints a report --json turns into JSON
+	// Other, when set, takes a first word that is no subcommand (ns PID,
+	// rlimit nofile 64), and so refuses a mistyped one itself: its Run
+	// and Complete get every word, its Words are what completes first.
+	// Its forms come first in the usage; without Bare it also runs the
+	// command given no word.
+	Other *Sub
 }
 
 // Sub is one subcommand: its forms (each starting with the command's and
@@ -48,12 +54,17 @@ type Sub struct {
 	Run      func(s *Session, c *Command, args []string) error
 	Complete func(s *Session, args []string, partial string) []string
 	JSON     bool
+	// Words, for a command's Other only: what it takes as a first word.
+	Words func(s *Session) []string
 }
 
 // fromSubs derives what a command with subcommands says and does.
 func fromSubs(c *Command) {
 	var names []string
 	c.Usage = nil
+	if c.Other != nil {
+		c.Usage = append(c.Usage, c.Other.Usage...)
+	}
 	for _, sub := range c.Subs {
 		names = append(names, sub.Name)
 		c.Usage = append(c.Usage, sub.Usage...)
@@ -71,32 +82,47 @@ func fromSubs(c *Command) {
 	}
 	c.Run = func(s *Session, c *Command, args []string) error {
 		if len(args) == 0 {
-			if c.Bare != nil {
+			switch {
+			case c.Bare != nil:
 				return c.Bare(s)
+			case c.Other != nil:
+				return c.Other.Run(s, c, nil)
 			}
 			return usageError(c, "say what to do: "+strings.Join(names, ", "))
 		}
 		sub := find(args[0])
-		if sub == nil {
-			return usageError(c, fmt.Sprintf("unknown subcommand %q%s", args[0], near.Hint(args[0], names)))
+		switch {
+		case sub != nil:
+			return sub.Run(s, c, args[1:])
+		case c.Other != nil:
+			return c.Other.Run(s, c, args)
 		}
-		return sub.Run(s, c, args[1:])
+		return usageError(c, fmt.Sprintf("unknown subcommand %q%s", args[0], near.Hint(args[0], names)))
 	}
 	c.Complete = func(s *Session, args []string, partial string) []string {
 		if len(args) == 0 {
+			if c.Other != nil && c.Other.Words != nil {
+				return append(append([]string(nil), names...), c.Other.Words(s)...)
+			}
 			return names
 		}
-		if sub := find(args[0]); sub != nil && sub.Complete != nil {
+		sub := find(args[0])
+		switch {
+		case sub != nil && sub.Complete != nil:
 			return sub.Complete(s, args[1:], partial)
+		case sub == nil && c.Other != nil && c.Other.Complete != nil:
+			return c.Other.Complete(s, args, partial)
 		}
 		return nil
 	}
 	c.JSON = func(args []string) bool {
 		if len(args) == 0 {
-			return c.BareJSON
+			return c.BareJSON || c.Bare == nil && c.Other != nil && c.Other.JSON
 		}
-		sub := find(args[0])
-		return sub != nil && sub.JSON
+		if sub := find(args[0]); sub != nil {
+			return sub.JSON
+		}
+		return c.Other != nil && c.Other.JSON
 	}
 }
 

@@ -12,9 +12,28 @@ import (
 func init() {
 	register(&Command{
 		Name: "rlimit", Group: "capabilities",
-		Usage: []string{
-			"rlimit NAME SOFT[:HARD] [@ID]", "rlimit NAME SOFT[:HARD] PID --force", "rlimit show [@ID|PID|self]", "rlimit reset", "rlimit",
+		Other: &Sub{Usage: []string{"rlimit NAME SOFT[:HARD] [@ID]", "rlimit NAME SOFT[:HARD] PID --force"}, Run: rlimitSet,
+			Words: func(s *Session) []string { return plan.RlimitNames() },
+			Complete: func(s *Session, args []string, partial string) []string {
+				switch len(args) {
+				case 1:
+					return []string{"unlimited"}
+				case 2:
+					return s.runningRefs()
+				}
+				return nil
+			}},
+		Subs: []Sub{
+			{Name: "show", Usage: []string{"rlimit show [@ID|PID|self]"}, Run: rlimitShowCmd, JSON: true,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return append(s.runningRefs(), "self")
+					}
+					return nil
+				}},
+			{Name: "reset", Usage: []string{"rlimit reset"}, Run: rlimitReset},
 		},
+		Bare:    rlimitList,
 		Summary: "children's resource limits (prlimit, ulimit): open files, processes, core size...",
 		Example: "rlimit nofile 64; spawn sh -c 'ulimit -n'",
 		Help: "NAME as prlimit spells it: " + strings.Join(plan.RlimitNames(), " ") + ".\n" +
@@ -23,48 +42,38 @@ func init() {
 			"stage in a new user namespace could not raise a hard limit itself). With @ID: now, on a\n" +
 			"running child. show prints prlimit's table for the limits children get (nsh's own with the\n" +
 			"plan), or for a process. A hard limit above nsh's own needs CAP_SYS_RESOURCE.",
-		JSON: func(args []string) bool { return len(args) > 0 && args[0] == "show" },
-		Run:  runRlimit,
-		Complete: func(s *Session, args []string, partial string) []string {
-			switch {
-			case len(args) == 0:
-				return append(plan.RlimitNames(), "show", "reset")
-			case args[0] == "show" && len(args) == 1:
-				return append(s.runningRefs(), "self")
-			case len(args) == 1 && args[0] != "reset":
-				return []string{"unlimited"}
-			case len(args) == 2 && args[0] != "show":
-				return s.runningRefs()
-			}
-			return nil
-		},
 	})
 }
 
-func runRlimit(s *Session, c *Command, args []string) error {
-	if len(args) == 0 {
-		if len(s.Spec.Rlimits) == 0 {
-			fmt.Fprintln(s.Out, "none planned: children keep nsh's limits (rlimit show lists them)")
-		}
-		for _, r := range s.Spec.Rlimits {
-			fmt.Fprintf(s.Out, "rlimit %s\n", r)
-		}
-		return nil
+// rlimitList is the bare rlimit: what is planned.
+func rlimitList(s *Session) error {
+	if len(s.Spec.Rlimits) == 0 {
+		fmt.Fprintln(s.Out, "none planned: children keep nsh's limits (rlimit show lists them)")
 	}
-	switch args[0] {
-	case "show":
-		if len(args) > 2 {
-			return usageError(c, "rlimit show takes at most one process")
-		}
-		return rlimitShow(s, args[1:])
-	case "reset":
-		if len(args) != 1 {
-			return usageError(c, "rlimit reset takes no arguments")
-		}
-		next := s.Spec.Clone()
-		next.Rlimits = nil
-		return s.commit(next)
+	for _, r := range s.Spec.Rlimits {
+		fmt.Fprintf(s.Out, "rlimit %s\n", r)
 	}
+	return nil
+}
+
+func rlimitShowCmd(s *Session, c *Command, args []string) error {
+	if len(args) > 1 {
+		return usageError(c, "rlimit show takes at most one process")
+	}
+	return rlimitShow(s, args)
+}
+
+func rlimitReset(s *Session, c *Command, args []string) error {
+	if len(args) != 0 {
+		return usageError(c, "rlimit reset takes no arguments")
+	}
+	next := s.Spec.Clone()
+	next.Rlimits = nil
+	return s.commit(next)
+}
+
+// rlimitSet is rlimit NAME VALUE: planned, or now on a running process.
+func rlimitSet(s *Session, c *Command, args []string) error {
 	args, force := takeFlag(args, "--force")
 	if len(args) < 2 || len(args) > 3 {
 		return usageError(c, "give a limit's name and its value (SOFT or SOFT:HARD)")
