@@ -4,16 +4,28 @@ import (
 	"fmt"
 	"strings"
 
-	"nsh/internal/near"
 	"nsh/plan"
 )
 
 func init() {
 	register(&Command{
 		Name: "process", Group: "session",
-		Usage: []string{
-			"process args CMD ARG...", "process args off", "process env KEY=VALUE...", "process env inherit",
-			"process cwd DIR", "process cwd off", "process terminal on|off", "process",
+		Subs: []Sub{
+			{Name: "args", Usage: []string{"process args CMD ARG...", "process args off"}, Run: processEdit(processArgs), Complete: completeWords("off")},
+			{Name: "env", Usage: []string{"process env KEY=VALUE...", "process env inherit"}, Run: processEdit(processEnv), Complete: completeWords("inherit")},
+			{Name: "cwd", Usage: []string{"process cwd DIR", "process cwd off"}, Run: processEdit(processCwd), Complete: completeWords("off")},
+			{Name: "terminal", Usage: []string{"process terminal on|off"}, Run: processEdit(processTerminal), Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"on", "off"}
+				}
+				return nil
+			}},
+		},
+		Bare: func(s *Session) error {
+			for _, l := range processLines(s.Spec) {
+				fmt.Fprintln(s.Out, l)
+			}
+			return nil
 		},
 		Summary: "the child's command, environment and working directory when spawn is given none (OCI process)",
 		Example: "process args /bin/sh -c 'echo $GREETING'; process env GREETING=hi PATH=/bin; spawn",
@@ -21,77 +33,68 @@ func init() {
 			"bare spawn (and export oci without CMD) runs. env: the child's whole environment, instead of\n" +
 			"nsh's own (inherit). cwd: where the command starts (inside the rootfs). terminal: the config's\n" +
 			"process.terminal, kept for export oci; a foreground spawn always shares nsh's terminal.",
-		Run: runProcess,
-		Complete: func(s *Session, args []string, partial string) []string {
-			if len(args) == 0 {
-				return []string{"args", "env", "cwd", "terminal"}
-			}
-			if len(args) == 1 {
-				switch args[0] {
-				case "terminal":
-					return []string{"on", "off"}
-				case "env":
-					return []string{"inherit"}
-				case "args", "cwd":
-					return []string{"off"}
-				}
-			}
-			return nil
-		},
 	})
 }
 
-func runProcess(s *Session, c *Command, args []string) error {
-	if len(args) == 0 {
-		for _, l := range processLines(s.Spec) {
-			fmt.Fprintln(s.Out, l)
+// processEdit runs one process subcommand on a clone of the plan and
+// commits it.
+func processEdit(edit func(next *plan.Spec, c *Command, rest []string) error) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, rest []string) error {
+		next := s.Spec.Clone()
+		if err := edit(next, c, rest); err != nil {
+			return err
 		}
+		return s.commit(next)
+	}
+}
+
+func processArgs(next *plan.Spec, c *Command, rest []string) error {
+	if len(rest) == 0 {
+		return usageError(c, "give the command and its arguments, or off")
+	}
+	if len(rest) == 1 && rest[0] == "off" {
+		next.Command = nil
+	} else {
+		next.Command = rest
+	}
+	return nil
+}
+
+func processEnv(next *plan.Spec, c *Command, rest []string) error {
+	if len(rest) == 1 && rest[0] == "inherit" {
+		next.Env = nil
 		return nil
 	}
-	next := s.Spec.Clone()
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "args":
-		if len(rest) == 0 {
-			return usageError(c, "give the command and its arguments, or off")
+	for _, kv := range rest {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("process env: %q is not KEY=VALUE: give every variable the child gets, or inherit", kv)
 		}
-		if len(rest) == 1 && rest[0] == "off" {
-			next.Command = nil
-		} else {
-			next.Command = rest
-		}
-	case "env":
-		if len(rest) == 1 && rest[0] == "inherit" {
-			next.Env = nil
-			break
-		}
-		for _, kv := range rest {
-			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-				return fmt.Errorf("process env: %q is not KEY=VALUE: give every variable the child gets, or inherit", kv)
-			}
-		}
-		next.Env = append([]string{}, rest...)
-	case "cwd":
-		if len(rest) != 1 {
-			return usageError(c, "give one directory, or off")
-		}
-		switch {
-		case rest[0] == "off":
-			next.Cwd = ""
-		case !strings.HasPrefix(rest[0], "/"):
-			return fmt.Errorf("process cwd: %q: give an absolute path (inside the rootfs when there is one)", rest[0])
-		default:
-			next.Cwd = rest[0]
-		}
-	case "terminal":
-		if len(rest) != 1 || (rest[0] != "on" && rest[0] != "off") {
-			return usageError(c, "process terminal takes on or off")
-		}
-		next.Terminal = rest[0] == "on"
-	default:
-		return usageError(c, fmt.Sprintf("unknown subcommand %q%s", sub, near.Hint(sub, []string{"args", "env", "cwd", "terminal"})))
 	}
-	return s.commit(next)
+	next.Env = append([]string{}, rest...)
+	return nil
+}
+
+func processCwd(next *plan.Spec, c *Command, rest []string) error {
+	if len(rest) != 1 {
+		return usageError(c, "give one directory, or off")
+	}
+	switch {
+	case rest[0] == "off":
+		next.Cwd = ""
+	case !strings.HasPrefix(rest[0], "/"):
+		return fmt.Errorf("process cwd: %q: give an absolute path (inside the rootfs when there is one)", rest[0])
+	default:
+		next.Cwd = rest[0]
+	}
+	return nil
+}
+
+func processTerminal(next *plan.Spec, c *Command, rest []string) error {
+	if len(rest) != 1 || (rest[0] != "on" && rest[0] != "off") {
+		return usageError(c, "process terminal takes on or off")
+	}
+	next.Terminal = rest[0] == "on"
+	return nil
 }
 
 func processLines(sp *plan.Spec) []string {

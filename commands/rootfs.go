@@ -51,32 +51,42 @@ func init() {
 		},
 		&Command{
 			Name: "mount", Group: "filesystem",
-			Usage:   []string{"mount proc [PATH]", "mount tmpfs PATH [size=N]", "mount bind SRC DST [ro]", "mount rm DST", "mount"},
+			Subs: []Sub{
+				{Name: "proc", Usage: []string{"mount proc [PATH]"}, Run: mountAdd(mountProc), Complete: completeFirstFile},
+				{Name: "tmpfs", Usage: []string{"mount tmpfs PATH [size=N]"}, Run: mountAdd(mountTmpfs),
+					Complete: func(s *Session, args []string, partial string) []string {
+						switch len(args) {
+						case 0:
+							return completeFiles(nil, partial)
+						case 1:
+							return []string{"size=64M"}
+						}
+						return nil
+					}},
+				{Name: "bind", Usage: []string{"mount bind SRC DST [ro]"}, Run: mountAdd(mountBind),
+					Complete: func(s *Session, args []string, partial string) []string {
+						switch len(args) {
+						case 0, 1:
+							return completeFiles(nil, partial)
+						case 2:
+							return []string{"ro"}
+						}
+						return nil
+					}},
+				{Name: "rm", Usage: []string{"mount rm DST"}, Run: mountRm,
+					Complete: func(s *Session, args []string, partial string) []string {
+						var out []string
+						for _, m := range s.Spec.Mounts {
+							out = append(out, m.Target)
+						}
+						return out
+					}},
+			},
+			Bare: mountList, BareJSON: true,
 			Summary: "extra mounts in the child's new mount namespace (inside the rootfs when there is one)",
 			Example: "unshare mnt; mount tmpfs /mnt size=16m; spawn df -h /mnt",
 			Help: "Made after mount propagation is private, so nothing reaches the host. Without a rootfs the\n" +
 				"mount points must exist; inside a rootfs missing ones are made.",
-			JSON: func(args []string) bool { return len(args) == 0 },
-			Run:  runMount,
-			Complete: func(s *Session, args []string, partial string) []string {
-				switch {
-				case len(args) == 0:
-					return []string{"proc", "tmpfs", "bind", "rm"}
-				case args[0] == "rm" && len(args) == 1:
-					var out []string
-					for _, m := range s.Spec.Mounts {
-						out = append(out, m.Target)
-					}
-					return out
-				case args[0] == "bind" && len(args) < 3, args[0] != "rm" && len(args) == 1:
-					return completeFiles(nil, partial)
-				case args[0] == "bind" && len(args) == 3:
-					return []string{"ro"}
-				case args[0] == "tmpfs" && len(args) == 2:
-					return []string{"size=64M"}
-				}
-				return nil
-			},
 		},
 	)
 }
@@ -185,83 +195,97 @@ func rootfsText(r *plan.Rootfs) string {
 	return r.Dir
 }
 
-func runMount(s *Session, c *Command, args []string) error {
-	if len(args) == 0 {
-		if s.json {
-			return s.emit(mountJSON{Mounts: append([]plan.Mount{}, s.Spec.Mounts...)})
-		}
-		if len(s.Spec.Mounts) == 0 {
-			fmt.Fprintln(s.Out, "no extra mounts planned")
-		}
-		for _, m := range s.Spec.Mounts {
-			fmt.Fprintln(s.Out, m)
-		}
-		return nil
+func mountList(s *Session) error {
+	if s.json {
+		return s.emit(mountJSON{Mounts: append([]plan.Mount{}, s.Spec.Mounts...)})
+	}
+	if len(s.Spec.Mounts) == 0 {
+		fmt.Fprintln(s.Out, "no extra mounts planned")
+	}
+	for _, m := range s.Spec.Mounts {
+		fmt.Fprintln(s.Out, m)
+	}
+	return nil
+}
+
+func mountRm(s *Session, c *Command, args []string) error {
+	if len(args) != 1 {
+		return usageError(c, "mount rm takes the mount point")
 	}
 	next := s.Spec.Clone()
-	var m plan.Mount
-	switch args[0] {
-	case "rm":
-		if len(args) != 2 {
-			return usageError(c, "mount rm takes the mount point")
+	var keep []plan.Mount
+	for _, x := range next.Mounts {
+		if x.Target != args[0] {
+			keep = append(keep, x)
 		}
-		var keep []plan.Mount
-		for _, x := range next.Mounts {
-			if x.Target != args[1] {
-				keep = append(keep, x)
-			}
+	}
+	if len(keep) == len(next.Mounts) {
+		return fmt.Errorf("mount rm: nothing is planned on %s (mount lists the plan)", args[0])
+	}
+	next.Mounts = keep
+	return s.commit(next)
+}
+
+func mountProc(c *Command, args []string) (plan.Mount, error) {
+	if len(args) > 1 {
+		return plan.Mount{}, usageError(c, "mount proc takes at most a path")
+	}
+	m := plan.Mount{Type: "proc", Target: "/proc"}
+	if len(args) == 1 {
+		m.Target = args[0]
+	}
+	return m, nil
+}
+
+func mountTmpfs(c *Command, args []string) (plan.Mount, error) {
+	if len(args) < 1 || len(args) > 2 {
+		return plan.Mount{}, usageError(c, "mount tmpfs needs a path, and may take size=N")
+	}
+	m := plan.Mount{Type: "tmpfs", Target: args[0]}
+	if len(args) == 2 {
+		size, ok := strings.CutPrefix(args[1], "size=")
+		if !ok || !validTmpfsSize(size) {
+			return plan.Mount{}, usageError(c, fmt.Sprintf("bad option %q: give size=N with an optional k, m or g (or a %% of memory)", args[1]))
 		}
-		if len(keep) == len(next.Mounts) {
-			return fmt.Errorf("mount rm: nothing is planned on %s (mount lists the plan)", args[1])
-		}
-		next.Mounts = keep
-		return s.commit(next)
-	case "proc":
-		if len(args) > 2 {
-			return usageError(c, "mount proc takes at most a path")
-		}
-		m = plan.Mount{Type: "proc", Target: "/proc"}
-		if len(args) == 2 {
-			m.Target = args[1]
-		}
-	case "tmpfs":
-		if len(args) < 2 || len(args) > 3 {
-			return usageError(c, "mount tmpfs needs a path, and may take size=N")
-		}
-		m = plan.Mount{Type: "tmpfs", Target: args[1]}
-		if len(args) == 3 {
-			size, ok := strings.CutPrefix(args[2], "size=")
-			if !ok || !validTmpfsSize(size) {
-				return usageError(c, fmt.Sprintf("bad option %q: give size=N with an optional k, m or g (or a %% of memory)", args[2]))
-			}
-			m.Options = "size=" + size
-		}
-	case "bind":
-		if len(args) < 3 || len(args) > 4 || (len(args) == 4 && args[3] != "ro") {
-			return usageError(c, "mount bind needs a source and a target, then optionally ro")
-		}
-		src, err := filepath.Abs(args[1])
+		m.Options = "size=" + size
+	}
+	return m, nil
+}
+
+func mountBind(c *Command, args []string) (plan.Mount, error) {
+	if len(args) < 2 || len(args) > 3 || (len(args) == 3 && args[2] != "ro") {
+		return plan.Mount{}, usageError(c, "mount bind needs a source and a target, then optionally ro")
+	}
+	src, err := filepath.Abs(args[0])
+	if err != nil {
+		return plan.Mount{}, err
+	}
+	if _, err := os.Stat(src); err != nil {
+		return plan.Mount{}, fmt.Errorf("mount bind: source %w", err)
+	}
+	return plan.Mount{Type: "bind", Source: src, Target: args[1], ReadOnly: len(args) == 3}, nil
+}
+
+// mountAdd plans the mount a subcommand makes of its words.
+func mountAdd(parse func(c *Command, args []string) (plan.Mount, error)) func(*Session, *Command, []string) error {
+	return func(s *Session, c *Command, args []string) error {
+		m, err := parse(c, args)
 		if err != nil {
 			return err
 		}
-		if _, err := os.Stat(src); err != nil {
-			return fmt.Errorf("mount bind: source %w", err)
+		if !strings.HasPrefix(m.Target, "/") {
+			return usageError(c, fmt.Sprintf("the mount point %q must be absolute", m.Target))
 		}
-		m = plan.Mount{Type: "bind", Source: src, Target: args[2], ReadOnly: len(args) == 4}
-	default:
-		return usageError(c, fmt.Sprintf("unknown mount type %q: proc, tmpfs or bind", args[0]))
-	}
-	if !strings.HasPrefix(m.Target, "/") {
-		return usageError(c, fmt.Sprintf("the mount point %q must be absolute", m.Target))
-	}
-	m.Target = filepath.Clean(m.Target)
-	if next.Rootfs == nil {
-		if _, err := os.Stat(m.Target); err != nil {
-			return fmt.Errorf("mount %s: the mount point %w: create it first (nsh makes missing ones only inside a rootfs)", m, err)
+		m.Target = filepath.Clean(m.Target)
+		next := s.Spec.Clone()
+		if next.Rootfs == nil {
+			if _, err := os.Stat(m.Target); err != nil {
+				return fmt.Errorf("mount %s: the mount point %w: create it first (nsh makes missing ones only inside a rootfs)", m, err)
+			}
 		}
+		next.Mounts = append(next.Mounts, m)
+		return s.commit(next)
 	}
-	next.Mounts = append(next.Mounts, m)
-	return s.commit(next)
 }
 
 func validTmpfsSize(s string) bool {
