@@ -136,7 +136,7 @@ func TestRootless(t *testing.T) {
 		"unshare user; cap preset privileged; map 1000; spawn grep CapEff /proc/self/status": "CapEff:\t000001ff",
 		"cgroup parent /; spawn true":                                                        "permission denied",
 		"ns 1":                                                                               "cannot read /proc/1/ns/",
-		"cgroup set pids.max 5":                                                              "may not make cgroups under /sys/fs/cgroup/pids, so no child could get this limit: run nsh as root, or cgroup parent a cgroup delegated to you",
+		"cgroup set pids.max 5":                                                              "no child could get this limit: nsh (uid 65534) may not make cgroups under /sys/fs/cgroup/pids; run nsh as root, or cgroup parent a cgroup delegated to you",
 		"user 1000; spawn id":                                                                "changing ids needs CAP_SETUID and CAP_SETGID, which nsh (uid 65534) lacks: run nsh as root, or unshare user first",
 		"unshare user uts; spawn -d sleep 3; share uts; join uts @1; spawn hostname": "the namespace belongs to a user namespace in which the child holds no privilege",
 		"join net /proc/1/ns/net":                                    "permission denied",

@@ -413,7 +413,7 @@ func cgroupSet(s *Session, c *Command, args []string) error {
 	// Said now, not at the next spawn: a limit no child could get.
 	if x, err := h.For(cgroup.Controller(st.Key)); err == nil && next.Cgroup.Parent == "" && next.Cgroup.Use == "" {
 		if dir := x.Dir(x.Self); unix.Access(dir, unix.W_OK) != nil {
-			return fmt.Errorf("cgroup set %s: nsh (uid %d) may not make cgroups under %s, so no child could get this limit: run nsh as root, or cgroup parent a cgroup delegated to you (%s)", st.Key, os.Geteuid(), dir, cgroup.Delegated)
+			return fmt.Errorf("cgroup set %s: no child could get this limit: %w", st.Key, &cgroup.NoPermission{Dir: dir})
 		}
 	}
 	return s.commit(next)

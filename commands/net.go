@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -65,7 +64,7 @@ func netPlan(s *Session) (*plan.Spec, error) {
 		next.Net = &plan.Net{}
 	}
 	if !next.Has("net") {
-		return nil, errors.New("network settings are for a new net namespace: `unshare net` first (nsh never changes the host's links)")
+		return nil, plan.ErrNetNeedsNet
 	}
 	return next, nil
 }

@@ -172,6 +172,7 @@ func (s *Session) Exec(words []string) error {
 	var exit *ExitError
 	if err != nil && !errors.As(err, &exit) {
 		s.status = 2
+		err = remedy(err)
 		if !strings.HasPrefix(err.Error(), c.Name+":") && !strings.HasPrefix(err.Error(), c.Name+" ") && !errors.As(err, new(*ScriptError)) {
 			err = fmt.Errorf("%s: %w", c.Name, err)
 		}

@@ -10,12 +10,25 @@ import (
 	"nsh/isolate/cgroup"
 )
 
-// Validation errors name the setting and how to fix it; the command layer
-// prefixes the command.
+// NeedsNamespace is a setting for a new namespace the plan does not
+// make. It says what, in the plan's terms; the language says what to
+// type (commands' remedy: unshare NS), and Why is what nsh would
+// otherwise change of the host.
+type NeedsNamespace struct {
+	NS   string
+	Says string
+	Why  string
+}
+
+func (e *NeedsNamespace) Error() string { return e.Says }
+
+// Validation errors of the namespaces a setting needs.
 var (
-	ErrHostnameNeedsUTS = errors.New("setting a hostname needs a new uts namespace: run `unshare uts` first (nsh never changes the host's name)")
-	ErrMapNeedsUser     = errors.New("an id map needs a new user namespace: run `unshare user` first")
-	ErrTimeNeedsTime    = errors.New("clock offsets need a new time namespace: run `unshare time` first")
+	ErrHostnameNeedsUTS = &NeedsNamespace{NS: "uts", Says: "setting a hostname needs a new uts namespace", Why: "nsh never changes the host's name"}
+	ErrMapNeedsUser     = &NeedsNamespace{NS: "user", Says: "an id map needs a new user namespace"}
+	ErrTimeNeedsTime    = &NeedsNamespace{NS: "time", Says: "clock offsets need a new time namespace"}
+	ErrMountsNeedMnt    = &NeedsNamespace{NS: "mnt", Says: "a rootfs and mounts need a new mnt namespace", Why: "nsh never changes the host's mounts"}
+	ErrNetNeedsNet      = &NeedsNamespace{NS: "net", Says: "network settings need a new net namespace", Why: "nsh never changes the host's links"}
 )
 
 // maxTimeOffset keeps offsets far from the kernel's KTIME_SEC_MAX/2 limit.
@@ -148,7 +161,7 @@ func validateUser(s *Spec) error {
 
 func validateMounts(s *Spec) error {
 	if (s.Rootfs != nil || len(s.Mounts) > 0) && !s.Has("mnt") {
-		return errors.New("a rootfs and mounts need a new mnt namespace: `unshare mnt` first (nsh never changes the host's mounts)")
+		return ErrMountsNeedMnt
 	}
 	targets := map[string]bool{}
 	for _, m := range s.Mounts {
@@ -168,7 +181,7 @@ func validateMounts(s *Spec) error {
 
 func validateNet(s *Spec) error {
 	if s.Net != nil && !s.Net.Empty() && !s.Has("net") {
-		return errors.New("network settings are for a new net namespace: `unshare net` first (nsh never changes the host's links)")
+		return ErrNetNeedsNet
 	}
 	return nil
 }
@@ -180,7 +193,7 @@ func validateSysctls(s *Spec) error {
 			return err
 		}
 		if !s.Has(ns) {
-			return fmt.Errorf("sysctl %s belongs to the %s namespace, which children share with the host: `unshare %s` first (nsh never writes the host's sysctls)", sc.Key, ns, ns)
+			return &NeedsNamespace{NS: ns, Says: fmt.Sprintf("sysctl %s belongs to the %s namespace, which children share with the host", sc.Key, ns), Why: "nsh never writes the host's sysctls"}
 		}
 	}
 	return nil

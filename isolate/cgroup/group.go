@@ -52,6 +52,23 @@ type Group struct {
 	deferred []Deferred
 }
 
+// NoPermission: nsh may not make cgroups under Dir. The remedy (run as
+// root, or in a delegated cgroup) is the language's to say.
+type NoPermission struct {
+	Dir string
+	Err error // what the kernel said, if it was asked
+}
+
+func (e *NoPermission) Error() string {
+	s := fmt.Sprintf("nsh (uid %d) may not make cgroups under %s", os.Geteuid(), e.Dir)
+	if e.Err != nil {
+		s = e.Err.Error() + ": " + s
+	}
+	return s
+}
+
+func (e *NoPermission) Unwrap() error { return e.Err }
+
 // Delegated is how a user gets cgroups of their own to run nsh in: the
 // one remedy every refusal for want of cgroup permission names.
 const Delegated = "systemd-run --user --scope -p Delegate=yes nsh"
@@ -180,7 +197,7 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		step.say("mkdir %s", d.dir)
 		if err := mkdir(d.dir); err != nil {
 			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-				return false, fmt.Errorf("make cgroup: %w: nsh (uid %d) may not make cgroups under %s; run nsh as root, or cgroup parent a cgroup delegated to you (%s), or plan no limits (cgroup unset KEY)", err, os.Geteuid(), filepath.Dir(d.dir), Delegated)
+				return false, fmt.Errorf("make cgroup: %w", &NoPermission{Dir: filepath.Dir(d.dir), Err: err})
 			}
 			return false, fmt.Errorf("make cgroup: %w", err)
 		}
