@@ -53,8 +53,7 @@ func init() {
 	})
 }
 
-// cgroupHelp is built when asked for: its table of keys, written with
-// fmt, took about a third of a millisecond of every start.
+// cgroupHelp is built when asked for, not at every start of nsh.
 func cgroupHelp() string {
 	return "Each child gets a cgroup of its own under the one nsh runs in, made before its command runs\n" +
 		"and removed when it is reaped. Keys are cgroup v2 file names; on a v1 or hybrid host nsh\n" +

@@ -281,8 +281,7 @@ func (s *Session) lookupChild(word string, running bool) (*child, error) {
 // lesson's check looks at the learner's child, whatever they named it.
 const lastChild = "last"
 
-// childName is compiled when first used: compiling it at start took a
-// third of a millisecond of every one-shot.
+// childName is compiled when first used, not at every start of nsh.
 var childName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
 
 // spawnDetached starts a child in the background with its output kept.

@@ -45,8 +45,7 @@ func newCredLines(f *os.File) *credLines {
 	return &credLines{
 		fd: int(f.Fd()),
 		// A page: the stage's lines are short, and a longer one comes
-		// in more reads. 64 KiB here was allocated and cleared at every
-		// spawn: 12.8 MB of garbage over 200 of them.
+		// in more reads; a bigger buffer is garbage at every spawn.
 		buf: make([]byte, 4<<10),
 		oob: make([]byte, unix.CmsgSpace(unix.SizeofUcred)),
 	}

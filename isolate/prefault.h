@@ -2,19 +2,17 @@
 // page faults, for a process about to start the Go runtime.
 //
 // A page fault is expensive on a virtual machine whose guest page tables
-// the host shadows (about 15 us each on the development VM against under
-// 1 us per page when the kernel fills a range in one madvise), and a Go
-// start faults in nsh's code, read-only data and every page of its
-// writable data and bss it touches one at a time: about 110 faults more
-// than a Go "hello" for `nsh --version`. MADV_POPULATE_READ maps the code
+// the host shadows, far more than the kernel filling a range in one
+// madvise, and a Go start faults in nsh's code, read-only data and every
+// page of its writable data and bss it touches one at a time.
+// MADV_POPULATE_READ maps the code
 // and read-only data (whose pages are in the page cache, so that costs no
 // memory), MADV_POPULATE_WRITE gives the process its own copy of the data
-// and bss up front (about 0.5 MB, nearly all of which a start touches
-// anyway). Only a process that will run Go does this: the child stage and
+// and bss up front (nearly all of which a start touches anyway). Only a process that will run Go does this: the child stage and
 // the janitor touch a few pages and exec or wait.
 //
-// On a cold page cache this reads the whole image at once, about 1.2 MB
-// more than a start would have faulted in; the first run of a binary
+// On a cold page cache this reads the whole image at once, more than a
+// start would have faulted in; the first run of a binary
 // reads most of it anyway. Kernels before 5.14 lack both advices
 // (EINVAL): nothing is lost but the speed-up, so errors are ignored.
 //

@@ -268,11 +268,10 @@ func (s *Spec) Has(ns string) bool {
 }
 
 // Clone returns a deep copy, so a command can change the copy and keep the
-// original when validation fails. Unexported fields (the compiled filter,
-// a cache of the plan it was compiled for) are left out. It copies by
-// reflection rather than through JSON: every command that changes the
-// session clones, and encoding/json's first use (building its encoders)
-// cost about a millisecond of each one-shot run.
+// original when validation fails. Unexported fields are left out. It
+// copies by reflection rather than through JSON: every command that
+// changes the session clones, and encoding/json's first use builds its
+// encoders, a cost a one-shot run would pay for nothing.
 func (s *Spec) Clone() *Spec {
 	var c Spec
 	copyValue(reflect.ValueOf(&c).Elem(), reflect.ValueOf(s).Elem())

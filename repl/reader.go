@@ -153,8 +153,8 @@ func HistoryFile() string {
 // coalescer stands between the line editor and the terminal. The editor
 // redraws the whole line for every character it inserts: a clean
 // sequence (it starts with ESC [J), then the prompt and the line. A
-// pasted line of n characters would be drawn n times, n²/2 bytes in all
-// (13.6 MB for 3,000 characters). A redraw is held for a moment; when the
+// pasted line of n characters would be drawn n times, n²/2 bytes in all.
+// A redraw is held for a moment; when the
 // next one comes within it (a paste: characters arrive faster than anyone
 // types), only the first clean, which matches what the screen shows, and
 // the last line are written. Typing is echoed after at most holdFor.

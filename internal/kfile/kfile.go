@@ -1,10 +1,9 @@
 // Package kfile reads and writes the kernel's small files (procfs,
 // cgroupfs) with plain system calls. os.ReadFile and os.WriteFile also
 // try to register each file with Go's poller (cgroupfs files can be
-// polled, so they are added and removed again) and stat it first: on the
-// development VM, where a system call costs a microsecond, a cgroup write
-// took 18.7 us through os.WriteFile and 9.5 us here, and reading
-// /proc/self/status 41 us against 11 us. A spawn does some ten of each.
+// polled, so they are added and removed again) and stat it first, which
+// doubles the cost of the small reads and writes a spawn does some ten of
+// each.
 //
 // Errors are *os.PathError, worded as os's are ("open FILE: ...",
 // "write FILE: ...").

@@ -12,8 +12,8 @@ import (
 
 // The program is a few dozen instructions of one shape, so nsh assembles
 // it itself and loads it with bpf(2) directly: a general eBPF library
-// (cilium/ebpf, used before) brought 1.35 MB and the initializers of
-// go/parser, debug/dwarf, encoding/xml and more into every start of nsh.
+// brings the initializers of go/parser, debug/dwarf, encoding/xml and
+// more into every start of nsh.
 //
 // cgroup v2 has no devices controller: the kernel asks an eBPF program of
 // type BPF_PROG_TYPE_CGROUP_DEVICE attached to the cgroup (and to each of

@@ -360,9 +360,8 @@ func (g *Group) UnifiedDir() string {
 // SelfPlacement lists the files a child writes "0" to, itself, to enter
 // the group's v1 cgroups: each hierarchy's tasks file. The kernel moves
 // the writing thread without taking cgroup_threadgroup_rwsem, whose write
-// side waits for an RCU grace period: on the development VM, 0.02-0.24 ms
-// for four hierarchies, against 0.2-1.3 ms for the first of nsh's writes
-// of the child's pid into cgroup.procs. A child stage is one thread (C, before any runtime), so
+// side waits for an RCU grace period, as nsh's write of the child's pid
+// into cgroup.procs would. A child stage is one thread (C, before any runtime), so
 // its thread is the whole process, and no pid is written at all.
 func (g *Group) SelfPlacement() []string {
 	if g == nil {

@@ -48,8 +48,7 @@ func KnownKeys() []string {
 // joined by single dots, two words at least, the first (the controller)
 // lower case and starting with a letter. It says what
 // ^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$ says (a test holds
-// them to it), without compiling a regexp at each start: that took a
-// fifth of a millisecond of a one-shot's `cgroup set`.
+// them to it), without compiling a regexp at each start of nsh.
 func keyName(key string) bool {
 	words := 0
 	for w := range strings.SplitSeq(key, ".") {

@@ -26,9 +26,9 @@ type Usage struct {
 type usageFrom struct{ mem, peak, oom, cpu string }
 
 // usageReader reads small cgroup files into one buffer, keeping each file
-// open: top reads ten files per child every second, and on this kind of
-// host opening a cgroup file costs 20-30 µs where reading an open one
-// again (pread at 0, which makes the kernel render it anew) costs 3 µs.
+// open: top reads ten files per child every second, and opening a cgroup
+// file costs several times reading an open one again (pread at 0, which
+// makes the kernel render it anew).
 type usageReader struct {
 	buf [512]byte
 	fds map[string]int
