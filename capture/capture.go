@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"nsh/internal/term"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -94,11 +96,12 @@ func openPTY() (master, slave *os.File, err error) {
 		return nil, nil, err
 	}
 	sl := os.NewFile(uintptr(sfd), name)
-	t, err := unix.IoctlGetTermios(sfd, unix.TCGETS)
+	st, err := term.Save(sfd)
 	if err == nil {
+		t := st.Modes()
 		t.Oflag &^= unix.OPOST
 		t.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG
-		err = unix.IoctlSetTermios(sfd, unix.TCSETS, t)
+		err = term.Set(sfd, &t)
 	}
 	if err == nil {
 		err = unix.IoctlSetWinsize(sfd, unix.TIOCSWINSZ, &unix.Winsize{Row: Height, Col: Width})
@@ -228,11 +231,11 @@ func (s *Stream) emit(b []byte) {
 // terminal delivers the signal itself; a caller may do more).
 func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), err error) {
 	tfd, sfd := int(tty.Fd()), int(s.w.Fd())
-	saved, err := unix.IoctlGetTermios(tfd, unix.TCGETS)
+	saved, err := term.Save(tfd)
 	if err != nil {
 		return nil, err
 	}
-	streamModes, err := unix.IoctlGetTermios(sfd, unix.TCGETS)
+	streamModes, err := term.Save(sfd)
 	if err != nil {
 		return nil, err // a pipe: no terminal to lend
 	}
@@ -243,9 +246,10 @@ func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), e
 	// The user's modes, but an interrupt key must not flush output: on a
 	// pseudo-terminal that drops what was written and not yet read, which
 	// is the recording (and nsh's note on that very key).
-	lent := *saved
+	lent := saved.Modes()
+	intr, quit := lent.Cc[unix.VINTR], lent.Cc[unix.VQUIT]
 	lent.Lflag |= unix.NOFLSH
-	if err := unix.IoctlSetTermios(sfd, unix.TCSETS, &lent); err != nil {
+	if err := term.Set(sfd, &lent); err != nil {
 		return nil, err
 	}
 	copySize := func() {
@@ -254,21 +258,14 @@ func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), e
 		}
 	}
 	copySize()
-	raw := *saved
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(tfd, unix.TCSETS, &raw); err != nil {
-		unix.IoctlSetTermios(sfd, unix.TCSETS, streamModes)
+	if _, err := term.Raw(tfd); err != nil {
+		streamModes.Restore()
 		return nil, err
 	}
 	wakeR, wakeW, err := os.Pipe()
 	if err != nil {
-		unix.IoctlSetTermios(tfd, unix.TCSETS, saved)
-		unix.IoctlSetTermios(sfd, unix.TCSETS, streamModes)
+		saved.Restore()
+		streamModes.Restore()
 		return nil, err
 	}
 	winch := make(chan os.Signal, 1)
@@ -303,9 +300,9 @@ func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), e
 						// reads better after it.
 						switch {
 						case keyed == nil:
-						case b == saved.Cc[unix.VINTR]:
+						case b == intr:
 							time.AfterFunc(20*time.Millisecond, func() { keyed(unix.SIGINT) })
-						case b == saved.Cc[unix.VQUIT]:
+						case b == quit:
 							time.AfterFunc(20*time.Millisecond, func() { keyed(unix.SIGQUIT) })
 						}
 					}
@@ -322,8 +319,8 @@ func (s *Stream) Attach(tty *os.File, keyed func(unix.Signal)) (detach func(), e
 		signal.Stop(winch)
 		wakeR.Close()
 		wakeW.Close()
-		unix.IoctlSetTermios(tfd, unix.TCSETS, saved)
-		unix.IoctlSetTermios(sfd, unix.TCSETS, streamModes)
+		saved.Restore()
+		streamModes.Restore()
 		unix.IoctlSetWinsize(sfd, unix.TIOCSWINSZ, streamSize)
 	}, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"nsh/internal/term"
 	"nsh/isolate"
 	"nsh/isolate/cgroup"
 )
@@ -290,14 +291,9 @@ func cellRows(rows []topRow) [][]string {
 // keys; both are restored however it ends.
 func (s *Session) topLive(t *topSampler, intr chan os.Signal) error {
 	fd := int(s.Stdin.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	// Ctrl-C as a key, and a read returns within 0.1 s.
+	old, err := term.Keys(fd, false, 0, 1)
 	if err != nil {
-		return fmt.Errorf("top: %w", err)
-	}
-	raw := *old
-	raw.Lflag &^= unix.ICANON | unix.ECHO | unix.ISIG
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 0, 1 // a read returns within 0.1 s
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
 		return fmt.Errorf("top: set the terminal's mode: %w", err)
 	}
 	out := os.Stdout
@@ -311,7 +307,7 @@ func (s *Session) topLive(t *topSampler, intr chan os.Signal) error {
 		close(stop)
 		<-done
 		fmt.Fprint(out, "\x1b[?25h\x1b[?1049l")
-		unix.IoctlSetTermios(fd, unix.TCSETS, old)
+		old.Restore()
 	}()
 	go func() {
 		defer close(done)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"nsh/internal/forkexec"
+	"nsh/internal/term"
 	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 	"nsh/isolate/seccomp/bpf"
@@ -95,7 +96,7 @@ type Child struct {
 	foreground bool
 	ownGroup   bool // leads a process group of its own
 	tty        *os.File
-	termios    *unix.Termios
+	termios    *term.State
 	pidInit    bool // PID 1 of a new pid namespace
 	keyMu      sync.Mutex
 	warned     time.Time // when Keyed last said Ctrl-C was ignored
@@ -371,9 +372,7 @@ func (l *launch) terminal() {
 	case opt.Foreground && opt.Stdin != nil && isControllingTerminal(opt.Stdin):
 		c.foreground = true
 		c.tty = opt.Stdin
-		if t, err := unix.IoctlGetTermios(int(opt.Stdin.Fd()), unix.TCGETS); err == nil {
-			c.termios = t
-		}
+		c.termios, _ = term.Save(int(opt.Stdin.Fd()))
 		attr.Setpgid = true
 		attr.Foreground = true
 		attr.Ctty = 0

@@ -10,17 +10,13 @@ import (
 	"syscall"
 	"time"
 
+	"nsh/internal/term"
+
 	"golang.org/x/sys/unix"
 )
 
 // IsTerminal says whether f is a terminal (nil is not).
-func IsTerminal(f *os.File) bool {
-	if f == nil {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
+func IsTerminal(f *os.File) bool { return term.IsTerminal(f) }
 
 // isControllingTerminal says whether f is the controlling terminal of
 // nsh's session, which a foreground child can take over. A terminal that
@@ -193,9 +189,7 @@ func (c *Child) restoreTerminal() {
 	signal.Ignore(unix.SIGTTOU)
 	defer signal.Reset(unix.SIGTTOU)
 	unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, unix.Getpgrp())
-	if c.termios != nil {
-		unix.IoctlSetTermios(fd, unix.TCSETS, c.termios)
-	}
+	c.termios.Restore()
 }
 
 // Terminate asks the child to end: SIGTERM, or SIGKILL at once for PID 1

@@ -14,10 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"nsh/internal/term"
 	"nsh/learn"
 
 	"github.com/chzyer/readline"
-	"golang.org/x/sys/unix"
 )
 
 // LineReader reads one line of input at a time.
@@ -61,14 +61,14 @@ func (p *plainReader) Close() error { return nil }
 type editReader struct {
 	rl    *readline.Instance
 	out   *coalescer
-	saved *unix.Termios // the terminal as it was before the editor
+	saved *term.State // the terminal as it was before the editor
 }
 
 // NewEditor returns a line editor on the terminal with history in
 // historyFile ("" for none) and Tab completion.
 func NewEditor(historyFile string, complete Completer) (LineReader, error) {
 	out := &coalescer{w: os.Stdout}
-	saved, _ := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
+	saved, _ := term.Save(int(os.Stdin.Fd()))
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:       historyFile,
 		AutoComplete:      completer(complete),
@@ -101,8 +101,8 @@ func (e *editReader) Readline(prompt string) (string, error) {
 // terminal is put back as it was.
 func (e *editReader) Close() error {
 	err := closeWithin(e.rl, closeWait)
-	if errors.Is(err, errCloseStuck) && e.saved != nil {
-		unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, e.saved)
+	if errors.Is(err, errCloseStuck) {
+		e.saved.Restore()
 	}
 	return err
 }

@@ -7,9 +7,8 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"nsh/commands"
+	"nsh/internal/term"
 )
 
 // Step runs a script one command at a time for a live demonstration: it
@@ -97,7 +96,7 @@ type keyReader struct {
 }
 
 func newKeyReader(lr LineReader) *keyReader {
-	if _, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS); err == nil {
+	if term.IsTerminal(os.Stdin) {
 		return &keyReader{tty: os.Stdin, lr: lr}
 	}
 	return &keyReader{lr: lr}
@@ -119,19 +118,12 @@ func (k *keyReader) next(s *commands.Session) (byte, error) {
 		}
 		return '\n', nil
 	}
-	fd := int(k.tty.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	old, err := term.Keys(int(k.tty.Fd()), true, 1, 0)
 	if err != nil {
 		return 0, err
 	}
-	raw := *old
-	raw.Lflag &^= unix.ICANON | unix.ECHO
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
-		return 0, err
-	}
 	// The command runs with the terminal as it was.
-	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	defer old.Restore()
 	buf := make([]byte, 1)
 	hinted := false
 	for {
