@@ -459,17 +459,14 @@ static void name_janitor(int argc)
 // Starting the janitor before Go does.
 //
 // A script's first spawn waits for the janitor: no cgroup may exist before
-// it. Started from Go, it costs a vfork and an exec on the spawn's path
-// (1-2 ms on the development VM, while the vfork holds one of Go's two
-// processors). A script run (`nsh -c SCRIPT`, `nsh FILE`) starts it here
-// instead, while the process is a single-threaded C program with no Go
-// runtime: a plain fork, whose child goes straight on to nsh_janitor with
-// no exec at all (an exec of nsh's 9 MB image, and the page faults of the
-// new image after it, cost more than copying the few page tables of a
-// process that has touched little yet: nsh -c '#' 0.6 ms faster, in
-// rounds of a shuffled order; the janitor's own CPU time 0.9-1.8 ms
-// against 1.6-2.5 exec'd). Go adopts it
-// (cgroup.AdoptJanitor) and, before the first cgroup, reads its status
+// it. Started from Go, it costs a vfork and an exec on the spawn's path,
+// while the vfork holds one of Go's processors. A script run (`nsh -c
+// SCRIPT`, `nsh FILE`) starts it here instead, while the process is a
+// single-threaded C program with no Go runtime: a plain fork, whose child
+// goes straight on to nsh_janitor with no exec at all (an exec of nsh's
+// image, and the page faults of the new image after it, cost more than
+// copying the few page tables of a process that has touched little yet;
+// bench/README.md has the figures). Go adopts it (cgroup.AdoptJanitor) and, before the first cgroup, reads its status
 // pipe: end of file once it runs, an errno if its set-up failed, in which
 // case Go starts one itself as before. A script that makes no cgroup
 // leaves it nothing to do: it sees the end of its pipe when nsh ends. The
