@@ -1,6 +1,8 @@
 // Package commands is the nsh language: the session state, one registry of
 // commands that drives dispatch, help and completion, and the script runner.
-// It never touches the terminal; children are started through a Launcher.
+// It reads no line from the terminal (package repl does); the terminal's
+// modes change only through internal/term (top's single keys), and a
+// foreground spawn goes through the Launcher a test can stand in for.
 package commands
 
 import (
