@@ -180,11 +180,17 @@ func Unpin(path string, step func(string)) (ns string, ino uint64, err error) {
 // yet). The pidfd makes the answer about this child, never a recycled pid.
 func (c *Child) Alive() bool {
 	if c.pidfd >= 0 {
+		// EPERM: it runs, and is not the caller's to signal (a process
+		// a user other than root only reads).
+		err := unix.PidfdSendSignal(c.pidfd, 0, nil, 0)
+		if err != nil && err != unix.EPERM {
+			return false
+		}
 		if c.Pid != c.direct {
 			// Behind a relay: the relay exits right after the command.
-			return unix.PidfdSendSignal(c.pidfd, 0, nil, 0) == nil && processState(c.Pid) != "Z"
+			return processState(c.Pid) != "Z"
 		}
-		return unix.PidfdSendSignal(c.pidfd, 0, nil, 0) == nil && processState(c.direct) != "Z"
+		return processState(c.direct) != "Z"
 	}
 	return processState(c.Pid) != "" && processState(c.Pid) != "Z"
 }
