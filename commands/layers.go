@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"nsh/internal/ownfile"
 	"nsh/isolate"
-	"nsh/isolate/cgroup"
 	"nsh/isolate/layer"
 )
 
@@ -140,11 +140,24 @@ func runCommit(s *Session, c *Command, args []string) error {
 	}
 	size := ""
 	if st, err := os.Stat(args[1]); err == nil {
-		size = fmt.Sprintf(", %s", cgroup.FormatSize(strconv.FormatInt(st.Size(), 10)))
+		size = ", " + fileSize(st.Size())
 	}
 	fmt.Fprintf(s.Out, "committed %s's layer to %s (a tar with OCI whiteouts%s)\n", ch.ref(), args[1], size)
 	if !ch.exited() {
 		fmt.Fprintf(s.Err, "commit: %s still runs: the tar is its layer as it was just now\n", ch.ref())
 	}
 	return nil
+}
+
+// fileSize is a file's size as ls -sh rounds it (10K, 395.5K, 1.2M): a
+// cgroup value's text is exact, so it shows bytes for most files.
+func fileSize(n int64) string {
+	v, unit := float64(n), ""
+	for _, u := range []string{"K", "M", "G"} {
+		if v < 1024 {
+			break
+		}
+		v, unit = v/1024, u
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + unit
 }
