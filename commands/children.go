@@ -17,6 +17,16 @@ import (
 	"nsh/plan"
 )
 
+// jobs is the session's table of children, which spawn -d, ps, kill,
+// wait and logs share; mu guards it against the signal handler that ends
+// them.
+type jobs struct {
+	mu       sync.Mutex
+	children []*child
+	nextID   int
+	fg       *isolate.Child // the foreground child, while one runs
+}
+
 // child is a detached child of the session.
 type child struct {
 	id   int
@@ -202,7 +212,7 @@ func completeRunningChild(s *Session, args []string, partial string) []string {
 }
 
 // runningRefs are the @IDs and @NAMEs of the children still running.
-func (s *Session) runningRefs() []string {
+func (s *jobs) runningRefs() []string {
 	s.mu.Lock()
 	list := append([]*child(nil), s.children...)
 	s.mu.Unlock()
@@ -235,7 +245,7 @@ func completeChildArg(n int) func(s *Session, args []string, partial string) []s
 	}
 }
 
-func (s *Session) childRefs() []string {
+func (s *jobs) childRefs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
@@ -249,7 +259,7 @@ func (s *Session) childRefs() []string {
 }
 
 // lookupChild resolves @ID or @NAME; running insists that it runs.
-func (s *Session) lookupChild(word string, running bool) (*child, error) {
+func (s *jobs) lookupChild(word string, running bool) (*child, error) {
 	if !strings.HasPrefix(word, "@") || len(word) < 2 {
 		return nil, fmt.Errorf("%q is not a child: give @ID or @NAME (see ps)", word)
 	}

@@ -21,7 +21,9 @@ type Launcher interface {
 	Run(spec *plan.Spec, opt isolate.Options) (status int, err error)
 }
 
-// Session is the state the commands mutate.
+// Session is the state the commands mutate: the plan, and around it the
+// job table (jobs), where output goes and what is recorded of it
+// (streams), and the script runner's state (interp).
 type Session struct {
 	// Ready is the caller's own set-up before the session's first child
 	// (main's signal handlers), done once by the next RunScript: in the
@@ -33,15 +35,10 @@ type Session struct {
 	Time     bool // every foreground spawn says what each part cost (time on)
 	Launcher Launcher
 
-	// Children's standard files; Out and Err are nsh's own output.
-	Stdin, Stdout, Stderr *os.File
-	Out, Err              io.Writer
+	jobs
+	streams
+	interp
 
-	// Interactive is set in the REPL: errors do not stop anything and a
-	// non-zero child status is reported.
-	Interactive bool
-
-	mu      sync.Mutex // guards children and fg against the signal handler
 	closing sync.Mutex // held while Close ends the children
 	// Unwritten says Close could not write a recording whole (the old
 	// file, if any, is as it was): nsh's run then fails.
@@ -53,10 +50,23 @@ type Session struct {
 	// scratch is the directory `scratch` made, nsh's working directory
 	// until Close removes it; scratchBack is where nsh was before.
 	scratch, scratchBack string
-	children             []*child
-	nextID               int
-	fg                   *isolate.Child // the foreground child, while one runs
 	pins                 []pin
+
+	lastSpawn *plan.Spec // the plan of the last spawn, for a lesson's tools
+	lastArgs  []string   // and its command
+	lastEnter *entered   // the last enter, for a lesson's tools
+
+	// Learn starts a lesson for the learner (learn NN), where the REPL
+	// can: it is set by whoever runs the REPL.
+	Learn func(arg string) error
+}
+
+// streams are where the session's output and its children's standard
+// files go, and what is kept or recorded of them.
+type streams struct {
+	// Children's standard files; Out and Err are nsh's own output.
+	Stdin, Stdout, Stderr *os.File
+	Out, Err              io.Writer
 
 	recording *ownfile.File // record FILE: where successful commands go, named at record off
 	json      bool          // the running command prints JSON (--json)
@@ -65,9 +75,13 @@ type Session struct {
 	keepOutput int         // > 0: keep foreground children's output (a script has expect output)
 	lastOutput []byte      // what the last foreground child printed, when kept
 	haveOutput bool        // whether lastOutput was kept
-	lastSpawn  *plan.Spec  // the plan of the last spawn, for a lesson's tools
-	lastArgs   []string    // and its command
-	lastEnter  *entered    // the last enter, for a lesson's tools
+}
+
+// interp is the script runner's state: statuses, nesting, a lesson.
+type interp struct {
+	// Interactive is set in the REPL: errors do not stop anything and a
+	// non-zero child status is reported.
+	Interactive bool
 
 	status      int       // status of the last command
 	prevStatus  int       // status of the command before the running one (for exit)
@@ -75,9 +89,6 @@ type Session struct {
 	haveChild   bool      // whether any foreground child has run
 	depth       int       // nesting of source
 	lesson      lessonRun // what a lesson has said (goal, task, ...)
-	// Learn starts a lesson for the learner (learn NN), where the REPL
-	// can: it is set by whoever runs the REPL.
-	Learn func(arg string) error
 	// again: a later line of the running script spawns too, so a spawn
 	// has the next child's cgroup made while its own child runs.
 	again bool
@@ -86,9 +97,11 @@ type Session struct {
 // NewSession returns an empty session attached to the process's own files.
 func NewSession() *Session {
 	return &Session{
-		Spec:  &plan.Spec{},
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Out: os.Stdout, Err: os.Stderr,
+		Spec: &plan.Spec{},
+		streams: streams{
+			Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			Out: os.Stdout, Err: os.Stderr,
+		},
 	}
 }
 
