@@ -21,6 +21,7 @@ need perl perl-base      # a fork storm that survives failed forks, for pids.max
 need busybox busybox-static  # rootfs --busybox
 need ip iproute2         # the network tests look at links and addresses
 need runc runc           # export oci bundles are run with runc in the tests
+need crun crun           # and with crun, which is stricter about what a config may say
 need podman podman       # export k8s manifests are run with podman kube play in the tests
 need jq jq               # the --json tests check each document with jq -e
 need asciinema asciinema  # rendered casts are checked with asciinema cat

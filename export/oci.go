@@ -300,10 +300,17 @@ func ociResources(sp *plan.Spec) (*specs.LinuxResources, []string, error) {
 			sum := *i64(memMax) + *i64(st.Value)
 			mem().Swap = &sum
 		case "cpu.max":
+			// "max" is the default: left out, as crun refuses a quota
+			// of -1 (runc takes it).
 			q, p, _ := strings.Cut(st.Value, " ")
 			period, _ := strconv.ParseUint(p, 10, 64)
+			if q == "max" && period == 100000 {
+				continue
+			}
 			cpu().Period = &period
-			cpu().Quota = i64(q)
+			if q != "max" {
+				cpu().Quota = i64(q)
+			}
 		case "cpu.weight":
 			w, _ := strconv.ParseUint(st.Value, 10, 64)
 			shares := cgroup.WeightToShares(w)
@@ -313,8 +320,11 @@ func ociResources(sp *plan.Spec) (*specs.LinuxResources, []string, error) {
 		case "cpuset.mems":
 			cpu().Mems = st.Value
 		case "pids.max":
-			n := *i64(st.Value)
-			r.Pids = &specs.LinuxPids{Limit: n}
+			// No limit is the default: left out, as crun refuses a
+			// limit of -1 (runc takes it).
+			if st.Value != "max" {
+				r.Pids = &specs.LinuxPids{Limit: *i64(st.Value)}
+			}
 		case "io.weight":
 			w, _ := strconv.ParseUint(st.Value, 10, 64)
 			if r.BlockIO == nil {
