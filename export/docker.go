@@ -141,16 +141,22 @@ func dockerCaps(d *dockerRun) {
 		d.add("--cap-add=ALL")
 	case c.Preset == "docker":
 	default:
-		// Relative to Docker's default 14, as --cap-drop/--cap-add are.
-		if c.Bounding == 0 {
-			d.add("--cap-drop=ALL")
+		// Relative to Docker's default 14, as --cap-drop/--cap-add are,
+		// or from none (--cap-drop=ALL, then each one kept) where that
+		// says it in fewer flags: cap only X is --cap-drop=ALL
+		// --cap-add=X, as Docker's documentation writes it.
+		flag := func(prefix string, m uint64) (out []string) {
+			for _, n := range capability.Names(m) {
+				out = append(out, prefix+strings.ToUpper(strings.TrimPrefix(n, "cap_")))
+			}
+			return out
+		}
+		relative := append(flag("--cap-drop=", capability.Docker&^c.Bounding), flag("--cap-add=", c.Bounding&^capability.Docker)...)
+		fromNone := append([]string{"--cap-drop=ALL"}, flag("--cap-add=", c.Bounding)...)
+		if len(fromNone) < len(relative) || c.Bounding == 0 {
+			d.add(fromNone...)
 		} else {
-			for _, n := range capability.Names(capability.Docker &^ c.Bounding) {
-				d.add("--cap-drop=" + strings.ToUpper(strings.TrimPrefix(n, "cap_")))
-			}
-			for _, n := range capability.Names(c.Bounding &^ capability.Docker) {
-				d.add("--cap-add=" + strings.ToUpper(strings.TrimPrefix(n, "cap_")))
-			}
+			d.add(relative...)
 		}
 		if c.Effective != c.Bounding || c.Permitted != c.Bounding || c.Inheritable != 0 {
 			d.not("permitted, effective or inheritable sets that differ from the bounding set")
