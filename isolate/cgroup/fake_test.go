@@ -248,3 +248,25 @@ func TestV2FakeCleanupKeepsOthersControllers(t *testing.T) {
 		t.Errorf("subtree_control after cleanup beside another cgroup = %q, want them left on", got)
 	}
 }
+
+// A v1 file the kernel does not offer (blkio.weight without the BFQ
+// scheduler) is refused when it is planned, not at the next spawn.
+func TestV1CheckFileNotOffered(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "user.slice"), 0o755)
+	h := &Host{Mode: V1, Hierarchies: []*Hierarchy{{Controllers: []string{"blkio"}, Mount: root, Root: "/", Self: "/user.slice"}}}
+	err := h.Check([]Setting{{"io.weight", "50"}})
+	if err == nil || !strings.Contains(err.Error(), "blkio.weight: no such interface file") {
+		t.Fatalf("Check without blkio.weight: %v", err)
+	}
+	os.WriteFile(filepath.Join(root, "user.slice", "blkio.weight"), []byte("500\n"), 0o644)
+	if err := h.Check([]Setting{{"io.weight", "50"}}); err != nil {
+		t.Fatalf("Check with blkio.weight: %v", err)
+	}
+	// At the root, whose files are not its children's, nothing is said.
+	os.Remove(filepath.Join(root, "user.slice", "blkio.weight"))
+	h.Hierarchies[0].Self = "/"
+	if err := h.Check([]Setting{{"io.weight", "50"}}); err != nil {
+		t.Fatalf("Check at the root: %v", err)
+	}
+}

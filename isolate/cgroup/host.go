@@ -425,12 +425,19 @@ func (h *Host) Check(settings []Setting) error {
 		ws = appendWrites(ws, w)
 	}
 	for _, w := range ws {
-		if isKnown(w.File) || isV1Translation(w.File) {
+		// A v1 hierarchy's cgroups below its root all have its
+		// controller's files, nsh's own included, so a known key's file
+		// is looked for there too: one the kernel does not offer
+		// (blkio.weight without the BFQ scheduler) is refused now, not at
+		// the next spawn. A root cgroup lacks the limits (pids.max), and
+		// on v2 a known key's file exists only below a cgroup that
+		// enabled the controller, which nsh does for its children.
+		if (isKnown(w.File) || isV1Translation(w.File)) && (w.Hierarchy.V2 || w.Hierarchy.Self == "/") {
 			continue
 		}
 		dir := w.Hierarchy.Dir(w.Hierarchy.Self)
 		if _, err := os.Stat(filepath.Join(dir, w.File)); err != nil && (!w.Hierarchy.V2 || w.Hierarchy.Self != "/") {
-			return fmt.Errorf("%s: no such interface file in %s; known keys: %s", w.File, dir, strings.Join(KnownKeys(), " "))
+			return fmt.Errorf("%s: no such interface file in %s: this kernel's controller does not offer it, so no child could get it; known keys: %s", w.File, dir, strings.Join(KnownKeys(), " "))
 		}
 	}
 	return nil
