@@ -206,7 +206,7 @@ func ociMounts(s *specs.Spec, sp *plan.Spec) (notes []string) {
 		case "tmpfs":
 			opts := []string{"nosuid", "nodev"}
 			if m.Options != "" {
-				opts = append(opts, m.Options)
+				opts = append(opts, strings.Split(m.Options, ",")...)
 			}
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: opts})
 		case "bind":

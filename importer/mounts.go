@@ -59,9 +59,16 @@ func (im *importer) mounts() {
 		case m.Type == "proc":
 			sp.Mounts = append(sp.Mounts, plan.Mount{Type: "proc", Target: m.Destination})
 		case m.Type == "tmpfs":
+			// Flags and the filesystem's data alike, as mount(8) takes
+			// them: the mechanism tells them apart. nosuid and nodev are
+			// what every tmpfs of nsh's has; what nsh ignores is listed.
 			var rest []string
 			for _, o := range m.Options {
-				if o != "nosuid" && o != "nodev" {
+				switch why := plan.MountOptionIgnored(o); {
+				case o == "nosuid" || o == "nodev":
+				case why != "":
+					im.out = append(im.out, Unapplied{path + ".options", o + ": " + why})
+				default:
 					rest = append(rest, o)
 				}
 			}

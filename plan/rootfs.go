@@ -55,3 +55,16 @@ func (o *Overlay) String() string {
 	}
 	return s
 }
+
+// MountOptionIgnored says why a word of a mount's options is not applied,
+// or "" when it is: nsh's tmpfs mounts are always nosuid and nodev, and
+// the child's mounts are private (a propagation word changes nothing).
+func MountOptionIgnored(word string) string {
+	switch word {
+	case "suid", "dev":
+		return "nsh's tmpfs mounts are always nosuid,nodev"
+	case "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable":
+		return "the child's mounts are private to its mount namespace already"
+	}
+	return ""
+}
