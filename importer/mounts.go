@@ -23,6 +23,12 @@ var defaultMounts = []specs.Mount{
 	{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 }
 
+// ownDev is what spawn mounts on /dev and /dev/pts in a rootfs.
+var ownDev = map[string]string{
+	"/dev":     "tmpfs, nosuid,strictatime,mode=755,size=65536k, with null, zero, full, random, urandom, tty",
+	"/dev/pts": "devpts, newinstance,ptmxmode=0666,mode=0620",
+}
+
 func (im *importer) mounts() {
 	sp := im.sp
 	for i, m := range im.cfg.Mounts {
@@ -33,6 +39,14 @@ func (im *importer) mounts() {
 		}
 		if !sp.Has("mnt") {
 			im.skip(path, "mounts need a new mount namespace, which the config does not ask for")
+			continue
+		}
+		// The runtime's /dev and its devpts, whatever their options: a
+		// child with a rootfs gets nsh's own, as runc makes it (a tmpfs
+		// with the usual devices on it, a private devpts). Mounted again
+		// from the config, a tmpfs would hide those devices.
+		if sp.Rootfs != nil && ((m.Destination == "/dev" && m.Type == "tmpfs") || (m.Destination == "/dev/pts" && m.Type == "devpts")) {
+			im.skip(path, fmt.Sprintf("%s with options %s: spawn makes its own %s as runc does (%s)", m.Destination, strings.Join(m.Options, ","), m.Destination, ownDev[m.Destination]))
 			continue
 		}
 		opts := map[string]bool{}
