@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -317,7 +319,11 @@ func planRootfs(p *program, spec *plan.Spec, layer *Layer) {
 		p.add(opMountIn, fmt.Sprintf("mount(devpts, %s, newinstance)", in("dev/pts")), "mount devpts", "devpts", "dev/pts", "devpts", u(unix.MS_NOSUID|unix.MS_NOEXEC), "newinstance,ptmxmode=0666,mode=0620")
 		p.add(opSymlinkIn, "", "symlink ptmx", "pts/ptmx", "dev/ptmx")
 		p.add(opMkdirIn, "", "mkdir "+in("dev/shm"), "dev/shm", "1023")
-		p.add(opMountIn, fmt.Sprintf("mount(tmpfs, %s)", in("dev/shm")), "mount /dev/shm", "shm", "dev/shm", "tmpfs", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=1777,size=65536k")
+		// A planned mount on /dev/shm (Docker's 64 MiB one, imported)
+		// takes the place of this one rather than stacking on it.
+		if !slices.ContainsFunc(spec.Mounts, func(m plan.Mount) bool { return path.Clean(m.Target) == "/dev/shm" }) {
+			p.add(opMountIn, fmt.Sprintf("mount(tmpfs, %s)", in("dev/shm")), "mount /dev/shm", "shm", "dev/shm", "tmpfs", u(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC), "mode=1777,size=65536k")
+		}
 		for _, l := range [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}} {
 			p.add(opSymlinkIn, "", "symlink "+l[1], l[0], "dev/"+l[1])
 		}
