@@ -16,14 +16,15 @@ import (
 func init() {
 	register(&Command{
 		Name: "enter", Group: "children",
-		Usage:   []string{"enter @ID|PID [CMD ARG...]", "enter --ns NS,NS @ID|PID [CMD ARG...]"},
+		Usage:   []string{"enter @ID|PID [CMD ARG...]", "enter --no-seccomp PID [CMD ARG...]", "enter --ns NS,NS @ID|PID [CMD ARG...]"},
 		Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
 		Example: "enter --ns uts @web hostname",
 		Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
 			"included), its cgroups, its root and working directory, its ids and capability sets,\n" +
 			"its resource limits and its seccomp filter (as runc exec: entering is no way around them).\n" +
-			"A PID enters any process, like nsenter -a -t PID (its limits too; a filter nsh did not\n" +
-			"install cannot be read back, so it is not copied: seccomp show PID says whether it has one).\n" +
+			"A PID enters any process, like nsenter -a -t PID (its limits too). A process nsh did not\n" +
+			"start may run under seccomp filters nsh has no config for: enter refuses it, as what entered\n" +
+			"would escape them, unless --no-seccomp says to enter without them (seccomp show PID tells).\n" +
 			"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
 			"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
 			"process (a multithreaded process cannot join a mount or user namespace).",
@@ -46,6 +47,7 @@ func init() {
 }
 
 func runEnter(s *Session, c *Command, args []string) error {
+	args, noSeccomp := takeFlag(args, "--no-seccomp")
 	var types []string
 	if len(args) >= 2 && args[0] == "--ns" {
 		for _, w := range strings.Split(args[1], ",") {
@@ -65,6 +67,11 @@ func runEnter(s *Session, c *Command, args []string) error {
 		return fmt.Errorf("enter: %w", err)
 	}
 	defer t.release()
+	if len(types) == 0 && t.foreign() && !noSeccomp {
+		if err := filtersNotCopied(t); err != nil {
+			return fmt.Errorf("enter: %w", err)
+		}
+	}
 	cmd := args[1:]
 	if len(cmd) == 0 {
 		cmd = []string{defaultShell(t.pid)}
@@ -88,6 +95,24 @@ func runEnter(s *Session, c *Command, args []string) error {
 		return s.childFailed("enter", err, nil)
 	}
 	return s.waitForeground("enter", proc, &plan.Spec{})
+}
+
+// filtersNotCopied refuses a full enter of a process nsh did not start
+// that runs under seccomp filters: runc exec gives what enters a
+// container the container's filter from its config, and nsh has none for
+// a process it did not start, so what entered would escape them.
+func filtersNotCopied(t *target) error {
+	st, err := isolate.ReadSeccompStatus(t.pid)
+	if err == nil {
+		err = t.check()
+	}
+	if err != nil {
+		return err
+	}
+	if st.Mode != 2 {
+		return nil
+	}
+	return fmt.Errorf("%s runs under %d seccomp filters (Seccomp: 2), and nsh has no config to give them to what enters it, as runc exec has: enter --no-seccomp %d to enter without them, or --ns NS,... to join namespaces only", t.ref(), st.Filters, t.pid)
 }
 
 // defaultShell is $SHELL where the child's root has it, else /bin/sh.
