@@ -66,12 +66,17 @@ func Build(req *podplan.Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.c = &corev1.Container{Name: b.name, Image: image, SecurityContext: b.sc}
+	b.c = &corev1.Container{Name: b.name, Image: image, SecurityContext: b.sc, ImagePullPolicy: pullPolicy(image)}
 	b.pod = &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: b.name, Labels: map[string]string{"app.kubernetes.io/created-by": "nsh"}},
-		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, SecurityContext: b.psc},
+		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, SecurityContext: b.psc, AutomountServiceAccountToken: new(bool)},
 	}
+	b.add("no API credentials", "automountServiceAccountToken: false", "a child of nsh's holds no token for the cluster's API, and gets none")
+	b.add("image "+image, "containers[0].imagePullPolicy: "+string(b.c.ImagePullPolicy), map[corev1.PullPolicy]string{
+		corev1.PullNever:        "a localhost/ image is only on the node: a kubelet would try to pull it (:latest defaults to Always) and fail with ErrImagePull",
+		corev1.PullIfNotPresent: "pulled once, not at every start",
+	}[b.c.ImagePullPolicy])
 	for _, facet := range []func() error{b.namespaces, b.caps, b.resources, b.sysctls, b.seccomp, b.mounts, b.process} {
 		if err := facet(); err != nil {
 			return nil, err
@@ -106,6 +111,15 @@ func (b *podBuild) refuse(setting, note string) {
 }
 
 func (b *podBuild) has(ns string) bool { return slices.Contains(b.req.Namespaces, ns) }
+
+// pullPolicy: Never for a localhost/ image, which exists only on the node
+// it was made on, else IfNotPresent.
+func pullPolicy(image string) corev1.PullPolicy {
+	if strings.HasPrefix(image, "localhost/") {
+		return corev1.PullNever
+	}
+	return corev1.PullIfNotPresent
+}
 
 // podName is the Pod's and its container's name: the user's, else the
 // hostname, else nsh.
@@ -315,6 +329,16 @@ func (b *podBuild) resources() error {
 			if r, ok := requests[corev1.ResourceCPU]; ok && r.Cmp(l) > 0 {
 				requests[corev1.ResourceCPU] = l
 				b.add("cpu.weight above cpu.max", "resources.requests.cpu", "a request may not exceed the limit: lowered to it")
+			}
+		}
+		// Said outright, as the API server would default them: a request
+		// is what the scheduler places the Pod by.
+		for _, r := range []corev1.ResourceName{corev1.ResourceMemory, corev1.ResourceCPU} {
+			if l, ok := limits[r]; ok {
+				if _, ok := requests[r]; !ok {
+					requests[r] = l
+					b.add(string(r)+" limit", "resources.requests."+string(r)+": "+quantity(l), "the request equals the limit, as the API server would default it: the scheduler places the Pod by it")
+				}
 			}
 		}
 	}

@@ -151,6 +151,19 @@ func TestMappingRows(t *testing.T) {
 	if q := r.Requests[corev1.ResourceCPU]; q.String() != "411m" {
 		t.Errorf("cpu.weight 50 (421 shares): %s", q.String())
 	}
+	// A limit comes with its request, as the API server would default it.
+	if q := r.Requests[corev1.ResourceMemory]; q.String() != "64Mi" {
+		t.Errorf("memory request: %s", q.String())
+	}
+	// A localhost/ image is never pulled; nothing gets an API token.
+	if c := p.Spec.Containers[0]; c.ImagePullPolicy != corev1.PullNever || p.Spec.AutomountServiceAccountToken == nil || *p.Spec.AutomountServiceAccountToken {
+		t.Errorf("pull policy %q, service account token %v", c.ImagePullPolicy, p.Spec.AutomountServiceAccountToken)
+	}
+	other := base()
+	other.Image = "docker.io/library/debian:stable-slim"
+	if _, p := build(t, other); p.Spec.Containers[0].ImagePullPolicy != corev1.PullIfNotPresent {
+		t.Errorf("a registry's image: pull policy %q", p.Spec.Containers[0].ImagePullPolicy)
+	}
 	if !dropped(res, "cgroup set pids.max 20", "podPidsLimit") || !dropped(res, "cgroup set io.weight 300", "no Pod field") {
 		t.Errorf("pids.max and io.weight are listed: %+v", res.Dropped())
 	}
