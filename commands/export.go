@@ -27,10 +27,10 @@ func init() {
 					}
 					return []string{"--seccomp", "-f"}
 				}},
-			{Name: "k8s", Usage: []string{"export k8s [-f] [FILE] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"}, Run: exportK8s,
+			{Name: "k8s", Usage: []string{"export k8s [-f] [FILE] [--kind pod|job|deployment] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"}, Run: exportK8s,
 				Complete: func(s *Session, args []string, partial string) []string {
 					if strings.HasPrefix(partial, "-") {
-						return []string{"--explain", "--image", "--lossy", "--name", "-f"}
+						return []string{"--explain", "--image", "--kind", "--lossy", "--name", "-f"}
 					}
 					return completeFiles(nil, partial)
 				}},
@@ -42,7 +42,7 @@ func init() {
 			"replaces a config.json it wrote, and another only with -f (never through a symlink).\n" +
 			"export docker prints the docker run flags for what Docker can express, and lists the rest;\n" +
 			"--seccomp FILE writes the seccomp plan as a Docker profile (JSON) for --security-opt.\n" +
-			"export k8s writes a Kubernetes Pod (YAML) to FILE (a .yaml name, or a path that is not a\n" +
+			"export k8s writes a Kubernetes Pod (YAML; --kind job or deployment wraps it in one) to FILE (a .yaml name, or a path that is not a\n" +
 			"program; else standard output) for what\n" +
 			"a Pod can express: --image is needed with a rootfs; what has no Pod field is listed at the top\n" +
 			"and on stderr; time namespaces, id maps other than root and joins are refused unless --lossy;\n" +
@@ -147,7 +147,7 @@ func exportDocker(s *Session, c *Command, args []string) error {
 
 // exportK8s runs nsh-k8s, which holds the Kubernetes types, with the plan.
 func exportK8s(s *Session, c *Command, args []string) error {
-	file, name, image := "", "", ""
+	file, name, image, kind := "", "", "", ""
 	lossy, explain, force := false, false, false
 	var cmd []string
 	for i := 0; i < len(args); i++ {
@@ -161,14 +161,10 @@ func exportK8s(s *Session, c *Command, args []string) error {
 			lossy = true
 		case a == "--explain":
 			explain = true
-		case (a == "--name" || a == "--image") && i+1 < len(args):
-			if a == "--name" {
-				name = args[i+1]
-			} else {
-				image = args[i+1]
-			}
+		case (a == "--name" || a == "--image" || a == "--kind") && i+1 < len(args):
+			*map[string]*string{"--name": &name, "--image": &image, "--kind": &kind}[a] = args[i+1]
 			i++
-		case a == "--name" || a == "--image":
+		case a == "--name" || a == "--image" || a == "--kind":
 			return usageError(c, a+" needs a value")
 		case file == "" && len(cmd) == 0 && isManifestPath(a):
 			file = a
@@ -181,6 +177,11 @@ func exportK8s(s *Session, c *Command, args []string) error {
 			cmd = append(cmd, a)
 		}
 	}
+	switch kind {
+	case "", "pod", "job", "deployment":
+	default:
+		return usageError(c, fmt.Sprintf("--kind %s: give pod, job or deployment", kind))
+	}
 	if file != "" && !explain {
 		if err := mayReplace("export k8s", file, force); err != nil {
 			return err
@@ -190,7 +191,7 @@ func exportK8s(s *Session, c *Command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("export k8s: %w", err)
 	}
-	req.File, req.Name, req.Image, req.Lossy, req.Explain, req.Force = file, name, image, lossy, explain, force
+	req.File, req.Name, req.Image, req.Lossy, req.Explain, req.Force, req.Kind = file, name, image, lossy, explain, force, kind
 	if len(cmd) > 0 {
 		req.Args = cmd
 	}

@@ -133,7 +133,7 @@ func podFits(t *testing.T, file string, line int, sp *plan.Spec) {
 	if err != nil {
 		t.Fatalf("%s:%d: export k8s: %v", file, line, err)
 	}
-	body, err := k8s.Manifest(res)
+	body, err := k8s.Manifest(res, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func run(in io.Reader, out, errw io.Writer) error {
 		}
 		return fmt.Errorf("a Pod cannot express %d of the plan's settings, and leaving them out changes what the workload sees:%s\n(--lossy exports the rest and lists them; --explain shows the whole mapping)", len(refused), b.String())
 	}
-	body, err := Manifest(res)
+	body, err := Manifest(res, req.Kind)
 	if err != nil {
 		return err
 	}
@@ -90,15 +90,17 @@ func run(in io.Reader, out, errw io.Writer) error {
 	return nil
 }
 
-// Manifest is the Pod as YAML, under a comment that lists what the plan
-// holds and the Pod does not.
-func Manifest(res *Result) ([]byte, error) {
-	y, err := yaml.Marshal(res.Pod)
+// Manifest is the workload as YAML (a Pod, or a Job or Deployment of
+// it), under a comment that lists what the plan holds and the Pod does
+// not.
+func Manifest(res *Result, kind string) ([]byte, error) {
+	obj, what := Workload(res.Pod, kind)
+	y, err := yaml.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
 	var b strings.Builder
-	b.WriteString("# This file was " + ownfile.Mark + " (export k8s): a Pod for the session's plan.\n")
+	b.WriteString("# This file was " + ownfile.Mark + " (export k8s): " + what + " for the session's plan.\n")
 	if d := res.Dropped(); len(d) > 0 {
 		b.WriteString("# Not exported (no Pod field holds them; `export k8s --explain` shows the whole mapping):\n")
 		for _, r := range d {

@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
@@ -81,17 +84,18 @@ func TestManifestsDecodeAndFitTheSchema(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		body, err := Manifest(res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var pod corev1.Pod
-		if err := yaml.UnmarshalStrict(body, &pod); err != nil {
-			t.Errorf("%s: not a Pod: %v\n%s", name, err, body)
-			continue
-		}
-		if _, err := tc.ObjectToTyped(&pod); err != nil {
-			t.Errorf("%s: a cluster would reject it: %v\n%s", name, err, body)
+		for kind, obj := range map[string]runtime.Object{"": &corev1.Pod{}, "job": &batchv1.Job{}, "deployment": &appsv1.Deployment{}} {
+			body, err := Manifest(res, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := yaml.UnmarshalStrict(body, obj); err != nil {
+				t.Errorf("%s %s: not one: %v\n%s", name, kind, err, body)
+				continue
+			}
+			if _, err := tc.ObjectToTyped(obj); err != nil {
+				t.Errorf("%s %s: a cluster would reject it: %v\n%s", name, kind, err, body)
+			}
 		}
 	}
 	// The check has teeth: two containers of one name break the schema's
@@ -101,6 +105,24 @@ func TestManifestsDecodeAndFitTheSchema(t *testing.T) {
 	bad.Spec.Containers = append(bad.Spec.Containers, bad.Spec.Containers[0])
 	if _, err := tc.ObjectToTyped(bad); err == nil {
 		t.Error("the schema check accepted two containers with one name")
+	}
+}
+
+// A Deployment restarts its Pod and selects it by name; a Job runs it
+// once.
+func TestWorkloads(t *testing.T) {
+	res, _ := Build(base())
+	d, _ := Workload(res.Pod, "deployment")
+	dep := d.(*appsv1.Deployment)
+	if dep.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyAlways || dep.Spec.Selector.MatchLabels["app.kubernetes.io/name"] != "t" || dep.Spec.Template.Labels["app.kubernetes.io/name"] != "t" {
+		t.Errorf("deployment: %+v", dep.Spec)
+	}
+	j, _ := Workload(res.Pod, "job")
+	if job := j.(*batchv1.Job); job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever || *job.Spec.BackoffLimit != 0 {
+		t.Errorf("job: %+v", job.Spec)
+	}
+	if res.Pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Error("the Deployment changed the Pod's own restart policy")
 	}
 }
 

@@ -17,6 +17,8 @@ type Request struct {
 	Lossy   bool     `json:"lossy,omitempty"`
 	Force   bool     `json:"force,omitempty"` // replace files nsh did not write
 	Explain bool     `json:"explain,omitempty"`
+	// Kind is the workload: pod (""), job or deployment.
+	Kind string `json:"kind,omitempty"`
 
 	Namespaces []string `json:"namespaces"` // new ones
 	Joins      []Join   `json:"joins,omitempty"`
