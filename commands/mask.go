@@ -16,16 +16,18 @@ func init() {
 		{"mask", "hide paths inside the rootfs from children (an OCI config's maskedPaths)",
 			"rootfs /tmp/root; mask /proc/kcore /proc/keys; spawn cat /proc/keys",
 			"A file is covered with /dev/null, a directory with an empty read-only tmpfs, after every mount\n" +
-				"and before pivot_root; a path the child does not have is left alone. mask runc: runc's and\n" +
-				"Docker's list (/proc/kcore, /proc/keys, /proc/timer_list, /sys/firmware, ...). import oci\n" +
-				"applies a config's maskedPaths; export oci writes them.",
+				"and before pivot_root; a path the child does not have is left alone. A rootfs comes with\n" +
+				"runc's and Docker's list (/proc/kcore, /proc/keys, /proc/timer_list, /sys/firmware, ...);\n" +
+				"mask off empties it, mask runc brings it back. import oci applies a config's maskedPaths\n" +
+				"exactly; export oci writes them.",
 			func(sp *plan.Spec) *[]string { return &sp.Masked }, plan.RuncMasked},
 		{"readonly", "make paths inside the rootfs read-only for children (an OCI config's readonlyPaths)",
 			"rootfs /tmp/root; readonly /proc/sys; spawn sh -c 'echo x > /proc/sys/kernel/core_pattern'",
 			"Each path is bound on itself and remounted read-only, after every mount and before pivot_root;\n" +
-				"a path the child does not have is left alone. readonly runc: runc's and Docker's list\n" +
-				"(/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq). import oci applies a\n" +
-				"config's readonlyPaths; export oci writes them.",
+				"a path the child does not have is left alone. A rootfs comes with runc's and Docker's list\n" +
+				"(/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq): a root child cannot write\n" +
+				"the host's sysctls through them; readonly off empties it, readonly runc brings it back.\n" +
+				"import oci applies a config's readonlyPaths exactly; export oci writes them.",
 			func(sp *plan.Spec) *[]string { return &sp.Readonly }, plan.RuncReadonly},
 	} {
 		h := h
@@ -106,14 +108,48 @@ func hiddenRows(sp *plan.Spec) [][]string {
 	return rows
 }
 
-// saveHidden writes the commands that rebuild them.
+// saveHidden writes the commands that rebuild them. The rootfs line
+// before them plans runc's lists, so a list that is runc's needs no line,
+// and any other is said whole: off, then its paths.
 func saveHidden(sp *plan.Spec) string {
-	var out string
-	if len(sp.Masked) > 0 {
-		out += "mask " + quoteWords(sp.Masked) + "\n"
+	if sp.Rootfs == nil {
+		return ""
 	}
-	if len(sp.Readonly) > 0 {
-		out += "readonly " + quoteWords(sp.Readonly) + "\n"
+	var out string
+	for _, x := range []struct {
+		name         string
+		list, preset []string
+	}{{"mask", sp.Masked, plan.RuncMasked}, {"readonly", sp.Readonly, plan.RuncReadonly}} {
+		if slices.Equal(x.list, x.preset) {
+			continue
+		}
+		out += x.name + " off\n"
+		if len(x.list) > 0 {
+			out += x.name + " " + quoteWords(x.list) + "\n"
+		}
 	}
 	return out
+}
+
+// withRuncHidden gives a plan that just got its rootfs runc's masked and
+// read-only paths, as runc, crun, podman and Docker give every container
+// (a root child could otherwise write /proc/sys/kernel/core_pattern, the
+// host's, or read /proc/keys), unless the plan already lists its own.
+func withRuncHidden(s *Session, before, next *plan.Spec) {
+	if before.Rootfs != nil || next.Rootfs == nil || len(next.Masked) > 0 || len(next.Readonly) > 0 {
+		return
+	}
+	next.Masked, next.Readonly = slices.Clone(plan.RuncMasked), slices.Clone(plan.RuncReadonly)
+	fmt.Fprintln(s.Err, "rootfs: runc's masked and read-only paths too (/proc/keys, /proc/sys, ...): mask and readonly list and change them")
+}
+
+// withoutRuncHidden drops runc's lists with the rootfs they were for;
+// lists of the user's own stay, and the plan says they need one.
+func withoutRuncHidden(next *plan.Spec) {
+	if slices.Equal(next.Masked, plan.RuncMasked) {
+		next.Masked = nil
+	}
+	if slices.Equal(next.Readonly, plan.RuncReadonly) {
+		next.Readonly = nil
+	}
 }

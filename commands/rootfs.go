@@ -104,6 +104,7 @@ func runRootfs(s *Session, c *Command, args []string) error {
 	switch {
 	case args[0] == "off" && len(args) == 1:
 		next.Rootfs = nil
+		withoutRuncHidden(next)
 		return s.commit(next)
 	case args[0] == "--busybox":
 		if len(args) != 2 {
@@ -136,6 +137,7 @@ func runRootfs(s *Session, c *Command, args []string) error {
 	default:
 		return usageError(c, "give a directory, and ro for a read-only root")
 	}
+	withRuncHidden(s, s.Spec, next)
 	if !next.Has("mnt") {
 		// pivot_root needs a mount namespace of the child's own.
 		next.Namespaces = append(next.Namespaces, "mnt")

@@ -121,6 +121,13 @@ func planStage(spec *plan.Spec, opt *Options, layer *Layer) (*program, error) {
 	if spec.Hostname != "" {
 		p.add(opSethostname, fmt.Sprintf("sethostname(%q)", spec.Hostname), fmt.Sprintf("sethostname %q", spec.Hostname), spec.Hostname)
 	}
+	// Sysctls before the root, as runc writes them before its read-only
+	// paths: a namespaced sysctl belongs to the writer's namespaces,
+	// whichever /proc/sys it is written through, and the child's own
+	// /proc/sys is read-only once runc's lists are applied.
+	for _, sc := range spec.Sysctls {
+		p.add(opWrite, fmt.Sprintf("write %q to %s", sc.Value, plan.SysctlPath(sc.Key)), fmt.Sprintf("sysctl %s=%q", sc.Key, sc.Value), plan.SysctlPath(sc.Key), sc.Value)
+	}
 	switch {
 	case spec.Rootfs != nil:
 		planRootfs(p, spec, layer)
@@ -135,9 +142,6 @@ func planStage(spec *plan.Spec, opt *Options, layer *Layer) (*program, error) {
 	}
 	if spec.Net != nil && spec.Net.LoUp {
 		p.add(opLinkUp, "ioctl(SIOCSIFFLAGS, lo, IFF_UP)", "bring lo up", "lo")
-	}
-	for _, sc := range spec.Sysctls {
-		p.add(opWrite, fmt.Sprintf("write %q to %s", sc.Value, plan.SysctlPath(sc.Key)), fmt.Sprintf("sysctl %s=%q", sc.Key, sc.Value), plan.SysctlPath(sc.Key), sc.Value)
 	}
 	if spec.Has("time") {
 		p.add(opUnshare, "unshare(CLONE_NEWTIME)", "unshare(CLONE_NEWTIME)", u(unix.CLONE_NEWTIME))
