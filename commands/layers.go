@@ -21,7 +21,9 @@ func init() {
 			Example: "rootfs /tmp/root overlay; spawn -d sh -c 'echo hi > /new; rm /etc/motd'; wait @1; diff @1",
 			Help: "Read from the child's upper layer: a path only there was added, one the lower layers have too\n" +
 				"was changed (a directory appears when something in it changed), a whiteout is a deletion, and\n" +
-				"an opaque directory (removed, then made again) deletes what the lowers had in it. Works after\n" +
+				"an opaque directory (removed, then made again) deletes what the lowers had in it: nsh says\n" +
+				"the directory changed (C) and names each entry of the lowers it hides (D), where docker diff\n" +
+				"says the directory was deleted (D) and lists its new entries (A). Works after\n" +
 				"the child has ended, until ps --prune or the end of the session removes its layer (an upper\n" +
 				"named with --upper stays).",
 			JSON:     func(args []string) bool { return true },
