@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"nsh/internal/standin"
 	"nsh/k8s"
@@ -41,6 +42,7 @@ func TestScript(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Condition:           condition,
+		Cmds:                map[string]func(ts *testscript.TestScript, neg bool, args []string){"jsonschema": jsonschemaCmd},
 		Setup: func(env *testscript.Env) error {
 			before := hostSnapshot()
 			env.Defer(func() {
@@ -512,3 +514,27 @@ CONTAINERS_CONF=$PWD/c.conf podman --runtime runc run --rm --network none localh
 	}
 	return ""
 }
+
+// jsonschemaCmd is the scripts' jsonschema NAME FILE: FILE is a document
+// that docs/json/NAME.schema.json, the schema made from its Go type,
+// accepts.
+func jsonschemaCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: jsonschema NAME FILE")
+	}
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(filepath.Join(repoRoot, "docs", "json", args[0]+".schema.json"))
+	ts.Check(err)
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(ts.ReadFile(args[1])))
+	ts.Check(err)
+	err = sch.Validate(doc)
+	switch {
+	case err != nil && !neg:
+		ts.Fatalf("%s is not a %s document: %v", args[1], args[0], err)
+	case err == nil && neg:
+		ts.Fatalf("%s is a %s document", args[1], args[0])
+	}
+}
+
+// repoRoot is where the tests started: the repository's root.
+var repoRoot, _ = os.Getwd()

@@ -15,6 +15,20 @@ import (
 // their reference. Names follow lsns -J (ns, type) and runc where they
 // cover the same data; numbers are numbers, and a list is [] when empty.
 
+// Documents names every document --json prints by the form that prints
+// it; docs/json/NAME.schema.json is its JSON Schema, generated from the
+// type (TestJSONSchemas keeps them equal) and checked against the real
+// output in the script tests (json.txtar's jsonschema lines).
+var Documents = map[string]any{
+	"ps": psJSON{}, "ps-tree": treeNode{}, "ns": nsJSON{}, "ns-diff": nsDiffJSON{},
+	"cap-show": capShowJSON{}, "cap-decode": capDecodeJSON{},
+	"cgroup-show": cgroupShowJSON{}, "cgroup-show-pid": cgroupLiveJSON{}, "cgroup-ls": cgroupLsJSON{},
+	"cgroup-procs": cgroupProcsJSON{}, "cgroup-stat": cgroupStatJSON{}, "cgroup-files": cgroupFilesJSON{},
+	"show": showJSON{}, "doctor": doctorJSON{}, "mount": mountJSON{}, "rlimit-show": rlimitJSON{},
+	"seccomp-plan": seccompPlanDoc{}, "seccomp-show": seccompShowJSON{}, "diff": diffJSON{},
+	"top": topDoc{}, "error": jsonError{},
+}
+
 type psJSON struct {
 	Children []psChild `json:"children"`
 }
@@ -138,6 +152,26 @@ func jsonValue(v string) any {
 	return v
 }
 
+type cgroupProcsJSON struct {
+	Pid   int   `json:"pid"`
+	Procs []int `json:"procs"`
+}
+
+type cgroupStatJSON struct {
+	Pid   int              `json:"pid"`
+	Stats map[string]int64 `json:"stats"`
+}
+
+type cgroupDirJSON struct {
+	Dir   string   `json:"dir"`
+	Files []string `json:"files"`
+}
+
+type cgroupFilesJSON struct {
+	Pid  int             `json:"pid"`
+	Dirs []cgroupDirJSON `json:"dirs"`
+}
+
 func cgroupInspectJSON(s *Session, sub string, pid int, g *cgroup.Group) error {
 	switch sub {
 	case "procs":
@@ -145,36 +179,23 @@ func cgroupInspectJSON(s *Session, sub string, pid int, g *cgroup.Group) error {
 		if err != nil {
 			return fmt.Errorf("cgroup procs: %w", err)
 		}
-		return s.emit(struct {
-			Pid   int   `json:"pid"`
-			Procs []int `json:"procs"`
-		}{pid, append([]int{}, pids...)})
+		return s.emit(cgroupProcsJSON{pid, append([]int{}, pids...)})
 	case "stat":
 		stats := map[string]int64{}
 		for _, st := range g.Stats() {
 			stats[st.Key] = st.Raw
 		}
-		return s.emit(struct {
-			Pid   int              `json:"pid"`
-			Stats map[string]int64 `json:"stats"`
-		}{pid, stats})
+		return s.emit(cgroupStatJSON{pid, stats})
 	}
 	files, err := g.Files()
 	if err != nil {
 		return fmt.Errorf("cgroup files: %w", err)
 	}
-	type dir struct {
-		Dir   string   `json:"dir"`
-		Files []string `json:"files"`
-	}
-	doc := struct {
-		Pid  int   `json:"pid"`
-		Dirs []dir `json:"dirs"`
-	}{Pid: pid, Dirs: []dir{}}
+	doc := cgroupFilesJSON{Pid: pid, Dirs: []cgroupDirJSON{}}
 	for _, d := range g.Dirs() {
 		names := append([]string{}, files[d]...)
 		sort.Strings(names)
-		doc.Dirs = append(doc.Dirs, dir{d, names})
+		doc.Dirs = append(doc.Dirs, cgroupDirJSON{d, names})
 	}
 	return s.emit(doc)
 }

@@ -131,7 +131,7 @@ type Spec struct {
 
 	// Env, when not nil, is the command's whole environment; nil is
 	// nsh's own.
-	Env []string `json:"env"`
+	Env []string `json:"env" jsonschema:"nullable"`
 }
 
 // Caps are the five capability sets of a child, as masks.
