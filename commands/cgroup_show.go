@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -193,7 +194,9 @@ func cgroupShowLive(s *Session, ref string) error {
 	doc := cgroupLiveJSON{Pid: t.pid, Values: []cgroupLiveValue{}}
 	for _, l := range g.Live() {
 		rows = append(rows, []string{l.Name, l.Value, l.File})
-		doc.Values = append(doc.Values, cgroupLiveValue{Key: l.Name, Value: jsonValue(l.Value), File: l.File})
+		// On v1 a key's file is another (cpu.shares for cpu.weight,
+		// two for cpu.max): each value is labelled by the file it is.
+		doc.Values = append(doc.Values, cgroupLiveValue{Key: filepath.Base(l.File), For: l.Name, Value: jsonValue(l.Value), File: l.File})
 	}
 	if s.json {
 		return s.emit(doc)

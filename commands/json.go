@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,8 +38,8 @@ type psChild struct {
 	ID         int      `json:"id"`
 	Name       string   `json:"name,omitempty"`
 	Pid        int      `json:"pid"`
-	State      string   `json:"state"`            // running or exited
-	Status     *int     `json:"status,omitempty"` // once exited: 128+N for signal N
+	State      string   `json:"state"`               // running or exited
+	ExitCode   *int     `json:"exit_code,omitempty"` // once exited: 128+N for signal N, as docker's ExitCode
 	Command    []string `json:"command"`
 	Namespaces []string `json:"namespaces"`       // new ones, as unshare names them
 	Cgroup     string   `json:"cgroup,omitempty"` // while running
@@ -134,8 +135,9 @@ type cgroupLsJSON struct {
 }
 
 type cgroupLiveValue struct {
-	Key   string `json:"key"`
-	Value any    `json:"value"` // a number where the file holds one, else its text
+	Key   string `json:"key"`   // the file's own name: cpu.shares on v1
+	For   string `json:"for"`   // the v2 key it holds: cpu.weight
+	Value any    `json:"value"` // a number where the file holds one (-1: unlimited), else its text
 	File  string `json:"file"`
 }
 
@@ -144,9 +146,19 @@ type cgroupLiveJSON struct {
 	Values []cgroupLiveValue `json:"values"`
 }
 
-// jsonValue is a number when the text is one.
+// jsonValue is a number when the text is one, and -1 when it says
+// unlimited, as rlimit show, top and the runtime spec say it: v2's max,
+// and v1's largest page-aligned value (what memory.limit_in_bytes reads
+// with no limit).
 func jsonValue(v string) any {
-	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+	v = strings.TrimSpace(v)
+	if v == "max" {
+		return int64(-1)
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n >= math.MaxInt64-(1<<20) {
+			return int64(-1)
+		}
 		return n
 	}
 	return v

@@ -81,7 +81,8 @@ func (s *Session) freezeWhileRead(ch *child) func() {
 }
 
 type diffJSON struct {
-	Child   string         `json:"child"`
+	ID      int            `json:"id"`
+	Name    string         `json:"name,omitempty"`
 	Upper   string         `json:"upper"`
 	Lowers  []string       `json:"lowers"`
 	Changes []layer.Change `json:"changes"`
@@ -102,7 +103,7 @@ func runDiff(s *Session, c *Command, args []string) error {
 		return fmt.Errorf("diff %s: %w", args[0], err)
 	}
 	if s.json {
-		return s.emit(diffJSON{Child: ch.ref(), Upper: l.Upper, Lowers: l.Lowers, Changes: append([]layer.Change{}, changes...)})
+		return s.emit(diffJSON{ID: ch.id, Name: ch.name, Upper: l.Upper, Lowers: l.Lowers, Changes: append([]layer.Change{}, changes...)})
 	}
 	if len(changes) == 0 {
 		fmt.Fprintf(s.Err, "diff: %s changed nothing in its root\n", ch.ref())

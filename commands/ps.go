@@ -48,7 +48,7 @@ func runPs(s *Session, c *Command, args []string) error {
 			c.mu.Lock()
 			st := c.ws
 			c.mu.Unlock()
-			pc.Status = &st
+			pc.ExitCode = &st
 		} else {
 			pc.Cgroup = cg
 		}

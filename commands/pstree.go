@@ -16,8 +16,11 @@ import (
 type treeNode struct {
 	Pid  int    `json:"pid"`
 	Comm string `json:"comm"`
-	// Child is the session's @ID when the process is one of its children.
-	Child string `json:"child,omitempty"`
+	// Child is how the table names the session's child it is, if any
+	// (@1 (web)); ID and Name are the same for programs, apart.
+	Child string `json:"-"`
+	ID    int    `json:"id,omitempty"`
+	Name  string `json:"name,omitempty"`
 	// NewNamespaces are the types in which it is in another namespace
 	// than its parent (for the root: than nsh).
 	NewNamespaces []string `json:"new_namespaces"`
@@ -65,11 +68,11 @@ func psTree(s *Session, args []string) error {
 		}
 	}
 	mark(os.Getpid())
-	ids := map[int]string{}
+	ids := map[int]*child{}
 	s.mu.Lock()
 	for _, c := range s.children {
 		if !c.exited() {
-			ids[c.proc.Pid] = c.ref()
+			ids[c.proc.Pid] = c
 		}
 	}
 	s.mu.Unlock()
@@ -85,7 +88,10 @@ func psTree(s *Session, args []string) error {
 	var build func(pid int, parent map[string]uint64, depth int) *treeNode
 	build = func(pid int, parent map[string]uint64, depth int) *treeNode {
 		mine := nsInodes(pid)
-		n := &treeNode{Pid: pid, Comm: comm(pid), Child: ids[pid], NewNamespaces: []string{}, Children: []*treeNode{}, Foreign: !ours[pid]}
+		n := &treeNode{Pid: pid, Comm: comm(pid), NewNamespaces: []string{}, Children: []*treeNode{}, Foreign: !ours[pid]}
+		if c := ids[pid]; c != nil {
+			n.Child, n.ID, n.Name = c.ref(), c.id, c.name
+		}
 		for _, t := range plan.Namespaces {
 			if mine[t] != 0 && parent[t] != 0 && mine[t] != parent[t] {
 				n.NewNamespaces = append(n.NewNamespaces, t)

@@ -191,7 +191,7 @@ func (s *Session) Exec(words []string) error {
 		}
 		if s.json {
 			// A program reading the output gets a document too.
-			s.emit(jsonError{Error: err.Error(), Command: c.Name, Status: 2})
+			s.emit(jsonError{Error: err.Error(), Command: c.Name, ExitCode: 2})
 		}
 	}
 	return err
@@ -199,9 +199,9 @@ func (s *Session) Exec(words []string) error {
 
 // jsonError is what --json prints for a refused or failed command.
 type jsonError struct {
-	Error   string `json:"error"`
-	Command string `json:"command"`
-	Status  int    `json:"status"`
+	Error    string `json:"error"`
+	Command  string `json:"command"`
+	ExitCode int    `json:"exit_code"` // nsh's own, as docker's ExitCode
 }
 
 // emit prints v as the command's one JSON document.

@@ -42,9 +42,11 @@ const topInterval = time.Second
 
 // topRow is one child's figures in a refresh; JSON for top --json.
 type topRow struct {
-	ID            string   `json:"child"`
+	Ref           string   `json:"-"` // @1 (spin), as the table names it
+	ID            int      `json:"id"`
+	Name          string   `json:"name,omitempty"`
 	Pid           int      `json:"pid"`
-	Command       string   `json:"command"`
+	Command       []string `json:"command"`
 	MemCurrent    int64    `json:"memory_current_bytes"`
 	MemPeak       int64    `json:"memory_peak_bytes"`
 	MemLimit      int64    `json:"memory_max_bytes"` // -1: none
@@ -90,7 +92,7 @@ func (t *topSampler) sample(s *Session) []topRow {
 		if c.exited() || (t.only != nil && c != t.only) {
 			continue
 		}
-		r := topRow{ID: c.ref(), Pid: c.proc.Pid, Command: strings.Join(c.args, " "), MemCurrent: -1, MemPeak: -1, MemLimit: -1,
+		r := topRow{Ref: c.ref(), ID: c.id, Name: c.name, Pid: c.proc.Pid, Command: append([]string{}, c.args...), MemCurrent: -1, MemPeak: -1, MemLimit: -1,
 			CPULimit: -1, PidsCurrent: -1, PidsLimit: -1, OOMKills: -1, ThrottledUsec: -1}
 		g := c.proc.Cgroup()
 		if g == nil {
@@ -148,7 +150,7 @@ func size(v int64) string {
 
 func (r topRow) cells() []string {
 	if r.NoCgroup {
-		return []string{r.ID, strconv.Itoa(r.Pid), "(no cgroup)", "", "", "", "", "", clip(r.Command, 28)}
+		return []string{r.Ref, strconv.Itoa(r.Pid), "(no cgroup)", "", "", "", "", "", clip(strings.Join(r.Command, " "), 28)}
 	}
 	mem := size(r.MemCurrent)
 	if r.MemLimit >= 0 {
@@ -182,7 +184,7 @@ func (r topRow) cells() []string {
 	if r.ThrottledUsec >= 0 {
 		thr = fmt.Sprintf("%.2fs", float64(r.ThrottledUsec)/1e6)
 	}
-	return []string{r.ID, strconv.Itoa(r.Pid), mem, size(r.MemPeak), cpu, pids, num(r.OOMKills), thr, clip(r.Command, 28)}
+	return []string{r.Ref, strconv.Itoa(r.Pid), mem, size(r.MemPeak), cpu, pids, num(r.OOMKills), thr, clip(strings.Join(r.Command, " "), 28)}
 }
 
 var topHeader = []string{"CHILD", "PID", "MEMORY", "PEAK", "CPU", "PIDS", "OOM", "THROTTLED", "COMMAND"}
