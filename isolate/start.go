@@ -1,0 +1,316 @@
+package isolate
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"nsh/internal/forkexec"
+	"nsh/internal/term"
+	"nsh/isolate/cgroup"
+	"nsh/plan"
+)
+
+// launch is one start in progress: the child as it is made, and what is
+// opened for its stage, closed once the stage has it.
+type launch struct {
+	spec      *plan.Spec
+	opt       *Options
+	joins     *setnsPlan
+	c         *Child
+	attr      *syscall.SysProcAttr
+	env       []string
+	extra     []*os.File // the stage's descriptors from stageFD on
+	place     []LateWrite
+	late      []LateWrite
+	prog      *program
+	parentEnd *os.File
+	childEnd  *os.File
+	closers   []func()
+}
+
+func (l *launch) close() {
+	for i := len(l.closers) - 1; i >= 0; i-- {
+		l.closers[i]()
+	}
+}
+
+// pass gives f to the stage as its next descriptor, and returns its
+// number there.
+func (l *launch) pass(f *os.File) int {
+	l.extra = append(l.extra, f)
+	return stageFD + len(l.extra) - 1
+}
+
+// prepare makes the socket the program goes over, the child's cgroup and
+// the clone's attributes.
+func (l *launch) prepare() error {
+	spec, opt := l.spec, l.opt
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socketpair: %w", err)
+	}
+	l.parentEnd = os.NewFile(uintptr(fds[0]), "nsh-parent")
+	l.childEnd = os.NewFile(uintptr(fds[1]), "nsh-child")
+	// The child's end too, on an error before clone: clone closes it
+	// otherwise (a second Close does nothing).
+	l.closers = append(l.closers, func() { l.parentEnd.Close() }, func() { l.childEnd.Close() })
+	if err := passCredentials(l.parentEnd); err != nil {
+		l.childEnd.Close()
+		return err
+	}
+	c := &Child{pidInit: spec.Has("pid"), notice: opt.Notice, step: opt.Step, pidfd: -1, timing: opt.Timing}
+	l.c = c
+	opt.Timing.start()
+	l.attr = &syscall.SysProcAttr{
+		Cloneflags: cloneFlags(spec),
+		// The child must not outlive nsh even if nsh is killed outright.
+		Pdeathsig: unix.SIGKILL,
+		PidFD:     &c.pidfd,
+	}
+	if !l.joins.enter {
+		if c.group, err = newGroup(spec, opt); err != nil {
+			return err
+		}
+	}
+	if t := opt.Timing; t != nil {
+		t.Cgroup = t.mark()
+	}
+	if dir := c.group.UnifiedDirOrEmpty(); dir != "" {
+		// The child is born in its cgroup (clone3 CLONE_INTO_CGROUP)
+		// and never runs an instruction outside it.
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			c.release()
+			return fmt.Errorf("open cgroup %s: %w", dir, err)
+		}
+		l.closers = append(l.closers, func() { unix.Close(fd) })
+		l.attr.UseCgroupFD, l.attr.CgroupFD = true, fd
+		opt.step("clone3 into cgroup %s (CLONE_INTO_CGROUP)", dir)
+	}
+	if spec.Has("user") {
+		setUserMaps(spec, l.attr, opt)
+	}
+	return nil
+}
+
+// stageFiles opens what the stage is given (its cgroup files, the
+// namespaces it joins, an overlay's layer) and plans its program.
+func (l *launch) stageFiles() error {
+	spec, opt, c, joins := l.spec, l.opt, l.c, l.joins
+	l.env = append(os.Environ(), stageEnv+"="+stageInit)
+	l.extra = []*os.File{l.childEnd}
+	// On v1 the stage moves itself into its cgroups, first thing
+	// (cgroup.SelfPlacement). Behind a relay (joined namespaces) the
+	// process that runs the command is another: nsh places both.
+	if len(joins.files) == 0 {
+		for _, p := range c.group.SelfPlacement() {
+			f, err := openForStage(p)
+			if err != nil {
+				c.release()
+				return err
+			}
+			l.closers = append(l.closers, func() { f.Close() })
+			l.place = append(l.place, LateWrite{FD: l.pass(f), Path: p, Value: "0"})
+		}
+	}
+	late, err := c.lateFiles(joins)
+	if err != nil {
+		c.release()
+		return err
+	}
+	for _, lf := range late {
+		l.closers = append(l.closers, func() { lf.f.Close() })
+		l.late = append(l.late, LateWrite{FD: l.pass(lf.f), Path: lf.f.Name(), Value: lf.value})
+	}
+	if r := spec.Rootfs; r != nil && r.Overlay != nil && !joins.enter {
+		if c.Layer, err = newLayer(r.Overlay); err != nil {
+			c.release()
+			return err
+		}
+		opt.step("overlay layer: upper %s, work %s (nsh's own%s)", c.Layer.Upper, c.Layer.work, map[bool]string{true: "; the upper is kept", false: ", removed with the child"}[c.Layer.Kept])
+	}
+	if l.prog, err = planStage(spec, opt, c.Layer); err != nil {
+		c.Layer.Remove()
+		c.release()
+		return err
+	}
+	planPlacement(l.prog, l.place)
+	if c.filter = opt.filter; opt.enter == nil {
+		c.filter, _ = SeccompFilter(spec)
+	}
+	c.rlimits = spec.Rlimits
+	if t := opt.Timing; t != nil {
+		t.Plan = t.mark()
+	}
+	if len(joins.files) > 0 {
+		var parts []string
+		for i, f := range joins.files {
+			parts = append(parts, fmt.Sprintf("%d:%d", l.pass(f), joins.flags[i]))
+		}
+		l.env = append(l.env, "_NSH_SETNS="+strings.Join(parts, ","))
+		for _, d := range []struct {
+			name string
+			f    *os.File
+		}{{"_NSH_SETNS_ROOT", joins.root}, {"_NSH_SETNS_CWD", joins.cwd}} {
+			if d.f != nil {
+				l.env = append(l.env, fmt.Sprintf("%s=%d", d.name, l.pass(d.f)))
+			}
+		}
+	}
+	return nil
+}
+
+// terminal decides the child's process group and session, and so who
+// gets the terminal's signals.
+func (l *launch) terminal() {
+	opt, c, attr := l.opt, l.c, l.attr
+	switch {
+	case opt.Session:
+		attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
+		c.ownGroup = true
+		opt.step("setsid and ioctl(TIOCSCTTY): the child leads a session whose terminal is the recording's (%s)", opt.Stdin.Name())
+	case opt.Foreground && opt.Stdin != nil && isControllingTerminal(opt.Stdin):
+		c.foreground = true
+		c.tty = opt.Stdin
+		c.termios, _ = term.Save(int(opt.Stdin.Fd()))
+		attr.Setpgid = true
+		attr.Foreground = true
+		attr.Ctty = 0
+		c.ownGroup = true
+	case opt.Detached:
+		attr.Setpgid = true
+		c.ownGroup = true
+	case opt.Foreground && opt.Stdin != nil && IsTerminal(opt.Stdin):
+		// A console as /init's stdin, setsid nsh < /dev/ttyS0, some
+		// service managers: a terminal, but not nsh's to give away
+		// (TIOCSPGRP would fail with ENOTTY). The child shares nsh's
+		// group and the terminal's signals do not reach it, as in a
+		// shell without job control.
+		noJobControlOnce.Do(func() {
+			c.say("standard input is a terminal nsh does not control (a console, or setsid): children run without job control, so Ctrl-C and Ctrl-Z do not reach them")
+		})
+	}
+}
+
+// clone makes the child stage and places it in its cgroups.
+func (l *launch) clone() error {
+	spec, opt, c, attr, joins := l.spec, l.opt, l.c, l.attr, l.joins
+	files := append([]*os.File{opt.Stdin, opt.Stdout, opt.Stderr}, l.extra...)
+	if attr.Cloneflags != 0 || len(joins.files) == 0 {
+		opt.step("clone(%s) and execve(/proc/self/exe) as %s", cloneFlagNames(spec), stageName)
+	} else {
+		opt.step("fork and execve(/proc/self/exe) as %s", stageName)
+	}
+	// Pdeathsig fires when the creating thread exits; a locked thread
+	// cannot be handed to another goroutine and exit under us mid-start.
+	runtime.LockOSThread()
+	_, joinedPid := spec.Joined("pid")
+	pid, err := track(spec.Has("pid") && !joinedPid && !joins.enter, func() (int, error) {
+		return forkexec.Start("/proc/self/exe", []string{stageName}, l.env, files, attr)
+	})
+	runtime.UnlockOSThread()
+	l.childEnd.Close()
+	joins.close()
+	if err != nil {
+		c.release()
+		return startError(spec, err)
+	}
+	c.Pid = pid
+	c.direct = c.Pid
+	if t := opt.Timing; t != nil {
+		t.Clone = t.mark()
+	}
+	// Where it does not place itself, the child stage is placed now: it
+	// waits for the spec before it does anything, so it is in its
+	// cgroups before its command runs.
+	if err := c.group.PlaceOrNil(c.Pid, attr.UseCgroupFD, len(l.place) > 0, opt.Step); err != nil {
+		c.kill()
+		return err
+	}
+	return nil
+}
+
+// run finishes what the child needs from nsh (its relay's command placed,
+// its veths, its limits), sends the program and waits for its execve.
+func (l *launch) run() (*Child, error) {
+	spec, opt, c, joins := l.spec, l.opt, l.c, l.joins
+	r := newStageReader(l.parentEnd, opt, l.prog, c)
+	if len(joins.files) > 0 {
+		// The process that runs the command says so, and the kernel says
+		// which it is; its cgroups must hold it before its command runs.
+		pid, err := r.waitHere()
+		if err != nil {
+			c.kill()
+			return nil, err
+		}
+		c.Pid = pid
+		if pid != c.direct {
+			// Forked by the relay before it was placed.
+			if err := c.group.PlaceOrNil(pid, false, false, opt.Step); err != nil {
+				c.kill()
+				return nil, err
+			}
+		}
+	}
+	if spec.Net != nil && len(spec.Net.Veths) > 0 {
+		// The child waits for its spec, so its network is ready before
+		// its command runs.
+		var err error
+		if c.links, err = setupVeths(c.Pid, spec.Net.Veths, opt.step); err != nil {
+			c.kill()
+			return nil, err
+		}
+	}
+	// Without a cgroup of nsh's own or a pid namespace, nothing of the
+	// kernel's ends what the child leaves behind if nsh is killed
+	// outright: a relay does (stage.c, the guard). A cgroup joined with
+	// `cgroup use` is someone else's, never killed wholesale, so it
+	// counts as none. A joined pid namespace has a relay and an init of
+	// its own.
+	_, joinedPid := spec.Joined("pid")
+	guard := !c.group.Owned() && !spec.Has("pid") && !joinedPid && !joins.enter
+	// Limits are set from here, as runc sets them: a stage in a new user
+	// namespace could not raise a hard limit itself.
+	for _, rl := range spec.Rlimits {
+		opt.step("prlimit(%d, RLIMIT_%s, %s, %s)", c.Pid, strings.ToUpper(rl.Name), plan.LimitText(rl.Soft), plan.LimitText(rl.Hard))
+		if err := Prlimit(c.Pid, rl); err != nil {
+			c.kill()
+			return nil, fmt.Errorf("rlimit %s: %w", rl.Name, err)
+		}
+	}
+	// The late writes' descriptors are numbered now that every extra
+	// file has its place.
+	planExec(l.prog, spec, opt, l.late, guard)
+	if _, err := l.parentEnd.Write(l.prog.encode(opt.Step != nil)); err != nil {
+		c.kill()
+		return nil, fmt.Errorf("send the program to the child stage: %w", err)
+	}
+	here, err := r.finish()
+	if here > 0 {
+		c.Pid = here // the command, behind the guard
+	}
+	if t := opt.Timing; t != nil {
+		t.Stage = t.mark()
+	}
+	if err == nil && opt.Again && opt.Step == nil && c.group.Owned() {
+		// Its command was just exec'd and runs on the other CPU; nsh
+		// would wait for it now.
+		cgroup.MakeAhead(c.group, nextGroupName())
+	}
+	if err != nil {
+		oom := c.group != nil && c.group.OOMKills() > 0
+		c.kill()
+		if oom {
+			// The stage died before the command: say why, not "connection
+			// reset by peer".
+			return nil, fmt.Errorf("the child was killed by the OOM killer before its command ran: its memory limit is below what it needs to start (%v)", err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
