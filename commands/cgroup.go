@@ -165,7 +165,7 @@ func cgroupFreeze(on bool) func(*Session, *Command, []string) error {
 			return fmt.Errorf("cgroup %s %s: %w", verb, ch.ref(), err)
 		}
 		if on {
-			fmt.Fprintf(s.Err, "%s frozen: its processes stop where they stand until cgroup thaw %s\n", ch.ref(), ch.ref())
+			fmt.Fprintf(s.Err, "%s frozen: its processes stop where they stand until cgroup thaw @%d\n", ch.ref(), ch.id)
 		} else {
 			fmt.Fprintf(s.Err, "%s thawed: its processes run again\n", ch.ref())
 		}

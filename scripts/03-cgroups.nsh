@@ -31,6 +31,11 @@ cgroup procs @box
 #: A process that enters the child (docker exec) joins its cgroup too:
 enter @box cat /proc/self/cgroup
 expect output matches "nsh-[0-9]+-[0-9]+-[0-9]+\n"
+#: Its freezer stops every process in it where it stands (docker pause);
+#: thaw resumes them. A frozen child still ends with kill, and with nsh.
+cgroup freeze @box
+ps
+cgroup thaw @box
 
 kill @box KILL
 wait @box
