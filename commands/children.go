@@ -93,9 +93,7 @@ func shellReadingStdin(args []string) bool {
 // was last asked: the REPL says it before its next prompt, so `spawn -d
 // sh` is explained when it happens, not when the child is next named.
 func (s *Session) Ended() []string {
-	s.mu.Lock()
-	list := append([]*child(nil), s.children...)
-	s.mu.Unlock()
+	list := s.snapshot()
 	var out []string
 	for _, c := range list {
 		if c.told || !c.exited() {
@@ -211,11 +209,17 @@ func completeRunningChild(s *Session, args []string, partial string) []string {
 	return nil
 }
 
+// snapshot is the table as it is now, to read without holding the lock
+// (a child's own state has its own).
+func (s *jobs) snapshot() []*child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*child(nil), s.children...)
+}
+
 // runningRefs are the @IDs and @NAMEs of the children still running.
 func (s *jobs) runningRefs() []string {
-	s.mu.Lock()
-	list := append([]*child(nil), s.children...)
-	s.mu.Unlock()
+	list := s.snapshot()
 	var out []string
 	for _, c := range list {
 		if c.exited() {

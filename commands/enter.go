@@ -30,12 +30,18 @@ func init() {
 			"process (a multithreaded process cannot join a mount or user namespace).",
 		Run: runEnter,
 		Complete: func(s *Session, args []string, partial string) []string {
-			// enter [--ns T,T] @ID CMD...: a running child, then a program.
+			// enter [--no-seccomp] [--ns T,T] @ID CMD...: a running
+			// child, then a program.
 			i := 0
-			if len(args) >= 2 && args[0] == "--ns" {
-				i = 2
+			if len(args) > 0 && args[0] == "--no-seccomp" {
+				i = 1
+			}
+			if len(args) >= i+2 && args[i] == "--ns" {
+				i += 2
 			}
 			switch {
+			case len(args) == 0:
+				return append([]string{"--ns", "--no-seccomp"}, s.runningRefs()...)
 			case len(args) == i:
 				return s.runningRefs()
 			case len(args) == i+1:

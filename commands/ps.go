@@ -32,9 +32,7 @@ func runPs(s *Session, c *Command, args []string) error {
 	if len(args) > 0 {
 		return usageError(c, "unknown argument "+args[0])
 	}
-	s.mu.Lock()
-	list := append([]*child(nil), s.children...)
-	s.mu.Unlock()
+	list := s.snapshot()
 	var rows [][]string
 	doc := psJSON{Children: []psChild{}}
 	for _, c := range list {

@@ -82,9 +82,7 @@ func (t *topSampler) sample(s *Session) []topRow {
 	if t.prev == nil {
 		t.prev, t.watch = map[*child]cpuMark{}, map[*child]*cgroup.Watcher{}
 	}
-	s.mu.Lock()
-	list := append([]*child(nil), s.children...)
-	s.mu.Unlock()
+	list := s.snapshot()
 	var rows []topRow
 	now := time.Now()
 	seen := map[*child]bool{}
