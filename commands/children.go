@@ -441,8 +441,10 @@ func (s *Session) Close() {
 		}
 	}
 	s.mu.Unlock()
-	// The scratch directory, once nothing runs in it.
+	// The scratch directory and the layer cache, once nothing runs in
+	// them.
 	s.endScratch()
+	s.endImageCache()
 	// What the children left to nsh (it is their subreaper), then nsh's
 	// own cgroup changes, and the janitor.
 	isolate.EndOrphans()

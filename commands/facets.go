@@ -121,6 +121,12 @@ func showRootfs(s *Session, sp *plan.Spec) [][]string {
 	var rows [][]string
 	if sp.Rootfs != nil {
 		rows = append(rows, []string{"rootfs", rootfsText(sp.Rootfs)})
+		if img := sp.Rootfs.Image; img != nil {
+			rows = append(rows, []string{"image", orDefault(img.Digest, "(no manifest digest: docker save's tar)")})
+			for i, l := range img.Layers {
+				rows = append(rows, []string{fmt.Sprintf("layer %d", i+1), l.DiffID + " " + l.Dir})
+			}
+		}
 	}
 	for _, m := range sp.Mounts {
 		rows = append(rows, []string{"mount", m.String()})
@@ -129,7 +135,9 @@ func showRootfs(s *Session, sp *plan.Spec) [][]string {
 }
 
 func saveRootfs(b *strings.Builder, sp *plan.Spec) {
-	if r := sp.Rootfs; r != nil && r.Overlay != nil {
+	if r := sp.Rootfs; r != nil && r.Image != nil {
+		fmt.Fprintf(b, "rootfs %s\n", imageWords(r, Quote))
+	} else if r != nil && r.Overlay != nil {
 		var lowers []string
 		for _, l := range r.Overlay.Lowers {
 			lowers = append(lowers, Quote(l))
@@ -152,6 +160,9 @@ func promptRootfs(sp *plan.Spec) []string {
 	var parts []string
 	if r := sp.Rootfs; r != nil {
 		root := "root=" + filepath.Base(r.Dir)
+		if r.Image != nil {
+			root = "root=" + imageName(r.Image.Ref)
+		}
 		if r.ReadOnly {
 			root += ":ro"
 		}

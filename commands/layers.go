@@ -32,13 +32,19 @@ func init() {
 		},
 		&Command{
 			Name: "commit", Group: "filesystem",
-			Usage:   []string{"commit @ID FILE.tar"},
-			Summary: "a child's upper layer as a tar, with OCI whiteouts (.wh.NAME), to become an image layer",
-			Example: "commit @1 /tmp/layer.tar; tar -tvf /tmp/layer.tar",
-			Help: "A deleted path becomes an empty .wh.NAME beside it, an opaque directory gets .wh..wh..opq,\n" +
-				"as the OCI image layer format says; owners, modes, times and hard links are kept. An image:\n" +
-				"tar -C LOWER -c . | podman import - base, then podman import the layer on top of it,\n" +
-				"or add it to an OCI image's layers. FILE must not exist: nsh never overwrites a file.",
+			Usage:   []string{"commit @ID DIR", "commit @ID FILE.tar"},
+			Summary: "a child's root as an OCI image that engines run (DIR), or its layer alone as a tar (FILE.tar)",
+			Example: "commit @1 /tmp/img; podman run --rm oci:/tmp/img cat /new",
+			Help: "DIR becomes an OCI image layout (image-spec 1.1: oci-layout, index.json, blobs) with the\n" +
+				"lower layers as its first layers, bottom first, and the child's changes as the last, its\n" +
+				"config the child's command, environment, working directory and user: podman run oci:DIR,\n" +
+				"skopeo copy oci:DIR ..., and rootfs --image oci:DIR run it. A deleted path becomes an empty\n" +
+				".wh.NAME beside it, an opaque directory gets .wh..wh..opq, as the layer format says; owners,\n" +
+				"modes, hard links and extended attributes (a file's capabilities) are kept. The child's layer\n" +
+				"carries no time later than SOURCE_DATE_EPOCH (0 when unset), nor does the config: the same\n" +
+				"changes give the same digests, whenever they were made. The lower layers keep their times\n" +
+				"(clamped too when SOURCE_DATE_EPOCH is set). FILE.tar is the child's layer alone, with its\n" +
+				"times as they are. Neither DIR nor FILE may exist: nsh never overwrites.",
 			Run: runCommit,
 			Complete: func(s *Session, args []string, partial string) []string {
 				if len(args) == 0 {
@@ -116,39 +122,52 @@ func runDiff(s *Session, c *Command, args []string) error {
 
 func runCommit(s *Session, c *Command, args []string) error {
 	if len(args) != 2 {
-		return usageError(c, "commit takes a child and a file: commit @ID FILE.tar")
+		return usageError(c, "commit takes a child and where to write: commit @ID DIR (an OCI image) or commit @ID FILE.tar (its layer)")
 	}
 	ch, l, err := s.childLayer("commit", args[0])
 	if err != nil {
 		return err
 	}
+	if strings.HasSuffix(args[1], ".tar") {
+		err = commitTar(s, ch, l, args[1])
+	} else {
+		err = commitImage(s, ch, l, args[1])
+	}
+	if err != nil {
+		return err
+	}
+	if !ch.exited() {
+		fmt.Fprintf(s.Err, "commit: %s still runs: what was written is its layer as it was just now\n", ch.ref())
+	}
+	return nil
+}
+
+// commitTar writes the child's layer alone, as a tar.
+func commitTar(s *Session, ch *child, l *isolate.Layer, file string) error {
 	// The tar takes its name only once it is whole: a full disk or a
 	// signal leaves no torn one.
-	f, err := ownfile.Create(args[1], 0o644, ownfile.ReplaceNever)
+	f, err := ownfile.Create(file, 0o644, ownfile.ReplaceNever)
 	if errors.Is(err, ownfile.ErrExists) {
-		return fmt.Errorf("commit: %s exists: nsh never overwrites a file; give a new name, or remove it first", args[1])
+		return fmt.Errorf("commit: %s exists: nsh never overwrites a file; give a new name, or remove it first", file)
 	}
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	thaw := s.freezeWhileRead(ch)
-	err = layer.Commit(l.Upper, f)
+	err = layer.Commit(l.Upper, f, layer.Options{})
 	thaw()
 	if err != nil {
 		f.Abort()
-		return fmt.Errorf("commit %s: %w", args[0], err)
+		return fmt.Errorf("commit %s: %w", ch.ref(), err)
 	}
 	if err := f.Commit(); err != nil {
-		return fmt.Errorf("commit %s: %w (no tar written)", args[0], err)
+		return fmt.Errorf("commit %s: %w (no tar written)", ch.ref(), err)
 	}
 	size := ""
-	if st, err := os.Stat(args[1]); err == nil {
+	if st, err := os.Stat(file); err == nil {
 		size = ", " + fileSize(st.Size())
 	}
-	fmt.Fprintf(s.Out, "committed %s's layer to %s (a tar with OCI whiteouts%s)\n", ch.ref(), args[1], size)
-	if !ch.exited() {
-		fmt.Fprintf(s.Err, "commit: %s still runs: the tar is its layer as it was just now\n", ch.ref())
-	}
+	fmt.Fprintf(s.Out, "committed %s's layer to %s (a tar with OCI whiteouts%s)\n", ch.ref(), file, size)
 	return nil
 }
 

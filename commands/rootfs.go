@@ -15,7 +15,7 @@ func init() {
 		&Command{
 			Name: "rootfs", Group: "filesystem",
 			Usage: []string{"rootfs DIR [ro]", "rootfs DIR overlay [--upper DIR]", "rootfs overlay LOWER1:LOWER2... [--upper DIR]",
-				"rootfs --busybox DIR", "rootfs off", "rootfs"},
+				"rootfs --image oci:DIR[:TAG]|FILE.tar [--cache DIR] [--upper DIR]", "rootfs --busybox DIR", "rootfs off", "rootfs"},
 			Summary: "children pivot_root into DIR (a new mnt namespace comes with it)",
 			Example: "rootfs --busybox /tmp/root; unshare pid; spawn ps",
 			Help: "The child stage bind-mounts DIR on itself, mounts /proc and a minimal /dev (null, zero, full,\n" +
@@ -25,20 +25,34 @@ func init() {
 				"DIR (or LOWER1:LOWER2..., the first on top) is the read-only lower layer, never changed, and\n" +
 				"each child gets an upper layer of its own that takes its changes (diff @ID and commit @ID\n" +
 				"read it) and goes with the child; --upper DIR keeps it in DIR instead. The overlay is mounted\n" +
-				"in the child's mount namespace only. --busybox DIR builds a minimal rootfs from the host's static\n" +
+				"in the child's mount namespace only. --image makes the layers of an image the lowers: an OCI\n" +
+				"image layout (oci:DIR, what commit @ID DIR and skopeo write; :TAG picks one of several) or\n" +
+				"the tar podman save or docker save writes; each layer is checked against its digest and\n" +
+				"unpacked once into a cache (this session's, removed when nsh ends, or --cache DIR, kept and\n" +
+				"reused), deletions as overlayfs's whiteouts, and the image's Entrypoint and Cmd, Env,\n" +
+				"WorkingDir and User become the process spawn runs by default. --busybox DIR builds a minimal rootfs from the host's static\n" +
 				"busybox (apt-get install busybox-static). Richer ones: debootstrap stable DIR, or\n" +
 				"docker export $(docker create debian) | tar -C DIR -x.",
 			Run: runRootfs,
 			Complete: func(s *Session, args []string, partial string) []string {
 				switch len(args) {
 				case 0:
-					return append([]string{"--busybox", "off"}, completeFiles(nil, partial)...)
+					return append([]string{"--busybox", "--image", "off"}, completeFiles(nil, partial)...)
 				case 1:
+					if args[0] == "--image" {
+						return append([]string{"oci:"}, completeFiles(nil, partial)...)
+					}
 					if args[0] == "--busybox" || args[0] == "overlay" {
 						return completeFiles(nil, partial)
 					}
 					return []string{"ro", "overlay"}
 				default:
+					if args[0] == "--image" {
+						if last := args[len(args)-1]; last == "--cache" || last == "--upper" {
+							return completeFiles(nil, partial)
+						}
+						return []string{"--cache", "--upper"}
+					}
 					if args[len(args)-1] == "--upper" {
 						return completeFiles(nil, partial)
 					}
@@ -101,7 +115,12 @@ func runRootfs(s *Session, c *Command, args []string) error {
 		return nil
 	}
 	next := s.Spec.Clone()
+	dropImageProcess(next, s.Spec.Rootfs)
 	switch {
+	case args[0] == "--image":
+		if err := rootfsImage(s, c, args[1:], next); err != nil {
+			return err
+		}
 	case args[0] == "off" && len(args) == 1:
 		next.Rootfs = nil
 		withoutRuncHidden(next)
@@ -188,6 +207,9 @@ func parseOverlay(c *Command, args []string) (*plan.Overlay, error) {
 }
 
 func rootfsText(r *plan.Rootfs) string {
+	if r.Image != nil {
+		return imageWords(r, Quote)
+	}
 	if r.Overlay != nil {
 		return r.Overlay.String()
 	}

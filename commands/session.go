@@ -50,7 +50,10 @@ type Session struct {
 	// scratch is the directory `scratch` made, nsh's working directory
 	// until Close removes it; scratchBack is where nsh was before.
 	scratch, scratchBack string
-	pins                 []pin
+	// imageCache is this session's cache of unpacked image layers
+	// (rootfs --image without --cache), removed by Close.
+	imageCache string
+	pins       []pin
 
 	lastSpawn *plan.Spec // the plan of the last spawn, for a lesson's tools
 	lastArgs  []string   // and its command

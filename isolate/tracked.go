@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"golang.org/x/sys/unix"
+
 	"nsh/internal/beneath"
 	"nsh/isolate/cgroup"
 )
@@ -48,4 +50,15 @@ func RemoveTrackedDir(dir string) error {
 		cgroup.UntrackTree(dir)
 	}
 	return err
+}
+
+// KeepTrackedDir gives a directory MakeTrackedDir made the name final,
+// if nothing has it, and stops tracking it: from then on it is the
+// user's (a layer in a cache they named), and outlives nsh.
+func KeepTrackedDir(dir, final string) error {
+	if err := unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, final, unix.RENAME_NOREPLACE); err != nil {
+		return &os.LinkError{Op: "rename", Old: dir, New: final, Err: err}
+	}
+	cgroup.UntrackTree(dir)
+	return nil
 }

@@ -10,6 +10,38 @@ type Rootfs struct {
 	// Overlay, when set, makes the root an overlayfs of read-only lower
 	// layers and a writable upper one (overlay.go).
 	Overlay *Overlay `json:"overlay,omitempty"`
+	// Image, when set, is the image the overlay's lowers were unpacked
+	// from (rootfs --image).
+	Image *Image `json:"image,omitempty"`
+}
+
+// Image is an image a root is made of: its layers, unpacked, are the
+// overlay's lowers.
+type Image struct {
+	Ref    string `json:"ref"`              // as the user named it: oci:DIR[:TAG], FILE.tar
+	Digest string `json:"digest,omitempty"` // its manifest's
+	// Cache is the directory the user named to keep unpacked layers in
+	// (they outlive nsh); empty: this session's own, removed with it.
+	Cache  string       `json:"cache,omitempty"`
+	Layers []ImageLayer `json:"layers"` // bottom first, as the manifest lists them
+	// Process is what the image's config gave the plan's process (its
+	// Command, Env, Cwd and User), so that another root takes back
+	// what the user has not changed since.
+	Process ImageProcess `json:"process"`
+}
+
+// ImageProcess is an image config's process, as the plan holds it.
+type ImageProcess struct {
+	Command []string `json:"command,omitempty"`
+	Env     []string `json:"env,omitempty"`
+	Cwd     string   `json:"cwd,omitempty"`
+	User    *User    `json:"user,omitempty"`
+}
+
+// ImageLayer is one unpacked layer of an image.
+type ImageLayer struct {
+	DiffID string `json:"diffID"` // the digest of its tar
+	Dir    string `json:"dir"`
 }
 
 // Mount is an extra mount in the child's mount namespace. With a rootfs,

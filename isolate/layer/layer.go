@@ -188,6 +188,22 @@ const (
 // reads as a deletion.
 var ErrWhiteoutName = errors.New("a name that starts with .wh. is a deletion in an image layer")
 
+// Options change how Commit writes a layer.
+type Options struct {
+	// Clamp, when set, is the latest time an entry may carry: later ones
+	// become it, so the same changes made at another hour give the same
+	// bytes (and digest), as SOURCE_DATE_EPOCH does for reproducible
+	// builds.
+	Clamp *time.Time
+}
+
+func (o Options) time(t time.Time) time.Time {
+	if o.Clamp != nil && t.After(*o.Clamp) {
+		return *o.Clamp
+	}
+	return t
+}
+
 // Commit writes the upper layer as an OCI image layer tar: files,
 // directories and links as they are, a deletion as an empty ".wh.NAME"
 // beside where NAME was, and an opaque directory with ".wh..wh..opq" in
@@ -195,7 +211,11 @@ var ErrWhiteoutName = errors.New("a name that starts with .wh. is a deletion in 
 // ".wh.*" itself is refused: an applier would delete the lower's file
 // instead of adding the child's. Each entry's directory is in the tar
 // before it, as a directory, so no entry is reached through a link.
-func Commit(upper string, w io.Writer) error {
+// Extended attributes (security.capability above all: a file's
+// capabilities) go with each entry as PAX records, as tar --xattrs and
+// containerd write them. upper may be any tree: a lower layer of nsh's
+// making gives its whiteouts back as .wh. entries.
+func Commit(upper string, w io.Writer, o Options) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	dirs := map[string]bool{"": true}
@@ -204,7 +224,7 @@ func Commit(upper string, w io.Writer) error {
 		if !dirs[strings.TrimSuffix(dir, "/")] {
 			return fmt.Errorf("commit %s: its directory is not one in the layer", e.Rel)
 		}
-		mtime := time.Unix(e.Stat.Mtim.Unix())
+		mtime := o.time(time.Unix(e.Stat.Mtim.Unix()))
 		if strings.HasPrefix(name, whiteoutPrefix) {
 			return fmt.Errorf("commit /%s: %w: the child made it; rename or remove it in the child, then commit again", e.Rel, ErrWhiteoutName)
 		}
@@ -246,6 +266,11 @@ func Commit(upper string, w io.Writer) error {
 		default:
 			return nil // a socket: tar has no such entry, as docker commit leaves it out
 		}
+		if h.Typeflag == tar.TypeLink {
+			// The file's attributes went with its first name.
+		} else if err := addXattrs(h, e.Entry); err != nil {
+			return fmt.Errorf("commit %s: read its extended attributes: %w", e.Rel, err)
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("commit %s: %w", e.Rel, err)
 		}
@@ -263,6 +288,20 @@ func Commit(upper string, w io.Writer) error {
 		return err
 	}
 	return tw.Close()
+}
+
+// addXattrs puts the entry's extended attributes in h as the PAX records
+// GNU tar and the image appliers read (SCHILY.xattr.NAME).
+func addXattrs(h *tar.Header, e *beneath.Entry) error {
+	xs, err := e.Xattrs()
+	if err != nil || len(xs) == 0 {
+		return err
+	}
+	h.PAXRecords = map[string]string{}
+	for name, v := range xs {
+		h.PAXRecords["SCHILY.xattr."+name] = string(v)
+	}
+	return nil
 }
 
 // copyEntry copies the size bytes the header promised: a file the child

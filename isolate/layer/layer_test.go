@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +58,7 @@ func TestDiff(t *testing.T) {
 func TestCommit(t *testing.T) {
 	upper, _ := handMade(t)
 	var buf bytes.Buffer
-	if err := Commit(upper, &buf); err != nil {
+	if err := Commit(upper, &buf, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	tr := tar.NewReader(&buf)
@@ -85,5 +87,51 @@ func TestCommit(t *testing.T) {
 	}
 	if types["new/link"] != tar.TypeLink || types["etc/.wh.gone"] != tar.TypeReg {
 		t.Errorf("types: link %c, whiteout %c", types["new/link"], types["etc/.wh.gone"])
+	}
+}
+
+// A file's capabilities go with it as a PAX record, overlayfs's own marks
+// do not, and Clamp makes the same changes made at two times the same
+// bytes.
+func TestCommitXattrsAndClamp(t *testing.T) {
+	upper, _ := handMade(t)
+	capV := []byte{0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} // cap_net_raw+ep
+	if err := unix.Setxattr(filepath.Join(upper, "new/file"), "security.capability", capV, 0); err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Unix(0, 0)
+	var first, second bytes.Buffer
+	if err := Commit(upper, &first, Options{Clamp: &epoch}); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	filepath.Walk(upper, func(p string, _ os.FileInfo, _ error) error {
+		unix.Lutimes(p, []unix.Timeval{unix.NsecToTimeval(later.UnixNano()), unix.NsecToTimeval(later.UnixNano())})
+		return nil
+	})
+	if err := Commit(upper, &second, Options{Clamp: &epoch}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first.Bytes(), second.Bytes()) {
+		t.Errorf("the same layer at another time gave other bytes")
+	}
+	tr := tar.NewReader(&first)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if !h.ModTime.Equal(epoch) {
+			t.Errorf("%s: time %v, not clamped", h.Name, h.ModTime)
+		}
+		for k := range h.PAXRecords {
+			if strings.Contains(k, "overlay") {
+				t.Errorf("%s carries overlayfs's mark %s", h.Name, k)
+			}
+		}
+		got, has := h.PAXRecords["SCHILY.xattr.security.capability"]
+		if h.Name == "new/file" && got != string(capV) || h.Name != "new/file" && has {
+			t.Errorf("%s: security.capability %q", h.Name, got)
+		}
 	}
 }
