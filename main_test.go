@@ -66,8 +66,10 @@ func TestScript(t *testing.T) {
 				// it made, even when it fails half-way.
 				if _, err := os.Stat(filepath.Join(env.WorkDir, "podman-cleanup.sh")); err == nil {
 					// In a mount namespace of its own: podman mounts
-					// its storage wherever it runs.
-					c := exec.Command("unshare", "-m", "--propagation", "private", "sh", "podman-cleanup.sh")
+					// its storage wherever it runs. Under the lock the
+					// scripts hold (podmanLock), so that what another
+					// script made meanwhile is not taken for this one's.
+					c := exec.Command("unshare", "-m", "--propagation", "private", "flock", podmanLock, "sh", "podman-cleanup.sh")
 					c.Dir = env.WorkDir
 					c.Run()
 				}
@@ -76,6 +78,13 @@ func TestScript(t *testing.T) {
 		},
 	})
 }
+
+// podmanLock is what the scripts that run podman hold while they do
+// (flock): each removes the images it made by comparing podman's list
+// before and after, which another script's run would mix up. podman's
+// own storage directory: it exists once podman has run (the [podman]
+// condition runs it), and nsh makes no lock file of its own on the host.
+const podmanLock = "/var/lib/containers"
 
 // condition answers the scripts' [root] and [timens].
 func condition(cond string) (bool, error) {

@@ -66,7 +66,9 @@ func init() {
 		&Command{
 			Name: "mount", Group: "filesystem",
 			Subs: []Sub{
-				{Name: "proc", Usage: []string{"mount proc [PATH]"}, Run: mountAdd(mountProc), Complete: completeFirstFile},
+				{Name: "proc", Usage: []string{"mount proc [PATH]"}, Run: mountAdd(mountKernel("proc", "/proc")), Complete: completeFirstFile},
+				{Name: "sysfs", Usage: []string{"mount sysfs [PATH]"}, Run: mountAdd(mountKernel("sysfs", "/sys")), Complete: completeFirstFile},
+				{Name: "mqueue", Usage: []string{"mount mqueue [PATH]"}, Run: mountAdd(mountKernel("mqueue", "/dev/mqueue")), Complete: completeFirstFile},
 				{Name: "tmpfs", Usage: []string{"mount tmpfs PATH [size=N]"}, Run: mountAdd(mountTmpfs),
 					Complete: func(s *Session, args []string, partial string) []string {
 						switch len(args) {
@@ -100,7 +102,10 @@ func init() {
 			Summary: "extra mounts in the child's new mount namespace (inside the rootfs when there is one)",
 			Example: "unshare mnt; mount tmpfs /mnt size=16m; spawn df -h /mnt",
 			Help: "Made after mount propagation is private, so nothing reaches the host. Without a rootfs the\n" +
-				"mount points must exist; inside a rootfs missing ones are made.",
+				"mount points must exist; inside a rootfs missing ones are made. proc, sysfs and mqueue are\n" +
+				"the kernel's views of the child's own pid, net and ipc namespaces, mounted nosuid,nodev,noexec\n" +
+				"as runc mounts them (sysfs read-only too); in a user namespace the kernel mounts sysfs and\n" +
+				"mqueue only with a net, an ipc namespace of the child's own.",
 		},
 	)
 }
@@ -250,15 +255,19 @@ func mountRm(s *Session, c *Command, args []string) error {
 	return s.commit(next)
 }
 
-func mountProc(c *Command, args []string) (plan.Mount, error) {
-	if len(args) > 1 {
-		return plan.Mount{}, usageError(c, "mount proc takes at most a path")
+// mountKernel plans a filesystem of the kernel's own (proc, sysfs,
+// mqueue), at its usual place unless a path is given.
+func mountKernel(fstype, at string) func(c *Command, args []string) (plan.Mount, error) {
+	return func(c *Command, args []string) (plan.Mount, error) {
+		if len(args) > 1 {
+			return plan.Mount{}, usageError(c, "mount "+fstype+" takes at most a path")
+		}
+		m := plan.Mount{Type: fstype, Target: at}
+		if len(args) == 1 {
+			m.Target = args[0]
+		}
+		return m, nil
 	}
-	m := plan.Mount{Type: "proc", Target: "/proc"}
-	if len(args) == 1 {
-		m.Target = args[0]
-	}
-	return m, nil
 }
 
 func mountTmpfs(c *Command, args []string) (plan.Mount, error) {

@@ -280,9 +280,10 @@ func dockerMounts(d *dockerRun) {
 				spec += ",readonly"
 			}
 			d.add("--mount=" + spec)
-		case "proc":
-			if m.Target != "/proc" {
-				d.not("a second proc mount at " + m.Target)
+		case "proc", "sysfs", "mqueue":
+			// Docker mounts each at its usual place itself.
+			if usual := map[string]string{"proc": "/proc", "sysfs": "/sys", "mqueue": "/dev/mqueue"}[m.Type]; m.Target != usual {
+				d.not("a " + m.Type + " mount at " + m.Target + " (Docker mounts one at " + usual + " only)")
 			}
 		}
 	}

@@ -197,12 +197,15 @@ func ociNamespaces(s *specs.Spec, sp *plan.Spec) (notes []string) {
 // ociMounts: the runtime's own mounts, the plan's, and its masked and
 // read-only paths.
 func ociMounts(s *specs.Spec, sp *plan.Spec) (notes []string) {
-	s.Mounts = defaultMounts(sp)
-	notes = mountNotes(sp)
+	s.Mounts = defaultMounts()
 	for _, m := range sp.Mounts {
 		switch m.Type {
 		case "proc":
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}})
+		case "sysfs":
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
+		case "mqueue":
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Target, Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}})
 		case "tmpfs":
 			opts := []string{"nosuid", "nodev"}
 			if m.Options != "" {
@@ -222,31 +225,18 @@ func ociMounts(s *specs.Spec, sp *plan.Spec) (notes []string) {
 	return notes
 }
 
-// defaultMounts are the mounts runc's own `runc spec` template has,
-// less /sys when the net namespace is the host's (sysfs would show its
-// links read-write otherwise... runc refuses sysfs without netns in rootless).
-func defaultMounts(sp *plan.Spec) []specs.Mount {
-	ms := []specs.Mount{
+// defaultMounts are the mounts of runc's own `runc spec` template that
+// spawn makes in a rootfs itself: /proc, and /dev with its devpts and
+// shm. The template's /dev/mqueue and /sys are written only when the plan
+// mounts them (mount mqueue, mount sysfs), so the bundle's container
+// is the child spawn makes.
+func defaultMounts() []specs.Mount {
+	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc"},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
-	if sp.Has("net") {
-		ms = append(ms, specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
-	}
-	return ms
-}
-
-// mountNotes says how the bundle's mounts differ from what spawn makes
-// in the same rootfs (spawn mounts /proc and a minimal /dev only).
-func mountNotes(sp *plan.Spec) []string {
-	notes := []string{"the bundle also mounts /dev/mqueue (runc's template); spawn does not"}
-	if sp.Has("net") {
-		notes = append(notes, "the bundle also mounts /sys read-only (runc's template, with the child's own net namespace); spawn does not")
-	}
-	return notes
 }
 
 // ociResources maps the cgroup plan to linux.resources; the spec's

@@ -431,6 +431,10 @@ func shellInner(sp *plan.Spec) (string, []string, error) {
 		switch m.Type {
 		case "proc":
 			add("mount -t proc proc %s", t)
+		case "sysfs":
+			add("mount -t sysfs -o ro,nosuid,nodev,noexec sysfs %s", t)
+		case "mqueue":
+			add("mount -t mqueue -o nosuid,nodev,noexec mqueue %s", t)
 		case "tmpfs":
 			o := "nosuid,nodev"
 			if m.Options != "" {

@@ -45,6 +45,12 @@ func (im *importer) mounts() {
 		// child with a rootfs gets nsh's own, as runc makes it (a tmpfs
 		// with the usual devices on it, a private devpts). Mounted again
 		// from the config, a tmpfs would hide those devices.
+		if sp.Rootfs != nil && m.Destination == "/proc" && m.Type == "proc" {
+			// podman's has nosuid,noexec,nodev: what spawn's own fresh
+			// /proc in a rootfs has too. Mounted twice, it would be two.
+			im.skip(path, fmt.Sprintf("/proc with options %s: spawn mounts its own in a rootfs (nosuid,noexec,nodev)", strings.Join(m.Options, ",")))
+			continue
+		}
 		if sp.Rootfs != nil && ((m.Destination == "/dev" && m.Type == "tmpfs") || (m.Destination == "/dev/pts" && m.Type == "devpts")) {
 			im.skip(path, fmt.Sprintf("%s with options %s: spawn makes its own %s as runc does (%s)", m.Destination, strings.Join(m.Options, ","), m.Destination, ownDev[m.Destination]))
 			continue
@@ -93,12 +99,13 @@ func (im *importer) mounts() {
 				continue
 			}
 			sp.Mounts = append(sp.Mounts, plan.Mount{Type: "bind", Source: m.Source, Target: m.Destination, ReadOnly: opts["ro"]})
-		case m.Type == "mqueue" && m.Destination == "/dev/mqueue":
-			im.skip(path, "/dev/mqueue: spawn does not mount it (POSIX message queues still work through the ipc namespace)")
-			continue
-		case m.Type == "sysfs" && m.Destination == "/sys":
-			im.skip(path, "/sys: spawn does not mount sysfs in a rootfs (mount bind /sys /sys ro would show the host's)")
-			continue
+		case m.Type == "mqueue" || m.Type == "sysfs":
+			// nsh mounts both nosuid,nodev,noexec, and sysfs read-only
+			// too, as runc's template has it.
+			if m.Type == "sysfs" && !opts["ro"] {
+				im.out = append(im.out, Unapplied{path + ".options", "rw: nsh mounts sysfs read-only"})
+			}
+			sp.Mounts = append(sp.Mounts, plan.Mount{Type: m.Type, Target: m.Destination})
 		default:
 			im.skip(path, fmt.Sprintf("a %s mount on %s: nsh mounts proc, tmpfs and binds", m.Type, m.Destination))
 			continue

@@ -377,6 +377,12 @@ func planMounts(p *program, spec *plan.Spec, root string) {
 		switch m.Type {
 		case "proc":
 			mount(fmt.Sprintf("mount(proc, %s, proc)", target), "mount proc on "+target, "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+		case "sysfs":
+			// Read-only, as runc's template has it: a root child must not
+			// write the host's devices' attributes.
+			mount(fmt.Sprintf("mount(sysfs, %s, sysfs, MS_RDONLY)", target), "mount sysfs on "+target, "sysfs", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "")
+		case "mqueue":
+			mount(fmt.Sprintf("mount(mqueue, %s, mqueue)", target), "mount mqueue on "+target, "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 		case "tmpfs":
 			flags, data := mountOptions(m.Options)
 			opts := data

@@ -418,11 +418,11 @@ func (b *podBuild) mounts() error {
 			pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: m.Source}}})
 			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: m.Target, ReadOnly: m.ReadOnly})
 			b.add("mount bind "+m.Source+" "+m.Target, "volumes: hostPath "+m.Source, "flagged: the node's own path, which many clusters' admission refuses")
-		case "proc":
-			if m.Target == "/proc" {
-				b.add("mount proc /proc", "(default)", "the runtime mounts /proc")
+		case "proc", "sysfs", "mqueue":
+			if usual := map[string]string{"proc": "/proc", "sysfs": "/sys", "mqueue": "/dev/mqueue"}[m.Type]; m.Target == usual {
+				b.add("mount "+m.Type+" "+usual, "(default)", "the runtime mounts "+usual)
 			} else {
-				b.add("mount proc "+m.Target, "", "no volume type mounts a second proc")
+				b.add("mount "+m.Type+" "+m.Target, "", "no volume type mounts a second "+m.Type)
 			}
 		}
 	}

@@ -47,7 +47,7 @@ type ImageLayer struct {
 // Mount is an extra mount in the child's mount namespace. With a rootfs,
 // Target is inside it; a bind's Source is on the host.
 type Mount struct {
-	Type     string `json:"type"` // proc, tmpfs, bind
+	Type     string `json:"type"` // proc, sysfs, mqueue, tmpfs, bind
 	Source   string `json:"source,omitempty"`
 	Target   string `json:"target"`
 	Options  string `json:"options,omitempty"` // tmpfs: size=64M

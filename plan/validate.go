@@ -172,6 +172,9 @@ func validateMounts(s *Spec) error {
 			return fmt.Errorf("two mounts on %s: `mount rm %s` first", m.Target, m.Target)
 		}
 		targets[m.Target] = true
+		if err := kernelMountNeeds(s, m); err != nil {
+			return err
+		}
 	}
 	if err := checkHidden("mask", s.Masked, s.Rootfs); err != nil {
 		return err
@@ -226,4 +229,15 @@ func validateRlimits(s *Spec) error {
 		}
 	}
 	return nil
+}
+
+// kernelMountNeeds: sysfs and mqueue show the namespace they are mounted
+// in (the net namespace's devices, the ipc namespace's queues), and in a
+// user namespace the kernel mounts them only for one the child owns.
+func kernelMountNeeds(s *Spec, m Mount) error {
+	need := map[string]string{"sysfs": "net", "mqueue": "ipc"}[m.Type]
+	if need == "" || s.Has(need) || !s.Has("user") {
+		return nil
+	}
+	return &NeedsNamespace{NS: need, Says: fmt.Sprintf("mount %s inside a user namespace needs the child's own %s namespace", m, need), Why: "the kernel mounts " + m.Type + " only for a namespace the mounter owns"}
 }
