@@ -25,16 +25,21 @@ var planCommands = map[string]bool{
 	"process": true,
 }
 
-// Every plan the example scripts spawn goes through export oci, import
-// oci and export oci again unchanged: the round trip holds for the plans
-// people actually build, not only for hand-made ones. Each also becomes
-// a Pod a cluster would take.
-func TestScriptPlansRoundTrip(t *testing.T) {
+// scriptPlan is the plan a spawn of an example script runs.
+type scriptPlan struct {
+	file string
+	line int
+	spec *plan.Spec
+}
+
+// scriptPlans replays the example scripts' plan commands (and nothing
+// that touches the host) and returns the plan at each spawn.
+func scriptPlans(t *testing.T) []scriptPlan {
 	files, _ := filepath.Glob("../scripts/*.nsh")
 	if len(files) == 0 {
 		t.Fatal("no scripts")
 	}
-	n := 0
+	var out []scriptPlan
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -49,8 +54,7 @@ func TestScriptPlansRoundTrip(t *testing.T) {
 			w := st.Words
 			switch {
 			case w[0] == "spawn":
-				n++
-				roundTrip(t, f, st.Line, s.Spec)
+				out = append(out, scriptPlan{f, st.Line, s.Spec.Clone()})
 				continue
 			case w[0] == "rootfs" && len(w) == 3 && w[1] == "--busybox":
 				// Planned without building it: the round trip reads
@@ -85,17 +89,30 @@ func TestScriptPlansRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if n < 20 {
-		t.Errorf("only %d spawns in the scripts' plans", n)
+	if len(out) < 20 {
+		t.Errorf("only %d spawns in the scripts' plans", len(out))
+	}
+	return out
+}
+
+// Every plan the example scripts spawn goes through export oci, import
+// oci and export oci again unchanged: the round trip holds for the plans
+// people actually build, not only for hand-made ones. Each also becomes
+// a Pod a cluster would take.
+func TestScriptPlansRoundTrip(t *testing.T) {
+	for _, p := range scriptPlans(t) {
+		roundTrip(t, p.file, p.line, p.spec)
 	}
 }
 
-func roundTrip(t *testing.T, file string, line int, sp *plan.Spec) {
-	t.Helper()
+// bundlePlan is sp as an OCI bundle can hold it: a root (the script's
+// own, or root when it has none), and joins only of namespaces a path
+// names (a child's @ID is nsh's alone).
+func bundlePlan(sp *plan.Spec, root string) *plan.Spec {
 	sp = sp.Clone()
 	if sp.Rootfs == nil {
 		// An OCI bundle needs a root; the rest of the plan is the script's.
-		sp.Rootfs = &plan.Rootfs{Dir: "/nonexistent-rootfs"}
+		sp.Rootfs = &plan.Rootfs{Dir: root}
 		if !sp.Has("mnt") {
 			sp.Namespaces = append(sp.Namespaces, "mnt")
 		}
@@ -107,6 +124,12 @@ func roundTrip(t *testing.T, file string, line int, sp *plan.Spec) {
 		}
 	}
 	sp.Join = joins
+	return sp
+}
+
+func roundTrip(t *testing.T, file string, line int, sp *plan.Spec) {
+	t.Helper()
+	sp = bundlePlan(sp, "/nonexistent-rootfs")
 	a, _, err := export.OCIJSON(sp, isolate.HostCaps(), nil)
 	if err != nil {
 		t.Fatal(err)

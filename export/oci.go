@@ -186,6 +186,9 @@ func ociNamespaces(s *specs.Spec, sp *plan.Spec) (notes []string) {
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: ids[1], HostID: uint32(os.Getgid()), Size: 1}}
 		}
 	}
+	if sp.Has("time") {
+		notes = append(notes, "the time namespace: runc before 1.2 does not know it (\"namespace time does not exist\"); crun 1.8 and runc 1.2 do")
+	}
 	if sp.Has("time") && sp.Time != (plan.TimeOffsets{}) {
 		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
 			"monotonic": {Secs: sp.Time.Monotonic}, "boottime": {Secs: sp.Time.Boottime},
