@@ -39,17 +39,6 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// A hybrid host like the development VM's, described by hand.
-func hybridHost() *cgroup.Host {
-	v1 := func(c string) *cgroup.Hierarchy {
-		return &cgroup.Hierarchy{Controllers: []string{c}, Mount: "/sys/fs/cgroup/" + c, Root: "/", Self: "/"}
-	}
-	return &cgroup.Host{Mode: cgroup.Hybrid, Hierarchies: []*cgroup.Hierarchy{
-		v1("cpu"), v1("cpuacct"), v1("memory"), v1("pids"), v1("freezer"),
-		{V2: true, Mount: "/sys/fs/cgroup/unified", Root: "/", Self: "/"},
-	}}
-}
-
 func session() *plan.Spec {
 	return &plan.Spec{
 		Namespaces: []string{"uts", "pid", "mnt", "ipc", "net", "user"},
@@ -69,14 +58,14 @@ func session() *plan.Spec {
 
 func TestShellGolden(t *testing.T) {
 	sp := session()
-	got, err := ShellFor(sp, hybridHost())
+	got, err := Shell(sp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "session.sh", got)
 	sp.Net.Veths = []plan.Veth{{HostAddr: "198.51.100.1/24", ChildAddr: "198.51.100.2/24"}}
 	sp.Rootfs = &plan.Rootfs{Dir: "/srv/root", ReadOnly: true}
-	got, err = ShellFor(sp, hybridHost())
+	got, err = Shell(sp)
 	if err != nil {
 		t.Fatal(err)
 	}

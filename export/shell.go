@@ -2,28 +2,18 @@ package export
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"nsh/isolate/capability"
-	"nsh/isolate/cgroup"
 	"nsh/plan"
 )
 
 // Shell is a POSIX sh script that does what spawn would, with util-linux
 // (unshare, nsenter, setpriv, mount, pivot_root), iproute2 and cgroup file
 // writes, commented so it reads as a lesson. It runs its arguments, or a
-// shell when there are none.
+// shell when there are none. Nothing in it is this host's: it finds how
+// the host it runs on mounts its cgroups when it runs.
 func Shell(sp *plan.Spec) (string, error) {
-	h, err := cgroup.Detect()
-	if err != nil && (sp.Cgroup == nil || !sp.Cgroup.Off) {
-		return "", err
-	}
-	return ShellFor(sp, h)
-}
-
-// ShellFor is Shell for a given cgroup host (tests pass one made by hand).
-func ShellFor(sp *plan.Spec, h *cgroup.Host) (string, error) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("#!/bin/sh")
@@ -32,7 +22,7 @@ func ShellFor(sp *plan.Spec, h *cgroup.Host) (string, error) {
 	w("set -eu")
 	w(`[ $# -gt 0 ] || set -- /bin/sh`)
 	w("")
-	if err := shellCgroup(&b, sp, h); err != nil {
+	if err := shellCgroup(&b, sp); err != nil {
 		return "", err
 	}
 	inner, notes, err := shellInner(sp)
@@ -131,100 +121,6 @@ func q(s string) string {
 		return s
 	}
 	return shq(s)
-}
-
-// shellCgroup writes the cgroup part: a directory per hierarchy under
-// the cgroup the script runs in, the limits, and removal at exit. It sets
-// $movedirs, the cgroups the child moves into.
-func shellCgroup(b *strings.Builder, sp *plan.Spec, h *cgroup.Host) error {
-	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
-	cfg := cgroup.Config{}
-	if sp.Cgroup != nil {
-		cfg = *sp.Cgroup
-	}
-	if cfg.Off {
-		w("movedirs=''   # cgroup off: the child stays in this shell's cgroup")
-		w("")
-		return nil
-	}
-	writes, err := h.Writes(cfg.Settings)
-	if err != nil {
-		return err
-	}
-	if cfg.Use == "" {
-		// The device allowlist spawn applies (runc's default with a
-		// rootfs), where this host has the v1 devices controller.
-		dw, err := h.DeviceWrites(cgroup.EffectiveDevices(sp.Rootfs != nil, cfg.Devices))
-		if err != nil && len(cfg.Devices) > 0 {
-			return err
-		}
-		writes = append(writes, dw...)
-	}
-	w("# 1. A cgroup of its own (cgroup-tools is often missing, so: mkdir and echo).")
-	w("#    This host is cgroup %s; the new cgroup nests under this shell's own.", h.Mode)
-	w(`self() { awk -F: -v c="$1" '$2 == c {print $3}' /proc/self/cgroup; }`)
-	w(`cgdirs=''; movedirs=''`)
-	w(`cleanup() {`)
-	w(`	for d in $cgdirs; do`)
-	w(`		for try in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null && break; sleep 0.1; done`)
-	w(`	done`)
-	w(`}`)
-	w(`trap cleanup EXIT`)
-	hier := map[*cgroup.Hierarchy]bool{}
-	for _, x := range h.Hierarchies {
-		if (x.V2 && h.Mode != cgroup.V2) || contains(x.Controllers, "memory", "cpu", "cpuacct", "pids", "freezer") {
-			hier[x] = true
-		}
-	}
-	for _, wr := range writes {
-		hier[wr.Hierarchy] = true
-	}
-	var list []*cgroup.Hierarchy
-	for x := range hier {
-		list = append(list, x)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Mount < list[j].Mount })
-	for _, x := range list {
-		key := x.Key()
-		if x.V2 {
-			key = ""
-		}
-		if cfg.Use != "" {
-			w(`movedirs="$movedirs %s%s"   # cgroup use: as it is`, x.Mount, cfg.Use)
-			continue
-		}
-		parent := fmt.Sprintf(`%s$(self '%s')`, x.Mount, key)
-		if cfg.Parent != "" {
-			parent = x.Mount + cfg.Parent
-		}
-		v := "cg_" + strings.NewReplacer(",", "_", "-", "_").Replace(x.Key())
-		w(`%s="%s/nsh-export-$$"`, v, parent)
-		w(`mkdir "$%s"; cgdirs="$%s $cgdirs"; movedirs="$movedirs $%s"`, v, v, v)
-		if !x.V2 && contains(x.Controllers, "cpuset") {
-			w(`# v1 cpusets start empty, and an empty cpuset holds no task: copy the parent's.`)
-			w(`cat "$%s/../cpuset.cpus" > "$%s/cpuset.cpus"; cat "$%s/../cpuset.mems" > "$%s/cpuset.mems"`, v, v, v, v)
-		}
-		if x.V2 && h.Mode == cgroup.V2 {
-			w(`# v2: the parent must pass the controllers on (cgroup.subtree_control); a cgroup`)
-			w(`# that holds processes cannot, so run this from a cgroup of its own if that fails.`)
-			var ctrls []string
-			for _, c := range []string{"memory", "cpu", "pids"} {
-				if contains(x.Controllers, c) {
-					ctrls = append(ctrls, "+"+c)
-				}
-			}
-			if len(ctrls) > 0 {
-				w(`echo %s > "$%s/../cgroup.subtree_control" 2>/dev/null || true`, shq(strings.Join(ctrls, " ")), v)
-			}
-		}
-		for _, wr := range writes {
-			if wr.Hierarchy == x {
-				w(`echo %s > "$%s/%s"`, shq(wr.Value), v, wr.File)
-			}
-		}
-	}
-	w("")
-	return nil
 }
 
 func contains(list []string, any ...string) bool {
