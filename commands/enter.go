@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate"
+	"nsh/isolate/seccomp/bpf"
 	"nsh/plan"
 )
 
@@ -23,8 +24,11 @@ func init() {
 			"included), its cgroups, its root and working directory, its ids and capability sets,\n" +
 			"its resource limits and its seccomp filter (as runc exec: entering is no way around them).\n" +
 			"A PID enters any process, like nsenter -a -t PID (its limits too). A process nsh did not\n" +
-			"start may run under seccomp filters nsh has no config for: enter refuses it, as what entered\n" +
-			"would escape them, unless --no-seccomp says to enter without them (seccomp show PID tells).\n" +
+			"start may run under seccomp filters nsh has no config for: nsh reads them from the process\n" +
+			"(ptrace(PTRACE_SECCOMP_GET_FILTER), holding it stopped for that moment) and installs them in\n" +
+			"what enters; where they cannot be read (a process already traced, a filter that hands calls\n" +
+			"to a supervisor) it refuses, as what entered would escape them, unless --no-seccomp says to\n" +
+			"enter without them (seccomp show PID tells).\n" +
 			"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
 			"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
 			"process (a multithreaded process cannot join a mount or user namespace).",
@@ -73,8 +77,9 @@ func runEnter(s *Session, c *Command, args []string) error {
 		return fmt.Errorf("enter: %w", err)
 	}
 	defer t.release()
+	var copied []*bpf.Filter
 	if len(types) == 0 && t.foreign() && !noSeccomp {
-		if err := filtersNotCopied(t); err != nil {
+		if copied, err = s.copyFilters(t); err != nil {
 			return fmt.Errorf("enter: %w", err)
 		}
 	}
@@ -90,9 +95,10 @@ func runEnter(s *Session, c *Command, args []string) error {
 	defer files.keep()
 	proc, err := isolate.Enter(t.p, types, cmd, isolate.Options{
 		Stdin: files.stdin, Stdout: files.stdout, Stderr: files.stderr, Session: files.session,
-		Foreground: true,
-		Step:       s.stepper(),
-		Notice:     func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },
+		Foreground:    true,
+		CopiedFilters: copied,
+		Step:          s.stepper(),
+		Notice:        func(msg string) { fmt.Fprintf(s.Err, "enter: %s\n", msg) },
 	})
 	if err != nil {
 		if errors.Is(err, unix.EPERM) && len(types) > 0 && !slices.Contains(types, "user") && os.Geteuid() != 0 {
@@ -103,22 +109,28 @@ func runEnter(s *Session, c *Command, args []string) error {
 	return s.waitForeground("enter", proc, &plan.Spec{})
 }
 
-// filtersNotCopied refuses a full enter of a process nsh did not start
-// that runs under seccomp filters: runc exec gives what enters a
-// container the container's filter from its config, and nsh has none for
-// a process it did not start, so what entered would escape them.
-func filtersNotCopied(t *target) error {
+// copyFilters reads the seccomp filters of a process nsh did not start,
+// for what enters it: runc exec gives what enters a container the
+// container's filter from its config; nsh takes the one the process runs
+// under. Where they cannot be read, enter refuses: what entered would
+// escape them. Nil: it runs under none.
+func (s *Session) copyFilters(t *target) ([]*bpf.Filter, error) {
 	st, err := isolate.ReadSeccompStatus(t.pid)
 	if err == nil {
 		err = t.check()
 	}
+	if err != nil || st.Mode != 2 {
+		return nil, err
+	}
+	fs, err := isolate.CopySeccompFilters(t.p)
+	if err == nil && len(fs) != st.Filters {
+		err = fmt.Errorf("%w: %d read, %d in /proc/%d/status", isolate.ErrFilterNotCopied, len(fs), st.Filters, t.pid)
+	}
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%s runs under %d seccomp filters (Seccomp: 2), and %w: enter --no-seccomp %d to enter without them, or --ns NS,... to join namespaces only", t.ref(), st.Filters, err, t.pid)
 	}
-	if st.Mode != 2 {
-		return nil
-	}
-	return fmt.Errorf("%s runs under %d seccomp filters (Seccomp: 2), and nsh has no config to give them to what enters it, as runc exec has: enter --no-seccomp %d to enter without them, or --ns NS,... to join namespaces only", t.ref(), st.Filters, t.pid)
+	s.explain(fmt.Sprintf("ptrace(PTRACE_SEIZE, %d); PTRACE_INTERRUPT; PTRACE_SECCOMP_GET_FILTER x%d; PTRACE_DETACH: its %d seccomp filters, for what enters it", t.pid, len(fs), len(fs)))
+	return fs, nil
 }
 
 // defaultShell is $SHELL where the child's root has it, else /bin/sh.

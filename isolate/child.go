@@ -11,11 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"nsh/isolate/cgroup"
-	"nsh/isolate/seccomp/bpf"
 )
 
 // Filter is the seccomp filter the child was started with, nil if none.
-func (c *Child) Filter() *bpf.Filter { return c.filter }
 
 // Cgroup is the child's cgroup, nil when it has none.
 func (c *Child) Cgroup() *cgroup.Group { return c.group }

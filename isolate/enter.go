@@ -92,7 +92,10 @@ func enter(t *Child, types []string, spec *plan.Spec, opt Options) (*Child, erro
 		}
 		// As runc exec: the child's filter and limits hold for what
 		// enters it, or entering would be a way around them.
-		opt.filter, spec.Rlimits = t.filter, t.rlimits
+		opt.filters, spec.Rlimits = t.filters, t.rlimits
+		if opt.CopiedFilters != nil {
+			opt.filters = opt.CopiedFilters
+		}
 	}
 	// Everything above read /proc/PID: it was this child's only if the
 	// child is still there now.

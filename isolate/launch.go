@@ -52,11 +52,15 @@ type Options struct {
 
 	// Args is the command; Args[0] is looked up in the child's PATH.
 	Args []string
+	// CopiedFilters, for an Enter of a process nsh did not start, are
+	// its seccomp filters as CopySeccompFilters read them, oldest first:
+	// what enters it runs under them too.
+	CopiedFilters []*bpf.Filter
 	// enter is set for a process that enters a running child: the
 	// credentials and capabilities it takes on before its command;
-	// filter is that child's compiled filter, which holds for it too.
-	enter  *Creds
-	filter *bpf.Filter
+	// filters are that child's, which hold for it too.
+	enter   *Creds
+	filters []*bpf.Filter
 	// probe, when set, replaces the command: the child stage makes one
 	// system call and reports what the kernel answered (seccomp test).
 	probe *Probe
@@ -114,9 +118,9 @@ type Child struct {
 	// Wait returns.
 	ForksRefused int
 
-	// filter and rlimits are what the child was started with; a full
+	// filters and rlimits are what the child was started with; a full
 	// enter gives them to the entered process too, as runc exec does.
-	filter  *bpf.Filter
+	filters []*bpf.Filter
 	rlimits []plan.Rlimit
 	// Probed is the kernel's answer to a probe (plan.Spec.Probe), if any.
 	Probed *ProbeResult

@@ -36,8 +36,8 @@ type op struct {
 
 type program struct {
 	ops []op
-	// lateFilter is installed just before execve (planExec).
-	lateFilter *bpf.Filter
+	// lateFilters are installed just before execve (planExec).
+	lateFilters []*bpf.Filter
 }
 
 func (p *program) add(code byte, desc, what string, args ...string) *op {
@@ -181,14 +181,18 @@ func planStage(spec *plan.Spec, opt *Options, layer *Layer) (*program, error) {
 // under it; without, now, while the stage still holds CAP_SYS_ADMIN,
 // which the kernel requires then and the capabilities below may drop.
 func planSeccomp(p *program, spec *plan.Spec, opt *Options) error {
-	f := opt.filter
+	fs := opt.filters
 	if opt.enter == nil {
-		var err error
-		if f, err = SeccompFilter(spec); err != nil {
+		f, err := SeccompFilter(spec)
+		if err != nil {
 			return err
 		}
+		fs = nil
+		if f != nil {
+			fs = []*bpf.Filter{f}
+		}
 	}
-	if f == nil {
+	if len(fs) == 0 {
 		return nil
 	}
 	nnp := spec.NoNewPrivs
@@ -196,15 +200,17 @@ func planSeccomp(p *program, spec *plan.Spec, opt *Options) error {
 		nnp = opt.enter.NoNewPrivs
 	}
 	if nnp {
-		p.lateFilter = f
+		p.lateFilters = fs
 		return nil
 	}
-	o := p.add(opSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER): "+f.Summary(), "install the seccomp filter", "now", string(f.BPF))
-	o.hint = func(e unix.Errno) string {
-		if e == unix.EACCES {
-			return fmt.Sprintf("without no_new_privs a filter needs CAP_SYS_ADMIN, which nsh (uid %d) lacks: nonewprivs on", os.Getuid())
+	for _, f := range fs {
+		o := p.add(opSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER): "+f.Summary(), "install the seccomp filter", "now", string(f.BPF))
+		o.hint = func(e unix.Errno) string {
+			if e == unix.EACCES {
+				return fmt.Sprintf("without no_new_privs a filter needs CAP_SYS_ADMIN, which nsh (uid %d) lacks: nonewprivs on", os.Getuid())
+			}
+			return ""
 		}
-		return ""
 	}
 	return nil
 }
@@ -247,7 +253,7 @@ func planExec(p *program, spec *plan.Spec, opt *Options, late []LateWrite, guard
 	if spec.Cwd != "" {
 		p.add(opChdir, fmt.Sprintf("chdir(%q)", spec.Cwd), "chdir "+spec.Cwd+" (process cwd)", spec.Cwd)
 	}
-	if f := p.lateFilter; f != nil {
+	for _, f := range p.lateFilters {
 		p.add(opSeccomp, "seccomp(SECCOMP_SET_MODE_FILTER): "+f.Summary()+", just before execve", "install the seccomp filter", "exec", string(f.BPF))
 	}
 	if pr := opt.probe; pr != nil {

@@ -12,6 +12,7 @@ import (
 	"nsh/internal/forkexec"
 	"nsh/internal/term"
 	"nsh/isolate/cgroup"
+	"nsh/isolate/seccomp/bpf"
 	"nsh/plan"
 )
 
@@ -140,8 +141,11 @@ func (l *launch) stageFiles() error {
 		return err
 	}
 	planPlacement(l.prog, l.place)
-	if c.filter = opt.filter; opt.enter == nil {
-		c.filter, _ = SeccompFilter(spec)
+	if c.filters = opt.filters; opt.enter == nil {
+		c.filters = nil
+		if f, _ := SeccompFilter(spec); f != nil {
+			c.filters = []*bpf.Filter{f}
+		}
 	}
 	c.rlimits = spec.Rlimits
 	if t := opt.Timing; t != nil {

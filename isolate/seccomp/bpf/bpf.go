@@ -23,6 +23,9 @@ type Filter struct {
 	Rules int
 	// Default is the default action, as the spec writes it.
 	Default string
+	// From, for a filter read from a running process rather than
+	// compiled, says whose it is (Rules and Default are unknown then).
+	From string
 }
 
 // Instructions is the length of the program.
@@ -30,6 +33,9 @@ func (f *Filter) Instructions() int { return len(f.BPF) / 8 }
 
 // Summary is what explain says of the filter.
 func (f *Filter) Summary() string {
+	if f.From != "" {
+		return fmt.Sprintf("%s, %d BPF instructions", f.From, f.Instructions())
+	}
 	return fmt.Sprintf("%d rules, default %s, %d BPF instructions", f.Rules, f.Default, f.Instructions())
 }
 
