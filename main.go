@@ -49,6 +49,8 @@ usage:
   nsh --learn NN|FILE.nsh do a lesson: its steps shown, its exercises typed by
                           you and checked against your real children; it
                           resumes where you stopped
+  nsh --pair [...]        share the session in the browser from the start
+                          (pair on: the URL with its token is printed here)
   nsh --version | --help
 
 Inside nsh, "help" lists the commands and "help tour" is a guided tour.
@@ -82,6 +84,7 @@ func ensureStdio() {
 type options struct {
 	cmds, step, render, renderOut, castFile string
 	interactive, explain, withTools, learn  bool
+	pair                                    bool
 	version, help                           bool
 	rest                                    []string // the script, or - for stdin
 }
@@ -102,6 +105,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.BoolVar(&o.withTools, "with-tools", false, "")
 	fs.StringVar(&o.castFile, "cast", "", "")
 	fs.BoolVar(&o.learn, "learn", false, "")
+	fs.BoolVar(&o.pair, "pair", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	fs.BoolVar(&o.help, "help", false, "")
 	fs.BoolVar(&o.help, "h", false, "")
@@ -187,6 +191,13 @@ func run(args []string) (code int) {
 		}
 		if err := s.StartCast(o.castFile, ownfile.ReplaceOwn, title, os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "nsh: --cast: %v%s\n", err, replaceHint(err))
+			return 2
+		}
+	}
+	if o.pair {
+		// Shared from the first prompt: pair on, as if typed.
+		if err := s.Exec([]string{"pair", "on"}); err != nil {
+			fmt.Fprintf(os.Stderr, "nsh: --pair: %v\n", err)
 			return 2
 		}
 	}
@@ -497,11 +508,12 @@ func learnLessons(s *commands.Session, args []string) int {
 func lineReader(s *commands.Session) repl.LineReader {
 	// A dumb terminal cannot take the editor's redraws (ESC[J).
 	if isolate.IsTerminal(os.Stdin) && isolate.IsTerminal(os.Stdout) && os.Getenv("TERM") != "dumb" {
-		ed, err := repl.NewEditor(repl.HistoryFile(), s.Complete)
+		ed, err := repl.NewEditor(repl.HistoryFile(), s.Complete, s.PairInput(os.Stdin, false), s.PairEcho(os.Stdout))
 		if err == nil {
 			return ed
 		}
 		fmt.Fprintf(os.Stderr, "nsh: line editor: %v; reading plain lines\n", err)
 	}
-	return repl.NewPlain(os.Stdin, os.Stdout)
+	s.PlainInput = true
+	return repl.NewPlain(s.PairInput(os.Stdin, true), s.PairEcho(os.Stdout))
 }

@@ -21,6 +21,7 @@ import (
 
 	"nsh/internal/standin"
 	"nsh/k8s"
+	"nsh/pair"
 )
 
 // The test binary answers to `nsh` in the scripts' PATH, so testdata/script
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) != "nsh" {
 		standin.Enter()
 	}
-	testscript.Main(standin.M{Tests: m}, map[string]func(){"nsh": main, "nsh-k8s": k8s.Main})
+	testscript.Main(standin.M{Tests: m}, map[string]func(){"nsh": main, "nsh-k8s": k8s.Main, "nsh-pair": pair.Main})
 }
 
 func TestScript(t *testing.T) {

@@ -11,6 +11,12 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+# The pair page's xterm.js is what the npm registry gives for the version
+# web/package-lock.json pins (dev/web.sh takes it; pair's tests check the
+# sums it wrote): asked again of the registry where npm is installed.
+if command -v npm > /dev/null; then
+	./dev/web.sh --check
+fi
 # The binary people run is the static one (dev/build.sh): build it and
 # make sure its child stage works.
 ./dev/build.sh

@@ -104,7 +104,7 @@ func (s *Session) Ended() []string {
 			out = append(out, fmt.Sprintf("%s %s: %s", c.ref(), c.state(), why))
 		}
 	}
-	return out
+	return append(out, s.pairNotes()...)
 }
 
 func (c *child) exited() bool {
@@ -441,8 +441,9 @@ func (s *Session) Close() {
 		}
 	}
 	s.mu.Unlock()
-	// The scratch directory and the layer cache, once nothing runs in
-	// them.
+	// The page's viewers are told the session ended; then the scratch
+	// directory and the layer cache, once nothing runs in them.
+	s.endPairing()
 	s.endScratch()
 	s.endImageCache()
 	// What the children left to nsh (it is their subreaper), then nsh's

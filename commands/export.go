@@ -218,19 +218,25 @@ func exportK8s(s *Session, c *Command, args []string) error {
 	return nil
 }
 
-// k8sExporter finds nsh-k8s: beside nsh's own binary (dev/build.sh puts
-// it there), else on PATH.
+// k8sExporter finds nsh-k8s.
 func k8sExporter() (string, error) {
+	return helperBinary("nsh-k8s", "writes Kubernetes manifests")
+}
+
+// helperBinary finds one of nsh's helper programs: beside nsh's own
+// binary (dev/build.sh puts them there), else on PATH. what says what
+// it does, for the error.
+func helperBinary(name, what string) (string, error) {
 	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "nsh-k8s")
+		p := filepath.Join(filepath.Dir(self), name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}
-	if p, err := exec.LookPath("nsh-k8s"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("nsh-k8s, which writes Kubernetes manifests, is not beside nsh nor on PATH: dev/build.sh builds it (go build -o bin/nsh-k8s ./cmd/nsh-k8s)")
+	return "", fmt.Errorf("%s, which %s, is not beside nsh nor on PATH: dev/build.sh builds it (go build -o bin/%s ./cmd/%s)", name, what, name, name)
 }
 
 // isManifestPath tells export k8s's FILE from its CMD: a .yaml, .yml or

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -77,10 +78,15 @@ func TestScriptPlansRunUnderRuntimes(t *testing.T) {
 				continue
 			}
 			id := fmt.Sprintf("nsh-scripts-%d-%d", os.Getpid(), i)
-			out, err := runtimeRun(rt, dir, id).CombinedOutput()
+			// Tracked, as nsh's own helpers are: the orphan reaper of the
+			// sessions other tests ran leaves it to this test.
+			cmd := runtimeRun(rt, dir, id)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := isolate.RunTracked(cmd)
 			exec.Command(rt, "delete", "-f", id).Run()
 			if err != nil {
-				t.Errorf("%s:%d: %s refuses the exported bundle: %v\n%s", filepath.Base(p.file), p.line, rt, err, out)
+				t.Errorf("%s:%d: %s refuses the exported bundle: %v\n%s", filepath.Base(p.file), p.line, rt, err, out.String())
 				continue
 			}
 			ran++

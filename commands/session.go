@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"nsh/internal/ownfile"
 	"nsh/isolate"
@@ -50,6 +51,11 @@ type Session struct {
 	// scratch is the directory `scratch` made, nsh's working directory
 	// until Close removes it; scratchBack is where nsh was before.
 	scratch, scratchBack string
+	// pair is the running sharing of the session (pair on), read by the
+	// stream's tap and the line reader from their goroutines; pairMu
+	// keeps the panel's renewals one at a time.
+	pair   atomic.Pointer[pairing]
+	pairMu sync.Mutex
 	// imageCache is this session's cache of unpacked image layers
 	// (rootfs --image without --cache), removed by Close.
 	imageCache string
@@ -85,6 +91,9 @@ type interp struct {
 	// Interactive is set in the REPL: errors do not stop anything and a
 	// non-zero child status is reported.
 	Interactive bool
+	// PlainInput: lines are read without the line editor, which would
+	// draw what is typed (pair sends it to the pages itself then).
+	PlainInput bool
 
 	status      int       // status of the last command
 	prevStatus  int       // status of the command before the running one (for exit)
@@ -180,6 +189,9 @@ func (s *Session) Exec(words []string) error {
 	}
 	if err == nil {
 		s.recordCommand(words)
+	}
+	if s.pair.Load() != nil {
+		s.pairPanel()
 	}
 	var ue *UsageError
 	if errors.As(err, &ue) {

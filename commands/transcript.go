@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nsh/internal/ownfile"
+	"nsh/pair/wire"
 
 	"golang.org/x/sys/unix"
 
@@ -34,6 +35,8 @@ type transcript struct {
 	// recorded: record --cast started it, which the prompt shows until
 	// record off.
 	recorded bool
+	// paired: the stream's output goes to the pairing too (pair on).
+	paired bool
 
 	mu    sync.Mutex // guards child and own: nsh may write from other goroutines
 	child bool       // a foreground child runs: keep its output for expect output
@@ -230,6 +233,10 @@ func (s *Session) Casting() bool { return s.tr != nil && s.tr.cast != nil }
 // Typed puts a statement the user typed at the prompt into the cast: the
 // line editor drew it on the terminal, outside the stream.
 func (s *Session) Typed(prompt, text string) {
+	if p := s.pair.Load(); p != nil && s.PlainInput {
+		// No editor drew it: the pages get what was typed.
+		p.send(wire.Output, []byte(text+"\r\n"))
+	}
 	if s.Casting() {
 		s.syncOutput()
 		s.tr.cast.Output(time.Now(), []byte(prompt+text+"\n"))
@@ -265,10 +272,10 @@ func (s *Session) foregroundFiles() (childFiles, error) {
 		s.tr.setChild(true)
 		f := childFiles{stdin: s.Stdin, stdout: s.Stdout, stderr: s.Stderr}
 		detach := func() {}
-		if s.Casting() && isolate.IsTerminal(s.Stdin) {
-			// An interactive child while a recording runs: it gets the
-			// recorded terminal, so what the user types is echoed into
-			// the recording as well.
+		if (s.Casting() || s.pair.Load() != nil) && isolate.IsTerminal(s.Stdin) {
+			// An interactive child while a recording runs or the session
+			// is shared: it gets the stream's terminal, so what the user
+			// types is echoed into the recording and the pages as well.
 			if d, err := s.tr.stream.Attach(s.Stdin, s.signalKey()); err == nil {
 				f.stdin, f.session = s.Stdout, true
 				t := s.tr

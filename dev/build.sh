@@ -11,3 +11,6 @@ go build -tags "$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o bin/nsh .
 # export k8s runs it: the Kubernetes types live there, not in nsh, whose
 # every start they would slow (docs/kubernetes.md). Pure Go.
 CGO_ENABLED=0 go build -o bin/nsh-k8s ./cmd/nsh-k8s
+# pair on runs it: the web server, TLS and the page (pair/assets, which
+# dev/web.sh takes from the npm registry) live there. Pure Go.
+CGO_ENABLED=0 go build -o bin/nsh-pair ./cmd/nsh-pair

@@ -28,6 +28,7 @@ need asciinema asciinema  # rendered casts are checked with asciinema cat
 need pkg-config pkg-config  # cgo finds libseccomp through it
 need strace strace           # enter refuses a process another tracer holds (enter_seccomp)
 need setcap libcap2-bin      # a file capability survives commit and rootfs --image (image_commit)
+need curl curl               # pair.txtar asks the pair page for its files, with and without a token
 need chromium chromium       # pictures (draw -o FILE.svg) are tested as a browser shows them
 # libseccomp compiles seccomp filters (isolate/seccomp/bpf), linked statically.
 [ -f /usr/include/seccomp.h ] && [ -f /usr/lib/x86_64-linux-gnu/libseccomp.a -o -n "$(find /usr/lib -name libseccomp.a 2>/dev/null | head -n 1)" ] || missing="$missing libseccomp-dev"

@@ -181,3 +181,21 @@ func EndOrphans() {
 	}
 	reapOrphans(true)
 }
+
+// StartTracked starts a helper that runs beside nsh (nsh-pair) through
+// track, as RunTracked does; wait waits for its end.
+func StartTracked(cmd *exec.Cmd) (wait func() error, err error) {
+	pid, err := track(false, func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() error {
+		defer untrack(pid)
+		return cmd.Wait()
+	}, nil
+}

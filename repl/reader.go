@@ -65,9 +65,11 @@ type editReader struct {
 }
 
 // NewEditor returns a line editor on the terminal with history in
-// historyFile ("" for none) and Tab completion.
-func NewEditor(historyFile string, complete Completer) (LineReader, error) {
-	out := &coalescer{w: os.Stdout}
+// historyFile ("" for none) and Tab completion, reading keys from in
+// (the terminal's, and a pairing driver's) and drawing on out (the
+// terminal, and a pairing's pages).
+func NewEditor(historyFile string, complete Completer, in io.ReadCloser, draw io.Writer) (LineReader, error) {
+	out := &coalescer{w: draw}
 	saved, _ := term.Save(int(os.Stdin.Fd()))
 	rl, err := readline.NewEx(&readline.Config{
 		HistoryFile:       historyFile,
@@ -75,6 +77,7 @@ func NewEditor(historyFile string, complete Completer) (LineReader, error) {
 		InterruptPrompt:   "^C",
 		EOFPrompt:         "exit",
 		HistorySearchFold: true,
+		Stdin:             in,
 		Stdout:            out,
 	})
 	if err != nil {
