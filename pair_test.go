@@ -152,6 +152,19 @@ func TestPairInTheBrowser(t *testing.T) {
 		os.WriteFile("docs/pair.png", png, 0o644)
 	}
 
+	// A finished lesson replays in the page, in a terminal of its own.
+	if err := chromedp.Run(ctx, chromedp.Click(`#lessons button`, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	var replayed string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !strings.Contains(replayed, "nsh#"); time.Sleep(200 * time.Millisecond) {
+		chromedp.Run(ctx, chromedp.Evaluate(`(document.querySelector('#replay .xterm-rows')||{}).innerText||''`, &replayed))
+	}
+	if !strings.Contains(replayed, "nsh#") {
+		t.Errorf("the lesson's cast did not play: %q", replayed)
+	}
+	chromedp.Run(ctx, chromedp.Click(`#replay-close`, chromedp.ByQuery))
+
 	// pair off: the page is told; nothing of nsh-pair's is left.
 	x.keys("pair off", "Enter")
 	x.waitFor(`pair: ended`)
