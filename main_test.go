@@ -403,8 +403,10 @@ func facts(page string) string {
 
 var (
 	promptLine = regexp.MustCompile(`^nsh(\[[^\]]*\])?# `)
-	numbers    = regexp.MustCompile(`[0-9]+`)
-	bars       = regexp.MustCompile(`\[[#.]+\]`) // top's usage bars
+	// Numbers, and the hex of digests and ids (sha256:..., a token),
+	// which differ from run to run as pids do.
+	numbers = regexp.MustCompile(`[0-9a-f]{12,}|[0-9]+`)
+	bars    = regexp.MustCompile(`\[[#.]+\]`) // top's usage bars
 )
 
 // skeleton is a page as a list of what must not change: headings, prose

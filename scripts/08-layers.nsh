@@ -41,6 +41,21 @@ spawn tar -tf layer.tar
 expect output matches "(?m)^etc/\.wh\.old$"
 expect output matches "(?m)^home/\.wh\.\.wh\.\.opq$"
 
+note "docker commit to an image: the image's layer, then the container's, as an OCI image"
+#: commit @ID DIR writes an OCI image layout (what podman run oci:DIR and
+#: skopeo read). The container's layer carries no time after
+#: SOURCE_DATE_EPOCH (0 unless set): committed twice, the same image.
+commit @box img
+commit @box img2
+spawn sh -c 'cmp img/index.json img2/index.json && echo the same image, digest for digest'
+expect output contains "the same image"
+
+note "docker run of that image: its layers become the lowers, its command the default"
+rootfs --image oci:img
+spawn sh -c 'cat /newfile /home/note; ls /etc/old'
+expect output matches "^new\nmine\n.*/etc/old.*No such file"
+rootfs off
+
 
 note "The image is as it was: every name, mode, size, time and link target"
 #: find lists every file whose contents or attributes changed since the stamp: none.
@@ -74,4 +89,4 @@ check status 0
 check output contains hi
 
 summary "overlayfs shows the upper layer over the lower ones: writes go up, deletions are whiteouts, the image is never written."
-summary "diff lists what the upper layer changed (A, C, D); commit writes it as a tar with OCI whiteouts, an image layer."
+summary "diff lists what the upper layer changed (A, C, D); commit writes it as a tar with OCI whiteouts, an image layer, or with the image below it as an OCI image that rootfs --image and podman run."
