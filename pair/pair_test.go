@@ -279,8 +279,11 @@ func TestEndTellsPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.CloseNow()
-	readUntil(t, c, "")
-	go h.end()
+	if _, b, err := c.Read(context.Background()); err != nil || !strings.Contains(string(b), `"hello"`) {
+		t.Fatalf("first message: %s %v", b, err)
+	}
+	ran := make(chan int, 1)
+	go func() { ran <- h.end() }()
 	ended := false
 	for {
 		typ, b, err := c.Read(context.Background())
@@ -297,6 +300,7 @@ func TestEndTellsPages(t *testing.T) {
 	if !ended {
 		t.Error("the page was not told the session ended")
 	}
+	<-ran // nsh-pair has returned: as a process, it has exited
 	if _, err := http.Get(h.urls.View); err == nil {
 		t.Error("the port still answers after the end")
 	}

@@ -230,6 +230,13 @@ func (s *server) join(v *viewer, addr string) {
 	if s.panel != nil {
 		v.send <- message{websocket.MessageText, s.panel}
 	}
+	if s.ended {
+		// It joined as the session ended: told at once, like the rest.
+		end, _ := json.Marshal(map[string]any{"type": "end"})
+		v.send <- message{websocket.MessageText, end}
+		v.send <- message{typ: closeAfter}
+		return
+	}
 	s.viewers[v] = struct{}{}
 	go s.logf("%s joined", v.who)
 }
@@ -275,9 +282,11 @@ func (s *server) writeLoop(v *viewer) {
 		select {
 		case m := <-v.send:
 			if m.typ == closeAfter {
+				// Closed, then gone: end waits for gone, so the close
+				// handshake is over before the helper exits.
 				v.once.Do(func() {
-					close(v.gone)
 					v.conn.Close(websocket.StatusNormalClosure, "the session ended")
+					close(v.gone)
 				})
 				return
 			}
@@ -425,7 +434,7 @@ func (s *server) end() {
 	for _, v := range all {
 		select {
 		case <-v.gone:
-		case <-time.After(time.Second):
+		case <-time.After(2 * time.Second):
 		}
 		v.once.Do(func() {
 			close(v.gone)
