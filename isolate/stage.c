@@ -61,7 +61,6 @@
 #include <linux/openat2.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include "prefault.h"
 
 #define NSH_STAGE_FD 3
 #define MAX_JOIN 16
@@ -97,11 +96,15 @@ static void go_thread_stacks(void)
 }
 
 // go_start is what a process of nsh's image that goes on to run Go does
-// before the runtime starts (the stage and the janitor never run Go).
+// before the runtime starts (the stage and the janitor never run Go). It
+// no longer maps the whole image ahead (madvise MADV_POPULATE_*): on the
+// machine of issue 35 that cost more than the faults it saved, 6.9 ms of
+// a 28.1 ms one-shot and 7.6 ms of a 20.1 ms nsh --version, in one
+// interleaved run of 200 rounds (bench/CHANGELOG.md); a start faults in
+// only the pages it touches.
 static void go_start(void)
 {
 	go_thread_stacks();
-	nsh_prefault();
 }
 
 // is_socket says whether fd is a socket: the init stage's channel is.

@@ -18,17 +18,14 @@ package main
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
-#include "prefault.h"
 
 // The command comes in _FLOOR_STAGE, its words split by \x1f: musl,
 // unlike glibc, passes a constructor no arguments.
 __attribute__((constructor)) static void floor_stage(void)
 {
 	char *words = getenv("_FLOOR_STAGE");
-	if (words == NULL) {
-		nsh_prefault(); // as nsh's constructor does for a Go start
-		return;
-	}
+	if (words == NULL)
+		return; // a Go start, as nsh's: nothing mapped ahead
 	char *argv[64];
 	int n = 0;
 	for (char *w = words; w != NULL && n < 63;) {

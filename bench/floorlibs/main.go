@@ -1,15 +1,13 @@
 // Command floorlibs is the floor for `nsh --version` that the brief's
-// choices set: a hello linked as nsh is (cgo, a constructor that maps the
-// image as nsh's does, static, musl) that also links the four libraries
+// choices set: a hello linked as nsh is (cgo, a constructor, static,
+// musl) that also links the four libraries
 // the brief makes nsh use (readline, shlex, x/sys/unix, tablewriter v1).
 // Go runs every linked package's initializers at every start, used or
 // not: what they cost, nsh cannot avoid while it links them.
 package main
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../isolate
-#include "prefault.h"
-__attribute__((constructor)) static void floorlibs_start(void) { nsh_prefault(); }
+__attribute__((constructor)) static void floorlibs_start(void) {}
 */
 import "C"
 
