@@ -19,6 +19,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"nsh/image"
 	"nsh/internal/standin"
 	"nsh/k8s"
 	"nsh/pair"
@@ -35,7 +36,7 @@ func TestMain(m *testing.M) {
 	if filepath.Base(os.Args[0]) != "nsh" {
 		standin.Enter()
 	}
-	testscript.Main(standin.M{Tests: m}, map[string]func(){"nsh": main, "nsh-k8s": k8s.Main, "nsh-pair": pair.Main})
+	testscript.Main(standin.M{Tests: m}, map[string]func(){"nsh": main, "nsh-k8s": k8s.Main, "nsh-pair": pair.Main, "nsh-image": image.Main})
 }
 
 func TestScript(t *testing.T) {

@@ -2,18 +2,13 @@ package commands
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
-	"nsh/image"
+	"nsh/image/req"
 	"nsh/isolate"
-	"nsh/isolate/layer"
 )
 
 // defaultPath is the PATH an image gets when the plan keeps nsh's own
@@ -21,7 +16,10 @@ import (
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // commitImage writes the child's root as an OCI image layout in dir: a
-// layer per lower, bottom first, then the child's changes.
+// layer per lower, bottom first, then the child's changes. nsh-image
+// writes it (the formats are its own) into a tracked directory of nsh's,
+// named dir only once whole: a killed nsh or a full disk leaves no torn
+// image.
 func commitImage(s *Session, ch *child, l *isolate.Layer, dir string) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -34,26 +32,18 @@ func commitImage(s *Session, ch *child, l *isolate.Layer, dir string) error {
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	b := image.Build{Created: epoch, Tag: "latest", Config: imageConfig(ch)}
+	c := &req.Commit{Created: epoch, Tag: "latest", Process: imageConfig(ch)}
 	for i := len(l.Lowers) - 1; i >= 0; i-- {
-		lower := l.Lowers[i]
-		b.Layers = append(b.Layers, image.BuildLayer{
-			CreatedBy: "nsh: the lower layer " + lower,
-			Write:     func(w io.Writer) error { return layer.Commit(lower, w, layer.Options{Clamp: clampBase}) },
-		})
+		c.Layers = append(c.Layers, req.CommitLayer{Dir: l.Lowers[i], CreatedBy: "nsh: the lower layer " + l.Lowers[i], Clamp: clampBase})
 	}
-	b.Layers = append(b.Layers, image.BuildLayer{
-		CreatedBy: "nsh: commit of " + quoteWords(ch.args),
-		Write:     func(w io.Writer) error { return layer.Commit(l.Upper, w, layer.Options{Clamp: &epoch}) },
-	})
-	// Written beside dir under another name, tracked, and named dir only
-	// once whole: a killed nsh or a full disk leaves no torn image.
+	c.Layers = append(c.Layers, req.CommitLayer{Dir: l.Upper, CreatedBy: "nsh: commit of " + quoteWords(ch.args), Clamp: &epoch})
 	tmp, err := isolate.MakeTrackedDir(filepath.Dir(dir), ".nsh-commit-", 0o755)
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	var out req.Written
 	thaw := s.freezeWhileRead(ch)
-	out, err := image.WriteLayout(tmp, b)
+	err = imageHelper(req.Request{Op: "commit", Dir: tmp, Commit: c}, &out)
 	thaw()
 	if err == nil {
 		err = isolate.KeepTrackedDir(tmp, dir)
@@ -71,8 +61,8 @@ func commitImage(s *Session, ch *child, l *isolate.Layer, dir string) error {
 
 // imageConfig is the process an image of ch runs: what ch ran, with its
 // environment, working directory and user.
-func imageConfig(ch *child) ocispec.ImageConfig {
-	c := ocispec.ImageConfig{Cmd: ch.args, Env: ch.plan.Env, WorkingDir: ch.plan.Cwd}
+func imageConfig(ch *child) req.Process {
+	c := req.Process{Cmd: ch.args, Env: ch.plan.Env, WorkingDir: ch.plan.Cwd}
 	if c.Env == nil {
 		c.Env = []string{defaultPath}
 	}
@@ -85,15 +75,14 @@ func imageConfig(ch *child) ocispec.ImageConfig {
 // sourceDateEpoch is the time a commit's layer and config carry:
 // SOURCE_DATE_EPOCH (reproducible-builds.org), or 0; clampBase is it when
 // the user set it, for the lower layers too.
-func sourceDateEpoch() (epoch time.Time, clampBase *time.Time, err error) {
+func sourceDateEpoch() (epoch int64, clampBase *int64, err error) {
 	v, set := os.LookupEnv("SOURCE_DATE_EPOCH")
 	if !set || strings.TrimSpace(v) == "" {
-		return time.Unix(0, 0).UTC(), nil, nil
+		return 0, nil, nil
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
-		return time.Time{}, nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970: set it to one (date +%%s), or unset it", v)
+		return 0, nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970: set it to one (date +%%s), or unset it", v)
 	}
-	t := time.Unix(n, 0).UTC()
-	return t, &t, nil
+	return n, &n, nil
 }

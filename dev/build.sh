@@ -14,3 +14,7 @@ CGO_ENABLED=0 go build -o bin/nsh-k8s ./cmd/nsh-k8s
 # pair on runs it: the web server, TLS and the page (pair/assets, which
 # dev/web.sh takes from the npm registry) live there. Pure Go.
 CGO_ENABLED=0 go build -o bin/nsh-pair ./cmd/nsh-pair
+# commit @ID DIR and rootfs --image run it: the image formats
+# (image-spec, go-digest, whose initializers every start of nsh would pay)
+# live there. Pure Go.
+CGO_ENABLED=0 go build -o bin/nsh-image ./cmd/nsh-image

@@ -16,7 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
-	"nsh/internal/beneath"
+	"nsh/image/req"
 )
 
 func needRoot(t *testing.T) {
@@ -224,14 +224,11 @@ func layoutOf(t *testing.T, cfg ocispec.ImageConfig, layers ...[]byte) string {
 	return dir
 }
 
-func testCache(t *testing.T) *Cache {
+// unpackInto unpacks layer i of im into a new directory, as nsh-image's
+// unpack does, checking it against its digests.
+func unpackInto(t *testing.T, im *Image, i int) (string, error) {
 	dir := t.TempDir()
-	return &Cache{
-		Dir:      dir,
-		MakeTemp: func(parent, prefix string) (string, error) { return os.MkdirTemp(parent, prefix) },
-		Keep:     os.Rename,
-		Remove:   beneath.RemoveAll,
-	}
+	return dir, im.ReadLayer(i, func(r io.Reader) error { return Unpack(r, dir) })
 }
 
 func TestLayoutRoundTrip(t *testing.T) {
@@ -253,16 +250,15 @@ func TestLayoutRoundTrip(t *testing.T) {
 		if len(im.Layers) != 2 || im.Layers[1].DiffID != digest.FromBytes(top) || im.Config.Config.WorkingDir != "/etc" {
 			t.Errorf("%s: %+v", ref, im)
 		}
-		c := testCache(t)
+		var top string
 		for i := range im.Layers {
-			if _, reused, err := c.Unpack(im, i); err != nil || reused {
-				t.Fatalf("layer %d: reused %v, %v", i, reused, err)
+			dir, err := unpackInto(t, im, i)
+			if err != nil {
+				t.Fatalf("layer %d: %v", i, err)
 			}
+			top = dir
 		}
-		if _, reused, err := c.Unpack(im, 1); err != nil || !reused {
-			t.Errorf("a layer in the cache was unpacked again: %v", err)
-		}
-		b, _ := os.ReadFile(filepath.Join(c.Path(im.Layers[1]), "new"))
+		b, _ := os.ReadFile(filepath.Join(top, "new"))
 		if string(b) != "changed\n" {
 			t.Errorf("new: %q", b)
 		}
@@ -273,8 +269,8 @@ func TestLayoutRoundTrip(t *testing.T) {
 	}
 }
 
-// A layer whose bytes are not what its digest says is refused, and
-// nothing of it stays in the cache.
+// A layer whose bytes are not what its digest says is refused (nsh then
+// removes the directory it was unpacked into: rootfs_image.go).
 func TestDamagedLayer(t *testing.T) {
 	needRoot(t)
 	dir := layoutOf(t, ocispec.ImageConfig{}, tarOf(t, file("a", "good\n")))
@@ -286,12 +282,8 @@ func TestDamagedLayer(t *testing.T) {
 	blob := filepath.Join(dir, im.Layers[0].Blob)
 	b, _ := os.ReadFile(blob)
 	os.WriteFile(blob, bytes.Replace(b, []byte("good"), []byte("evil"), 1), 0o644)
-	c := testCache(t)
-	if _, _, err := c.Unpack(im, 0); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+	if _, err := unpackInto(t, im, 0); err == nil || !strings.Contains(err.Error(), "does not match its digest") {
 		t.Errorf("a damaged layer: %v", err)
-	}
-	if names, _ := os.ReadDir(filepath.Join(c.Dir, "sha256")); len(names) != 0 {
-		t.Errorf("the damaged layer stayed in the cache: %v", names)
 	}
 }
 
@@ -332,8 +324,7 @@ func TestDockerArchive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := testCache(t)
-		dir, _, err := c.Unpack(im, 1)
+		dir, err := unpackInto(t, im, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,5 +335,35 @@ func TestDockerArchive(t *testing.T) {
 			t.Errorf("%s: config %+v", ref, im.Config.Config)
 		}
 		im.Close()
+	}
+}
+
+// nsh-image's requests: inspect names the layers and the process, user
+// looks a name up, an unknown request is refused.
+func TestServe(t *testing.T) {
+	needRoot(t)
+	base := tarOf(t, dir("etc/"), file("etc/passwd", "web:x:33:34::/:/bin/sh\n"))
+	layout := layoutOf(t, ocispec.ImageConfig{Cmd: []string{"sh"}, User: "web"}, base)
+	out, err := serve(strings.NewReader(`{"op":"inspect","ref":"oci:` + layout + `"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := out.(req.Image)
+	if len(im.DiffIDs) != 1 || im.DiffIDs[0] != string(digest.FromBytes(base)) || im.Process.User != "web" || im.Digest == "" {
+		t.Errorf("inspect: %+v", im)
+	}
+	d := t.TempDir()
+	if _, err := serve(strings.NewReader(`{"op":"unpack","ref":"oci:` + layout + `","layer":0,"dir":"` + d + `"}`)); err != nil {
+		t.Fatal(err)
+	}
+	out, err = serve(strings.NewReader(`{"op":"user","user":"web","lowers":["` + d + `"]}`))
+	if ids := out.(req.IDs); err != nil || ids.UID != 33 || ids.GID != 34 {
+		t.Errorf("user: %+v %v", out, err)
+	}
+	if _, err := serve(strings.NewReader(`{"op":"unpack","ref":"oci:` + layout + `","layer":5,"dir":"` + d + `"}`)); err == nil {
+		t.Error("a layer the image does not have was unpacked")
+	}
+	if _, err := serve(strings.NewReader(`{"op":"format"}`)); err == nil || !strings.Contains(err.Error(), "unknown request") {
+		t.Errorf("an unknown request: %v", err)
 	}
 }
