@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"nsh/image/req"
 	"nsh/isolate"
@@ -87,14 +88,15 @@ func rootfsImage(s *Session, c *Command, args []string, next *plan.Spec) error {
 }
 
 // diffID is a layer's name in the cache: an algorithm and hex, nothing
-// that could lead out of it.
-var diffID = regexp.MustCompile(`^([a-z0-9]+):([a-f0-9]{32,128})$`)
+// that could lead out of it. Compiled on first use: every start of nsh
+// would pay for it at initialisation.
+var diffID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z0-9]+):([a-f0-9]{32,128})$`) })
 
 // unpackLayer puts layer i, whose diff_id is id, in cache unless it is
 // there, and says which. A layer is unpacked into a tracked directory of
 // nsh's and takes its name in the cache only whole and checked.
 func unpackLayer(ref string, i int, id, cache string) (dir string, reused bool, err error) {
-	m := diffID.FindStringSubmatch(id)
+	m := diffID().FindStringSubmatch(id)
 	if m == nil {
 		return "", false, fmt.Errorf("layer %d: diff_id %q is not a digest", i+1, id)
 	}
