@@ -48,9 +48,13 @@ func init() {
 
 // pairing is a running nsh-pair.
 type pairing struct {
-	in      io.WriteCloser
-	mu      sync.Mutex // one frame at a time
-	wait    func() error
+	in   io.WriteCloser
+	mu   sync.Mutex // one frame at a time
+	cmd  *exec.Cmd
+	wait func() error
+	// urls are where to watch and drive: read by the session, written by
+	// readFrames (pair drive on makes a new one), under urlMu.
+	urlMu   sync.Mutex
 	urls    wire.URLDoc
 	started bool // pair on started the transcript
 
@@ -118,9 +122,10 @@ func pairOn(s *Session, c *Command, args []string) error {
 	}
 	// The URLs go to the presenter's terminal only: not into what the
 	// viewers see, where a drive token would be everyone's.
-	s.Aside(fmt.Sprintf("pair: watch at  %s\n", p.urls.View))
-	if p.urls.Drive != "" {
-		s.Aside(fmt.Sprintf("pair: drive at  %s  (whoever holds it types into this session)\n", p.urls.Drive))
+	u := p.where()
+	s.Aside(fmt.Sprintf("pair: watch at  %s\n", u.View))
+	if u.Drive != "" {
+		s.Aside(fmt.Sprintf("pair: drive at  %s  (whoever holds it types into this session)\n", u.Drive))
 	}
 	s.Aside("pair: the tokens are shown once, here; pair off ends the sharing\n")
 	s.pairPanel()
@@ -142,7 +147,7 @@ func startPairing(s *Session, bin string, flags []string) (*pairing, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pairing{in: in, notes: make(chan string, 64), keys: make(chan []byte, 256), status: make(chan wire.ViewersDoc, 1), done: make(chan struct{}), stderr: &bytes.Buffer{}}
+	p := &pairing{in: in, cmd: cmd, notes: make(chan string, 64), keys: make(chan []byte, 256), status: make(chan wire.ViewersDoc, 1), done: make(chan struct{}), stderr: &bytes.Buffer{}}
 	cmd.Stderr = p.stderr
 	if p.wait, err = isolate.StartTracked(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
@@ -194,7 +199,11 @@ func (p *pairing) readFrames(r io.Reader, first chan<- error) {
 			first <- errors.New(string(b))
 			return
 		case wire.URLs:
-			json.Unmarshal(b, &p.urls)
+			var u wire.URLDoc
+			json.Unmarshal(b, &u)
+			p.urlMu.Lock()
+			p.urls = u
+			p.urlMu.Unlock()
 			if !told {
 				told = true
 				first <- nil
@@ -239,8 +248,18 @@ func (p *pairing) close() {
 	select {
 	case <-p.done:
 	case <-time.After(3 * time.Second):
+		// A helper that does not end when told is ended: nothing of the
+		// sharing outlives it.
+		p.cmd.Process.Kill()
 	}
 	p.wait()
+}
+
+// where is where to watch and drive, as nsh-pair last said.
+func (p *pairing) where() wire.URLDoc {
+	p.urlMu.Lock()
+	defer p.urlMu.Unlock()
+	return p.urls
 }
 
 func pairOff(s *Session, c *Command, args []string) error {
@@ -281,12 +300,12 @@ func pairDrive(s *Session, c *Command, args []string) error {
 		fmt.Fprintln(s.Err, "pair: the drive token no longer works; its holders watch")
 		return nil
 	}
-	old := p.urls.Drive
+	old := p.where().Drive
 	p.send(wire.DriveOn, nil)
-	for i := 0; i < 100 && p.urls.Drive == old; i++ {
+	for i := 0; i < 100 && p.where().Drive == old; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	s.Aside(fmt.Sprintf("pair: drive at  %s\n", p.urls.Drive))
+	s.Aside(fmt.Sprintf("pair: drive at  %s\n", p.where().Drive))
 	return nil
 }
 
@@ -303,7 +322,7 @@ func pairStatus(s *Session) error {
 	case <-time.After(2 * time.Second):
 		return errors.New("pair: nsh-pair did not answer")
 	}
-	addr := strings.SplitN(strings.TrimPrefix(strings.TrimPrefix(p.urls.View, "http://"), "https://"), "/", 2)[0]
+	addr := strings.SplitN(strings.TrimPrefix(strings.TrimPrefix(p.where().View, "http://"), "https://"), "/", 2)[0]
 	fmt.Fprintf(s.Out, "shared at %s (the URLs with their tokens were printed by pair on)\n", addr)
 	fmt.Fprintf(s.Out, "%d watching\n", len(v.Viewers))
 	for _, x := range v.Viewers {
@@ -319,7 +338,7 @@ func pairStatus(s *Session) error {
 	return nil
 }
 
-// PairNotes are what happened on the page since the last prompt.
+// pairNotes are what happened on the page since the last prompt.
 func (s *Session) pairNotes() []string {
 	p := s.pair.Load()
 	if p == nil {
