@@ -107,17 +107,11 @@ func untrack(pid int) {
 // orphan reaper never takes its status and anything it leaves behind is
 // looked for.
 func RunTracked(cmd *exec.Cmd) error {
-	pid, err := track(false, func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
-	})
+	wait, err := StartTracked(cmd)
 	if err != nil {
 		return err
 	}
-	defer untrack(pid)
-	return cmd.Wait()
+	return wait()
 }
 
 // orphans lists nsh's children that it did not start itself: the kernel's
