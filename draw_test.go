@@ -137,6 +137,8 @@ func screenshotNotBlank(t *testing.T, svg, profile string) {
 	c := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--no-first-run", "--user-data-dir="+profile,
 		"--screenshot="+shot, "--window-size=1000,900", "file://"+svg)
+	// Chromium's singleton socket goes under TMPDIR: in the test's directory, not /tmp.
+	c.Env = append(os.Environ(), "TMPDIR="+filepath.Dir(profile))
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}

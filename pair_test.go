@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,8 +66,22 @@ func TestPairInTheBrowser(t *testing.T) {
 		t.Fatalf("a wrong token: %v %v", resp, err)
 	}
 
-	// Chromium's profile in the test's own directory, removed with it.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath("chromium"), chromedp.NoSandbox, chromedp.WindowSize(1400, 900), chromedp.UserDataDir(t.TempDir()))
+	// Chromium's profile in the test's own directory, removed with it. Chromium's
+	// helpers (zygote, GPU, crashpad) outlive the browser chromedp waits for and
+	// write to the profile as they go, so the browser starts a process group of
+	// its own; the group is killed and the directory removed once it has gone.
+	profile, err := os.MkdirTemp("", "nsh-pair-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var browser *exec.Cmd
+	t.Cleanup(func() { endBrowser(t, browser, profile) })
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath("chromium"), chromedp.NoSandbox, chromedp.WindowSize(1400, 900), chromedp.UserDataDir(profile),
+		chromedp.Env("TMPDIR="+profile), // its singleton socket: not in /tmp
+		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+			browser = cmd
+		}))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
@@ -214,4 +229,19 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o755)
+}
+
+// endBrowser kills what is left of Chromium's process group and removes its
+// profile, retrying while a helper that had not yet seen the kill still writes.
+func endBrowser(t *testing.T, browser *exec.Cmd, profile string) {
+	if browser != nil && browser.Process != nil {
+		syscall.Kill(-browser.Process.Pid, syscall.SIGKILL)
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err = os.RemoveAll(profile); err == nil {
+			return
+		}
+	}
+	t.Errorf("remove Chromium's profile: %v", err)
 }
