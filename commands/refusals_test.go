@@ -38,7 +38,7 @@ func TestEveryRefusalNamesTheFix(t *testing.T) {
 		"net veth 198.51.100.1/24 198.51.100.2/24": "`unshare net` first",
 		"sysctl kernel.sysrq 1":                    "namespaced ones are net.*",
 		"timens boottime soon":                     "give seconds with an optional sign and unit",
-		"kill 1234":                                "give a running PID, or a child's @ID (ps lists them)",
+		"kill 4194305":                             "no process with pid 4194305: give a running PID, or a child's @ID (ps lists them)", // above any pid_max
 		"kill @7":                                  "ps lists the children",
 		"join uts /nonexistent":                    "give a namespace file (one pinned with ns pin, or /proc/PID/ns/TYPE) or a running child's @ID",
 		"export":                                   "say what to do: sh, oci, docker, k8s",
@@ -100,4 +100,25 @@ func TestRlimitAboveOwnHard(t *testing.T) {
 	if len(s.Spec.Rlimits) != 0 {
 		t.Errorf("the refused rlimit changed the session: %v", s.Spec.Rlimits)
 	}
+}
+
+// A thread's id is a pid to the kernel's /proc, but not a process nsh may
+// take hold of: the refusal says so, aimed at a thread of the test's own.
+func TestKillAThreadIsRefused(t *testing.T) {
+	tids, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tids {
+		if e.Name() == fmt.Sprint(os.Getpid()) {
+			continue
+		}
+		s, _, _, _ := newTestSession()
+		err := s.RunScript("t", "kill "+e.Name())
+		if want := "pid " + e.Name() + " is a thread, not a process"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("kill %s: %v, want %q", e.Name(), err, want)
+		}
+		return
+	}
+	t.Skip("the test process has one thread")
 }

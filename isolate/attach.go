@@ -22,6 +22,11 @@ func Attach(pid int) (*Child, error) {
 		if errors.Is(err, unix.ESRCH) {
 			return nil, fmt.Errorf("no process with pid %d", pid)
 		}
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			// pidfd_open takes a thread group's leader only: other
+			// threads get EINVAL (Debian's 6.1) or ENOENT (6.18 here).
+			return nil, fmt.Errorf("pid %d is a thread, not a process (Tgid in /proc/%d/status is its process)", pid, pid)
+		}
 		return nil, fmt.Errorf("pidfd_open(%d): %w", pid, err)
 	}
 	c := &Child{Pid: pid, direct: pid, pidfd: fd, foreign: true}
