@@ -37,8 +37,8 @@ func init() {
 			Name: "time", Group: "session",
 			Usage:   []string{"time on", "time off"},
 			Summary: "print what each part of every foreground spawn cost, as spawn --time does",
-			Help: "The parts, in the order they happen: cgroup (mkdir, limits), plan, clone+exec (clone with the namespaces,\n" +
-				"execve of the child stage), stage (placement, mounts, hostname, capabilities, up to the command's execve),\n" +
+			Help: "The parts, in the order they happen: cgroup (mkdir, limits), plan, clone (clone3 with the namespaces;\n" +
+				"the child runs nsh's stage at once), stage (placement, mounts, hostname, capabilities, up to the command's execve),\n" +
 				"command (the command itself, to its end) and cleanup. With explain on, each step is shown as well.",
 			Example:  "time on; spawn true",
 			Run:      onOff("time", func(s *Session, on bool) { s.Time = on }),

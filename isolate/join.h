@@ -1,34 +1,25 @@
-/* Joining namespaces before the Go runtime starts (_NSH_SETNS, ...).
+/* Joining namespaces in the child stage, where no other thread shares the
+ * process (setns into a mount or user namespace needs that).
  * Part of the child stage: stage.c includes it into one translation unit,
  * so every function stays static. */
 #ifndef NSH_JOIN_H
 #define NSH_JOIN_H
 
-static void join_namespaces(void)
+static void join_namespaces(const struct nsh_clone_args *a)
 {
-	const char *spec = getenv("_NSH_SETNS");
-	if (spec == NULL || *spec == '\0')
+	int n = a->njoin, all = 0;
+	const int *fds = a->join_fds, *flags = a->join_flags;
+	if (n == 0)
 		return;
-
-	int fds[MAX_JOIN], flags[MAX_JOIN], n = 0, all = 0;
-	const char *p = spec;
-	while (*p && n < MAX_JOIN) {
-		char *end;
-		fds[n] = (int)strtol(p, &end, 10);
-		if (*end != ':')
-			die(EINVAL, "bad _NSH_SETNS %s", spec);
-		flags[n] = (int)strtol(end + 1, &end, 10);
-		all |= flags[n];
-		n++;
-		p = (*end == ',') ? end + 1 : end;
-	}
+	for (int i = 0; i < n; i++)
+		all |= flags[i];
 
 	// As nsenter does: first everything but the user namespace, while
 	// the stage still has its privileges over namespaces of its own user
 	// namespace (root joining a child's); what that refuses is joined
 	// after the user namespace, whose owner it then is (a non-root user
 	// joining a child of its own user namespace).
-	int joined[MAX_JOIN] = {0};
+	int joined[NSH_CLONE_MAX_JOIN] = {0};
 	for (int pass = 0; pass < 3; pass++) {
 		for (int i = 0; i < n; i++) {
 			int user_only = flags[i] == CLONE_NEWUSER;
@@ -50,7 +41,7 @@ static void join_namespaces(void)
 		}
 	}
 
-	int root = env_fd("_NSH_SETNS_ROOT"), cwd = env_fd("_NSH_SETNS_CWD");
+	int root = a->join_root, cwd = a->join_cwd;
 	if (root >= 0) {
 		step("chroot to the target's root (fchdir, chroot .)");
 		if (fchdir(root) < 0 || chroot(".") < 0)
@@ -62,13 +53,9 @@ static void join_namespaces(void)
 			die(errno, "chdir to the target's working directory");
 		close(cwd);
 	}
-	unsetenv("_NSH_SETNS");
-	unsetenv("_NSH_SETNS_ROOT");
-	unsetenv("_NSH_SETNS_CWD");
-
 	if (all & CLONE_NEWPID) {
 		step("fork: a joined pid namespace applies to children only");
-		pid_t child = fork();
+		pid_t child = fork_stage();
 		if (child < 0)
 			die(errno, "fork into the joined pid namespace");
 		if (child == 0) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"nsh/internal/term"
-	"nsh/isolate/capability"
 	"nsh/isolate/cgroup"
 	"nsh/isolate/seccomp/bpf"
 	"nsh/plan"
@@ -269,12 +268,11 @@ func setUserMaps(spec *plan.Spec, attr *syscall.SysProcAttr, opt *Options) {
 	ids, ok := inside[m.Mode]
 	if !ok { // "none": the child sees the overflow ids
 		opt.step("user namespace without id maps: ids show as 65534 inside")
-		keepCapsThroughExec(attr)
 		return
 	}
-	if ids[0] != 0 {
-		keepCapsThroughExec(attr)
-	}
+	// Whatever its uid inside, the stage keeps the capabilities a new
+	// user namespace gives it: it is not an execve (clone.h), which
+	// would drop them for a uid other than 0.
 	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: ids[0], HostID: uid, Size: 1}}
 	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: ids[1], HostID: gid, Size: 1}}
 	// An unprivileged writer of gid_map must deny setgroups first (user_namespaces(7)).
@@ -311,16 +309,4 @@ func startError(spec *plan.Spec, err error) error {
 			strings.Join(nsList, ","), err)
 	}
 	return fmt.Errorf("start child stage: %w", err)
-}
-
-// keepCapsThroughExec raises every capability as ambient in the child
-// stage. A process whose uid inside its user namespace is not 0 loses its
-// capabilities at execve, and the child stage is an execve of nsh: without
-// this it could not set the hostname or mount anything. The stage clears
-// the ambient set again before it runs the command.
-func keepCapsThroughExec(attr *syscall.SysProcAttr) {
-	last := capability.Last()
-	for c := 0; c <= last; c++ {
-		attr.AmbientCaps = append(attr.AmbientCaps, uintptr(c))
-	}
 }

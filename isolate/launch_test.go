@@ -45,7 +45,7 @@ func TestLaunchHostnameAndPID1(t *testing.T) {
 		t.Errorf("status %d, output %q", status, out)
 	}
 	joined := strings.Join(steps, "\n")
-	for _, want := range []string{"clone(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS)", `sethostname("launch-test")`, "mount(proc, /proc", `execve("/usr/bin/sh"`} {
+	for _, want := range []string{"clone3(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS): the child runs nsh's stage", `sethostname("launch-test")`, "mount(proc, /proc", `execve("/usr/bin/sh"`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("steps lack %q:\n%s", want, joined)
 		}

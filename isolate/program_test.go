@@ -4,16 +4,16 @@ import (
 	"bufio"
 	"encoding/binary"
 	"os"
-	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// runStage starts this test binary as the child stage (its constructor is
-// stage.c's), hands it body as its program and returns the first line it
-// sends back and its exit status.
+// runStage makes a child stage as nsh does (cloneStage: the test binary
+// links stage.c), hands it body as its program and returns the first line
+// it sends back and its exit status.
 func runStage(t *testing.T, body []byte) (string, int) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -22,19 +22,10 @@ func runStage(t *testing.T, body []byte) (string, int) {
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
 	defer ours.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{stageName},
-		Env:        append(os.Environ(), stageEnv+"="+stageInit),
-		ExtraFiles: []*os.File{theirs},
-	}
 	// Started as nsh starts every process (track): the orphan reaper that
 	// other tests of the package start never takes its status.
 	pid, err := track(false, func() (int, error) {
-		if err := cmd.Start(); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
+		return cloneStage(&stageClone{attr: &syscall.SysProcAttr{}, files: []*os.File{nil, nil, nil, theirs}, root: -1, cwd: -1})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +35,14 @@ func runStage(t *testing.T, body []byte) (string, int) {
 	msg := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
 	go ours.Write(append(msg, body...))
 	line, _ := bufio.NewReader(ours).ReadString('\n')
-	cmd.Wait()
-	return strings.TrimSpace(line), cmd.ProcessState.ExitCode()
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ws.Signaled() {
+		t.Logf("the stage was killed by %v", ws.Signal())
+	}
+	return strings.TrimSpace(line), ws.ExitStatus()
 }
 
 // step is one step of a program in its wire form (program.encode).

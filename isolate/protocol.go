@@ -2,10 +2,10 @@ package isolate
 
 // The parent/child protocol, all of it.
 //
-// Launch re-executes /proc/self/exe with _NSH_STAGE=init in the environment
-// and one end of a socketpair as fd 3. The new process is born inside the
-// new namespaces (clone flags), with its id maps already written by the
-// parent; its C constructor (stage.c) runs before any Go code.
+// Launch clone3s the child stage (clone.h) with one end of a socketpair as
+// fd 3. The new process is born inside the new namespaces (clone flags) and
+// runs the stage's C at once, no Go; the parent writes its id maps before
+// it sends the program.
 //
 //	child  -> parent  {"here": true}  when namespaces are joined (before
 //	                              the program) or behind a guard relay
@@ -43,9 +43,7 @@ package isolate
 
 const (
 	stageEnv   = "_NSH_STAGE"
-	stageInit  = "init"
 	stageFD    = 3
-	stageName  = "nsh:[init]"
 	maxMessage = 1 << 20
 )
 

@@ -106,7 +106,7 @@ static void relay(pid_t child, int guard)
 			_exit(1);
 		}
 		if (WIFSTOPPED(status)) {
-			raise(SIGSTOP);
+			kill(getpid(), SIGSTOP); // not raise: musl's knows the tid of nsh's thread (clone.h)
 			continue;
 		}
 		if (WIFEXITED(status))

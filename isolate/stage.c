@@ -1,27 +1,14 @@
-// The child stage, and joining namespaces, before the Go runtime starts.
+// The child stage, and the constructor that runs before the Go runtime.
 //
-// nsh re-executes itself (/proc/self/exe) to make a child; this
-// constructor runs first in the new process, while it still has one
-// thread, when _NSH_STAGE is in the environment:
-//
-//   _NSH_STAGE=janitor  remove the cgroups nsh made once nsh is gone
-//                       (janitor.c; the protocol is in cgroup/janitor.go)
-//   _NSH_STAGE=init     the child stage: join namespaces if asked (below),
-//                       then run the program the parent sends on fd 3 (the
-//                       steps Go planned in plan.go: mounts, hostname,
-//                       pivot_root, sysctls, capabilities...) and execve
-//                       the command. The Go runtime never starts here, so a
-//                       spawn costs one exec of nsh, not a second Go start.
-//
-// Joining: setns(2) into a mount namespace fails for a process that shares
-// its filesystem information with other threads, and into a user namespace
-// for any multithreaded process; a Go program has several threads before
-// main runs. So, as runc's nsexec does, the stage joins first:
-//
-//   _NSH_SETNS=FD:FLAGS[,FD:FLAGS...]  setns(FD, FLAGS) for each; FD is a
-//                                      namespace file or a pidfd
-//   _NSH_SETNS_ROOT=FD                 then fchdir(FD) and chroot(".")
-//   _NSH_SETNS_CWD=FD                  then fchdir(FD)
+// The child stage is C that nsh runs in the new process straight after
+// clone3 (clone.h), with no execve of nsh: it runs the program the parent
+// sends on fd 3 (the steps Go planned in plan.go: mounts, hostname,
+// pivot_root, sysctls, capabilities...) and execve's the command. Before
+// the program it joins namespaces if asked (join.h): setns(2) into a
+// mount namespace fails for a process that shares its filesystem
+// information with other threads, and into a user namespace for any
+// multithreaded process; the stage is a process of one thread, as runc's
+// nsexec is after its clone.
 //
 // Namespaces other than user are joined first: once in a new user
 // namespace, the process has lost its privileges over namespaces owned by
@@ -32,6 +19,14 @@
 // the child goes on, the parent stays behind as a small relay that passes
 // on signals and the child's status (like nsenter's fork). Messages go to
 // fd 3 as JSON lines, the protocol of protocol.go.
+//
+// The constructor runs first in every process of nsh's image, while it
+// still has one thread, and with _NSH_STAGE in the environment runs a
+// helper instead of nsh:
+//
+//   _NSH_STAGE=janitor   remove the cgroups nsh made once nsh is gone
+//                        (janitor.c; the protocol is in cgroup/janitor.go)
+//   _NSH_STAGE=ttywatch  the terminal watcher, a stage in Go (tty.go)
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,7 +59,8 @@
 #include <linux/seccomp.h>
 
 #define NSH_STAGE_FD 3
-#define MAX_JOIN 16
+
+#include "clone_args.h"
 
 // The stage in parts, in the order each uses the ones before it.
 #include "stage_io.h"
@@ -73,6 +70,7 @@
 #include "in_root.h"
 #include "hide.h"
 #include "program.h"
+#include "clone.h"
 
 
 // The janitor is a program of its own (janitor.c).
@@ -96,22 +94,16 @@ static void go_thread_stacks(void)
 }
 
 // go_start is what a process of nsh's image that goes on to run Go does
-// before the runtime starts (the stage and the janitor never run Go). It
-// no longer maps the whole image ahead (madvise MADV_POPULATE_*): on the
-// machine of issue 35 that cost more than the faults it saved, 6.9 ms of
-// a 28.1 ms one-shot and 7.6 ms of a 20.1 ms nsh --version, in one
-// interleaved run of 200 rounds (bench/CHANGELOG.md); a start faults in
-// only the pages it touches.
+// before the runtime starts (the janitor never runs Go). It no longer
+// maps the whole image ahead (madvise MADV_POPULATE_*): on the machine of
+// issue 35 that cost more than the faults it saved, 6.9 ms of a 28.1 ms
+// one-shot and 7.6 ms of a 20.1 ms nsh --version, in one interleaved run
+// of 200 rounds (bench/CHANGELOG.md); a start faults in only the pages it
+// touches.
 static void go_start(void)
 {
 	go_thread_stacks();
-}
-
-// is_socket says whether fd is a socket: the init stage's channel is.
-static int is_socket(int fd)
-{
-	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	remember_nofile();
 }
 
 // program_invocation_name is argv[0]: glibc and musl both set it before
@@ -124,9 +116,8 @@ __attribute__((constructor)) static void nsh_stage(void)
 		go_start();
 		return;
 	}
-	// A stage is what nsh itself started: the variable, the name nsh
-	// gives it and its channel. A _NSH_STAGE that came from elsewhere
-	// (a user's environment) is dropped, and nsh runs as nsh.
+	// A helper is what nsh itself started: the variable and the name nsh
+	// gives it.
 	const char *name = program_invocation_name ? program_invocation_name : "";
 	if (strcmp(stage, "janitor") == 0 && strcmp(name, "nsh:janitor") == 0)
 		nsh_janitor();
@@ -134,23 +125,8 @@ __attribute__((constructor)) static void nsh_stage(void)
 		go_start();
 		return; // a stage written in Go (tty.go)
 	}
-	if (strcmp(stage, "init") != 0 || strcmp(name, "nsh:[init]") != 0 || !is_socket(NSH_STAGE_FD)) {
-		unsetenv("_NSH_STAGE");
-		go_start();
-		return;
-	}
+	// A _NSH_STAGE that came from elsewhere (a user's environment) is
+	// dropped, and nsh runs as nsh.
 	unsetenv("_NSH_STAGE");
-	// Non-dumpable before anything else, as runc's nsexec is: a process
-	// of the child (or of an entered one) that sees this stage in /proc
-	// cannot open its /proc/PID/exe (nsh's binary, CVE-2019-5736), its
-	// memory or its descriptors. execve of the command makes it dumpable
-	// again, as the command needs.
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	stage_parent = getppid();
-	prctl(PR_SET_NAME, "nsh:init", 0, 0, 0);
-	// The command must not inherit the channel; on a successful execve
-	// its closing tells the parent that all went well.
-	fcntl(NSH_STAGE_FD, F_SETFD, FD_CLOEXEC);
-	join_namespaces();
-	run_program();
+	go_start();
 }

@@ -68,10 +68,13 @@ static void flag_names(int flags, char *buf, size_t size)
 	}
 }
 
-static int env_fd(const char *name)
+// fork_stage forks the stage as fork(2) would, but as a system call:
+// musl's fork takes locks that, in a copy of nsh, another thread of nsh
+// may have held at the clone (clone.h), and it would wait for them for
+// ever.
+static pid_t fork_stage(void)
 {
-	const char *v = getenv(name);
-	return v ? atoi(v) : -1;
+	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 }
 
 #endif

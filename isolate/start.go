@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"nsh/internal/forkexec"
 	"nsh/internal/term"
 	"nsh/isolate/cgroup"
 	"nsh/isolate/seccomp/bpf"
@@ -24,8 +23,9 @@ type launch struct {
 	joins     *setnsPlan
 	c         *Child
 	attr      *syscall.SysProcAttr
-	env       []string
 	extra     []*os.File // the stage's descriptors from stageFD on
+	join      []stageJoin
+	root, cwd int // the target's root and working directory, as the stage's descriptors; -1: none
 	place     []LateWrite
 	late      []LateWrite
 	prog      *program
@@ -103,8 +103,8 @@ func (l *launch) prepare() error {
 // namespaces it joins, an overlay's layer) and plans its program.
 func (l *launch) stageFiles() error {
 	spec, opt, c, joins := l.spec, l.opt, l.c, l.joins
-	l.env = append(os.Environ(), stageEnv+"="+stageInit)
 	l.extra = []*os.File{l.childEnd}
+	l.root, l.cwd = -1, -1
 	// On v1 the stage moves itself into its cgroups, first thing
 	// (cgroup.SelfPlacement). Behind a relay (joined namespaces) the
 	// process that runs the command is another: nsh places both.
@@ -151,20 +151,14 @@ func (l *launch) stageFiles() error {
 	if t := opt.Timing; t != nil {
 		t.Plan = t.mark()
 	}
-	if len(joins.files) > 0 {
-		var parts []string
-		for i, f := range joins.files {
-			parts = append(parts, fmt.Sprintf("%d:%d", l.pass(f), joins.flags[i]))
-		}
-		l.env = append(l.env, "_NSH_SETNS="+strings.Join(parts, ","))
-		for _, d := range []struct {
-			name string
-			f    *os.File
-		}{{"_NSH_SETNS_ROOT", joins.root}, {"_NSH_SETNS_CWD", joins.cwd}} {
-			if d.f != nil {
-				l.env = append(l.env, fmt.Sprintf("%s=%d", d.name, l.pass(d.f)))
-			}
-		}
+	for i, f := range joins.files {
+		l.join = append(l.join, stageJoin{fd: l.pass(f), flags: joins.flags[i]})
+	}
+	if joins.root != nil {
+		l.root = l.pass(joins.root)
+	}
+	if joins.cwd != nil {
+		l.cwd = l.pass(joins.cwd)
 	}
 	return nil
 }
@@ -206,16 +200,16 @@ func (l *launch) clone() error {
 	spec, opt, c, attr, joins := l.spec, l.opt, l.c, l.attr, l.joins
 	files := append([]*os.File{opt.Stdin, opt.Stdout, opt.Stderr}, l.extra...)
 	if attr.Cloneflags != 0 || len(joins.files) == 0 {
-		opt.step("clone(%s) and execve(/proc/self/exe) as %s", cloneFlagNames(spec), stageName)
+		opt.step("clone3(%s): the child runs nsh's stage, C that carries out the program below (no execve of nsh)", cloneFlagNames(spec))
 	} else {
-		opt.step("fork and execve(/proc/self/exe) as %s", stageName)
+		opt.step("clone3: the child runs nsh's stage, C that joins the namespaces and carries out the program below")
 	}
 	// Pdeathsig fires when the creating thread exits; a locked thread
 	// cannot be handed to another goroutine and exit under us mid-start.
 	runtime.LockOSThread()
 	_, joinedPid := spec.Joined("pid")
 	pid, err := track(spec.Has("pid") && !joinedPid && !joins.enter, func() (int, error) {
-		return forkexec.Start("/proc/self/exe", []string{stageName}, l.env, files, attr)
+		return cloneStage(&stageClone{attr: attr, files: files, joins: l.join, root: l.root, cwd: l.cwd})
 	})
 	runtime.UnlockOSThread()
 	l.childEnd.Close()

@@ -96,7 +96,20 @@ static int write_all(int fd, const char *data, size_t n)
 
 static int write_file(const char *path, const char *data)
 {
+	// The stage's own /proc/self files (timens_offsets) belong to root
+	// while it is not dumpable: its memory is a copy of nsh's, made in
+	// nsh's user namespace (clone.h), and in a user namespace nsh made
+	// without root it would be denied them. Dumpable for the open only,
+	// while no other process is in its namespaces yet.
+	int self = strncmp(path, "/proc/self/", 11) == 0;
+	if (self)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (self) {
+		int e = errno;
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		errno = e;
+	}
 	if (fd < 0)
 		return -1;
 	int r = write_all(fd, data, strlen(data));
@@ -150,18 +163,11 @@ static int link_up(const char *name)
 #endif
 
 // mark_cloexec_from makes every descriptor from fd up close on exec.
+// The stage closed all but nsh's own at its start (clone.h); this is the
+// second lock of the same door.
 static void mark_cloexec_from(int from)
 {
-	if (syscall(SYS_close_range, from, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return;
-	DIR *d = opendir("/proc/self/fd"); // kernels before 5.11
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (atoi(e->d_name) >= from && atoi(e->d_name) != dirfd(d))
-			fcntl(atoi(e->d_name), F_SETFD, FD_CLOEXEC);
-	closedir(d);
+	syscall(SYS_close_range, from, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
 // join_path writes DIR/FILE (dir the first n bytes of dir; FILE alone when

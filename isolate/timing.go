@@ -15,8 +15,8 @@ type Timing struct {
 	// Plan: turning the spec into the child stage's program (seccomp
 	// filters are compiled here, once per plan).
 	Plan time.Duration
-	// Clone: clone with the new namespaces and execve of nsh as the
-	// child stage, until the kernel reports the exec done.
+	// Clone: clone3 with the new namespaces; the child runs the stage's
+	// C at once, with no execve of nsh (clone.h).
 	Clone time.Duration
 	// Stage: the stage's program (joins, mounts, hostname, sysctls,
 	// capabilities, the filter) up to the command's execve, with what
@@ -64,7 +64,7 @@ func (t *Timing) String() string {
 		cg += " (made while the last child ran)"
 	}
 	parts := []string{
-		cg, "plan " + ms(t.Plan), "clone+exec " + ms(t.Clone),
+		cg, "plan " + ms(t.Plan), "clone " + ms(t.Clone),
 		"stage " + ms(t.Stage), "command " + ms(t.Command), "cleanup " + ms(t.Cleanup),
 	}
 	total := t.Cgroup + t.Plan + t.Clone + t.Stage + t.Command + t.Cleanup

@@ -40,9 +40,9 @@ kill @idle KILL
 top
 
 note "What isolation costs on this host: each part of a spawn (time on, or spawn --time)"
-#: cgroup is making the child's cgroups, clone+exec the clone with its
-#: namespaces and the exec of nsh's child stage, stage what that stage does
-#: up to the command's execve, command the command itself, cleanup removing
+#: cgroup is making the child's cgroups, clone the clone3 with its
+#: namespaces (the child runs nsh's stage at once), stage what that stage
+#: does up to the command's execve, command the command itself, cleanup removing
 #: the cgroups again. In a script that spawns again, the next child's cgroups
 #: are made while the last child runs, and its cgroup part says so.
 time on
