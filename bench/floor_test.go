@@ -37,6 +37,20 @@ func TestFloorSmoke(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "1 4\n1 4" { // sh, the subshell, ls, grep
 		t.Fatalf("floor-cgo stage-full: %v, %q (want PID 1 and a fresh /proc, twice)", err, out)
 	}
+	// The Go-with-C-child floor: the same, with no re-exec.
+	out, err = exec.Command(cgo, "cchild-full", "-n", "2", "/bin/sh", "-c", `echo "$$ $(ls /proc | grep -c '^[0-9]')"`).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1 4\n1 4" {
+		t.Fatalf("floor-cgo cchild-full: %v, %q (want PID 1 and a fresh /proc, twice)", err, out)
+	}
+	// The C floor, linked as nsh is (musl, static).
+	cfloor := filepath.Join(t.TempDir(), "cfloor")
+	if out, err := exec.Command("musl-gcc", "-static", "-O2", "-Wall", "-Werror", "-o", cfloor, "cfloor/cfloor.c").CombinedOutput(); err != nil {
+		t.Fatalf("musl-gcc cfloor/cfloor.c (dev/deps.sh installs musl-tools): %v\n%s", err, out)
+	}
+	out, err = exec.Command(cfloor, "full", "-n", "2", "/bin/sh", "-c", `echo "$$ $(ls /proc | grep -c '^[0-9]')"`).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1 4\n1 4" {
+		t.Fatalf("cfloor full: %v, %q (want PID 1 and a fresh /proc, twice)", err, out)
+	}
 	// The hello that also links the brief's four libraries.
 	libs := filepath.Join(t.TempDir(), "floor-libs")
 	build = exec.Command("go", "build", "-ldflags", "-linkmode external -extldflags -static", "-o", libs, "./floorlibs")
@@ -46,7 +60,7 @@ func TestFloorSmoke(t *testing.T) {
 	if out, err := exec.Command(libs).CombinedOutput(); err != nil || string(out) != "hello\n" {
 		t.Fatalf("floor-libs: %v, %q", err, out)
 	}
-	out, err = exec.Command("find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "-name", "floor-*").Output()
+	out, err = exec.Command("find", "/sys/fs/cgroup", "-maxdepth", "4", "-type", "d", "(", "-name", "floor-*", "-o", "-name", "cfloor-*", ")").Output()
 	if err != nil {
 		t.Fatal(err)
 	}

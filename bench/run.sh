@@ -26,20 +26,23 @@ CGO_ENABLED=0 go build -o "$floor" ./bench/floor
 floorcgo=$work/floor-cgo
 # Linked as nsh is (dev/toolchain.sh: static, musl).
 (. dev/toolchain.sh && go build -tags "floorcgo,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgo" ./bench/floor)
-# The design's floor again, also linking the four libraries the brief
-# makes nsh use (bench/floor/libs.go): a one-shot's floor for nsh as the
-# brief specifies it.
-floorcgolibs=$work/floor-cgo-libs
-(. dev/toolchain.sh && go build -tags "floorcgo,floorlibs,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgolibs" ./bench/floor)
 # A hello linked as nsh is that also links the four libraries the brief
 # makes nsh use: their initializers run at every start (bench/floorlibs).
 floorlibs=$work/floor-libs
 (. dev/toolchain.sh && go build -tags "$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorlibs" ./bench/floorlibs)
 
+# The two floors of issue 35: the kernel's work in C alone (bench/cfloor),
+# and a Go program linked as nsh is whose child runs C straight after
+# clone3 (bench/floor cchild-*, in the floorcgo build above).
+cfloor=$work/cfloor
+musl-gcc -static -O2 -Wall -Werror -o "$cfloor" bench/cfloor/cfloor.c
+
 # A busybox bundle with the full state, for runc and crun.
 full='unshare uts ipc mnt pid net cgroup; cgroup set memory.max 100M; cgroup set pids.max 20; cap drop net_raw'
 "$nsh" -c "rootfs --busybox $work/root; $full; export oci $work/bundle /bin/true" >/dev/null 2>&1
-{ echo "$full"; i=0; while [ $i -lt 200 ]; do echo "spawn /bin/true"; i=$((i + 1)); done; } | tr ';' '\n' > "$work/s200.nsh"
+for n in 200 1000; do
+	{ echo "$full"; i=0; while [ $i -lt $n ]; do echo "spawn /bin/true"; i=$((i + 1)); done; } | tr ';' '\n' > "$work/s$n.nsh"
+done
 
 runs=${RUNS:-40}
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
@@ -56,6 +59,12 @@ hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/host.json" \
 	-n floor-stage-one-shot "$floorcgo stage-oneshot /bin/true" \
 	-n floor-stage-full "$floorcgo stage-full /bin/true" \
 	-n floor-stage-full-200 "$floorcgo stage-full -n 200 /bin/true" \
+	-n floor-cchild-one-shot "$floorcgo cchild-oneshot /bin/true" \
+	-n floor-cchild-full "$floorcgo cchild-full /bin/true" \
+	-n floor-cchild-full-200 "$floorcgo cchild-full -n 200 /bin/true" \
+	-n cfloor-one-shot "$cfloor oneshot /bin/true" \
+	-n cfloor-full "$cfloor full /bin/true" \
+	-n cfloor-full-200 "$cfloor full -n 200 /bin/true" \
 	-n unshare 'unshare -uimpnC --fork /bin/true' \
 	-n nsh-one-shot "$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	-n nsh-full "$nsh -c '$full; spawn /bin/true'" \
@@ -74,19 +83,17 @@ go build -o "$work/interleave" ./bench/interleave
 "$work/interleave" -runs "$runs" -o "$out/interleaved.json" \
 	"unshare=unshare -uimpnC --fork /bin/true" \
 	"nsh-one-shot=$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
+	"cfloor-one-shot=$cfloor oneshot /bin/true" \
+	"floor-cchild-one-shot=$floorcgo cchild-oneshot /bin/true" \
 	"floor-stage-one-shot=$floorcgo stage-oneshot /bin/true" \
-	"floor-libs-stage-one-shot=$floorcgolibs stage-oneshot /bin/true" \
-	"floor-one-shot=$floor oneshot /bin/true" \
 	"nsh-full=$nsh -c '$full; spawn /bin/true'" \
-	"floor-stage-full=$floorcgo stage-full /bin/true" \
-	"floor-libs-stage-full=$floorcgolibs stage-full /bin/true" \
-	"floor-full=$floor full /bin/true" \
+	"cfloor-full=$cfloor full /bin/true" \
+	"floor-cchild-full=$floorcgo cchild-full /bin/true" \
 	"runc=runc run --bundle $work/bundle nsh-bench" \
 	"nsh-script-200=$nsh $work/s200.nsh" \
-	"floor-stage-full-200=$floorcgo stage-full -n 200 /bin/true" \
-	"floor-full-200=$floor full -n 200 /bin/true" \
+	"cfloor-full-200=$cfloor full -n 200 /bin/true" \
+	"floor-cchild-full-200=$floorcgo cchild-full -n 200 /bin/true" \
 	"nsh-startup=$nsh --version" \
-	"floor-cgo-hello=$floorcgo hello" \
 	"floor-libs-hello=$floorlibs" \
 	"floor-hello=$floor hello"
 
@@ -101,14 +108,15 @@ unshare -m --propagation private sh -c "
 		-n nsh-full \"$nsh -c '$full; spawn /bin/true'\" \
 		-n floor-full '$floor full /bin/true' \
 		-n floor-stage-full '$floorcgo stage-full /bin/true' \
+		-n cfloor-full '$cfloor full /bin/true' \
+		-n floor-cchild-full '$floorcgo cchild-full /bin/true' \
 		-n runc 'runc run --bundle $work/bundle nsh-bench-v1' \
 		-n crun 'crun run --bundle $work/bundle nsh-bench-v1'
 	$work/interleave -runs $runs -o $out/interleaved-v1.json \
 		'unshare=unshare -uimpnC --fork /bin/true' \
 		\"nsh-full=$nsh -c '$full; spawn /bin/true'\" \
-		'floor-full=$floor full /bin/true' \
-		'floor-stage-full=$floorcgo stage-full /bin/true' \
-		'floor-libs-stage-full=$floorcgolibs stage-full /bin/true' \
+		'cfloor-full=$cfloor full /bin/true' \
+		'floor-cchild-full=$floorcgo cchild-full /bin/true' \
 		'runc=runc run --bundle $work/bundle nsh-bench-v1' \
 		'crun=crun run --bundle $work/bundle nsh-bench-v1'
 "
@@ -118,6 +126,7 @@ rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1; }
 {
 	echo "nsh-one-shot $(rss "$nsh" -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true')"
 	echo "nsh-script-200 $(rss "$nsh" "$work/s200.nsh")"
+	echo "nsh-script-1000 $(rss "$nsh" "$work/s1000.nsh")"
 	echo "unshare $(rss unshare -uimpnC --fork /bin/true)"
 } > "$out/rss.txt"
 

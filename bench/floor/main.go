@@ -8,7 +8,10 @@
 //	floor full CMD...    the same with memory.max 100M and pids.max 20
 //	floor full -n N CMD  N such spawns one after another (a session's floor)
 //	floor stage-oneshot|stage-full [-n N] CMD...
-//	                     the same through the design's child stage (cgo.go)
+//	                     the same through a re-executed child stage (cgo.go)
+//	floor cchild-oneshot|cchild-full [-n N] CMD...
+//	                     the same with the child in C straight after clone3,
+//	                     no re-exec (cgo.go): the Go-with-C-child floor
 //
 // It is built as nsh is (static) but without cgo, and it has no child stage
 // (cgo.go adds both, as the brief's design has them: see there):
@@ -32,7 +35,11 @@ import (
 const root = "/sys/fs/cgroup"
 
 // stageAvailable: built with the C stage (cgo.go); the stage-* modes use it.
-var stageAvailable, useStage bool
+var stageAvailable, useStage, useCChild bool
+
+// cloneChild starts a command through a C child after clone3 (cgo.go);
+// the cchild-* modes use it.
+var cloneChild func(flags uintptr, cgfd int, place []*os.File, cmd []string) (int, error)
 
 func main() {
 	if len(os.Args) < 2 {
@@ -42,7 +49,7 @@ func main() {
 	switch os.Args[1] {
 	case "hello":
 		fmt.Println("hello")
-	case "oneshot", "full", "stage-oneshot", "stage-full":
+	case "oneshot", "full", "stage-oneshot", "stage-full", "cchild-oneshot", "cchild-full":
 		mode := os.Args[1]
 		if m, ok := strings.CutPrefix(mode, "stage-"); ok {
 			if !stageAvailable {
@@ -50,6 +57,13 @@ func main() {
 				os.Exit(2)
 			}
 			useStage, mode = true, m
+		}
+		if m, ok := strings.CutPrefix(mode, "cchild-"); ok {
+			if cloneChild == nil {
+				fmt.Fprintln(os.Stderr, "floor: the C child needs the floorcgo build (cgo.go)")
+				os.Exit(2)
+			}
+			useCChild, mode = true, m
 		}
 		cmd, n := os.Args[2:], 1
 		if len(cmd) > 2 && cmd[0] == "-n" {
@@ -102,6 +116,9 @@ func run(limits bool, cmd []string, i int) error {
 			return err
 		}
 	}
+	if useCChild {
+		return runCChild(dirs, unified, cmd)
+	}
 	c := exec.Command(cmd[0], cmd[1:]...)
 	if useStage {
 		// The design's stage: /proc/self/exe again, which moves itself
@@ -149,6 +166,44 @@ func run(limits bool, cmd []string, i int) error {
 		}
 	}
 	return c.Wait()
+}
+
+// runCChild starts cmd through the C child (cloneChild) in the cgroups
+// dirs, and waits for it.
+func runCChild(dirs []string, unified string, cmd []string) error {
+	var place []*os.File
+	for _, d := range dirs {
+		if d == unified {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		place = append(place, f)
+	}
+	cgfd := -1
+	if unified != "" {
+		fd, err := syscall.Open(unified, 0x200000|syscall.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		defer syscall.Close(fd)
+		cgfd = fd
+	}
+	pid, err := cloneChild(syscall.CLONE_NEWUTS|syscall.CLONE_NEWIPC|syscall.CLONE_NEWNS|syscall.CLONE_NEWPID|syscall.CLONE_NEWNET|syscall.CLONE_NEWCGROUP, cgfd, place, cmd)
+	if err != nil {
+		return err
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		return err
+	}
+	if ws.ExitStatus() != 0 {
+		return fmt.Errorf("%s: %v", cmd[0], ws)
+	}
+	return nil
 }
 
 func own(h string) (string, error) {
