@@ -29,6 +29,9 @@
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
+#ifndef CLONE_CLEAR_SIGHAND
+#define CLONE_CLEAR_SIGHAND 0x100000000ULL
+#endif
 
 // The kernel's struct clone_args, as clone3(2) documents it.
 struct nsh_kclone_args {
@@ -141,7 +144,8 @@ int nsh_stage_forgets_go(void)
 // default_signal_handlers does what an execve would: a handler goes back
 // to the default, an ignored signal stays ignored. One call each (set
 // and read back the old), a second only for an ignored one; every signal
-// is blocked meanwhile.
+// is blocked meanwhile. For kernels before 5.5: later ones do the same in
+// clone3 itself (CLONE_CLEAR_SIGHAND), without 62 system calls.
 static void default_signal_handlers(void)
 {
 	struct nsh_ksigaction dfl;
@@ -183,7 +187,7 @@ static void close_from(int from)
 
 // clone_child is the new process: it arranges what nsh gave it, then
 // runs the stage. Nothing is written to nsh before fd 3 is the channel.
-static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigset_t *mask)
+static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigset_t *mask, int handlers_cleared)
 {
 	// Non-dumpable before anything else, as runc's nsexec is: a process
 	// of the child (or of an entered one) that sees this stage in /proc
@@ -195,7 +199,8 @@ static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigs
 	// it. Until then no process but the stage is in its namespaces.
 	if (!(a->flags & CLONE_NEWUSER) || a->njoin > 0)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	default_signal_handlers();
+	if (!handlers_cleared)
+		default_signal_handlers();
 	if (a->pdeathsig) {
 		prctl(PR_SET_PDEATHSIG, a->pdeathsig, 0, 0, 0);
 		// nsh died before the signal was armed. In a new pid namespace
@@ -264,9 +269,16 @@ long nsh_clone_stage(struct nsh_clone_args *in)
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = (uint64_t)a.cgroup_fd;
 	}
+	ca.flags |= CLONE_CLEAR_SIGHAND;
 	long pid = syscall(SYS_clone3, &ca, sizeof ca);
+	int cleared = 1;
+	if (pid < 0 && errno == EINVAL) { // before Linux 5.5
+		ca.flags &= ~CLONE_CLEAR_SIGHAND;
+		cleared = 0;
+		pid = syscall(SYS_clone3, &ca, sizeof ca);
+	}
 	if (pid == 0)
-		clone_child(&a, parent, &old); // does not return
+		clone_child(&a, parent, &old, cleared); // does not return
 	int err = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 	pthread_mutex_unlock(&one);
