@@ -26,6 +26,12 @@ CGO_ENABLED=0 go build -o "$floor" ./bench/floor
 floorcgo=$work/floor-cgo
 # Linked as nsh is (dev/toolchain.sh: static, musl).
 (. dev/toolchain.sh && go build -tags "floorcgo,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgo" ./bench/floor)
+# The same floor also linking the four libraries the brief makes nsh use
+# (bench/floor/libs.go): their initializers run at every start, so its
+# cchild-* modes are the Go-with-C-child floor for nsh as the brief
+# specifies it.
+floorcgolibs=$work/floor-cgo-libs
+(. dev/toolchain.sh && go build -tags "floorcgo,floorlibs,$NSH_TAGS" -ldflags "$NSH_LDFLAGS" -o "$floorcgolibs" ./bench/floor)
 # A hello linked as nsh is that also links the four libraries the brief
 # makes nsh use: their initializers run at every start (bench/floorlibs).
 floorlibs=$work/floor-libs
@@ -85,6 +91,7 @@ go build -o "$work/interleave" ./bench/interleave
 	"nsh-one-shot=$nsh -c 'unshare uts ipc mnt pid net cgroup; spawn /bin/true'" \
 	"cfloor-one-shot=$cfloor oneshot /bin/true" \
 	"floor-cchild-one-shot=$floorcgo cchild-oneshot /bin/true" \
+	"floor-libs-cchild-one-shot=$floorcgolibs cchild-oneshot /bin/true" \
 	"floor-stage-one-shot=$floorcgo stage-oneshot /bin/true" \
 	"nsh-full=$nsh -c '$full; spawn /bin/true'" \
 	"cfloor-full=$cfloor full /bin/true" \

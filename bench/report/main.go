@@ -81,7 +81,7 @@ func main() {
 		// what the run before left it to clean up, falls on all alike.
 		fmt.Println()
 		fmt.Println("Interleaved (one run of each per round, shuffled):")
-		for _, p := range [][2]string{{"nsh-one-shot", "unshare"}, {"cfloor-one-shot", "unshare"}, {"floor-cchild-one-shot", "unshare"}, {"floor-stage-one-shot", "unshare"}, {"nsh-one-shot", "floor-cchild-one-shot"}, {"nsh-full", "cfloor-full"}, {"nsh-full", "floor-cchild-full"}, {"nsh per spawn in a script", "cfloor per spawn"}, {"nsh per spawn in a script", "floor-cchild per spawn"}, {"nsh-startup", "floor-hello"}, {"floor-libs-hello", "floor-hello"}, {"nsh-startup", "floor-libs-hello"}} {
+		for _, p := range [][2]string{{"nsh-one-shot", "unshare"}, {"cfloor-one-shot", "unshare"}, {"floor-cchild-one-shot", "unshare"}, {"floor-stage-one-shot", "unshare"}, {"nsh-one-shot", "floor-cchild-one-shot"}, {"nsh-one-shot", "floor-libs-cchild-one-shot"}, {"nsh-full", "cfloor-full"}, {"nsh-full", "floor-cchild-full"}, {"nsh per spawn in a script", "cfloor per spawn"}, {"nsh per spawn in a script", "floor-cchild per spawn"}, {"nsh-startup", "floor-hello"}, {"floor-libs-hello", "floor-hello"}, {"nsh-startup", "floor-libs-hello"}} {
 			if il[p[0]] > 0 && il[p[1]] > 0 {
 				fmt.Printf("- %s %.2f ms, %s %.2f ms: %.2f×\n", p[0], il[p[0]], p[1], il[p[1]], il[p[0]]/il[p[1]])
 			}
@@ -137,6 +137,7 @@ func targets(host, v1 map[string]float64) {
 	}
 	ratio("one-shot, 6 namespaces / unshare", host, "nsh-one-shot", "cfloor-one-shot", "floor-cchild-one-shot", "unshare", 1.6)
 	ratio("one-shot / the Go-with-C-child floor's", host, "nsh-one-shot", "", "", "floor-cchild-one-shot", 1.1)
+	ratio("one-shot / the same floor linking the four chosen libraries", host, "nsh-one-shot", "", "", "floor-libs-cchild-one-shot", 1.1)
 	ratio("full state / runc run", host, "nsh-full", "cfloor-full", "floor-cchild-full", "runc", 0.15)
 	if v1 != nil {
 		ratio("full state / crun run (v1 view)", v1, "nsh-full", "cfloor-full", "floor-cchild-full", "crun", 0.4)
