@@ -17,62 +17,64 @@ import (
 var capSets = []string{"bounding", "effective", "permitted", "inheritable", "ambient"}
 
 func init() {
-	register(
-		&Command{
-			Name: "cap", Group: "capabilities",
-			Summary: "shape children's capability sets; look at a process's or a file's",
-			Example: "cap drop net_raw; spawn grep CapBnd /proc/self/status",
-			Help: "CAP is a name, case-insensitive, with or without cap_ (net_raw, CAP_SYS_ADMIN), a number, or all.\n" +
-				"drop takes CAP out of every set, bounding included (docker --cap-drop): no setuid or\n" +
-				"file-capability program gets it back. add puts it back in bounding, permitted and effective;\n" +
-				"a non-root `user` keeps its capabilities as ambient (so they survive its execve), which\n" +
-				"Docker does not do. only keeps exactly these. --set SET changes one set: bounding effective\n" +
-				"permitted inheritable ambient. Presets: docker (its default 14), privileged (all of the\n" +
-				"kernel's that nsh holds), none. reset: children keep nsh's own.\n" +
-				"cap decode prints what capsh --decode does; cap file reads and writes security.capability\n" +
-				"like getcap and setcap (v3, with --rootid, for a user namespace's root).",
-			Subs: []Sub{
-				{Name: "drop", Usage: []string{"cap drop [--set SET] CAP..."}, Run: capEdit(capDropAdd("drop")), Complete: capCompleter("drop")},
-				{Name: "add", Usage: []string{"cap add [--set SET] CAP..."}, Run: capEdit(capDropAdd("add")), Complete: capCompleter("add")},
-				{Name: "only", Usage: []string{"cap only [--set SET] CAP..."}, Run: capEdit(capOnly), Complete: capCompleter("only")},
-				{Name: "preset", Usage: []string{"cap preset docker|privileged|none"}, Run: capEdit(capPreset), Complete: capCompleter("preset")},
-				{Name: "reset", Usage: []string{"cap reset"}, Run: capReset},
-				{Name: "show", Usage: []string{"cap show [@ID|PID|self] [--json]"}, JSON: true, Complete: capCompleter("show"),
-					Run: func(s *Session, c *Command, args []string) error { return capShow(s, args) }},
-				{Name: "decode", Usage: []string{"cap decode HEX [--json]"}, JSON: true, Run: capDecode},
-				{Name: "file", Usage: []string{"cap file get [-n] PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH"},
-					Run: capFile, Complete: capCompleter("file")},
+	later(func() {
+		register(
+			&Command{
+				Name: "cap", Group: "capabilities",
+				Summary: "shape children's capability sets; look at a process's or a file's",
+				Example: "cap drop net_raw; spawn grep CapBnd /proc/self/status",
+				Help: "CAP is a name, case-insensitive, with or without cap_ (net_raw, CAP_SYS_ADMIN), a number, or all.\n" +
+					"drop takes CAP out of every set, bounding included (docker --cap-drop): no setuid or\n" +
+					"file-capability program gets it back. add puts it back in bounding, permitted and effective;\n" +
+					"a non-root `user` keeps its capabilities as ambient (so they survive its execve), which\n" +
+					"Docker does not do. only keeps exactly these. --set SET changes one set: bounding effective\n" +
+					"permitted inheritable ambient. Presets: docker (its default 14), privileged (all of the\n" +
+					"kernel's that nsh holds), none. reset: children keep nsh's own.\n" +
+					"cap decode prints what capsh --decode does; cap file reads and writes security.capability\n" +
+					"like getcap and setcap (v3, with --rootid, for a user namespace's root).",
+				Subs: []Sub{
+					{Name: "drop", Usage: []string{"cap drop [--set SET] CAP..."}, Run: capEdit(capDropAdd("drop")), Complete: capCompleter("drop")},
+					{Name: "add", Usage: []string{"cap add [--set SET] CAP..."}, Run: capEdit(capDropAdd("add")), Complete: capCompleter("add")},
+					{Name: "only", Usage: []string{"cap only [--set SET] CAP..."}, Run: capEdit(capOnly), Complete: capCompleter("only")},
+					{Name: "preset", Usage: []string{"cap preset docker|privileged|none"}, Run: capEdit(capPreset), Complete: capCompleter("preset")},
+					{Name: "reset", Usage: []string{"cap reset"}, Run: capReset},
+					{Name: "show", Usage: []string{"cap show [@ID|PID|self] [--json]"}, JSON: true, Complete: capCompleter("show"),
+						Run: func(s *Session, c *Command, args []string) error { return capShow(s, args) }},
+					{Name: "decode", Usage: []string{"cap decode HEX [--json]"}, JSON: true, Run: capDecode},
+					{Name: "file", Usage: []string{"cap file get [-n] PATH", "cap file set PATH CAPS [--rootid UID]", "cap file rm PATH"},
+						Run: capFile, Complete: capCompleter("file")},
+				},
 			},
-		},
-		&Command{
-			Name: "user", Group: "capabilities",
-			Usage:   []string{"user UID[:GID]", "user off", "user"},
-			Summary: "children run as this user, supplementary groups cleared",
-			Example: "cap only net_bind_service; user 1000; spawn grep CapAmb /proc/self/status",
-			Help: "Inside a new user namespace the ids are those inside it. With capabilities planned (cap ...),\n" +
-				"a non-root user keeps them as ambient; without, it runs with none, as a plain setuid would.",
-			Run: runUser,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"off", "1000", "65534"}
-				}
-				return nil
+			&Command{
+				Name: "user", Group: "capabilities",
+				Usage:   []string{"user UID[:GID]", "user off", "user"},
+				Summary: "children run as this user, supplementary groups cleared",
+				Example: "cap only net_bind_service; user 1000; spawn grep CapAmb /proc/self/status",
+				Help: "Inside a new user namespace the ids are those inside it. With capabilities planned (cap ...),\n" +
+					"a non-root user keeps them as ambient; without, it runs with none, as a plain setuid would.",
+				Run: runUser,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return []string{"off", "1000", "65534"}
+					}
+					return nil
+				},
 			},
-		},
-		&Command{
-			Name: "nonewprivs", Group: "capabilities",
-			Usage:   []string{"nonewprivs on", "nonewprivs off"},
-			Summary: "PR_SET_NO_NEW_PRIVS for children: setuid bits and file capabilities no longer grant anything",
-			Example: "nonewprivs on; spawn grep NoNewPrivs /proc/self/status",
-			Run:     runNoNewPrivs,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"on", "off"}
-				}
-				return nil
+			&Command{
+				Name: "nonewprivs", Group: "capabilities",
+				Usage:   []string{"nonewprivs on", "nonewprivs off"},
+				Summary: "PR_SET_NO_NEW_PRIVS for children: setuid bits and file capabilities no longer grant anything",
+				Example: "nonewprivs on; spawn grep NoNewPrivs /proc/self/status",
+				Run:     runNoNewPrivs,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return []string{"on", "off"}
+					}
+					return nil
+				},
 			},
-		},
-	)
+		)
+	})
 }
 
 // capCompleter completes a cap subcommand's arguments (args after it).

@@ -17,39 +17,41 @@ import (
 )
 
 func init() {
-	refs := func(s *Session, args []string, partial string) []string {
-		if len(args) == 0 {
-			return s.childRefs()
+	later(func() {
+		refs := func(s *Session, args []string, partial string) []string {
+			if len(args) == 0 {
+				return s.childRefs()
+			}
+			return nil
 		}
-		return nil
-	}
-	running := func(s *Session, args []string, partial string) []string {
-		if len(args) == 0 {
-			return s.runningRefs()
+		running := func(s *Session, args []string, partial string) []string {
+			if len(args) == 0 {
+				return s.runningRefs()
+			}
+			return nil
 		}
-		return nil
-	}
-	register(&Command{
-		Name: "cgroup", Group: "cgroups",
-		Subs: []Sub{
-			{Name: "set", Usage: []string{"cgroup set KEY VALUE... [@ID]", "cgroup set KEY VALUE... PID --force"}, Run: cgroupSet, Complete: completeCgroupSet},
-			{Name: "unset", Usage: []string{"cgroup unset KEY"}, Run: cgroupUnset, Complete: completeCgroupUnset},
-			{Name: "show", Usage: []string{"cgroup show [@ID|PID] [--json]"}, Run: cgroupShowCmd, Complete: running, JSON: true},
-			{Name: "ls", Usage: []string{"cgroup ls [--json]"}, Run: cgroupLsCmd, JSON: true},
-			{Name: "parent", Usage: []string{"cgroup parent PATH|off"}, Run: cgroupPlace("parent"), Complete: completeWords("off", "/")},
-			{Name: "use", Usage: []string{"cgroup use PATH|off"}, Run: cgroupPlace("use"), Complete: completeWords("off", "/")},
-			{Name: "procs", Usage: []string{"cgroup procs @ID|PID"}, Run: cgroupInspectCmd("procs"), Complete: refs, JSON: true},
-			{Name: "stat", Usage: []string{"cgroup stat @ID|PID", "cgroup stat --watch @ID"}, Run: cgroupInspectCmd("stat"), Complete: completeCgroupStat, JSON: true},
-			{Name: "files", Usage: []string{"cgroup files @ID|PID"}, Run: cgroupInspectCmd("files"), Complete: refs, JSON: true},
-			{Name: "freeze", Usage: []string{"cgroup freeze @ID"}, Run: cgroupFreeze(true), Complete: running},
-			{Name: "thaw", Usage: []string{"cgroup thaw @ID"}, Run: cgroupFreeze(false), Complete: running},
-			{Name: "off", Usage: []string{"cgroup off"}, Run: cgroupOnOff("off")},
-			{Name: "on", Usage: []string{"cgroup on"}, Run: cgroupOnOff("on")},
-			{Name: "devices", Usage: []string{"cgroup devices [allow|deny RULE | reset]"}, Run: cgroupDevices, Complete: completeCgroupDevices},
-		},
-		Summary:  "limit and watch children through cgroups (keys are v2 file names)",
-		Example:  "cgroup set memory.max 100M; cgroup set cpu.max 0.5; spawn -d sleep 60; cgroup stat @1",
-		HelpFunc: cgroupHelp,
+		register(&Command{
+			Name: "cgroup", Group: "cgroups",
+			Subs: []Sub{
+				{Name: "set", Usage: []string{"cgroup set KEY VALUE... [@ID]", "cgroup set KEY VALUE... PID --force"}, Run: cgroupSet, Complete: completeCgroupSet},
+				{Name: "unset", Usage: []string{"cgroup unset KEY"}, Run: cgroupUnset, Complete: completeCgroupUnset},
+				{Name: "show", Usage: []string{"cgroup show [@ID|PID] [--json]"}, Run: cgroupShowCmd, Complete: running, JSON: true},
+				{Name: "ls", Usage: []string{"cgroup ls [--json]"}, Run: cgroupLsCmd, JSON: true},
+				{Name: "parent", Usage: []string{"cgroup parent PATH|off"}, Run: cgroupPlace("parent"), Complete: completeWords("off", "/")},
+				{Name: "use", Usage: []string{"cgroup use PATH|off"}, Run: cgroupPlace("use"), Complete: completeWords("off", "/")},
+				{Name: "procs", Usage: []string{"cgroup procs @ID|PID"}, Run: cgroupInspectCmd("procs"), Complete: refs, JSON: true},
+				{Name: "stat", Usage: []string{"cgroup stat @ID|PID", "cgroup stat --watch @ID"}, Run: cgroupInspectCmd("stat"), Complete: completeCgroupStat, JSON: true},
+				{Name: "files", Usage: []string{"cgroup files @ID|PID"}, Run: cgroupInspectCmd("files"), Complete: refs, JSON: true},
+				{Name: "freeze", Usage: []string{"cgroup freeze @ID"}, Run: cgroupFreeze(true), Complete: running},
+				{Name: "thaw", Usage: []string{"cgroup thaw @ID"}, Run: cgroupFreeze(false), Complete: running},
+				{Name: "off", Usage: []string{"cgroup off"}, Run: cgroupOnOff("off")},
+				{Name: "on", Usage: []string{"cgroup on"}, Run: cgroupOnOff("on")},
+				{Name: "devices", Usage: []string{"cgroup devices [allow|deny RULE | reset]"}, Run: cgroupDevices, Complete: completeCgroupDevices},
+			},
+			Summary:  "limit and watch children through cgroups (keys are v2 file names)",
+			Example:  "cgroup set memory.max 100M; cgroup set cpu.max 0.5; spawn -d sleep 60; cgroup stat @1",
+			HelpFunc: cgroupHelp,
+		})
 	})
 }
 

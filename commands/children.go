@@ -154,51 +154,53 @@ func describeStatus(st int) string {
 }
 
 func init() {
-	register(
-		&Command{
-			Name: "ps", Group: "children",
-			Usage:   []string{"ps [--json]", "ps --tree [PID|@ID] [--json]", "ps --prune"},
-			JSON:    func(args []string) bool { return len(args) == 0 || args[0] == "--tree" },
-			Summary: "the children: id, name, host pid, state, command, namespaces, cgroup",
-			Example: "ps --prune",
-			Help:    "Exited children stay listed until the session ends; --prune forgets them.",
-			Run:     runPs,
-			Complete: func(s *Session, args []string, partial string) []string {
-				switch {
-				case len(args) == 0:
-					return []string{"--json", "--prune", "--tree"}
-				case args[0] == "--tree" && len(args) == 1:
-					return append(s.runningRefs(), "--json")
-				}
-				return nil
+	later(func() {
+		register(
+			&Command{
+				Name: "ps", Group: "children",
+				Usage:   []string{"ps [--json]", "ps --tree [PID|@ID] [--json]", "ps --prune"},
+				JSON:    func(args []string) bool { return len(args) == 0 || args[0] == "--tree" },
+				Summary: "the children: id, name, host pid, state, command, namespaces, cgroup",
+				Example: "ps --prune",
+				Help:    "Exited children stay listed until the session ends; --prune forgets them.",
+				Run:     runPs,
+				Complete: func(s *Session, args []string, partial string) []string {
+					switch {
+					case len(args) == 0:
+						return []string{"--json", "--prune", "--tree"}
+					case args[0] == "--tree" && len(args) == 1:
+						return append(s.runningRefs(), "--json")
+					}
+					return nil
+				},
 			},
-		},
-		&Command{
-			Name: "kill", Group: "children",
-			Usage:    []string{"kill @ID [SIGNAL]", "kill PID [SIGNAL] --force"},
-			Summary:  "send a signal to a child (default TERM)",
-			Example:  "kill @web INT",
-			Help:     "SIGNAL is a name (TERM, SIGKILL, int) or a number.",
-			Run:      runKill,
-			Complete: completeRunningChild,
-		},
-		&Command{
-			Name: "wait", Group: "children",
-			Usage:    []string{"wait @ID"},
-			Summary:  "wait for a detached child; its status becomes the command's (and expect's)",
-			Example:  "wait @web; expect status 0",
-			Run:      runWait,
-			Complete: completeChildArg(0),
-		},
-		&Command{
-			Name: "logs", Group: "children",
-			Usage:    []string{"logs @ID"},
-			Summary:  "what a detached child printed (the last 1 MiB)",
-			Example:  "logs @web",
-			Run:      runLogs,
-			Complete: completeChildArg(0),
-		},
-	)
+			&Command{
+				Name: "kill", Group: "children",
+				Usage:    []string{"kill @ID [SIGNAL]", "kill PID [SIGNAL] --force"},
+				Summary:  "send a signal to a child (default TERM)",
+				Example:  "kill @web INT",
+				Help:     "SIGNAL is a name (TERM, SIGKILL, int) or a number.",
+				Run:      runKill,
+				Complete: completeRunningChild,
+			},
+			&Command{
+				Name: "wait", Group: "children",
+				Usage:    []string{"wait @ID"},
+				Summary:  "wait for a detached child; its status becomes the command's (and expect's)",
+				Example:  "wait @web; expect status 0",
+				Run:      runWait,
+				Complete: completeChildArg(0),
+			},
+			&Command{
+				Name: "logs", Group: "children",
+				Usage:    []string{"logs @ID"},
+				Summary:  "what a detached child printed (the last 1 MiB)",
+				Example:  "logs @web",
+				Run:      runLogs,
+				Complete: completeChildArg(0),
+			},
+		)
+	})
 }
 
 // completeRunningChild offers only children that are still running (kill).

@@ -20,15 +20,17 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "doctor", Group: "teaching",
-		Usage:   []string{"doctor"},
-		Summary: "what this host allows (namespaces, cgroups, user namespaces, capabilities) and the fix for what it does not",
-		Help: "Each namespace type is tried for real (a child running true); cgroup hierarchies are tried\n" +
-			"with a mkdir and rmdir in nsh's own cgroup. Nothing is left changed.",
-		Example: "doctor",
-		JSON:    func(args []string) bool { return len(args) == 0 },
-		Run:     runDoctor,
+	later(func() {
+		register(&Command{
+			Name: "doctor", Group: "teaching",
+			Usage:   []string{"doctor"},
+			Summary: "what this host allows (namespaces, cgroups, user namespaces, capabilities) and the fix for what it does not",
+			Help: "Each namespace type is tried for real (a child running true); cgroup hierarchies are tried\n" +
+				"with a mkdir and rmdir in nsh's own cgroup. Nothing is left changed.",
+			Example: "doctor",
+			JSON:    func(args []string) bool { return len(args) == 0 },
+			Run:     runDoctor,
+		})
 	})
 }
 

@@ -18,34 +18,36 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "draw", Group: "teaching",
-		Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw caps --exec [PROGRAM] [-o FILE.svg]", "draw cgroup [@ID|PID|self] [-o FILE.svg]"},
-		Summary: "a picture of the live state: which namespaces each process shares with nsh, a process's capability sets",
-		Example: "unshare uts pid; spawn -d sleep 30; draw ns; draw ns @1 -o ns.svg",
-		Help: "draw ns reads /proc/PID/ns of nsh and its running children (or the processes named) and\n" +
-			"draws them against the eight namespace types: the same namespace as nsh's is grey (· on the\n" +
-			"terminal), another gets a letter and a colour, the same letter wherever the same namespace\n" +
-			"appears, so what a child shares with nsh, and with its siblings, is seen at a glance. On the\n" +
-			"terminal it is text (colour when the terminal has it); -o FILE.svg writes an SVG that opens in\n" +
-			"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f). draw caps draws\n" +
-			"a process's five capability sets (nsh's own without one) as a grid of every capability of the\n" +
-			"kernel, marking those dropped from its bounding set, which nsh's still holds; draw caps --exec\n" +
-			"[PROGRAM] draws the plan's sets as the stage leaves them beside what execve makes of them\n" +
-			"(capabilities(7): root, a user, ambient, file capabilities, no_new_privs). draw cgroup\n" +
-			"draws where a process's cgroup is in each hierarchy, from the root down, and its memory, pids\n" +
-			"and CPU against its limits as bars, with the file each limit is in. In a lesson\n" +
-			"(nsh --render md), the page shows the picture, written beside it; a recording shows the text.",
-		Run: runDraw,
-		Complete: func(s *Session, args []string, partial string) []string {
-			if len(args) == 0 {
-				return []string{"ns", "caps", "cgroup"}
-			}
-			if len(args) > 0 && args[len(args)-1] == "-o" {
-				return completeFiles(nil, partial)
-			}
-			return append([]string{"self", "-o"}, s.childRefs()...)
-		},
+	later(func() {
+		register(&Command{
+			Name: "draw", Group: "teaching",
+			Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw caps --exec [PROGRAM] [-o FILE.svg]", "draw cgroup [@ID|PID|self] [-o FILE.svg]"},
+			Summary: "a picture of the live state: which namespaces each process shares with nsh, a process's capability sets",
+			Example: "unshare uts pid; spawn -d sleep 30; draw ns; draw ns @1 -o ns.svg",
+			Help: "draw ns reads /proc/PID/ns of nsh and its running children (or the processes named) and\n" +
+				"draws them against the eight namespace types: the same namespace as nsh's is grey (· on the\n" +
+				"terminal), another gets a letter and a colour, the same letter wherever the same namespace\n" +
+				"appears, so what a child shares with nsh, and with its siblings, is seen at a glance. On the\n" +
+				"terminal it is text (colour when the terminal has it); -o FILE.svg writes an SVG that opens in\n" +
+				"any browser by itself (it replaces only an SVG nsh wrote, or any file with -f). draw caps draws\n" +
+				"a process's five capability sets (nsh's own without one) as a grid of every capability of the\n" +
+				"kernel, marking those dropped from its bounding set, which nsh's still holds; draw caps --exec\n" +
+				"[PROGRAM] draws the plan's sets as the stage leaves them beside what execve makes of them\n" +
+				"(capabilities(7): root, a user, ambient, file capabilities, no_new_privs). draw cgroup\n" +
+				"draws where a process's cgroup is in each hierarchy, from the root down, and its memory, pids\n" +
+				"and CPU against its limits as bars, with the file each limit is in. In a lesson\n" +
+				"(nsh --render md), the page shows the picture, written beside it; a recording shows the text.",
+			Run: runDraw,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"ns", "caps", "cgroup"}
+				}
+				if len(args) > 0 && args[len(args)-1] == "-o" {
+					return completeFiles(nil, partial)
+				}
+				return append([]string{"self", "-o"}, s.childRefs()...)
+			},
+		})
 	})
 }
 

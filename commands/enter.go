@@ -15,44 +15,46 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "enter", Group: "children",
-		Usage:   []string{"enter @ID|PID [CMD ARG...]", "enter --no-seccomp PID [CMD ARG...]", "enter --ns NS,NS @ID|PID [CMD ARG...]"},
-		Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
-		Example: "enter --ns uts @web hostname",
-		Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
-			"included), its cgroups, its root and working directory, its ids and capability sets,\n" +
-			"its resource limits and its seccomp filter (as runc exec: entering is no way around them).\n" +
-			"A PID enters any process, like nsenter -a -t PID (its limits too). A process nsh did not\n" +
-			"start may run under seccomp filters nsh has no config for: nsh reads them from the process\n" +
-			"(ptrace(PTRACE_SECCOMP_GET_FILTER), holding it stopped for that moment) and installs them in\n" +
-			"what enters; where they cannot be read (a process already traced, a filter that hands calls\n" +
-			"to a supervisor) it refuses, as what entered would escape them, unless --no-seccomp says to\n" +
-			"enter without them (seccomp show PID tells).\n" +
-			"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
-			"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
-			"process (a multithreaded process cannot join a mount or user namespace).",
-		Run: runEnter,
-		Complete: func(s *Session, args []string, partial string) []string {
-			// enter [--no-seccomp] [--ns T,T] @ID CMD...: a running
-			// child, then a program.
-			i := 0
-			if len(args) > 0 && args[0] == "--no-seccomp" {
-				i = 1
-			}
-			if len(args) >= i+2 && args[i] == "--ns" {
-				i += 2
-			}
-			switch {
-			case len(args) == 0:
-				return append([]string{"--ns", "--no-seccomp"}, s.runningRefs()...)
-			case len(args) == i:
-				return s.runningRefs()
-			case len(args) == i+1:
-				return completePrograms(partial)
-			}
-			return completeFiles(nil, partial)
-		},
+	later(func() {
+		register(&Command{
+			Name: "enter", Group: "children",
+			Usage:   []string{"enter @ID|PID [CMD ARG...]", "enter --no-seccomp PID [CMD ARG...]", "enter --ns NS,NS @ID|PID [CMD ARG...]"},
+			Summary: "run CMD inside a running child (like nsenter -a -t PID or docker exec)",
+			Example: "enter --ns uts @web hostname",
+			Help: "Without --ns: all of the child's namespaces that differ from nsh's (mount, user and pid\n" +
+				"included), its cgroups, its root and working directory, its ids and capability sets,\n" +
+				"its resource limits and its seccomp filter (as runc exec: entering is no way around them).\n" +
+				"A PID enters any process, like nsenter -a -t PID (its limits too). A process nsh did not\n" +
+				"start may run under seccomp filters nsh has no config for: nsh reads them from the process\n" +
+				"(ptrace(PTRACE_SECCOMP_GET_FILTER), holding it stopped for that moment) and installs them in\n" +
+				"what enters; where they cannot be read (a process already traced, a filter that hands calls\n" +
+				"to a supervisor) it refuses, as what entered would escape them, unless --no-seccomp says to\n" +
+				"enter without them (seccomp show PID tells).\n" +
+				"With --ns: only those namespaces. CMD defaults to a shell, with the terminal.\n" +
+				"The namespaces are joined through a pidfd, before nsh's Go runtime starts in the new\n" +
+				"process (a multithreaded process cannot join a mount or user namespace).",
+			Run: runEnter,
+			Complete: func(s *Session, args []string, partial string) []string {
+				// enter [--no-seccomp] [--ns T,T] @ID CMD...: a running
+				// child, then a program.
+				i := 0
+				if len(args) > 0 && args[0] == "--no-seccomp" {
+					i = 1
+				}
+				if len(args) >= i+2 && args[i] == "--ns" {
+					i += 2
+				}
+				switch {
+				case len(args) == 0:
+					return append([]string{"--ns", "--no-seccomp"}, s.runningRefs()...)
+				case len(args) == i:
+					return s.runningRefs()
+				case len(args) == i+1:
+					return completePrograms(partial)
+				}
+				return completeFiles(nil, partial)
+			},
+		})
 	})
 }
 

@@ -56,109 +56,111 @@ func (s *Session) SetLearner(l Learner) { s.lesson.learner = l }
 var listHeadings = map[string]string{"goal": "What you will learn", "summary": "In short"}
 
 func init() {
-	register(
-		&Command{
-			Name: "goal", Group: "lessons",
-			Usage:   []string{"goal TEXT..."},
-			Summary: "in a lesson: one thing the reader will learn (a page lists them under its title)",
-			Example: "goal \"what a namespace is, and which ones a child shares\"",
-			Run:     func(s *Session, c *Command, args []string) error { return listItem(s, "goal", args) },
-		},
-		&Command{
-			Name: "summary", Group: "lessons",
-			Usage:   []string{"summary TEXT..."},
-			Summary: "in a lesson: one point of its summary",
-			Example: "summary \"a child shares every namespace nsh does not unshare\"",
-			Run:     func(s *Session, c *Command, args []string) error { return listItem(s, "summary", args) },
-		},
-		learnVerb("skip", "in nsh --learn: leave this exercise undone; its solution runs, so the lesson can go on", func(l Learner) error { return l.Skip() }),
-		learnVerb("back", "in nsh --learn: the exercise before this one", func(l Learner) error { return l.Back() }),
-		learnVerb("where", "in nsh --learn: the lesson, the exercise and what is done", func(l Learner) error { return l.Where() }),
-		&Command{
-			Name: "learn", Group: "lessons",
-			Usage:   []string{"learn", "learn NN|FILE.nsh"},
-			Summary: "the lessons and your progress; learn NN starts one here, its exercises checked against your children",
-			Example: "learn 01",
-			Run: func(s *Session, c *Command, args []string) error {
-				if s.Learn == nil {
-					return fmt.Errorf("learn: lessons are for the interactive shell: nsh --learn [NN]")
-				}
-				if len(args) > 1 {
-					return usageError(c, "name one lesson")
-				}
-				arg := ""
-				if len(args) == 1 {
-					arg = args[0]
-				}
-				return s.Learn(arg)
+	later(func() {
+		register(
+			&Command{
+				Name: "goal", Group: "lessons",
+				Usage:   []string{"goal TEXT..."},
+				Summary: "in a lesson: one thing the reader will learn (a page lists them under its title)",
+				Example: "goal \"what a namespace is, and which ones a child shares\"",
+				Run:     func(s *Session, c *Command, args []string) error { return listItem(s, "goal", args) },
 			},
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) > 0 {
+			&Command{
+				Name: "summary", Group: "lessons",
+				Usage:   []string{"summary TEXT..."},
+				Summary: "in a lesson: one point of its summary",
+				Example: "summary \"a child shares every namespace nsh does not unshare\"",
+				Run:     func(s *Session, c *Command, args []string) error { return listItem(s, "summary", args) },
+			},
+			learnVerb("skip", "in nsh --learn: leave this exercise undone; its solution runs, so the lesson can go on", func(l Learner) error { return l.Skip() }),
+			learnVerb("back", "in nsh --learn: the exercise before this one", func(l Learner) error { return l.Back() }),
+			learnVerb("where", "in nsh --learn: the lesson, the exercise and what is done", func(l Learner) error { return l.Where() }),
+			&Command{
+				Name: "learn", Group: "lessons",
+				Usage:   []string{"learn", "learn NN|FILE.nsh"},
+				Summary: "the lessons and your progress; learn NN starts one here, its exercises checked against your children",
+				Example: "learn 01",
+				Run: func(s *Session, c *Command, args []string) error {
+					if s.Learn == nil {
+						return fmt.Errorf("learn: lessons are for the interactive shell: nsh --learn [NN]")
+					}
+					if len(args) > 1 {
+						return usageError(c, "name one lesson")
+					}
+					arg := ""
+					if len(args) == 1 {
+						arg = args[0]
+					}
+					return s.Learn(arg)
+				},
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) > 0 {
+						return nil
+					}
+					// The lessons built into nsh, by number, the tour, and files.
+					names, _ := fs.Glob(scripts.FS, "*.nsh")
+					out := []string{"tour"}
+					for _, n := range names {
+						num, _, _ := strings.Cut(n, "-")
+						out = append(out, num)
+					}
+					return append(out, completeFiles(nil, partial)...)
+				},
+			},
+			&Command{
+				Name: "needs", Group: "lessons",
+				Usage:   []string{"needs root WHY..."},
+				Summary: "in a lesson: what it needs to run; without it, a plain run says so and ends, passing, before its first step",
+				Help: "A lesson that makes cgroups, file capabilities, device nodes or a veth needs root; one whose\n" +
+					"namespaces all come with a user namespace of its own runs as any user, and says nothing.\n" +
+					"Without what it needs, --render and --cast fail (no page, no recording is better than half of one).",
+				Example: "needs root \"it makes cgroups\"",
+				Run:     runNeeds,
+			},
+			&Command{
+				Name: "task", Group: "lessons",
+				Usage:   []string{"task TEXT..."},
+				Summary: "in a lesson: an exercise; the hint, solution and check lines after it belong to it",
+				Help: "A plain run, --render and --cast run the solution lines and the checks, so every exercise is proved\n" +
+					"solvable; nsh --learn shows the task, hides the rest, and checks what the learner does (docs/lessons.md).",
+				Example: "task \"Give a child the hostname box without changing the host's\"",
+				Run: func(s *Session, c *Command, args []string) error {
+					if len(args) == 0 {
+						c, _ := Lookup("task")
+						return usageError(c, "say what the learner is to do")
+					}
+					s.lesson.list = ""
+					s.lesson.tasks++
+					fmt.Fprintf(s.Out, "\n== Exercise %d: %s\n", s.lesson.tasks, strings.Join(args, " "))
 					return nil
-				}
-				// The lessons built into nsh, by number, the tour, and files.
-				names, _ := fs.Glob(scripts.FS, "*.nsh")
-				out := []string{"tour"}
-				for _, n := range names {
-					num, _, _ := strings.Cut(n, "-")
-					out = append(out, num)
-				}
-				return append(out, completeFiles(nil, partial)...)
+				},
 			},
-		},
-		&Command{
-			Name: "needs", Group: "lessons",
-			Usage:   []string{"needs root WHY..."},
-			Summary: "in a lesson: what it needs to run; without it, a plain run says so and ends, passing, before its first step",
-			Help: "A lesson that makes cgroups, file capabilities, device nodes or a veth needs root; one whose\n" +
-				"namespaces all come with a user namespace of its own runs as any user, and says nothing.\n" +
-				"Without what it needs, --render and --cast fail (no page, no recording is better than half of one).",
-			Example: "needs root \"it makes cgroups\"",
-			Run:     runNeeds,
-		},
-		&Command{
-			Name: "task", Group: "lessons",
-			Usage:   []string{"task TEXT..."},
-			Summary: "in a lesson: an exercise; the hint, solution and check lines after it belong to it",
-			Help: "A plain run, --render and --cast run the solution lines and the checks, so every exercise is proved\n" +
-				"solvable; nsh --learn shows the task, hides the rest, and checks what the learner does (docs/lessons.md).",
-			Example: "task \"Give a child the hostname box without changing the host's\"",
-			Run: func(s *Session, c *Command, args []string) error {
-				if len(args) == 0 {
-					c, _ := Lookup("task")
-					return usageError(c, "say what the learner is to do")
-				}
-				s.lesson.list = ""
-				s.lesson.tasks++
-				fmt.Fprintf(s.Out, "\n== Exercise %d: %s\n", s.lesson.tasks, strings.Join(args, " "))
-				return nil
+			&Command{
+				Name: "hint", Group: "lessons",
+				Usage:   []string{"hint TEXT...", "hint"},
+				Summary: "in a lesson: a hint for the task above (nsh --learn gives them one at a time; bare hint asks for the next)",
+				Example: "hint \"A hostname lives in a uts namespace.\"",
+				Run:     lessonLine("hint", Learner.Hint, func(*Session, []string) error { return nil }),
 			},
-		},
-		&Command{
-			Name: "hint", Group: "lessons",
-			Usage:   []string{"hint TEXT...", "hint"},
-			Summary: "in a lesson: a hint for the task above (nsh --learn gives them one at a time; bare hint asks for the next)",
-			Example: "hint \"A hostname lives in a uts namespace.\"",
-			Run:     lessonLine("hint", Learner.Hint, func(*Session, []string) error { return nil }),
-		},
-		&Command{
-			Name: "solution", Group: "lessons",
-			Usage:   []string{"solution COMMAND...", "solution"},
-			Summary: "in a lesson: one command of the task's reference solution (run in a plain run; bare solution shows it)",
-			Example: "solution hostname box",
-			// Typed at the prompt, a solution line runs its command; a
-			// script's solution lines are unwrapped before they run.
-			Run: lessonLine("solution", Learner.Solution, func(s *Session, args []string) error { return s.Exec(args) }),
-		},
-		&Command{
-			Name: "check", Group: "lessons",
-			Usage:    []string{"check FORM...", "check"},
-			Summary:  "in a lesson: a check of the task above, any form of expect; bare check runs the task's checks",
-			Example:  "check hostname @last box",
-			Run:      lessonLine("check", Learner.Check, func(s *Session, args []string) error { return runCheck(s, "check", args) }),
-			Complete: completeCheck,
-		},
-	)
+			&Command{
+				Name: "solution", Group: "lessons",
+				Usage:   []string{"solution COMMAND...", "solution"},
+				Summary: "in a lesson: one command of the task's reference solution (run in a plain run; bare solution shows it)",
+				Example: "solution hostname box",
+				// Typed at the prompt, a solution line runs its command; a
+				// script's solution lines are unwrapped before they run.
+				Run: lessonLine("solution", Learner.Solution, func(s *Session, args []string) error { return s.Exec(args) }),
+			},
+			&Command{
+				Name: "check", Group: "lessons",
+				Usage:    []string{"check FORM...", "check"},
+				Summary:  "in a lesson: a check of the task above, any form of expect; bare check runs the task's checks",
+				Example:  "check hostname @last box",
+				Run:      lessonLine("check", Learner.Check, func(s *Session, args []string) error { return runCheck(s, "check", args) }),
+				Complete: completeCheck,
+			},
+		)
+	})
 }
 
 func listItem(s *Session, kind string, args []string) error {

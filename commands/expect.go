@@ -27,28 +27,30 @@ import (
 var expectForms = []string{"status", "output", "ns", "hostname", "cgroup", "cap", "uid", "syscall", "filecap"}
 
 func init() {
-	register(&Command{
-		Name: "expect", Group: "session",
-		Usage: []string{"expect status N", "expect status nonzero",
-			"expect output contains TEXT", "expect output not contains TEXT", "expect output matches REGEX",
-			"expect ns @ID differs TYPE...", "expect ns @ID shares TYPE...",
-			"expect hostname @ID|self NAME", "expect cgroup @ID KEY VALUE...",
-			"expect cap @ID|self SET has|lacks CAP...", "expect uid @ID UID",
-			"expect syscall NAME [ARG...] refused|allowed [@ID]", "expect filecap PATH has|lacks CAP..."},
-		Summary: "fail (an nsh error) unless a child's output or status, or the kernel's state of it now, is as said",
-		Help: "A script stops at the first expect that fails, with FILE:LINE: a lesson rendered from it is true where it was rendered.\n" +
-			"output is what the last foreground child (spawn, enter) printed on stdout and stderr, in the order it wrote them.\n" +
-			"A script that has an expect output gives each foreground child a terminal of nsh's for both (shown on nsh's stdout),\n" +
-			"as a lesson does; the REPL leaves children your terminal, so there it is kept only while record --cast runs.\n" +
-			"matches takes a Go regular expression ((?m) makes ^ and $ match at each line). ns compares a child's namespaces\n" +
-			"with nsh's own; hostname asks the child's uts namespace; cgroup reads the child's cgroup files (v1: the files the\n" +
-			"key is written to); cap reads a set (bounding, effective, permitted, inheritable, ambient) of /proc/PID/status;\n" +
-			"uid is the effective uid inside the child's user namespace; syscall makes the call in a new child of the plan, or\n" +
-			"in @ID's namespaces under its filter (as seccomp test does): refused is an errno or SIGSYS; filecap reads a file's\n" +
-			"security.capability. @last is the child spawned last.",
-		Example:  "spawn hostname; expect output contains foobar",
-		Run:      func(s *Session, c *Command, args []string) error { return runCheck(s, "expect", args) },
-		Complete: completeCheck,
+	later(func() {
+		register(&Command{
+			Name: "expect", Group: "session",
+			Usage: []string{"expect status N", "expect status nonzero",
+				"expect output contains TEXT", "expect output not contains TEXT", "expect output matches REGEX",
+				"expect ns @ID differs TYPE...", "expect ns @ID shares TYPE...",
+				"expect hostname @ID|self NAME", "expect cgroup @ID KEY VALUE...",
+				"expect cap @ID|self SET has|lacks CAP...", "expect uid @ID UID",
+				"expect syscall NAME [ARG...] refused|allowed [@ID]", "expect filecap PATH has|lacks CAP..."},
+			Summary: "fail (an nsh error) unless a child's output or status, or the kernel's state of it now, is as said",
+			Help: "A script stops at the first expect that fails, with FILE:LINE: a lesson rendered from it is true where it was rendered.\n" +
+				"output is what the last foreground child (spawn, enter) printed on stdout and stderr, in the order it wrote them.\n" +
+				"A script that has an expect output gives each foreground child a terminal of nsh's for both (shown on nsh's stdout),\n" +
+				"as a lesson does; the REPL leaves children your terminal, so there it is kept only while record --cast runs.\n" +
+				"matches takes a Go regular expression ((?m) makes ^ and $ match at each line). ns compares a child's namespaces\n" +
+				"with nsh's own; hostname asks the child's uts namespace; cgroup reads the child's cgroup files (v1: the files the\n" +
+				"key is written to); cap reads a set (bounding, effective, permitted, inheritable, ambient) of /proc/PID/status;\n" +
+				"uid is the effective uid inside the child's user namespace; syscall makes the call in a new child of the plan, or\n" +
+				"in @ID's namespaces under its filter (as seccomp test does): refused is an errno or SIGSYS; filecap reads a file's\n" +
+				"security.capability. @last is the child spawned last.",
+			Example:  "spawn hostname; expect output contains foobar",
+			Run:      func(s *Session, c *Command, args []string) error { return runCheck(s, "expect", args) },
+			Complete: completeCheck,
+		})
 	})
 }
 

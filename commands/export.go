@@ -15,40 +15,42 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "export", Group: "teaching",
-		Subs: []Sub{
-			{Name: "sh", Usage: []string{"export sh [-f] [FILE]"}, Run: exportSh, Complete: completeFirstFile},
-			{Name: "oci", Usage: []string{"export oci [-f] DIR [CMD ARG...]"}, Run: exportOCI, Complete: completeFirstFile},
-			{Name: "docker", Usage: []string{"export docker [-f] [--seccomp FILE]"}, Run: exportDocker,
-				Complete: func(s *Session, args []string, partial string) []string {
-					if len(args) > 0 && args[len(args)-1] == "--seccomp" {
+	later(func() {
+		register(&Command{
+			Name: "export", Group: "teaching",
+			Subs: []Sub{
+				{Name: "sh", Usage: []string{"export sh [-f] [FILE]"}, Run: exportSh, Complete: completeFirstFile},
+				{Name: "oci", Usage: []string{"export oci [-f] DIR [CMD ARG...]"}, Run: exportOCI, Complete: completeFirstFile},
+				{Name: "docker", Usage: []string{"export docker [-f] [--seccomp FILE]"}, Run: exportDocker,
+					Complete: func(s *Session, args []string, partial string) []string {
+						if len(args) > 0 && args[len(args)-1] == "--seccomp" {
+							return completeFiles(nil, partial)
+						}
+						return []string{"--seccomp", "-f"}
+					}},
+				{Name: "k8s", Usage: []string{"export k8s [-f] [FILE] [--kind pod|job|deployment] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"}, Run: exportK8s,
+					Complete: func(s *Session, args []string, partial string) []string {
+						if strings.HasPrefix(partial, "-") {
+							return []string{"--explain", "--image", "--kind", "--lossy", "--name", "-f"}
+						}
 						return completeFiles(nil, partial)
-					}
-					return []string{"--seccomp", "-f"}
-				}},
-			{Name: "k8s", Usage: []string{"export k8s [-f] [FILE] [--kind pod|job|deployment] [--name NAME] [--image IMAGE] [--lossy] [--explain] [CMD ARG...]"}, Run: exportK8s,
-				Complete: func(s *Session, args []string, partial string) []string {
-					if strings.HasPrefix(partial, "-") {
-						return []string{"--explain", "--image", "--kind", "--lossy", "--name", "-f"}
-					}
-					return completeFiles(nil, partial)
-				}},
-		},
-		Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
-		Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
-			"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
-			"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it; it\n" +
-			"replaces a config.json it wrote, and another only with -f (never through a symlink).\n" +
-			"export docker prints the docker run flags for what Docker can express, and lists the rest;\n" +
-			"--seccomp FILE writes the seccomp plan as a Docker profile (JSON) for --security-opt.\n" +
-			"export k8s writes a Kubernetes Pod (YAML; --kind job or deployment wraps it in one) to FILE (a .yaml name, or a path that is not a\n" +
-			"program; else standard output) for what\n" +
-			"a Pod can express: --image is needed with a rootfs; what has no Pod field is listed at the top\n" +
-			"and on stderr; time namespaces, id maps other than root and joins are refused unless --lossy;\n" +
-			"--explain prints the mapping (docs/kubernetes.md has the whole table).\n" +
-			"A FILE that exists is replaced only if nsh wrote it (its second line says so), or with -f.",
-		Example: "export sh /tmp/demo.sh   # then, in a shell: sh /tmp/demo.sh hostname",
+					}},
+			},
+			Summary: "the session as a POSIX sh script, an OCI bundle for runc/crun, or docker run flags",
+			Help: "export sh prints a commented script that does what spawn would with unshare, nsenter,\n" +
+				"setpriv, cgroup file writes, mount and ip; it runs its arguments (a shell when none).\n" +
+				"export oci writes DIR/config.json (needs a rootfs): runc run --bundle DIR NAME runs it; it\n" +
+				"replaces a config.json it wrote, and another only with -f (never through a symlink).\n" +
+				"export docker prints the docker run flags for what Docker can express, and lists the rest;\n" +
+				"--seccomp FILE writes the seccomp plan as a Docker profile (JSON) for --security-opt.\n" +
+				"export k8s writes a Kubernetes Pod (YAML; --kind job or deployment wraps it in one) to FILE (a .yaml name, or a path that is not a\n" +
+				"program; else standard output) for what\n" +
+				"a Pod can express: --image is needed with a rootfs; what has no Pod field is listed at the top\n" +
+				"and on stderr; time namespaces, id maps other than root and joins are refused unless --lossy;\n" +
+				"--explain prints the mapping (docs/kubernetes.md has the whole table).\n" +
+				"A FILE that exists is replaced only if nsh wrote it (its second line says so), or with -f.",
+			Example: "export sh /tmp/demo.sh   # then, in a shell: sh /tmp/demo.sh hostname",
+		})
 	})
 }
 

@@ -8,18 +8,20 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "help", Group: "session",
-		Usage:   []string{"help", "help CMD", "help tour"},
-		Summary: "list the commands, explain one, or take the guided tour",
-		Example: "help cgroup",
-		Run:     runHelp,
-		Complete: func(s *Session, args []string, partial string) []string {
-			if len(args) == 0 {
-				return append(Names(), "tour")
-			}
-			return nil
-		},
+	later(func() {
+		register(&Command{
+			Name: "help", Group: "session",
+			Usage:   []string{"help", "help CMD", "help tour"},
+			Summary: "list the commands, explain one, or take the guided tour",
+			Example: "help cgroup",
+			Run:     runHelp,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return append(Names(), "tour")
+				}
+				return nil
+			},
+		})
 	})
 }
 
@@ -162,6 +164,7 @@ var topicOrder = []string{"namespaces", "cgroups", "capabilities", "filesystem",
 
 // topics are the command groups, in topicOrder, then any other.
 func topics() []string {
+	commandsReady()
 	out := append([]string(nil), topicOrder...)
 	for _, g := range groups {
 		if !slices.Contains(out, g) {

@@ -10,28 +10,30 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "import", Group: "teaching",
-		Usage:   []string{"import oci DIR|FILE [--strict]"},
-		Summary: "an OCI config.json (runc spec, export oci, a real container's) becomes the session's plan",
-		Example: "import oci /run/containerd/io.containerd.runtime.v2.task/default/web",
-		Help: "Every field nsh has a command for becomes that command's setting: namespaces (a path joins),\n" +
-			"hostname, id maps, user, the five capability sets, no_new_privileges, rlimits, seccomp, sysctls,\n" +
-			"mounts, root, cgroup resources, clock offsets, and the process (args, env, cwd, terminal).\n" +
-			"What nsh cannot apply is listed with its JSON path and why; --strict refuses the import then.\n" +
-			"The plan replaces the session's; show, save and spawn work on it.",
-		Run: runImport,
-		Complete: func(s *Session, args []string, partial string) []string {
-			switch len(args) {
-			case 0:
-				return []string{"oci"}
-			case 1:
-				return completeFiles(nil, partial)
-			case 2:
-				return []string{"--strict"}
-			}
-			return nil
-		},
+	later(func() {
+		register(&Command{
+			Name: "import", Group: "teaching",
+			Usage:   []string{"import oci DIR|FILE [--strict]"},
+			Summary: "an OCI config.json (runc spec, export oci, a real container's) becomes the session's plan",
+			Example: "import oci /run/containerd/io.containerd.runtime.v2.task/default/web",
+			Help: "Every field nsh has a command for becomes that command's setting: namespaces (a path joins),\n" +
+				"hostname, id maps, user, the five capability sets, no_new_privileges, rlimits, seccomp, sysctls,\n" +
+				"mounts, root, cgroup resources, clock offsets, and the process (args, env, cwd, terminal).\n" +
+				"What nsh cannot apply is listed with its JSON path and why; --strict refuses the import then.\n" +
+				"The plan replaces the session's; show, save and spawn work on it.",
+			Run: runImport,
+			Complete: func(s *Session, args []string, partial string) []string {
+				switch len(args) {
+				case 0:
+					return []string{"oci"}
+				case 1:
+					return completeFiles(nil, partial)
+				case 2:
+					return []string{"--strict"}
+				}
+				return nil
+			},
+		})
 	})
 }
 

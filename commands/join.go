@@ -11,24 +11,26 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "join", Group: "namespaces",
-		Usage:   []string{"join NS PATH", "join NS @ID|PID", "join NS off"},
-		Summary: "children enter an existing namespace (a pinned file or a running child's) instead of a new one",
-		Example: "spawn -d --name a sleep 60; join net @a; spawn ip addr",
-		Help: "Like nsenter --uts=FILE or nsenter -t PID -u for every child spawned from now on.\n" +
-			"A namespace type is either unshared (new) or joined, not both. Joining a pid namespace\n" +
-			"makes the child a process of it (not its PID 1); nsh keeps a small relay process outside.",
-		Run: runJoin,
-		Complete: func(s *Session, args []string, partial string) []string {
-			switch len(args) {
-			case 0:
-				return plan.Namespaces
-			case 1:
-				return append(append([]string{"off"}, s.childRefs()...), completeFiles(nil, partial)...)
-			}
-			return nil
-		},
+	later(func() {
+		register(&Command{
+			Name: "join", Group: "namespaces",
+			Usage:   []string{"join NS PATH", "join NS @ID|PID", "join NS off"},
+			Summary: "children enter an existing namespace (a pinned file or a running child's) instead of a new one",
+			Example: "spawn -d --name a sleep 60; join net @a; spawn ip addr",
+			Help: "Like nsenter --uts=FILE or nsenter -t PID -u for every child spawned from now on.\n" +
+				"A namespace type is either unshared (new) or joined, not both. Joining a pid namespace\n" +
+				"makes the child a process of it (not its PID 1); nsh keeps a small relay process outside.",
+			Run: runJoin,
+			Complete: func(s *Session, args []string, partial string) []string {
+				switch len(args) {
+				case 0:
+					return plan.Namespaces
+				case 1:
+					return append(append([]string{"off"}, s.childRefs()...), completeFiles(nil, partial)...)
+				}
+				return nil
+			},
+		})
 	})
 }
 

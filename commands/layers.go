@@ -13,50 +13,52 @@ import (
 )
 
 func init() {
-	register(
-		&Command{
-			Name: "diff", Group: "filesystem",
-			Usage:   []string{"diff @ID [--json]"},
-			Summary: "what a child changed in its overlay root: A (added), C (changed), D (deleted), like docker diff",
-			Example: "rootfs /tmp/root overlay; spawn -d sh -c 'echo hi > /new; rm /etc/motd'; wait @1; diff @1",
-			Help: "Read from the child's upper layer: a path only there was added, one the lower layers have too\n" +
-				"was changed (a directory appears when something in it changed), a whiteout is a deletion, and\n" +
-				"an opaque directory (removed, then made again) deletes what the lowers had in it: nsh says\n" +
-				"the directory changed (C) and names each entry of the lowers it hides (D), where docker diff\n" +
-				"says the directory was deleted (D) and lists its new entries (A). Works after\n" +
-				"the child has ended, until ps --prune or the end of the session removes its layer (an upper\n" +
-				"named with --upper stays).",
-			JSON:     func(args []string) bool { return true },
-			Run:      runDiff,
-			Complete: completeChildArg(0),
-		},
-		&Command{
-			Name: "commit", Group: "filesystem",
-			Usage:   []string{"commit @ID DIR", "commit @ID FILE.tar"},
-			Summary: "a child's root as an OCI image that engines run (DIR), or its layer alone as a tar (FILE.tar)",
-			Example: "commit @1 /tmp/img; podman run --rm oci:/tmp/img cat /new",
-			Help: "DIR becomes an OCI image layout (image-spec 1.1: oci-layout, index.json, blobs) with the\n" +
-				"lower layers as its first layers, bottom first, and the child's changes as the last, its\n" +
-				"config the child's command, environment, working directory and user: podman run oci:DIR,\n" +
-				"skopeo copy oci:DIR ..., and rootfs --image oci:DIR run it. A deleted path becomes an empty\n" +
-				".wh.NAME beside it, an opaque directory gets .wh..wh..opq, as the layer format says; owners,\n" +
-				"modes, hard links and extended attributes (a file's capabilities) are kept. The child's layer\n" +
-				"carries no time later than SOURCE_DATE_EPOCH (0 when unset), nor does the config: the same\n" +
-				"changes give the same digests, whenever they were made. The lower layers keep their times\n" +
-				"(clamped too when SOURCE_DATE_EPOCH is set). FILE.tar is the child's layer alone, with its\n" +
-				"times as they are. Neither DIR nor FILE may exist: nsh never overwrites.",
-			Run: runCommit,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return s.childRefs()
-				}
-				if len(args) == 1 {
-					return completeFiles(nil, partial)
-				}
-				return nil
+	later(func() {
+		register(
+			&Command{
+				Name: "diff", Group: "filesystem",
+				Usage:   []string{"diff @ID [--json]"},
+				Summary: "what a child changed in its overlay root: A (added), C (changed), D (deleted), like docker diff",
+				Example: "rootfs /tmp/root overlay; spawn -d sh -c 'echo hi > /new; rm /etc/motd'; wait @1; diff @1",
+				Help: "Read from the child's upper layer: a path only there was added, one the lower layers have too\n" +
+					"was changed (a directory appears when something in it changed), a whiteout is a deletion, and\n" +
+					"an opaque directory (removed, then made again) deletes what the lowers had in it: nsh says\n" +
+					"the directory changed (C) and names each entry of the lowers it hides (D), where docker diff\n" +
+					"says the directory was deleted (D) and lists its new entries (A). Works after\n" +
+					"the child has ended, until ps --prune or the end of the session removes its layer (an upper\n" +
+					"named with --upper stays).",
+				JSON:     func(args []string) bool { return true },
+				Run:      runDiff,
+				Complete: completeChildArg(0),
 			},
-		},
-	)
+			&Command{
+				Name: "commit", Group: "filesystem",
+				Usage:   []string{"commit @ID DIR", "commit @ID FILE.tar"},
+				Summary: "a child's root as an OCI image that engines run (DIR), or its layer alone as a tar (FILE.tar)",
+				Example: "commit @1 /tmp/img; podman run --rm oci:/tmp/img cat /new",
+				Help: "DIR becomes an OCI image layout (image-spec 1.1: oci-layout, index.json, blobs) with the\n" +
+					"lower layers as its first layers, bottom first, and the child's changes as the last, its\n" +
+					"config the child's command, environment, working directory and user: podman run oci:DIR,\n" +
+					"skopeo copy oci:DIR ..., and rootfs --image oci:DIR run it. A deleted path becomes an empty\n" +
+					".wh.NAME beside it, an opaque directory gets .wh..wh..opq, as the layer format says; owners,\n" +
+					"modes, hard links and extended attributes (a file's capabilities) are kept. The child's layer\n" +
+					"carries no time later than SOURCE_DATE_EPOCH (0 when unset), nor does the config: the same\n" +
+					"changes give the same digests, whenever they were made. The lower layers keep their times\n" +
+					"(clamped too when SOURCE_DATE_EPOCH is set). FILE.tar is the child's layer alone, with its\n" +
+					"times as they are. Neither DIR nor FILE may exist: nsh never overwrites.",
+				Run: runCommit,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return s.childRefs()
+					}
+					if len(args) == 1 {
+						return completeFiles(nil, partial)
+					}
+					return nil
+				},
+			},
+		)
+	})
 }
 
 // childLayer is the overlay layer of child @ID.

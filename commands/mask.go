@@ -8,49 +8,51 @@ import (
 )
 
 func init() {
-	for _, h := range []struct {
-		name, summary, example, help string
-		list                         func(*plan.Spec) *[]string
-		preset                       []string
-	}{
-		{"mask", "hide paths inside the rootfs from children (an OCI config's maskedPaths)",
-			"rootfs /tmp/root; mask /proc/kcore /proc/keys; spawn cat /proc/keys",
-			"A file is covered with /dev/null, a directory with an empty read-only tmpfs, after every mount\n" +
-				"and before pivot_root; a path the child does not have is left alone. A rootfs comes with\n" +
-				"runc's and Docker's list (/proc/kcore, /proc/keys, /proc/timer_list, /sys/firmware, ...);\n" +
-				"mask off empties it, mask runc brings it back. import oci applies a config's maskedPaths\n" +
-				"exactly; export oci writes them.",
-			func(sp *plan.Spec) *[]string { return &sp.Masked }, plan.RuncMasked},
-		{"readonly", "make paths inside the rootfs read-only for children (an OCI config's readonlyPaths)",
-			"rootfs /tmp/root; readonly /proc/sys; spawn sh -c 'echo x > /proc/sys/kernel/core_pattern'",
-			"Each path is bound on itself and remounted read-only, after every mount and before pivot_root;\n" +
-				"a path the child does not have is left alone. A rootfs comes with runc's and Docker's list\n" +
-				"(/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq): a root child cannot write\n" +
-				"the host's sysctls through them; readonly off empties it, readonly runc brings it back.\n" +
-				"import oci applies a config's readonlyPaths exactly; export oci writes them.",
-			func(sp *plan.Spec) *[]string { return &sp.Readonly }, plan.RuncReadonly},
-	} {
-		h := h
-		register(&Command{
-			Name: h.name, Group: "filesystem",
-			Usage:   []string{h.name + " PATH...", h.name + " runc", h.name + " rm PATH", h.name + " off", h.name},
-			Summary: h.summary,
-			Example: h.example,
-			Help:    h.help,
-			Run: func(s *Session, c *Command, args []string) error {
-				return runHidden(s, h.name, args, h.list, h.preset)
-			},
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return append([]string{"runc", "rm", "off"}, h.preset...)
-				}
-				if args[0] == "rm" {
-					return *h.list(s.Spec)
-				}
-				return nil
-			},
-		})
-	}
+	later(func() {
+		for _, h := range []struct {
+			name, summary, example, help string
+			list                         func(*plan.Spec) *[]string
+			preset                       []string
+		}{
+			{"mask", "hide paths inside the rootfs from children (an OCI config's maskedPaths)",
+				"rootfs /tmp/root; mask /proc/kcore /proc/keys; spawn cat /proc/keys",
+				"A file is covered with /dev/null, a directory with an empty read-only tmpfs, after every mount\n" +
+					"and before pivot_root; a path the child does not have is left alone. A rootfs comes with\n" +
+					"runc's and Docker's list (/proc/kcore, /proc/keys, /proc/timer_list, /sys/firmware, ...);\n" +
+					"mask off empties it, mask runc brings it back. import oci applies a config's maskedPaths\n" +
+					"exactly; export oci writes them.",
+				func(sp *plan.Spec) *[]string { return &sp.Masked }, plan.RuncMasked},
+			{"readonly", "make paths inside the rootfs read-only for children (an OCI config's readonlyPaths)",
+				"rootfs /tmp/root; readonly /proc/sys; spawn sh -c 'echo x > /proc/sys/kernel/core_pattern'",
+				"Each path is bound on itself and remounted read-only, after every mount and before pivot_root;\n" +
+					"a path the child does not have is left alone. A rootfs comes with runc's and Docker's list\n" +
+					"(/proc/sys, /proc/sysrq-trigger, /proc/bus, /proc/fs, /proc/irq): a root child cannot write\n" +
+					"the host's sysctls through them; readonly off empties it, readonly runc brings it back.\n" +
+					"import oci applies a config's readonlyPaths exactly; export oci writes them.",
+				func(sp *plan.Spec) *[]string { return &sp.Readonly }, plan.RuncReadonly},
+		} {
+			h := h
+			register(&Command{
+				Name: h.name, Group: "filesystem",
+				Usage:   []string{h.name + " PATH...", h.name + " runc", h.name + " rm PATH", h.name + " off", h.name},
+				Summary: h.summary,
+				Example: h.example,
+				Help:    h.help,
+				Run: func(s *Session, c *Command, args []string) error {
+					return runHidden(s, h.name, args, h.list, h.preset)
+				},
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return append([]string{"runc", "rm", "off"}, h.preset...)
+					}
+					if args[0] == "rm" {
+						return *h.list(s.Spec)
+					}
+					return nil
+				},
+			})
+		}
+	})
 }
 
 // runHidden runs mask or readonly on the list it keeps.

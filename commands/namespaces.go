@@ -10,69 +10,71 @@ import (
 )
 
 func init() {
-	register(
-		&Command{
-			Name: "unshare", Group: "namespaces",
-			Usage:   []string{"unshare NS...", "unshare all", "unshare -muinpUCTr [--fork] [CMD ARG...]"},
-			Summary: "create these namespaces for each child",
-			Example: "unshare uts pid mnt; spawn sh -c 'echo $$'   # prints 1",
-			Help: "NS is one of cgroup ipc net mnt pid time user uts (mount is accepted for mnt), or all.\nWith pid and mnt both new, children get a fresh /proc and run as PID 1.\n" +
-				"unshare(1)'s own command line is understood too, as the walkthrough types it: unshare -muipr --fork /bin/sh\n" +
-				"plans those namespaces (-r: a user namespace with you as root), spawns the command, and says the nsh form.",
-			Run:      runUnshare,
-			Complete: completeNamespaces,
-		},
-		&Command{
-			Name: "share", Group: "namespaces",
-			Usage:    []string{"share NS...", "share all"},
-			Summary:  "undo unshare: children stay in nsh's namespace of these types",
-			Example:  "unshare all; share net user",
-			Help:     "Settings that need the namespace go with it: the hostname with uts, the id map with user, clock offsets with time.",
-			Run:      runShare,
-			Complete: completeNamespaces,
-		},
-		&Command{
-			Name: "hostname", Group: "namespaces",
-			Usage:   []string{"hostname NAME", "hostname off", "hostname"},
-			Summary: "hostname of children (needs unshare uts; the host's name never changes)",
-			Example: "unshare uts; hostname foobar; spawn hostname",
-			Run:     runHostname,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"off"}
-				}
-				return nil
+	later(func() {
+		register(
+			&Command{
+				Name: "unshare", Group: "namespaces",
+				Usage:   []string{"unshare NS...", "unshare all", "unshare -muinpUCTr [--fork] [CMD ARG...]"},
+				Summary: "create these namespaces for each child",
+				Example: "unshare uts pid mnt; spawn sh -c 'echo $$'   # prints 1",
+				Help: "NS is one of cgroup ipc net mnt pid time user uts (mount is accepted for mnt), or all.\nWith pid and mnt both new, children get a fresh /proc and run as PID 1.\n" +
+					"unshare(1)'s own command line is understood too, as the walkthrough types it: unshare -muipr --fork /bin/sh\n" +
+					"plans those namespaces (-r: a user namespace with you as root), spawns the command, and says the nsh form.",
+				Run:      runUnshare,
+				Complete: completeNamespaces,
 			},
-		},
-		&Command{
-			Name: "map", Group: "namespaces",
-			Usage:   []string{"map root", "map UID[:GID]", "map off"},
-			Summary: "uid/gid map of a new user namespace (default: you are root inside, like unshare -r)",
-			Example: "unshare user; map 1000:1000; spawn id",
-			Help:    "map root: your uid and gid become 0 inside.\nmap UID[:GID]: they become UID and GID (GID defaults to UID).\nmap off: no map is written; ids show as 65534 (nobody) inside, like unshare -U.",
-			Run:     runMap,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"root", "off", "1000:1000"}
-				}
-				return nil
+			&Command{
+				Name: "share", Group: "namespaces",
+				Usage:    []string{"share NS...", "share all"},
+				Summary:  "undo unshare: children stay in nsh's namespace of these types",
+				Example:  "unshare all; share net user",
+				Help:     "Settings that need the namespace go with it: the hostname with uts, the id map with user, clock offsets with time.",
+				Run:      runShare,
+				Complete: completeNamespaces,
 			},
-		},
-		&Command{
-			Name: "timens", Group: "namespaces",
-			Usage:   []string{"timens monotonic OFFSET", "timens boottime OFFSET", "timens off", "timens"},
-			Summary: "clock offsets of a new time namespace (needs unshare time)",
-			Example: "unshare time; timens boottime +1d; spawn cat /proc/uptime",
-			Help:    "OFFSET is seconds with an optional sign and unit: +3600, -90, +2h, -1d (s m h d).\nThe offsets move CLOCK_MONOTONIC and CLOCK_BOOTTIME (uptime), not the wall clock.",
-			Run:     runTimens,
-			Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"monotonic", "boottime", "off"}
-				}
-				return nil
+			&Command{
+				Name: "hostname", Group: "namespaces",
+				Usage:   []string{"hostname NAME", "hostname off", "hostname"},
+				Summary: "hostname of children (needs unshare uts; the host's name never changes)",
+				Example: "unshare uts; hostname foobar; spawn hostname",
+				Run:     runHostname,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return []string{"off"}
+					}
+					return nil
+				},
 			},
-		},
-	)
+			&Command{
+				Name: "map", Group: "namespaces",
+				Usage:   []string{"map root", "map UID[:GID]", "map off"},
+				Summary: "uid/gid map of a new user namespace (default: you are root inside, like unshare -r)",
+				Example: "unshare user; map 1000:1000; spawn id",
+				Help:    "map root: your uid and gid become 0 inside.\nmap UID[:GID]: they become UID and GID (GID defaults to UID).\nmap off: no map is written; ids show as 65534 (nobody) inside, like unshare -U.",
+				Run:     runMap,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return []string{"root", "off", "1000:1000"}
+					}
+					return nil
+				},
+			},
+			&Command{
+				Name: "timens", Group: "namespaces",
+				Usage:   []string{"timens monotonic OFFSET", "timens boottime OFFSET", "timens off", "timens"},
+				Summary: "clock offsets of a new time namespace (needs unshare time)",
+				Example: "unshare time; timens boottime +1d; spawn cat /proc/uptime",
+				Help:    "OFFSET is seconds with an optional sign and unit: +3600, -90, +2h, -1d (s m h d).\nThe offsets move CLOCK_MONOTONIC and CLOCK_BOOTTIME (uptime), not the wall clock.",
+				Run:     runTimens,
+				Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return []string{"monotonic", "boottime", "off"}
+					}
+					return nil
+				},
+			},
+		)
+	})
 }
 
 func completeNamespaces(s *Session, args []string, partial string) []string {

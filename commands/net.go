@@ -10,24 +10,26 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "net", Group: "namespaces",
-		Summary: "the network of a child with a new net namespace: loopback, veth pairs",
-		Example: "unshare net; net up lo; net veth 198.51.100.1/24 198.51.100.2/24",
-		Help: "A new net namespace has only a loopback interface, and it is down: net up lo brings it up.\n" +
-			"net veth makes a veth pair: one end stays in nsh's namespace with HOSTADDR, the other moves\n" +
-			"into the child's as eth0 (eth1, ...) with CHILDADDR, both up, configured over netlink before\n" +
-			"the child's command runs; the pair goes when the child does. Example:\n" +
-			"  net veth 198.51.100.1/24 198.51.100.2/24",
-		Subs: []Sub{
-			{Name: "up", Usage: []string{"net up lo"}, Run: netLo(true), Complete: completeWords("lo")},
-			{Name: "down", Usage: []string{"net down lo"}, Run: netLo(false), Complete: completeWords("lo")},
-			{Name: "veth", Usage: []string{"net veth HOSTADDR/PFX CHILDADDR/PFX [--name NAME]"}, Run: netVeth,
-				Complete: completeWords("198.51.100.1/24", "198.51.100.2/24", "--name")},
-			{Name: "rm", Usage: []string{"net rm veth N"}, Run: netRm, Complete: completeWords("veth")},
-			{Name: "off", Usage: []string{"net off"}, Run: netOff},
-		},
-		Bare: netList,
+	later(func() {
+		register(&Command{
+			Name: "net", Group: "namespaces",
+			Summary: "the network of a child with a new net namespace: loopback, veth pairs",
+			Example: "unshare net; net up lo; net veth 198.51.100.1/24 198.51.100.2/24",
+			Help: "A new net namespace has only a loopback interface, and it is down: net up lo brings it up.\n" +
+				"net veth makes a veth pair: one end stays in nsh's namespace with HOSTADDR, the other moves\n" +
+				"into the child's as eth0 (eth1, ...) with CHILDADDR, both up, configured over netlink before\n" +
+				"the child's command runs; the pair goes when the child does. Example:\n" +
+				"  net veth 198.51.100.1/24 198.51.100.2/24",
+			Subs: []Sub{
+				{Name: "up", Usage: []string{"net up lo"}, Run: netLo(true), Complete: completeWords("lo")},
+				{Name: "down", Usage: []string{"net down lo"}, Run: netLo(false), Complete: completeWords("lo")},
+				{Name: "veth", Usage: []string{"net veth HOSTADDR/PFX CHILDADDR/PFX [--name NAME]"}, Run: netVeth,
+					Complete: completeWords("198.51.100.1/24", "198.51.100.2/24", "--name")},
+				{Name: "rm", Usage: []string{"net rm veth N"}, Run: netRm, Complete: completeWords("veth")},
+				{Name: "off", Usage: []string{"net off"}, Run: netOff},
+			},
+			Bare: netList,
+		})
 	})
 }
 

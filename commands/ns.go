@@ -12,46 +12,48 @@ import (
 )
 
 func init() {
-	refs := func(s *Session) []string { return append([]string{"self", "parent"}, s.childRefs()...) }
-	register(&Command{
-		Name: "ns", Group: "children",
-		Other: &Sub{Usage: []string{"ns [self|parent|PID|@ID] [--json]"}, Run: nsShow, JSON: true, Words: refs},
-		Subs: []Sub{
-			{Name: "diff", Usage: []string{"ns diff A B [--json]"}, Run: nsDiffCmd, JSON: true,
-				Complete: func(s *Session, args []string, partial string) []string {
-					if len(args) < 2 {
-						return refs(s)
-					}
-					return nil
-				}},
-			{Name: "pin", Usage: []string{"ns pin NS PATH @ID|PID"}, Run: nsPinCmd,
-				Complete: func(s *Session, args []string, partial string) []string {
-					switch len(args) {
-					case 0:
-						return plan.Namespaces
-					case 1:
-						return completeFiles(nil, partial)
-					case 2:
-						return s.childRefs()
-					}
-					return nil
-				}},
-			{Name: "unpin", Usage: []string{"ns unpin PATH"}, Run: nsUnpinCmd,
-				Complete: func(s *Session, args []string, partial string) []string {
-					if len(args) == 0 {
-						return completeFiles(nil, partial)
-					}
-					return nil
-				}},
-		},
-		Summary: "a process's namespaces (like ls -l /proc/PID/ns), which two share; pin one to a file",
-		Example: "ns diff self @web",
-		Help: "Each namespace is a kernel object; /proc/PID/ns/TYPE names it by inode, and the same inode\n" +
-			"means the same namespace. pid_for_children and time_for_children show where the process's\n" +
-			"future children will live. A and B are self, parent (the shell nsh was started from), a PID or @ID.\n" +
-			"ns pin bind-mounts a child's /proc/PID/ns/NS on PATH (made if missing), so the namespace\n" +
-			"outlives the child, like unshare --uts=FILE; `join NS PATH` enters it later, from any nsh.\n" +
-			"Pins are the one thing nsh leaves behind; `ns` lists this session's, `ns unpin` removes one.",
+	later(func() {
+		refs := func(s *Session) []string { return append([]string{"self", "parent"}, s.childRefs()...) }
+		register(&Command{
+			Name: "ns", Group: "children",
+			Other: &Sub{Usage: []string{"ns [self|parent|PID|@ID] [--json]"}, Run: nsShow, JSON: true, Words: refs},
+			Subs: []Sub{
+				{Name: "diff", Usage: []string{"ns diff A B [--json]"}, Run: nsDiffCmd, JSON: true,
+					Complete: func(s *Session, args []string, partial string) []string {
+						if len(args) < 2 {
+							return refs(s)
+						}
+						return nil
+					}},
+				{Name: "pin", Usage: []string{"ns pin NS PATH @ID|PID"}, Run: nsPinCmd,
+					Complete: func(s *Session, args []string, partial string) []string {
+						switch len(args) {
+						case 0:
+							return plan.Namespaces
+						case 1:
+							return completeFiles(nil, partial)
+						case 2:
+							return s.childRefs()
+						}
+						return nil
+					}},
+				{Name: "unpin", Usage: []string{"ns unpin PATH"}, Run: nsUnpinCmd,
+					Complete: func(s *Session, args []string, partial string) []string {
+						if len(args) == 0 {
+							return completeFiles(nil, partial)
+						}
+						return nil
+					}},
+			},
+			Summary: "a process's namespaces (like ls -l /proc/PID/ns), which two share; pin one to a file",
+			Example: "ns diff self @web",
+			Help: "Each namespace is a kernel object; /proc/PID/ns/TYPE names it by inode, and the same inode\n" +
+				"means the same namespace. pid_for_children and time_for_children show where the process's\n" +
+				"future children will live. A and B are self, parent (the shell nsh was started from), a PID or @ID.\n" +
+				"ns pin bind-mounts a child's /proc/PID/ns/NS on PATH (made if missing), so the namespace\n" +
+				"outlives the child, like unshare --uts=FILE; `join NS PATH` enters it later, from any nsh.\n" +
+				"Pins are the one thing nsh leaves behind; `ns` lists this session's, `ns unpin` removes one.",
+		})
 	})
 }
 

@@ -18,31 +18,33 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "pair", Group: "teaching",
-		Subs: []Sub{
-			{Name: "on", Usage: []string{"pair on [--listen ADDR:PORT] [--drive] [--tls CERT KEY | --insecure]"}, Run: pairOn,
-				Complete: func(s *Session, args []string, partial string) []string {
-					return []string{"--listen", "--drive", "--tls", "--insecure"}
-				}},
-			{Name: "off", Usage: []string{"pair off"}, Run: pairOff},
-			{Name: "drive", Usage: []string{"pair drive off", "pair drive on"}, Run: pairDrive,
-				Complete: func(s *Session, args []string, partial string) []string { return []string{"off", "on"} }},
-		},
-		Bare:    pairStatus,
-		Summary: "share this session in the browser: its terminal, live, beside pictures of its namespaces and plan",
-		Example: "pair on; spawn hostname; pair; pair off",
-		Help: "pair on serves one page (nsh-pair, beside nsh) at a URL with a random token of 128 bits,\n" +
-			"printed once, here only: the terminal as you see it (xterm.js), what came before for whoever\n" +
-			"joins late, and beside it draw ns of nsh and its children, ps and show, updated as commands run\n" +
-			"and children start and end; the lessons' casts replay there too. The token lets its holders\n" +
-			"watch; --drive prints a second URL whose holders may type into the session (pair shows who\n" +
-			"does; pair drive off takes it back, pair drive on makes a new one). It listens on 127.0.0.1 (a\n" +
-			"free port) unless --listen says where; beyond loopback it needs --tls CERT KEY, or --insecure to\n" +
-			"accept that tokens and keys cross the network readable. A wrong token gets 403 and a line in\n" +
-			"pair; a socket from another origin is refused; a page that falls behind is dropped (it may\n" +
-			"reload) and never slows the session. pair off, exit, and the end of nsh however it ends close\n" +
-			"every connection and the port. The helper gives up root once it listens.",
+	later(func() {
+		register(&Command{
+			Name: "pair", Group: "teaching",
+			Subs: []Sub{
+				{Name: "on", Usage: []string{"pair on [--listen ADDR:PORT] [--drive] [--tls CERT KEY | --insecure]"}, Run: pairOn,
+					Complete: func(s *Session, args []string, partial string) []string {
+						return []string{"--listen", "--drive", "--tls", "--insecure"}
+					}},
+				{Name: "off", Usage: []string{"pair off"}, Run: pairOff},
+				{Name: "drive", Usage: []string{"pair drive off", "pair drive on"}, Run: pairDrive,
+					Complete: func(s *Session, args []string, partial string) []string { return []string{"off", "on"} }},
+			},
+			Bare:    pairStatus,
+			Summary: "share this session in the browser: its terminal, live, beside pictures of its namespaces and plan",
+			Example: "pair on; spawn hostname; pair; pair off",
+			Help: "pair on serves one page (nsh-pair, beside nsh) at a URL with a random token of 128 bits,\n" +
+				"printed once, here only: the terminal as you see it (xterm.js), what came before for whoever\n" +
+				"joins late, and beside it draw ns of nsh and its children, ps and show, updated as commands run\n" +
+				"and children start and end; the lessons' casts replay there too. The token lets its holders\n" +
+				"watch; --drive prints a second URL whose holders may type into the session (pair shows who\n" +
+				"does; pair drive off takes it back, pair drive on makes a new one). It listens on 127.0.0.1 (a\n" +
+				"free port) unless --listen says where; beyond loopback it needs --tls CERT KEY, or --insecure to\n" +
+				"accept that tokens and keys cross the network readable. A wrong token gets 403 and a line in\n" +
+				"pair; a socket from another origin is refused; a page that falls behind is dropped (it may\n" +
+				"reload) and never slows the session. pair off, exit, and the end of nsh however it ends close\n" +
+				"every connection and the port. The helper gives up root once it listens.",
+		})
 	})
 }
 

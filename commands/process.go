@@ -8,31 +8,33 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "process", Group: "session",
-		Subs: []Sub{
-			{Name: "args", Usage: []string{"process args CMD ARG...", "process args off"}, Run: processEdit(processArgs), Complete: completeWords("off")},
-			{Name: "env", Usage: []string{"process env KEY=VALUE...", "process env inherit"}, Run: processEdit(processEnv), Complete: completeWords("inherit")},
-			{Name: "cwd", Usage: []string{"process cwd DIR", "process cwd off"}, Run: processEdit(processCwd), Complete: completeWords("off")},
-			{Name: "terminal", Usage: []string{"process terminal on|off"}, Run: processEdit(processTerminal), Complete: func(s *Session, args []string, partial string) []string {
-				if len(args) == 0 {
-					return []string{"on", "off"}
+	later(func() {
+		register(&Command{
+			Name: "process", Group: "session",
+			Subs: []Sub{
+				{Name: "args", Usage: []string{"process args CMD ARG...", "process args off"}, Run: processEdit(processArgs), Complete: completeWords("off")},
+				{Name: "env", Usage: []string{"process env KEY=VALUE...", "process env inherit"}, Run: processEdit(processEnv), Complete: completeWords("inherit")},
+				{Name: "cwd", Usage: []string{"process cwd DIR", "process cwd off"}, Run: processEdit(processCwd), Complete: completeWords("off")},
+				{Name: "terminal", Usage: []string{"process terminal on|off"}, Run: processEdit(processTerminal), Complete: func(s *Session, args []string, partial string) []string {
+					if len(args) == 0 {
+						return []string{"on", "off"}
+					}
+					return nil
+				}},
+			},
+			Bare: func(s *Session) error {
+				for _, l := range processLines(s.Spec) {
+					fmt.Fprintln(s.Out, l)
 				}
 				return nil
-			}},
-		},
-		Bare: func(s *Session) error {
-			for _, l := range processLines(s.Spec) {
-				fmt.Fprintln(s.Out, l)
-			}
-			return nil
-		},
-		Summary: "the child's command, environment and working directory when spawn is given none (OCI process)",
-		Example: "process args /bin/sh -c 'echo $GREETING'; process env GREETING=hi PATH=/bin; spawn",
-		Help: "An OCI config's process object, as import oci reads it and export oci writes it. args: what a\n" +
-			"bare spawn (and export oci without CMD) runs. env: the child's whole environment, instead of\n" +
-			"nsh's own (inherit). cwd: where the command starts (inside the rootfs). terminal: the config's\n" +
-			"process.terminal, kept for export oci; a foreground spawn always shares nsh's terminal.",
+			},
+			Summary: "the child's command, environment and working directory when spawn is given none (OCI process)",
+			Example: "process args /bin/sh -c 'echo $GREETING'; process env GREETING=hi PATH=/bin; spawn",
+			Help: "An OCI config's process object, as import oci reads it and export oci writes it. args: what a\n" +
+				"bare spawn (and export oci without CMD) runs. env: the child's whole environment, instead of\n" +
+				"nsh's own (inherit). cwd: where the command starts (inside the rootfs). terminal: the config's\n" +
+				"process.terminal, kept for export oci; a foreground spawn always shares nsh's terminal.",
+		})
 	})
 }
 

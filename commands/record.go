@@ -8,30 +8,32 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "record", Group: "teaching",
-		Usage:   []string{"record [-f] FILE.nsh", "record --cast [-f] FILE.cast", "record off"},
-		Summary: "write every successful command from now on into a replayable script, or the session into an asciinema recording",
-		Help: "Commands that fail are left out, so the file replays cleanly: nsh FILE.nsh, or source FILE.nsh.\n" +
-			"A sourced script's commands are recorded as the source command that ran them.\n" +
-			"record --cast writes an asciicast v2 file (asciinema play FILE.cast replays it): each prompt and command,\n" +
-			"and all output, children's included, with its real timing; children then write to a pseudo-terminal nsh reads.\n" +
-			"An interactive child (a shell) gets that terminal as its own, as script(1) does: what you type into it is recorded\n" +
-			"too, and Ctrl-C and Ctrl-Z work inside it. The recording is as large as your terminal.\n" +
-			"A FILE that exists is replaced only if nsh wrote it, or with -f. record off stops both. The file takes\n" +
-			"its name when the recording stops (record off, or the end of the session), whole: until then, and if\n" +
-			"the disk fills up, what was at the name stays as it was.",
-		Example: "record demo.nsh; record --cast demo.cast",
-		Run:     runRecord,
-		Complete: func(s *Session, args []string, partial string) []string {
-			if len(args) == 0 {
-				return append([]string{"off", "--cast"}, completeFiles(nil, partial)...)
-			}
-			if args[0] == "--cast" && (len(args) == 1 || len(args) == 2 && args[1] == "-f") {
-				return completeFiles(nil, partial)
-			}
-			return nil
-		},
+	later(func() {
+		register(&Command{
+			Name: "record", Group: "teaching",
+			Usage:   []string{"record [-f] FILE.nsh", "record --cast [-f] FILE.cast", "record off"},
+			Summary: "write every successful command from now on into a replayable script, or the session into an asciinema recording",
+			Help: "Commands that fail are left out, so the file replays cleanly: nsh FILE.nsh, or source FILE.nsh.\n" +
+				"A sourced script's commands are recorded as the source command that ran them.\n" +
+				"record --cast writes an asciicast v2 file (asciinema play FILE.cast replays it): each prompt and command,\n" +
+				"and all output, children's included, with its real timing; children then write to a pseudo-terminal nsh reads.\n" +
+				"An interactive child (a shell) gets that terminal as its own, as script(1) does: what you type into it is recorded\n" +
+				"too, and Ctrl-C and Ctrl-Z work inside it. The recording is as large as your terminal.\n" +
+				"A FILE that exists is replaced only if nsh wrote it, or with -f. record off stops both. The file takes\n" +
+				"its name when the recording stops (record off, or the end of the session), whole: until then, and if\n" +
+				"the disk fills up, what was at the name stays as it was.",
+			Example: "record demo.nsh; record --cast demo.cast",
+			Run:     runRecord,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return append([]string{"off", "--cast"}, completeFiles(nil, partial)...)
+				}
+				if args[0] == "--cast" && (len(args) == 1 || len(args) == 2 && args[1] == "-f") {
+					return completeFiles(nil, partial)
+				}
+				return nil
+			},
+		})
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"nsh/internal/near"
 )
@@ -132,9 +133,27 @@ var (
 	registry = map[string]*Command{}
 	order    []string
 	groups   []string
+
+	registrations []func()
+	registered    sync.Once
 )
 
-// register is called from each command file's init.
+// later keeps a command file's registrations (its init) until a command is
+// first looked up: building the commands is a third of a millisecond that
+// `nsh --version`, and a start that fails before its first command, would
+// otherwise pay. They run in init's order.
+func later(f func()) { registrations = append(registrations, f) }
+
+// commandsReady builds the commands, once.
+func commandsReady() {
+	registered.Do(func() {
+		for _, f := range registrations {
+			f()
+		}
+	})
+}
+
+// register is called from each command file's registrations (later).
 func register(cmds ...*Command) {
 	for _, c := range cmds {
 		if _, dup := registry[c.Name]; dup {
@@ -157,12 +176,14 @@ func register(cmds ...*Command) {
 
 // Lookup finds a command by name.
 func Lookup(name string) (*Command, bool) {
+	commandsReady()
 	c, ok := registry[name]
 	return c, ok
 }
 
 // Names returns every command name, sorted.
 func Names() []string {
+	commandsReady()
 	names := append([]string(nil), order...)
 	sort.Strings(names)
 	return names

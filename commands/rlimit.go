@@ -10,38 +10,40 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "rlimit", Group: "capabilities",
-		Other: &Sub{Usage: []string{"rlimit NAME SOFT[:HARD] [@ID]", "rlimit NAME SOFT[:HARD] PID --force"}, Run: rlimitSet,
-			Words: func(s *Session) []string { return plan.RlimitNames() },
-			Complete: func(s *Session, args []string, partial string) []string {
-				switch len(args) {
-				case 1:
-					return []string{"unlimited"}
-				case 2:
-					return s.runningRefs()
-				}
-				return nil
-			}},
-		Subs: []Sub{
-			{Name: "show", Usage: []string{"rlimit show [@ID|PID|self]"}, Run: rlimitShowCmd, JSON: true,
+	later(func() {
+		register(&Command{
+			Name: "rlimit", Group: "capabilities",
+			Other: &Sub{Usage: []string{"rlimit NAME SOFT[:HARD] [@ID]", "rlimit NAME SOFT[:HARD] PID --force"}, Run: rlimitSet,
+				Words: func(s *Session) []string { return plan.RlimitNames() },
 				Complete: func(s *Session, args []string, partial string) []string {
-					if len(args) == 0 {
-						return append(s.runningRefs(), "self")
+					switch len(args) {
+					case 1:
+						return []string{"unlimited"}
+					case 2:
+						return s.runningRefs()
 					}
 					return nil
 				}},
-			{Name: "reset", Usage: []string{"rlimit reset"}, Run: rlimitReset},
-		},
-		Bare:    rlimitList,
-		Summary: "children's resource limits (prlimit, ulimit): open files, processes, core size...",
-		Example: "rlimit nofile 64; spawn sh -c 'ulimit -n'",
-		Help: "NAME as prlimit spells it: " + strings.Join(plan.RlimitNames(), " ") + ".\n" +
-			"A value is a number or unlimited; SOFT alone sets both limits, SOFT: or :HARD one of them.\n" +
-			"nsh sets them on the child stage with prlimit(2) before it runs anything, as runc does (a\n" +
-			"stage in a new user namespace could not raise a hard limit itself). With @ID: now, on a\n" +
-			"running child. show prints prlimit's table for the limits children get (nsh's own with the\n" +
-			"plan), or for a process. A hard limit above nsh's own needs CAP_SYS_RESOURCE.",
+			Subs: []Sub{
+				{Name: "show", Usage: []string{"rlimit show [@ID|PID|self]"}, Run: rlimitShowCmd, JSON: true,
+					Complete: func(s *Session, args []string, partial string) []string {
+						if len(args) == 0 {
+							return append(s.runningRefs(), "self")
+						}
+						return nil
+					}},
+				{Name: "reset", Usage: []string{"rlimit reset"}, Run: rlimitReset},
+			},
+			Bare:    rlimitList,
+			Summary: "children's resource limits (prlimit, ulimit): open files, processes, core size...",
+			Example: "rlimit nofile 64; spawn sh -c 'ulimit -n'",
+			Help: "NAME as prlimit spells it: " + strings.Join(plan.RlimitNames(), " ") + ".\n" +
+				"A value is a number or unlimited; SOFT alone sets both limits, SOFT: or :HARD one of them.\n" +
+				"nsh sets them on the child stage with prlimit(2) before it runs anything, as runc does (a\n" +
+				"stage in a new user namespace could not raise a hard limit itself). With @ID: now, on a\n" +
+				"running child. show prints prlimit's table for the limits children get (nsh's own with the\n" +
+				"plan), or for a process. A hard limit above nsh's own needs CAP_SYS_RESOURCE.",
+		})
 	})
 }
 

@@ -11,103 +11,105 @@ import (
 )
 
 func init() {
-	register(
-		&Command{
-			Name: "rootfs", Group: "filesystem",
-			Usage: []string{"rootfs DIR [ro]", "rootfs DIR overlay [--upper DIR]", "rootfs overlay LOWER1:LOWER2... [--upper DIR]",
-				"rootfs --image oci:DIR[:TAG]|FILE.tar [--cache DIR] [--upper DIR]", "rootfs --busybox DIR", "rootfs off", "rootfs"},
-			Summary: "children pivot_root into DIR (a new mnt namespace comes with it)",
-			Example: "rootfs --busybox /tmp/root; unshare pid; spawn ps",
-			Help: "The child stage bind-mounts DIR on itself, mounts /proc and a minimal /dev (null, zero, full,\n" +
-				"random, urandom, tty, pts, shm) where DIR has them, then pivot_root(\".\", \".\") and detaches the\n" +
-				"old root: the host's files are gone from view, which chroot alone would not ensure.\n" +
-				"ro makes the root read-only. overlay makes it an overlayfs, as an image becomes a container:\n" +
-				"DIR (or LOWER1:LOWER2..., the first on top) is the read-only lower layer, never changed, and\n" +
-				"each child gets an upper layer of its own that takes its changes (diff @ID and commit @ID\n" +
-				"read it) and goes with the child; --upper DIR keeps it in DIR instead. The overlay is mounted\n" +
-				"in the child's mount namespace only. --image makes the layers of an image the lowers: an OCI\n" +
-				"image layout (oci:DIR, what commit @ID DIR and skopeo write; :TAG picks one of several) or\n" +
-				"the tar podman save or docker save writes; each layer is checked against its digest and\n" +
-				"unpacked once into a cache (this session's, removed when nsh ends, or --cache DIR, kept and\n" +
-				"reused), deletions as overlayfs's whiteouts, and the image's Entrypoint and Cmd, Env,\n" +
-				"WorkingDir and User become the process spawn runs by default. --busybox DIR builds a minimal rootfs from the host's static\n" +
-				"busybox (apt-get install busybox-static). Richer ones: debootstrap stable DIR, or\n" +
-				"docker export $(docker create debian) | tar -C DIR -x.",
-			Run: runRootfs,
-			Complete: func(s *Session, args []string, partial string) []string {
-				switch len(args) {
-				case 0:
-					return append([]string{"--busybox", "--image", "off"}, completeFiles(nil, partial)...)
-				case 1:
-					if args[0] == "--image" {
-						return append([]string{"oci:"}, completeFiles(nil, partial)...)
-					}
-					if args[0] == "--busybox" || args[0] == "overlay" {
-						return completeFiles(nil, partial)
-					}
-					return []string{"ro", "overlay"}
-				default:
-					if args[0] == "--image" {
-						if last := args[len(args)-1]; last == "--cache" || last == "--upper" {
+	later(func() {
+		register(
+			&Command{
+				Name: "rootfs", Group: "filesystem",
+				Usage: []string{"rootfs DIR [ro]", "rootfs DIR overlay [--upper DIR]", "rootfs overlay LOWER1:LOWER2... [--upper DIR]",
+					"rootfs --image oci:DIR[:TAG]|FILE.tar [--cache DIR] [--upper DIR]", "rootfs --busybox DIR", "rootfs off", "rootfs"},
+				Summary: "children pivot_root into DIR (a new mnt namespace comes with it)",
+				Example: "rootfs --busybox /tmp/root; unshare pid; spawn ps",
+				Help: "The child stage bind-mounts DIR on itself, mounts /proc and a minimal /dev (null, zero, full,\n" +
+					"random, urandom, tty, pts, shm) where DIR has them, then pivot_root(\".\", \".\") and detaches the\n" +
+					"old root: the host's files are gone from view, which chroot alone would not ensure.\n" +
+					"ro makes the root read-only. overlay makes it an overlayfs, as an image becomes a container:\n" +
+					"DIR (or LOWER1:LOWER2..., the first on top) is the read-only lower layer, never changed, and\n" +
+					"each child gets an upper layer of its own that takes its changes (diff @ID and commit @ID\n" +
+					"read it) and goes with the child; --upper DIR keeps it in DIR instead. The overlay is mounted\n" +
+					"in the child's mount namespace only. --image makes the layers of an image the lowers: an OCI\n" +
+					"image layout (oci:DIR, what commit @ID DIR and skopeo write; :TAG picks one of several) or\n" +
+					"the tar podman save or docker save writes; each layer is checked against its digest and\n" +
+					"unpacked once into a cache (this session's, removed when nsh ends, or --cache DIR, kept and\n" +
+					"reused), deletions as overlayfs's whiteouts, and the image's Entrypoint and Cmd, Env,\n" +
+					"WorkingDir and User become the process spawn runs by default. --busybox DIR builds a minimal rootfs from the host's static\n" +
+					"busybox (apt-get install busybox-static). Richer ones: debootstrap stable DIR, or\n" +
+					"docker export $(docker create debian) | tar -C DIR -x.",
+				Run: runRootfs,
+				Complete: func(s *Session, args []string, partial string) []string {
+					switch len(args) {
+					case 0:
+						return append([]string{"--busybox", "--image", "off"}, completeFiles(nil, partial)...)
+					case 1:
+						if args[0] == "--image" {
+							return append([]string{"oci:"}, completeFiles(nil, partial)...)
+						}
+						if args[0] == "--busybox" || args[0] == "overlay" {
 							return completeFiles(nil, partial)
 						}
-						return []string{"--cache", "--upper"}
+						return []string{"ro", "overlay"}
+					default:
+						if args[0] == "--image" {
+							if last := args[len(args)-1]; last == "--cache" || last == "--upper" {
+								return completeFiles(nil, partial)
+							}
+							return []string{"--cache", "--upper"}
+						}
+						if args[len(args)-1] == "--upper" {
+							return completeFiles(nil, partial)
+						}
+						if args[len(args)-1] == "overlay" || args[0] == "overlay" {
+							return []string{"--upper"}
+						}
 					}
-					if args[len(args)-1] == "--upper" {
-						return completeFiles(nil, partial)
-					}
-					if args[len(args)-1] == "overlay" || args[0] == "overlay" {
-						return []string{"--upper"}
-					}
-				}
-				return nil
+					return nil
+				},
 			},
-		},
-		&Command{
-			Name: "mount", Group: "filesystem",
-			Subs: []Sub{
-				{Name: "proc", Usage: []string{"mount proc [PATH]"}, Run: mountAdd(mountKernel("proc", "/proc")), Complete: completeFirstFile},
-				{Name: "sysfs", Usage: []string{"mount sysfs [PATH]"}, Run: mountAdd(mountKernel("sysfs", "/sys")), Complete: completeFirstFile},
-				{Name: "mqueue", Usage: []string{"mount mqueue [PATH]"}, Run: mountAdd(mountKernel("mqueue", "/dev/mqueue")), Complete: completeFirstFile},
-				{Name: "tmpfs", Usage: []string{"mount tmpfs PATH [size=N]"}, Run: mountAdd(mountTmpfs),
-					Complete: func(s *Session, args []string, partial string) []string {
-						switch len(args) {
-						case 0:
-							return completeFiles(nil, partial)
-						case 1:
-							return []string{"size=64M"}
-						}
-						return nil
-					}},
-				{Name: "bind", Usage: []string{"mount bind SRC DST [ro]"}, Run: mountAdd(mountBind),
-					Complete: func(s *Session, args []string, partial string) []string {
-						switch len(args) {
-						case 0, 1:
-							return completeFiles(nil, partial)
-						case 2:
-							return []string{"ro"}
-						}
-						return nil
-					}},
-				{Name: "rm", Usage: []string{"mount rm DST"}, Run: mountRm,
-					Complete: func(s *Session, args []string, partial string) []string {
-						var out []string
-						for _, m := range s.Spec.Mounts {
-							out = append(out, m.Target)
-						}
-						return out
-					}},
+			&Command{
+				Name: "mount", Group: "filesystem",
+				Subs: []Sub{
+					{Name: "proc", Usage: []string{"mount proc [PATH]"}, Run: mountAdd(mountKernel("proc", "/proc")), Complete: completeFirstFile},
+					{Name: "sysfs", Usage: []string{"mount sysfs [PATH]"}, Run: mountAdd(mountKernel("sysfs", "/sys")), Complete: completeFirstFile},
+					{Name: "mqueue", Usage: []string{"mount mqueue [PATH]"}, Run: mountAdd(mountKernel("mqueue", "/dev/mqueue")), Complete: completeFirstFile},
+					{Name: "tmpfs", Usage: []string{"mount tmpfs PATH [size=N]"}, Run: mountAdd(mountTmpfs),
+						Complete: func(s *Session, args []string, partial string) []string {
+							switch len(args) {
+							case 0:
+								return completeFiles(nil, partial)
+							case 1:
+								return []string{"size=64M"}
+							}
+							return nil
+						}},
+					{Name: "bind", Usage: []string{"mount bind SRC DST [ro]"}, Run: mountAdd(mountBind),
+						Complete: func(s *Session, args []string, partial string) []string {
+							switch len(args) {
+							case 0, 1:
+								return completeFiles(nil, partial)
+							case 2:
+								return []string{"ro"}
+							}
+							return nil
+						}},
+					{Name: "rm", Usage: []string{"mount rm DST"}, Run: mountRm,
+						Complete: func(s *Session, args []string, partial string) []string {
+							var out []string
+							for _, m := range s.Spec.Mounts {
+								out = append(out, m.Target)
+							}
+							return out
+						}},
+				},
+				Bare: mountList, BareJSON: true,
+				Summary: "extra mounts in the child's new mount namespace (inside the rootfs when there is one)",
+				Example: "unshare mnt; mount tmpfs /mnt size=16m; spawn df -h /mnt",
+				Help: "Made after mount propagation is private, so nothing reaches the host. Without a rootfs the\n" +
+					"mount points must exist; inside a rootfs missing ones are made. proc, sysfs and mqueue are\n" +
+					"the kernel's views of the child's own pid, net and ipc namespaces, mounted nosuid,nodev,noexec\n" +
+					"as runc mounts them (sysfs read-only too); in a user namespace the kernel mounts sysfs and\n" +
+					"mqueue only with a net, an ipc namespace of the child's own.",
 			},
-			Bare: mountList, BareJSON: true,
-			Summary: "extra mounts in the child's new mount namespace (inside the rootfs when there is one)",
-			Example: "unshare mnt; mount tmpfs /mnt size=16m; spawn df -h /mnt",
-			Help: "Made after mount propagation is private, so nothing reaches the host. Without a rootfs the\n" +
-				"mount points must exist; inside a rootfs missing ones are made. proc, sysfs and mqueue are\n" +
-				"the kernel's views of the child's own pid, net and ipc namespaces, mounted nosuid,nodev,noexec\n" +
-				"as runc mounts them (sysfs read-only too); in a user namespace the kernel mounts sysfs and\n" +
-				"mqueue only with a net, an ipc namespace of the child's own.",
-		},
-	)
+		)
+	})
 }
 
 func runRootfs(s *Session, c *Command, args []string) error {

@@ -9,23 +9,25 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "scratch", Group: "teaching",
-		Usage:   []string{"scratch", "scratch path"},
-		Summary: "a directory of this run's own for a lesson's files, made nsh's working directory and removed when nsh ends",
-		Example: "scratch; rootfs --busybox root; spawn sh -c 'echo hi > note.txt'",
-		Help: "A lesson needs files (a rootfs, a bundle, a copy of ping) and must not collide with another run\n" +
-			"or another user's: scratch makes a new directory in $TMPDIR (or /tmp), mode 0711, and makes it\n" +
-			"nsh's working directory, so relative paths in the commands after it, and children without a\n" +
-			"rootfs, land in it. It is removed with all that is in it when nsh ends, however it ends (the\n" +
-			"janitor removes it if nsh is killed); a pin made in it (ns pin) goes with it. scratch again does nothing; scratch path prints where it is.",
-		Run: runScratch,
-		Complete: func(s *Session, args []string, partial string) []string {
-			if len(args) == 0 {
-				return []string{"path"}
-			}
-			return nil
-		},
+	later(func() {
+		register(&Command{
+			Name: "scratch", Group: "teaching",
+			Usage:   []string{"scratch", "scratch path"},
+			Summary: "a directory of this run's own for a lesson's files, made nsh's working directory and removed when nsh ends",
+			Example: "scratch; rootfs --busybox root; spawn sh -c 'echo hi > note.txt'",
+			Help: "A lesson needs files (a rootfs, a bundle, a copy of ping) and must not collide with another run\n" +
+				"or another user's: scratch makes a new directory in $TMPDIR (or /tmp), mode 0711, and makes it\n" +
+				"nsh's working directory, so relative paths in the commands after it, and children without a\n" +
+				"rootfs, land in it. It is removed with all that is in it when nsh ends, however it ends (the\n" +
+				"janitor removes it if nsh is killed); a pin made in it (ns pin) goes with it. scratch again does nothing; scratch path prints where it is.",
+			Run: runScratch,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"path"}
+				}
+				return nil
+			},
+		})
 	})
 }
 

@@ -14,51 +14,53 @@ import (
 const maxSourceDepth = 32
 
 func init() {
-	register(
-		&Command{
-			Name: "source", Group: "session",
-			Usage:   []string{"source FILE.nsh"},
-			Summary: "run a script's commands in this session",
-			Example: "source demo.nsh",
-			Run:     runSource,
-			Complete: func(s *Session, args []string, partial string) []string {
-				return completeFiles(args, partial)
+	later(func() {
+		register(
+			&Command{
+				Name: "source", Group: "session",
+				Usage:   []string{"source FILE.nsh"},
+				Summary: "run a script's commands in this session",
+				Example: "source demo.nsh",
+				Run:     runSource,
+				Complete: func(s *Session, args []string, partial string) []string {
+					return completeFiles(args, partial)
+				},
 			},
-		},
-		&Command{
-			Name: "explain", Group: "session",
-			Usage:    []string{"explain on", "explain off"},
-			Summary:  "print each kernel-facing step (clone flags, id maps, mounts, sethostname, execve) as it happens",
-			Example:  "explain on; spawn true",
-			Run:      onOff("explain", func(s *Session, on bool) { s.Explain = on }),
-			Complete: completeOnOff,
-		},
-		&Command{
-			Name: "time", Group: "session",
-			Usage:   []string{"time on", "time off"},
-			Summary: "print what each part of every foreground spawn cost, as spawn --time does",
-			Help: "The parts, in the order they happen: cgroup (mkdir, limits), plan, clone (clone3 with the namespaces;\n" +
-				"the child runs nsh's stage at once), stage (placement, mounts, hostname, capabilities, up to the command's execve),\n" +
-				"command (the command itself, to its end) and cleanup. With explain on, each step is shown as well.",
-			Example:  "time on; spawn true",
-			Run:      onOff("time", func(s *Session, on bool) { s.Time = on }),
-			Complete: completeOnOff,
-		},
-		&Command{
-			Name: "exit", Group: "session",
-			Usage:   []string{"exit [N]"},
-			Summary: "leave nsh with status N (default: the last command's)",
-			Example: "exit 0",
-			Run:     runExit,
-		},
-		&Command{
-			Name: "quit", Group: "session",
-			Usage:   []string{"quit"},
-			Summary: "leave nsh, like exit",
-			Example: "quit",
-			Run:     runExit,
-		},
-	)
+			&Command{
+				Name: "explain", Group: "session",
+				Usage:    []string{"explain on", "explain off"},
+				Summary:  "print each kernel-facing step (clone flags, id maps, mounts, sethostname, execve) as it happens",
+				Example:  "explain on; spawn true",
+				Run:      onOff("explain", func(s *Session, on bool) { s.Explain = on }),
+				Complete: completeOnOff,
+			},
+			&Command{
+				Name: "time", Group: "session",
+				Usage:   []string{"time on", "time off"},
+				Summary: "print what each part of every foreground spawn cost, as spawn --time does",
+				Help: "The parts, in the order they happen: cgroup (mkdir, limits), plan, clone (clone3 with the namespaces;\n" +
+					"the child runs nsh's stage at once), stage (placement, mounts, hostname, capabilities, up to the command's execve),\n" +
+					"command (the command itself, to its end) and cleanup. With explain on, each step is shown as well.",
+				Example:  "time on; spawn true",
+				Run:      onOff("time", func(s *Session, on bool) { s.Time = on }),
+				Complete: completeOnOff,
+			},
+			&Command{
+				Name: "exit", Group: "session",
+				Usage:   []string{"exit [N]"},
+				Summary: "leave nsh with status N (default: the last command's)",
+				Example: "exit 0",
+				Run:     runExit,
+			},
+			&Command{
+				Name: "quit", Group: "session",
+				Usage:   []string{"quit"},
+				Summary: "leave nsh, like exit",
+				Example: "quit",
+				Run:     runExit,
+			},
+		)
+	})
 }
 
 func runSource(s *Session, c *Command, args []string) error {

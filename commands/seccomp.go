@@ -19,45 +19,47 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "seccomp", Group: "capabilities",
-		Summary: "children's system call filter: Docker's default profile, rules of your own",
-		Example: "seccomp preset docker; seccomp test unshare",
-		Help: "preset docker is Docker's default profile (moby/profiles), resolved as Docker resolves it\n" +
-			"against the child's planned bounding set: cap preset docker closes mount, unshare, keyctl...;\n" +
-			"with every capability many of them open. deny and allow name calls (man 2 syscalls) whose\n" +
-			"rules replace the preset's for them; deny's action is errno EPERM unless given. default sets\n" +
-			"the action for every call no rule names. load takes a profile whole, in Docker's JSON format\n" +
-			"(docker run --security-opt seccomp=FILE) or an OCI config's linux.seccomp. Architectures: this machine's (x86_64 with i386\n" +
-			"and x32). Compiled by libseccomp, as runc does, once per plan; the child stage installs it\n" +
-			"last: just before execve with nonewprivs on, else before dropping capabilities (a non-root\n" +
-			"user needs nonewprivs on). show: the plan, or a process's mode and filters (/proc/PID/status)\n" +
-			"and, for a child, the plan it started with. test makes one call (ARGs are numbers, 0 if\n" +
-			"left out) in a new child of the plan, or inside @ID under its filter, and prints the answer.",
-		Subs: []Sub{
-			{Name: "preset", Usage: []string{"seccomp preset docker|off"}, Run: seccompEdit("preset", seccompPreset),
-				Complete: func(s *Session, args []string, partial string) []string { return firstOnly(args, seccomp.Presets) }},
-			{Name: "load", Usage: []string{"seccomp load FILE.json", "seccomp load --text JSON"}, Run: seccompEdit("load", seccompLoad),
-				Complete: func(s *Session, args []string, partial string) []string {
-					return firstOnly(args, completeFiles(nil, partial))
-				}},
-			{Name: "reset", Usage: []string{"seccomp reset"}, Run: seccompEdit("reset", seccompReset)},
-			{Name: "deny", Usage: []string{"seccomp deny SYSCALL... [errno NAME|kill|log]"}, Run: seccompEdit("deny", seccompRule("deny")), Complete: completeDeny},
-			{Name: "allow", Usage: []string{"seccomp allow SYSCALL..."}, Run: seccompEdit("allow", seccompRule("allow")),
-				Complete: func(s *Session, args []string, partial string) []string { return bpf.Names() }},
-			{Name: "default", Usage: []string{"seccomp default errno NAME|kill|allow|log"}, Run: seccompEdit("default", seccompDefault), Complete: completeDefault},
-			{Name: "show", Usage: []string{"seccomp show [@ID|PID]"}, Run: seccompShow, JSON: true,
-				Complete: func(s *Session, args []string, partial string) []string { return firstOnly(args, s.runningRefs()) }},
-			{Name: "test", Usage: []string{"seccomp test SYSCALL [ARG...] [@ID]"}, Run: seccompTest,
-				Complete: func(s *Session, args []string, partial string) []string {
-					if len(args) == 0 {
-						return bpf.Names()
-					}
-					return s.runningRefs()
-				}},
-		},
-		Bare:     seccompShowPlan,
-		BareJSON: true,
+	later(func() {
+		register(&Command{
+			Name: "seccomp", Group: "capabilities",
+			Summary: "children's system call filter: Docker's default profile, rules of your own",
+			Example: "seccomp preset docker; seccomp test unshare",
+			Help: "preset docker is Docker's default profile (moby/profiles), resolved as Docker resolves it\n" +
+				"against the child's planned bounding set: cap preset docker closes mount, unshare, keyctl...;\n" +
+				"with every capability many of them open. deny and allow name calls (man 2 syscalls) whose\n" +
+				"rules replace the preset's for them; deny's action is errno EPERM unless given. default sets\n" +
+				"the action for every call no rule names. load takes a profile whole, in Docker's JSON format\n" +
+				"(docker run --security-opt seccomp=FILE) or an OCI config's linux.seccomp. Architectures: this machine's (x86_64 with i386\n" +
+				"and x32). Compiled by libseccomp, as runc does, once per plan; the child stage installs it\n" +
+				"last: just before execve with nonewprivs on, else before dropping capabilities (a non-root\n" +
+				"user needs nonewprivs on). show: the plan, or a process's mode and filters (/proc/PID/status)\n" +
+				"and, for a child, the plan it started with. test makes one call (ARGs are numbers, 0 if\n" +
+				"left out) in a new child of the plan, or inside @ID under its filter, and prints the answer.",
+			Subs: []Sub{
+				{Name: "preset", Usage: []string{"seccomp preset docker|off"}, Run: seccompEdit("preset", seccompPreset),
+					Complete: func(s *Session, args []string, partial string) []string { return firstOnly(args, seccomp.Presets) }},
+				{Name: "load", Usage: []string{"seccomp load FILE.json", "seccomp load --text JSON"}, Run: seccompEdit("load", seccompLoad),
+					Complete: func(s *Session, args []string, partial string) []string {
+						return firstOnly(args, completeFiles(nil, partial))
+					}},
+				{Name: "reset", Usage: []string{"seccomp reset"}, Run: seccompEdit("reset", seccompReset)},
+				{Name: "deny", Usage: []string{"seccomp deny SYSCALL... [errno NAME|kill|log]"}, Run: seccompEdit("deny", seccompRule("deny")), Complete: completeDeny},
+				{Name: "allow", Usage: []string{"seccomp allow SYSCALL..."}, Run: seccompEdit("allow", seccompRule("allow")),
+					Complete: func(s *Session, args []string, partial string) []string { return bpf.Names() }},
+				{Name: "default", Usage: []string{"seccomp default errno NAME|kill|allow|log"}, Run: seccompEdit("default", seccompDefault), Complete: completeDefault},
+				{Name: "show", Usage: []string{"seccomp show [@ID|PID]"}, Run: seccompShow, JSON: true,
+					Complete: func(s *Session, args []string, partial string) []string { return firstOnly(args, s.runningRefs()) }},
+				{Name: "test", Usage: []string{"seccomp test SYSCALL [ARG...] [@ID]"}, Run: seccompTest,
+					Complete: func(s *Session, args []string, partial string) []string {
+						if len(args) == 0 {
+							return bpf.Names()
+						}
+						return s.runningRefs()
+					}},
+			},
+			Bare:     seccompShowPlan,
+			BareJSON: true,
+		})
 	})
 }
 

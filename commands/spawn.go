@@ -15,43 +15,45 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "spawn", Group: "children",
-		Usage:   []string{"spawn [CMD ARG...]", "spawn -d [--name NAME] CMD ARG...", "spawn --time [CMD ARG...]"},
-		Summary: "launch a child with the session state (in the foreground, or detached with -d)",
-		Example: "spawn -d --name web sleep 600",
-		Help: "Without CMD: an interactive shell ($SHELL, else /bin/sh).\n" +
-			"The child owns the terminal while it runs: Ctrl-C and Ctrl-Z reach it, not nsh.\n" +
-			"nsh has no job control: a child stopped with Ctrl-Z is killed.\n" +
-			"With unshare pid the child is PID 1 of its namespace, and the kernel ignores Ctrl-C for it\n" +
-			"unless it handles SIGINT (docker run without --init is the same); nsh says so, and a\n" +
-			"second Ctrl-C, or Ctrl-\\, kills it.\n" +
-			"Its status becomes nsh's: the exit code, 128+N for signal N, 127 when CMD is not found, 126 when it cannot be executed.\n" +
-			"-d: the child runs in the background; nsh prints @ID and its host pid, keeps its output for\n" +
-			"logs, and ends it when nsh ends. --name NAME lets @NAME stand for @ID.\n" +
-			"--time: then print what each part cost: the cgroup, the plan, clone and the stage's exec, the\n" +
-			"stage's work, the command itself, and the cleanup (what isolation costs on this host).",
-		Run: runSpawn,
-		Complete: func(s *Session, args []string, partial string) []string {
-			// After -d and --name NAME: the program, then its arguments.
-			i := 0
-			for i < len(args) && strings.HasPrefix(args[i], "-") {
-				if args[i] == "--name" {
+	later(func() {
+		register(&Command{
+			Name: "spawn", Group: "children",
+			Usage:   []string{"spawn [CMD ARG...]", "spawn -d [--name NAME] CMD ARG...", "spawn --time [CMD ARG...]"},
+			Summary: "launch a child with the session state (in the foreground, or detached with -d)",
+			Example: "spawn -d --name web sleep 600",
+			Help: "Without CMD: an interactive shell ($SHELL, else /bin/sh).\n" +
+				"The child owns the terminal while it runs: Ctrl-C and Ctrl-Z reach it, not nsh.\n" +
+				"nsh has no job control: a child stopped with Ctrl-Z is killed.\n" +
+				"With unshare pid the child is PID 1 of its namespace, and the kernel ignores Ctrl-C for it\n" +
+				"unless it handles SIGINT (docker run without --init is the same); nsh says so, and a\n" +
+				"second Ctrl-C, or Ctrl-\\, kills it.\n" +
+				"Its status becomes nsh's: the exit code, 128+N for signal N, 127 when CMD is not found, 126 when it cannot be executed.\n" +
+				"-d: the child runs in the background; nsh prints @ID and its host pid, keeps its output for\n" +
+				"logs, and ends it when nsh ends. --name NAME lets @NAME stand for @ID.\n" +
+				"--time: then print what each part cost: the cgroup, the plan, clone and the stage's exec, the\n" +
+				"stage's work, the command itself, and the cleanup (what isolation costs on this host).",
+			Run: runSpawn,
+			Complete: func(s *Session, args []string, partial string) []string {
+				// After -d and --name NAME: the program, then its arguments.
+				i := 0
+				for i < len(args) && strings.HasPrefix(args[i], "-") {
+					if args[i] == "--name" {
+						i++
+					}
 					i++
 				}
-				i++
-			}
-			switch {
-			case i > len(args):
-				return nil // the name itself
-			case i == len(args):
-				if len(args) == 0 {
-					return append([]string{"-d"}, completePrograms(partial)...)
+				switch {
+				case i > len(args):
+					return nil // the name itself
+				case i == len(args):
+					if len(args) == 0 {
+						return append([]string{"-d"}, completePrograms(partial)...)
+					}
+					return completePrograms(partial)
 				}
-				return completePrograms(partial)
-			}
-			return completeFiles(nil, partial)
-		},
+				return completeFiles(nil, partial)
+			},
+		})
 	})
 }
 

@@ -10,44 +10,46 @@ import (
 )
 
 func init() {
-	register(
-		&Command{
-			Name: "show", Group: "session",
-			Usage:   []string{"show"},
-			Summary: "the whole planned state",
-			Example: "show",
-			JSON:    func(args []string) bool { return len(args) == 0 },
-			Run: func(s *Session, c *Command, args []string) error {
-				if len(args) > 0 {
-					return usageError(c, "show takes no arguments")
-				}
-				if s.json {
-					return s.emit(showJSON{Plan: s.Spec, Explain: s.Explain, Time: s.Time})
-				}
-				return printTable(s.Out, []string{"SETTING", "VALUE"}, showRows(s))
+	later(func() {
+		register(
+			&Command{
+				Name: "show", Group: "session",
+				Usage:   []string{"show"},
+				Summary: "the whole planned state",
+				Example: "show",
+				JSON:    func(args []string) bool { return len(args) == 0 },
+				Run: func(s *Session, c *Command, args []string) error {
+					if len(args) > 0 {
+						return usageError(c, "show takes no arguments")
+					}
+					if s.json {
+						return s.emit(showJSON{Plan: s.Spec, Explain: s.Explain, Time: s.Time})
+					}
+					return printTable(s.Out, []string{"SETTING", "VALUE"}, showRows(s))
+				},
 			},
-		},
-		&Command{
-			Name: "reset", Group: "session",
-			Usage:   []string{"reset"},
-			Summary: "back to an empty state (running children keep running)",
-			Example: "reset",
-			Run: func(s *Session, c *Command, args []string) error {
-				s.Spec = &plan.Spec{}
-				return nil
+			&Command{
+				Name: "reset", Group: "session",
+				Usage:   []string{"reset"},
+				Summary: "back to an empty state (running children keep running)",
+				Example: "reset",
+				Run: func(s *Session, c *Command, args []string) error {
+					s.Spec = &plan.Spec{}
+					return nil
+				},
 			},
-		},
-		&Command{
-			Name: "save", Group: "session",
-			Usage:   []string{"save [-f] FILE.nsh"},
-			Summary: "write a script that recreates this state; source it to get the same show",
-			Example: "save demo.nsh",
-			Run:     runSave,
-			Complete: func(s *Session, args []string, partial string) []string {
-				return completeFiles(args, partial)
+			&Command{
+				Name: "save", Group: "session",
+				Usage:   []string{"save [-f] FILE.nsh"},
+				Summary: "write a script that recreates this state; source it to get the same show",
+				Example: "save demo.nsh",
+				Run:     runSave,
+				Complete: func(s *Session, args []string, partial string) []string {
+					return completeFiles(args, partial)
+				},
 			},
-		},
-	)
+		)
+	})
 }
 
 func showRows(s *Session) [][]string {

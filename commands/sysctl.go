@@ -8,21 +8,23 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "sysctl", Group: "namespaces",
-		Usage:   []string{"sysctl KEY VALUE", "sysctl KEY off", "sysctl"},
-		Summary: "a namespaced sysctl, written inside the child's namespaces before its command runs",
-		Example: "unshare net; sysctl net.ipv4.ping_group_range \"1 0\"",
-		Help: "Refused unless the key's namespace is new for children: net.* needs unshare net, kernel.hostname\n" +
-			"and kernel.domainname need uts, ipc's kernel.msg*/sem/shm* and fs.mqueue.* need ipc.\n" +
-			"nsh never writes the host's sysctls. Example: sysctl net.ipv4.ping_group_range \"1 0\".",
-		Run: runSysctl,
-		Complete: func(s *Session, args []string, partial string) []string {
-			if len(args) == 0 {
-				return []string{"net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_forward", "kernel.shmmax"}
-			}
-			return nil
-		},
+	later(func() {
+		register(&Command{
+			Name: "sysctl", Group: "namespaces",
+			Usage:   []string{"sysctl KEY VALUE", "sysctl KEY off", "sysctl"},
+			Summary: "a namespaced sysctl, written inside the child's namespaces before its command runs",
+			Example: "unshare net; sysctl net.ipv4.ping_group_range \"1 0\"",
+			Help: "Refused unless the key's namespace is new for children: net.* needs unshare net, kernel.hostname\n" +
+				"and kernel.domainname need uts, ipc's kernel.msg*/sem/shm* and fs.mqueue.* need ipc.\n" +
+				"nsh never writes the host's sysctls. Example: sysctl net.ipv4.ping_group_range \"1 0\".",
+			Run: runSysctl,
+			Complete: func(s *Session, args []string, partial string) []string {
+				if len(args) == 0 {
+					return []string{"net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_forward", "kernel.shmmax"}
+				}
+				return nil
+			},
+		})
 	})
 }
 

@@ -18,22 +18,24 @@ import (
 )
 
 func init() {
-	register(&Command{
-		Name: "top", Group: "children",
-		Usage:   []string{"top", "top --once [--json]", "top --json"},
-		Summary: "a live table of every running child's usage against its limits, like docker stats",
-		Example: "cgroup set cpu.max 0.5; spawn -d sh -c 'while :; do :; done'; top --once",
-		Help: "Memory now and at its peak against memory.max, CPU over the last second against cpu.max\n" +
-			"(100% is one core), pids against pids.max, OOM kills and time throttled by cpu.max, each read\n" +
-			"from the child's cgroup files every second, with bars for usage against limits. On a terminal\n" +
-			"it refreshes in place until q or Ctrl-C; elsewhere it prints a line per child each second until\n" +
-			"Ctrl-C or no child runs (--json: a JSON document per line). --once samples for one second,\n" +
-			"prints one table and returns, for scripts. cgroup stat --watch @ID is the same for one child.",
-		JSON: func(args []string) bool { return true },
-		Run:  runTop,
-		Complete: func(s *Session, args []string, partial string) []string {
-			return []string{"--once", "--json"}
-		},
+	later(func() {
+		register(&Command{
+			Name: "top", Group: "children",
+			Usage:   []string{"top", "top --once [--json]", "top --json"},
+			Summary: "a live table of every running child's usage against its limits, like docker stats",
+			Example: "cgroup set cpu.max 0.5; spawn -d sh -c 'while :; do :; done'; top --once",
+			Help: "Memory now and at its peak against memory.max, CPU over the last second against cpu.max\n" +
+				"(100% is one core), pids against pids.max, OOM kills and time throttled by cpu.max, each read\n" +
+				"from the child's cgroup files every second, with bars for usage against limits. On a terminal\n" +
+				"it refreshes in place until q or Ctrl-C; elsewhere it prints a line per child each second until\n" +
+				"Ctrl-C or no child runs (--json: a JSON document per line). --once samples for one second,\n" +
+				"prints one table and returns, for scripts. cgroup stat --watch @ID is the same for one child.",
+			JSON: func(args []string) bool { return true },
+			Run:  runTop,
+			Complete: func(s *Session, args []string, partial string) []string {
+				return []string{"--once", "--json"}
+			},
+		})
 	})
 }
 
