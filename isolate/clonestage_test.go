@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,19 +37,8 @@ func TestStageHoldsNothingOfNsh(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(leak)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
+	pid, ours := startStage(t)
 	defer ours.Close()
-	pid, err := track(false, func() (int, error) {
-		return cloneStage(&stageClone{attr: &syscall.SysProcAttr{}, files: []*os.File{nil, nil, nil, theirs}, root: -1, cwd: -1})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs.Close()
 	defer func() {
 		unix.Kill(pid, unix.SIGKILL)
 		var ws unix.WaitStatus

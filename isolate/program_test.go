@@ -11,27 +11,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// runStage makes a child stage as nsh does (cloneStage: the test binary
-// links stage.c), hands it body as its program and returns the first line
-// it sends back and its exit status.
-func runStage(t *testing.T, body []byte) (string, int) {
+// startStage makes a child stage as nsh does (cloneStage: the test binary
+// links stage.c), started as nsh starts every process (track: the orphan
+// reaper that other tests of the package start never takes its status).
+// It returns its pid and nsh's end of its channel; the stage waits for its
+// program.
+func startStage(t *testing.T) (int, *os.File) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
-	defer ours.Close()
-	// Started as nsh starts every process (track): the orphan reaper that
-	// other tests of the package start never takes its status.
+	defer theirs.Close()
 	pid, err := track(false, func() (int, error) {
 		return cloneStage(&stageClone{attr: &syscall.SysProcAttr{}, files: []*os.File{nil, nil, nil, theirs}, root: -1, cwd: -1})
 	})
 	if err != nil {
+		ours.Close()
 		t.Fatal(err)
 	}
+	return pid, ours
+}
+
+// runStage hands a new stage body as its program and returns the first
+// line it sends back and its exit status.
+func runStage(t *testing.T, body []byte) (string, int) {
+	t.Helper()
+	pid, ours := startStage(t)
+	defer ours.Close()
 	defer untrack(pid)
-	theirs.Close()
 	msg := binary.LittleEndian.AppendUint32(nil, uint32(len(body)))
 	go ours.Write(append(msg, body...))
 	line, _ := bufio.NewReader(ours).ReadString('\n')

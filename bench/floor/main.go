@@ -127,17 +127,12 @@ func run(limits bool, cmd []string, i int) error {
 		// runs the command.
 		c = exec.Command("/proc/self/exe", cmd...)
 		c.Args[0] = "floor:[stage]"
-		for _, d := range dirs {
-			if d == unified {
-				continue
-			}
-			f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY, 0)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			c.ExtraFiles = append(c.ExtraFiles, f)
+		place, err := openTasks(dirs, unified)
+		defer closeAll(place)
+		if err != nil {
+			return err
 		}
+		c.ExtraFiles = place
 		c.Env = append(os.Environ(), "_FLOOR_STAGE="+strings.Join(cmd, "\x1f"), "_FLOOR_PLACE="+strconv.Itoa(len(c.ExtraFiles)))
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
@@ -171,17 +166,10 @@ func run(limits bool, cmd []string, i int) error {
 // runCChild starts cmd through the C child (cloneChild) in the cgroups
 // dirs, and waits for it.
 func runCChild(dirs []string, unified string, cmd []string) error {
-	var place []*os.File
-	for _, d := range dirs {
-		if d == unified {
-			continue
-		}
-		f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		place = append(place, f)
+	place, err := openTasks(dirs, unified)
+	defer closeAll(place)
+	if err != nil {
+		return err
 	}
 	cgfd := -1
 	if unified != "" {
@@ -204,6 +192,29 @@ func runCChild(dirs []string, unified string, cmd []string) error {
 		return fmt.Errorf("%s: %v", cmd[0], ws)
 	}
 	return nil
+}
+
+// openTasks opens the tasks file of each v1 cgroup in dirs, for the
+// child to place itself by writing 0 to each.
+func openTasks(dirs []string, unified string) ([]*os.File, error) {
+	var place []*os.File
+	for _, d := range dirs {
+		if d == unified {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			return place, err
+		}
+		place = append(place, f)
+	}
+	return place, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 func own(h string) (string, error) {
