@@ -243,7 +243,7 @@ static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigs
 }
 
 // nsh_clone_stage makes the child stage as in, and returns its pid (the
-// kernel's, in nsh's pid namespace) with its pidfd in out->pidfd, or
+// kernel's, in nsh's pid namespace) with its pidfd in in->pidfd, or
 // -errno. in is copied first: the child reads nothing of Go's memory.
 long nsh_clone_stage(struct nsh_clone_args *in)
 {
