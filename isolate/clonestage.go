@@ -72,14 +72,19 @@ func cloneStage(s *stageClone) (int, error) {
 		return 0, &os.SyscallError{Syscall: "clone3", Err: syscall.Errno(-r)}
 	}
 	pid := int(r)
+	if err := writeIDMaps(pid, attr); err != nil {
+		// Ours, just made, and not yet known to anyone: ended and
+		// reaped here.
+		unix.PidfdSendSignal(int(a.pidfd), unix.SIGKILL, nil, 0)
+		unix.Close(int(a.pidfd))
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		return 0, err
+	}
 	if attr.PidFD != nil {
 		*attr.PidFD = int(a.pidfd)
 	} else if a.pidfd >= 0 {
 		unix.Close(int(a.pidfd))
-	}
-	if err := writeIDMaps(pid, attr); err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return 0, err
 	}
 	return pid, nil
 }
