@@ -193,11 +193,12 @@ static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigs
 	// of the child (or of an entered one) that sees this stage in /proc
 	// cannot open its /proc/PID/exe (nsh's binary, CVE-2019-5736), its
 	// memory or its descriptors. execve of the command makes it dumpable
-	// again, as the command needs. In a new user namespace, once its id
-	// maps are written (run_program): a non-dumpable process's
+	// again, as the command needs. In a new user namespace, once nsh has
+	// written its id maps (below): a non-dumpable process's
 	// /proc/PID/uid_map is root's, and nsh without root could not write
 	// it. Until then no process but the stage is in its namespaces.
-	if (!(a->flags & CLONE_NEWUSER) || a->njoin > 0)
+	int new_user = (a->flags & CLONE_NEWUSER) != 0;
+	if (!new_user)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (!handlers_cleared)
 		default_signal_handlers();
@@ -222,6 +223,14 @@ static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigs
 		if (dup3(tmp[i], i, i >= NSH_STAGE_FD ? O_CLOEXEC : 0) < 0)
 			_exit(126);
 	close_from(a->nfds);
+	if (new_user) {
+		// nsh says when the maps are written: before the stage joins
+		// anything, so that nothing it joins sees it dumpable.
+		char written;
+		if (read_full(NSH_STAGE_FD, &written, 1) < 0)
+			_exit(1);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
 	if (a->setsid && setsid() < 0)
 		die(errno, "setsid");
 	if ((a->setpgid || a->foreground) && setpgid(0, 0) < 0)

@@ -20,7 +20,10 @@ import (
 type stageClone struct {
 	attr  *syscall.SysProcAttr
 	files []*os.File // 0, 1, 2, the channel and the stage's other descriptors; nil is /dev/null
-	joins []stageJoin
+	// nsh's end of the channel: in a new user namespace the stage waits
+	// on it for its id maps (clone.h).
+	channel *os.File
+	joins   []stageJoin
 	// The target's root and working directory to take after joining,
 	// as the stage's descriptor numbers; -1: none.
 	root, cwd int
@@ -80,6 +83,12 @@ func cloneStage(s *stageClone) (int, error) {
 		var ws unix.WaitStatus
 		unix.Wait4(pid, &ws, 0, nil)
 		return 0, err
+	}
+	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		if _, err := s.channel.Write([]byte{1}); err != nil {
+			unix.Close(int(a.pidfd))
+			return 0, fmt.Errorf("tell the child stage its id maps are written: %w", err)
+		}
 	}
 	if attr.PidFD != nil {
 		*attr.PidFD = int(a.pidfd)

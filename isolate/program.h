@@ -73,8 +73,6 @@ static void run_program(void)
 	uint32_t len;
 	if (read_full(NSH_STAGE_FD, &len, sizeof len) < 0 || len > (64u << 20))
 		die(EPROTO, "read the program from nsh");
-	// nsh wrote any id maps before the program (clone.h says why only now).
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// An argument takes at least five bytes of the program (its length
 	// and its NUL), so no step has more than len/5; exec adds two NULLs.
 	size_t cap = len / 5 + 2;

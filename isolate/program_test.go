@@ -25,7 +25,7 @@ func startStage(t *testing.T) (int, *os.File) {
 	ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
 	defer theirs.Close()
 	pid, err := track(false, func() (int, error) {
-		return cloneStage(&stageClone{attr: &syscall.SysProcAttr{}, files: []*os.File{nil, nil, nil, theirs}, root: -1, cwd: -1})
+		return cloneStage(&stageClone{attr: &syscall.SysProcAttr{}, files: []*os.File{nil, nil, nil, theirs}, channel: ours, root: -1, cwd: -1})
 	})
 	if err != nil {
 		ours.Close()

@@ -7,6 +7,10 @@ package isolate
 // runs the stage's C at once, no Go; the parent writes its id maps before
 // it sends the program.
 //
+//	parent -> child   one byte, in a new user namespace only, once the
+//	                  child's id maps are written: the stage waits for it
+//	                  before it joins anything or makes itself
+//	                  non-dumpable (clone.h)
 //	child  -> parent  {"here": true}  when namespaces are joined (before
 //	                              the program) or behind a guard relay
 //	                              (after it): its sender runs the command

@@ -209,7 +209,7 @@ func (l *launch) clone() error {
 	runtime.LockOSThread()
 	_, joinedPid := spec.Joined("pid")
 	pid, err := track(spec.Has("pid") && !joinedPid && !joins.enter, func() (int, error) {
-		return cloneStage(&stageClone{attr: attr, files: files, joins: l.join, root: l.root, cwd: l.cwd})
+		return cloneStage(&stageClone{attr: attr, files: files, channel: l.parentEnd, joins: l.join, root: l.root, cwd: l.cwd})
 	})
 	runtime.UnlockOSThread()
 	l.childEnd.Close()
