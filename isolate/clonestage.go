@@ -6,10 +6,11 @@ import "C"
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"nsh/internal/forkexec"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,16 +52,13 @@ func cloneStage(s *stageClone) (int, error) {
 	a.pdeathsig = C.int(attr.Pdeathsig)
 	a.setsid, a.setctty, a.setpgid, a.foreground = cbool(attr.Setsid), cbool(attr.Setctty), cbool(attr.Setpgid), cbool(attr.Foreground)
 	a.ctty = C.int(attr.Ctty)
-	for i, f := range s.files {
-		if f == nil {
-			null, err := os.Open(os.DevNull)
-			if err != nil {
-				return 0, err
-			}
-			defer null.Close()
-			f = null
-		}
-		a.fds[i] = C.int(f.Fd())
+	fds, done, err := forkexec.Descriptors(s.files)
+	defer done()
+	if err != nil {
+		return 0, err
+	}
+	for i, fd := range fds {
+		a.fds[i] = C.int(fd)
 	}
 	a.nfds = C.int(len(s.files))
 	for i, j := range s.joins {
@@ -70,7 +68,6 @@ func cloneStage(s *stageClone) (int, error) {
 	a.join_root, a.join_cwd = C.int(s.root), C.int(s.cwd)
 	a.pidfd = -1
 	r := C.nsh_clone_stage(&a)
-	runtime.KeepAlive(s.files)
 	if r < 0 {
 		return 0, &os.SyscallError{Syscall: "clone3", Err: syscall.Errno(-r)}
 	}
