@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,7 +36,43 @@ import (
 // stdout. It returns when nsh ends the pairing or nsh's end of stdin
 // closes (nsh ended, however it ended).
 func Main() {
+	if err := noNewPrivsEverywhere(); err != nil {
+		wire.Write(os.Stdout, wire.Failed, []byte(err.Error()))
+		os.Exit(2)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout))
+}
+
+// noNewPrivsEverywhere gives the whole helper no_new_privs before it
+// does anything. The bit belongs to a thread, and prctl sets it on the
+// calling one only: set by a goroutine, the runtime's other threads (the
+// process's first among them) never had it. Nor can the runtime set it
+// on them all (AllThreadsSyscall refuses where cgo is linked, as in the
+// tests' binary). So one locked thread sets it and execs the helper
+// again: the new image starts with that thread alone, and every thread
+// it makes inherits the bit.
+func noNewPrivsEverywhere() error {
+	on, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
+	if err != nil {
+		return fmt.Errorf("prctl(PR_GET_NO_NEW_PRIVS): %w", err)
+	}
+	if on == 1 {
+		return nil
+	}
+	runtime.LockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+	}
+	// By its path, not /proc/self/exe: the process keeps its name
+	// (nsh-pair in ps), not "exe".
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find nsh-pair to exec again with no_new_privs: %w", err)
+	}
+	if err := unix.Exec(self, os.Args, os.Environ()); err != nil {
+		return fmt.Errorf("exec nsh-pair again with no_new_privs: %w", err)
+	}
+	return nil
 }
 
 // options are nsh-pair's flags, as pair on passes them.
@@ -140,12 +177,9 @@ func run(args []string, in io.Reader, out io.Writer) int {
 var dropPrivileges = dropRoot
 
 // dropRoot gives up root once the socket is bound and the key read: the
-// helper needs no privilege to serve, and the kernel's no_new_privs keeps
-// it from getting any back.
+// helper needs no privilege to serve, and the kernel's no_new_privs (set
+// by Main on every thread) keeps it from getting any back.
 func dropRoot() error {
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
-	}
 	if os.Geteuid() != 0 {
 		return nil
 	}
