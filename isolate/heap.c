@@ -4,13 +4,11 @@
 // an arena it reserved) and touches a few hundred of their 4 KiB pages
 // from its first instruction on: spans of each size class, goroutine
 // stacks, the package initialisers' data. Each first touch is a page
-// fault, and on a virtual machine a fault is dear (17 us on the
-// development VM, where a start of nsh took 157 of them in the heap
-// alone). Go no longer asks for huge pages itself (since Go 1.21.1), and
-// most hosts give them only where asked (transparent_hugepage/enabled:
-// madvise), so nsh asks for its heap: one fault maps 2 MiB. Measured on
-// the development VM (bench/CHANGELOG.md): nsh --version 11.8 -> 8.2 ms,
-// a one-shot spawn 21.1 -> 16.1 ms, for 2 to 4 MiB more resident memory.
+// fault, and on a virtual machine a fault is dear. Go no longer asks for
+// huge pages itself (since Go 1.21.1), and most hosts give them only
+// where asked (transparent_hugepage/enabled: madvise), so nsh asks for
+// its heap: one fault maps 2 MiB, for a few MiB more resident memory.
+// What it saves on a start, measured: bench/CHANGELOG.md.
 //
 // Every mmap of nsh's Go runtime goes through runtime/cgo's x_cgo_mmap,
 // which calls mmap; isolate links with -Wl,--wrap=mmap, so that call
