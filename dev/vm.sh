@@ -93,7 +93,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t devtmpfs dev /dev
 mount -t tmpfs -o size=1536m nshvm /new
-for d in bin t layout scripts.regex gotests.regex cmd modules ninep hostusr; do [ -e /$d ] && cp -a /$d /new/; done
+for d in bin t layout scripts.regex gotests.regex cmd watchdog modules ninep hostusr; do [ -e /$d ] && cp -a /$d /new/; done
 # Named init there: doctor reads PID 1's name to tell a machine from a container.
 cp /init2 /new/init
 mkdir -p /new/proc /new/sys /new/dev /new/tmp /new/root /new/etc /new/run
@@ -156,6 +156,33 @@ echo "== kernel $(uname -r), cgroup layout $layout"
 cd /tmp
 nsh -c 'cgroup ls; doctor' < /dev/null
 cd /t
+# A hang must name itself in the log before the VM's timeout cuts it
+# off: each test run's own timeout dumps Go's goroutines; the kernel
+# reports a task blocked for a minute; and the watchdog, a minute
+# before VM_TIMEOUT, shows every process's state and kernel stack
+# (a process that cannot exit outlives Go's timeout). The tests'
+# output goes to the console as it comes, so the log ends where
+# they stopped.
+echo 60 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+echo 1 > /proc/sys/kernel/sysrq
+(
+	sleep "$(cat /watchdog)"
+	echo "== watchdog: still running after $(cat /watchdog) s; every process (kernel threads only when not asleep):"
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' < $p/cmdline 2>/dev/null | cut -c1-120)
+		st=$(grep -E '^(Name|State|PPid)' $p/status 2>/dev/null | tr -s '\t\n' '  ')
+		case "$cmd,$st" in ,*'(sleeping)'* | ,*'(idle)'*) continue ;; esac
+		echo "-- ${p#/proc/} $st$cmd"
+		head -n 12 $p/stack 2>/dev/null
+	done
+	# Blocked tasks' stacks, and what the kernel said below the console's level.
+	echo w > /proc/sysrq-trigger
+	sleep 2
+	echo "== watchdog: the kernel's log"
+	dmesg | sed -n '/Run \/init as init process/,$p' | tail -n 300
+	echo "VM-STATUS=124"
+	poweroff -f
+) &
 if [ -s /cmd ]; then
 	echo "== command: $(cat /cmd)"
 	shell=sh
@@ -164,14 +191,10 @@ if [ -s /cmd ]; then
 	echo $? > /tmp/status
 else
 	echo "== script tests: $(cat /scripts.regex); Go tests: $(cat /gotests.regex)"
-	# Each run's own timeout ends a hang with Go's dump of every
-	# goroutine, well inside the VM's (VM_TIMEOUT, 25 minutes), so a
-	# stalled test is named in the log rather than cut off unseen.
-	CI= nsh.test -test.v -test.timeout 10m -test.run "^TestScript\$/^($(cat /scripts.regex))\$" < /dev/null > /tmp/out 2>&1
+	CI= nsh.test -test.v -test.timeout 10m -test.run "^TestScript\$/^($(cat /scripts.regex))\$" < /dev/null 2>&1
 	s1=$?
-	CI= nsh.test -test.v -test.timeout 10m -test.run "^($(cat /gotests.regex))\$" < /dev/null >> /tmp/out 2>&1
+	CI= nsh.test -test.v -test.timeout 10m -test.run "^($(cat /gotests.regex))\$" < /dev/null 2>&1
 	s2=$?
-	cat /tmp/out
 	[ $s1 -eq 0 ] && [ $s2 -eq 0 ]
 	echo $? > /tmp/status
 fi
@@ -183,6 +206,7 @@ echo "$layout" > "$ir/layout"
 printf '%s' "$scripts" > "$ir/scripts.regex"
 printf '%s' "$gotests" > "$ir/gotests.regex"
 printf '%s' "${VM_CMD:-}" > "$ir/cmd"
+echo $((${VM_TIMEOUT:-1500} - 60)) > "$ir/watchdog"
 [ -n "${VM_HOSTUSR:-}" ] && printf '%s' "${VM_HOSTNAME:-debian}" > "$ir/hostusr"
 virtfs=""
 [ -n "${VM_HOSTUSR:-}" ] && virtfs="$virtfs -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on"
@@ -195,12 +219,32 @@ append="$append ${VM_APPEND:-}"
 # The whole console goes to a log; on stdout, what the kernel and nsh
 # say of the host, then each test's verdict (and a failing test's lines).
 log=$cache/last-$layout.log
+# Where the CPUs are if the VM still runs 30 s before its timeout (with
+# python3; the watchdog inside powers off a VM that still answers).
+probe=
+if command -v python3 >/dev/null 2>&1; then
+	python3 dev/vm-probe.py "$work/monitor" $((${VM_TIMEOUT:-1500} - 30)) > "$work/probe" 2>&1 &
+	probe=$!
+fi
 # shellcheck disable=SC2086
 timeout "${VM_TIMEOUT:-1500}" qemu-system-x86_64 -cpu max -m 2048 -smp 2 -nographic -no-reboot $virtfs \
+	-monitor "unix:$work/monitor,server,nowait" \
 	-kernel "$kernel" -initrd "$work/initrd.gz" -append "$append" < /dev/null 2>&1 | tr -d '\r' > "$log" || true
+if [ -n "$probe" ]; then
+	kill "$probe" 2>/dev/null || true
+	wait "$probe" 2>/dev/null || true
+	cat "$work/probe" >> "$log"
+fi
 sed -n '/^== kernel/,/^== \(script tests\|command\)/p' "$log"
-[ -n "${VM_CMD:-}" ] && sed -n '/^== command/,/^VM-STATUS/p' "$log"
+[ -n "${VM_CMD:-}" ] && sed -n '/^== command/,/^\(VM-STATUS\|== watchdog\|qemu-system\)/p' "$log"
 awk '/^=== RUN/ {next} /^--- (PASS|SKIP)/ {print; next} /^--- FAIL/ {print; fail=1; next} /^    --- / {print; fail=($2=="FAIL:"); next} fail {print} /^(PASS|FAIL|ok|VM-STATUS)/ {print}' "$log"
+# A hang: the kernel's reports of blocked tasks and the watchdog's picture.
+grep -A 24 'blocked for more than' "$log" | head -n 200 || true
+sed -n '/^== watchdog/,$p' "$log" | head -n 400
+if grep -q '^== vm-probe' "$log"; then
+	sed -n '/^== vm-probe/,$p' "$log"
+	grep -A 40 'sysrq: Show \(backtrace\|Blocked\)' "$log" | head -n 300 || true
+fi
 echo "(the whole console: $log)"
 status=$(sed -n 's/^VM-STATUS=//p' "$log" | tail -n 1)
 case "$status" in
