@@ -1,21 +1,25 @@
-// Go's heap on transparent huge pages.
+// The first pages of Go's heap, made resident in one system call.
 //
 // Go maps its heap in chunks of 4 MiB and more (mmap with MAP_FIXED over
-// an arena it reserved) and touches a few hundred of their 4 KiB pages
-// from its first instruction on: spans of each size class, goroutine
-// stacks, the package initialisers' data. Each first touch is a page
-// fault, and on a virtual machine a fault is dear. Go no longer asks for
-// huge pages itself (since Go 1.21.1), and most hosts give them only
-// where asked (transparent_hugepage/enabled: madvise), so nsh asks for
-// its heap: one fault maps 2 MiB, for a few MiB more resident memory.
-// What it saves on a start, measured: bench/CHANGELOG.md.
+// an arena it reserved) and touches a few hundred 4 KiB pages of the
+// first chunk from its first instruction on: spans of each size class,
+// goroutine stacks, the package initialisers' data. Each first touch is
+// a page fault, and on a virtual machine a fault is dear (a trap to the
+// hypervisor). MADV_POPULATE_WRITE (Linux 5.14) makes that chunk (up to
+// 4 MiB) resident at once, in the kernel, without the traps: some 2 to 3
+// MiB more resident memory than a short run of nsh touches by itself.
+//
+// Not huge pages: MADV_HUGEPAGE on the heap saved more, but a fault on
+// such memory may go into direct reclaim and compaction where memory is
+// fragmented, and stall for seconds or minutes (the reason Go itself
+// stopped asking for huge pages in Go 1.21.1, golang/go#61718). A
+// population of small pages takes what a fault would have taken, only
+// sooner. What it saves on a start, measured: bench/CHANGELOG.md.
 //
 // Every mmap of nsh's Go runtime goes through runtime/cgo's x_cgo_mmap,
 // which calls mmap; isolate links with -Wl,--wrap=mmap, so that call
-// comes here (musl's own calls, to __mmap, do not). Where the kernel has
-// no transparent huge pages, or they are off (enabled: never), madvise
-// changes nothing; GODEBUG=disablethp=1 still turns them off, as Go's
-// sysMap marks the range MADV_NOHUGEPAGE after this returns.
+// comes here (musl's own calls, to __mmap, do not). Where the kernel is
+// older than 5.14 the madvise fails and changes nothing.
 
 #define _GNU_SOURCE
 #include <stddef.h>
@@ -23,23 +27,39 @@
 #include <sys/mman.h>
 #include <sys/types.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
-enum { huge_page = 2 << 20 };
+enum { most = 4 << 20 };
+
+// The range populated, for its test.
+static void *populated_at;
+static size_t populated_len;
 
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	void *p = __real_mmap(addr, len, prot, flags, fd, off);
-	// The heap: anonymous, read-write, placed (MAP_FIXED) in the arena
-	// Go reserved, whole huge pages of it. Go's other mappings are made
+	// The heap's first chunk: anonymous, read-write, placed (MAP_FIXED)
+	// in the arena Go reserved, and large. Go's other mappings are made
 	// elsewhere (not fixed) or are smaller.
 	int heap = (flags & (MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE)) == (MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE) &&
-		   prot == (PROT_READ | PROT_WRITE) && len >= huge_page;
-	if (p != MAP_FAILED && heap) {
-		uintptr_t lo = ((uintptr_t)p + huge_page - 1) & ~(uintptr_t)(huge_page - 1);
-		uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(huge_page - 1);
-		if (lo < hi)
-			madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+		   prot == (PROT_READ | PROT_WRITE) && len >= (2 << 20);
+	if (p != MAP_FAILED && heap && !populated_at) {
+		populated_at = p;
+		populated_len = len < most ? len : most;
+		if (madvise(p, populated_len, MADV_POPULATE_WRITE) != 0)
+			populated_len = 0;
 	}
 	return p;
+}
+
+// nsh_heap_populated says where the heap's first pages were populated
+// (a length of 0: nowhere). For its test.
+void nsh_heap_populated(uintptr_t *at, size_t *len)
+{
+	*at = (uintptr_t)populated_at;
+	*len = populated_len;
 }
