@@ -200,6 +200,13 @@ static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigs
 	int new_user = (a->flags & CLONE_NEWUSER) != 0;
 	if (!new_user)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	// RLIMIT_NOFILE back as nsh started with it, by the stage itself:
+	// nsh no longer does it after the clone, so the program may be in
+	// the socket before the stage runs (launch.sendAhead). Lowering one's
+	// own soft limit needs no privilege, in any user namespace; the raw
+	// call, as musl's setrlimit would stop every thread it thinks nsh has.
+	if (nofile_known)
+		syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &nofile_at_start, NULL);
 	if (!handlers_cleared)
 		default_signal_handlers();
 	if (a->pdeathsig) {
@@ -293,8 +300,6 @@ long nsh_clone_stage(struct nsh_clone_args *in)
 	pthread_mutex_unlock(&one);
 	if (pid < 0)
 		return -err;
-	if (nofile_known)
-		prlimit(pid, RLIMIT_NOFILE, &nofile_at_start, NULL);
 	in->pidfd = pidfd;
 	return pid;
 }

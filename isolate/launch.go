@@ -205,6 +205,7 @@ func start(spec *plan.Spec, opt Options, joins *setnsPlan) (_ *Child, err error)
 		}()
 	}
 	l.terminal()
+	l.sendAhead()
 	if err := l.clone(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"nsh/plan"
 )
@@ -80,5 +81,56 @@ func TestLaunchRefusesInvalidSpec(t *testing.T) {
 	}
 	if _, err := Launch(&plan.Spec{}, Options{}); err == nil {
 		t.Error("Launch without a command succeeded")
+	}
+}
+
+// The program may be in the stage's socket before the stage exists
+// (launch.sendAhead): one larger than the socket's buffer must neither
+// block nsh before the clone (no reader yet) nor arrive cut short. Four
+// variables of 100 KB each make a program of 400 KB, twice the default
+// buffer (the last one a byte longer, so that its end shows); a plan with a limit of its own is sent after the clone as
+// before. Either way the command gets every byte.
+func TestLaunchProgramLargerThanSocket(t *testing.T) {
+	needRoot(t)
+	big := strings.Repeat("x", 100<<10)
+	env := []string{"PATH=/usr/bin:/bin", "A=" + big, "B=" + big, "C=" + big, "D=" + big + "d"}
+	for _, spec := range []*plan.Spec{
+		{Namespaces: []string{"uts", "pid", "mnt"}, Env: env},
+		{Namespaces: []string{"uts"}, Env: env, Rlimits: []plan.Rlimit{{Name: "core", Soft: 0, Hard: plan.Unlimited}}},
+	} {
+		done := make(chan struct{})
+		var status int
+		var out string
+		var err error
+		go func() {
+			defer close(done)
+			status, out, _, err = run(t, spec, "sh", "-c", `echo ${#A} ${#B} ${#C} ${#D}`)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("a 400 KB program (rlimits %v) still not run after 20 s", spec.Rlimits)
+		}
+		if want := "102400 102400 102400 102401\n"; err != nil || status != 0 || out != want {
+			t.Errorf("rlimits %v: status %d, %v, output %q; want %q", spec.Rlimits, status, err, out, want)
+		}
+	}
+}
+
+// With the program sent ahead, the stage may carry it out and execve its
+// command before nsh is back from clone3, closing its end: nothing nsh
+// does after the clone may then need that end (an empty write of "the
+// rest" once failed with EPIPE, about one spawn in thirty).
+func TestLaunchStageDoneBeforeNsh(t *testing.T) {
+	needRoot(t)
+	// Without Step: explained, the stage waits for nsh before its execve.
+	for i := 0; i < 200; i++ {
+		c, err := Launch(&plan.Spec{Namespaces: []string{"uts"}}, Options{Args: []string{"true"}})
+		if err != nil {
+			t.Fatalf("spawn %d: %v", i+1, err)
+		}
+		if status, err := c.Wait(); err != nil || status != 0 {
+			t.Fatalf("spawn %d: status %d, %v", i+1, status, err)
+		}
 	}
 }

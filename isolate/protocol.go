@@ -17,7 +17,10 @@ package isolate
 //	                              (the stage itself, or the child a relay
 //	                              forked)
 //	parent -> child   the program (plan.go): a length, an explain flag and
-//	                  the steps, each a system call with its arguments
+//	                  the steps, each a system call with its arguments;
+//	                  written before the clone3 when nothing above or in
+//	                  between comes first (launch.sendAhead), so the
+//	                  stage reads it at once, else after
 //	child  -> parent  JSON lines, each one message:
 //	                  {"op": N}                   about to do step N (explain)
 //	                  {"op": N, "exec": PATH}     about to execve PATH (explain;

@@ -29,6 +29,8 @@ type launch struct {
 	place     []LateWrite
 	late      []LateWrite
 	prog      *program
+	encoded   []byte // the program as sent, once planned whole
+	sent      int    // how much of it is in the socket already
 	parentEnd *os.File
 	childEnd  *os.File
 	closers   []func()
@@ -233,6 +235,48 @@ func (l *launch) clone() error {
 	return nil
 }
 
+// finishProgram ends the program with the command's execve, once.
+func (l *launch) finishProgram() {
+	if l.encoded != nil {
+		return
+	}
+	spec := l.spec
+	// Without a cgroup of nsh's own or a pid namespace, nothing of the
+	// kernel's ends what the child leaves behind if nsh is killed
+	// outright: a relay does (stage.c, the guard). A cgroup joined with
+	// `cgroup use` is someone else's, never killed wholesale, so it
+	// counts as none. A joined pid namespace has a relay and an init of
+	// its own.
+	_, joinedPid := spec.Joined("pid")
+	guard := !l.c.group.Owned() && !spec.Has("pid") && !joinedPid && !l.joins.enter
+	// The late writes' descriptors are numbered now that every extra
+	// file has its place.
+	planExec(l.prog, spec, l.opt, l.late, guard)
+	l.encoded = l.prog.encode(l.opt.Step != nil)
+}
+
+// sendAhead puts the program in the stage's socket before the clone when
+// nsh has nothing to do between the clone and the program (id maps to
+// write, a relay's command to place, veths, limits, cgroups the stage
+// does not enter by itself): the stage reads it as soon as it runs,
+// instead of waiting while nsh finishes the clone3 call and its own
+// copy-on-write faults after it. A program larger than the socket's
+// buffer leaves the rest to run, after the clone: nothing blocks before
+// the stage exists to read.
+func (l *launch) sendAhead() {
+	spec := l.spec
+	if len(l.joins.files) > 0 || spec.Has("user") || len(spec.Rlimits) > 0 ||
+		spec.Net != nil && len(spec.Net.Veths) > 0 ||
+		l.c.group.LeftToPlace(l.attr.UseCgroupFD, len(l.place) > 0) {
+		return
+	}
+	l.finishProgram()
+	n, err := unix.SendmsgN(int(l.parentEnd.Fd()), l.encoded, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+	if err == nil {
+		l.sent = n
+	}
+}
+
 // run finishes what the child needs from nsh (its relay's command placed,
 // its veths, its limits), sends the program and waits for its execve.
 func (l *launch) run() (*Child, error) {
@@ -264,14 +308,6 @@ func (l *launch) run() (*Child, error) {
 			return nil, err
 		}
 	}
-	// Without a cgroup of nsh's own or a pid namespace, nothing of the
-	// kernel's ends what the child leaves behind if nsh is killed
-	// outright: a relay does (stage.c, the guard). A cgroup joined with
-	// `cgroup use` is someone else's, never killed wholesale, so it
-	// counts as none. A joined pid namespace has a relay and an init of
-	// its own.
-	_, joinedPid := spec.Joined("pid")
-	guard := !c.group.Owned() && !spec.Has("pid") && !joinedPid && !joins.enter
 	// Limits are set from here, as runc sets them: a stage in a new user
 	// namespace could not raise a hard limit itself.
 	for _, rl := range spec.Rlimits {
@@ -281,12 +317,14 @@ func (l *launch) run() (*Child, error) {
 			return nil, fmt.Errorf("rlimit %s: %w", rl.Name, err)
 		}
 	}
-	// The late writes' descriptors are numbered now that every extra
-	// file has its place.
-	planExec(l.prog, spec, opt, l.late, guard)
-	if _, err := l.parentEnd.Write(l.prog.encode(opt.Step != nil)); err != nil {
-		c.kill()
-		return nil, fmt.Errorf("send the program to the child stage: %w", err)
+	l.finishProgram()
+	// Nothing left is nothing written: the stage may have run it and
+	// closed its end already, where even an empty write fails (EPIPE).
+	if rest := l.encoded[l.sent:]; len(rest) > 0 {
+		if _, err := l.parentEnd.Write(rest); err != nil {
+			c.kill()
+			return nil, fmt.Errorf("send the program to the child stage: %w", err)
+		}
 	}
 	here, err := r.finish()
 	if here > 0 {

@@ -548,6 +548,20 @@ func (g *Group) UnifiedDirOrEmpty() string {
 	return g.UnifiedDir()
 }
 
+// LeftToPlace says whether Place with the same skips would move a
+// process at all (false for a child without a group).
+func (g *Group) LeftToPlace(skipUnified, skipV1 bool) bool {
+	if g == nil {
+		return false
+	}
+	for _, d := range g.dirs {
+		if !(d.h.V2 && skipUnified || !d.h.V2 && skipV1) {
+			return true
+		}
+	}
+	return false
+}
+
 // PlaceOrNil is Place, doing nothing for a child without a group.
 func (g *Group) PlaceOrNil(pid int, skipUnified, skipV1 bool, step Step) error {
 	if g == nil {
