@@ -1,6 +1,6 @@
-// The janitor: for a script run, a fork of nsh made by its constructor
-// before any Go runtime starts (nsh_janitor_early, below); otherwise nsh
-// re-executed as nsh:janitor, run by the constructor in stage.c. It reads
+// The janitor: nsh re-executed as nsh:janitor, run by the constructor in
+// stage.c; for a script run, started by nsh's constructor before any Go
+// runtime starts (nsh_janitor_early, below), otherwise by Go. It reads
 // lines from a pipe whose other end only nsh holds (the protocol is in
 // cgroup/janitor.go) and, at end of file, which comes however nsh ends,
 // removes what nsh made and did not remove itself. It has no fixed
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -440,38 +441,67 @@ static int above_stdio(int fd)
 	return moved;
 }
 
-// name_janitor makes a forked janitor's command line read nsh:janitor in
-// ps, as an exec'd one's does: its argc arguments (one block of memory,
-// argv[0] first) are overwritten, as far as they reach.
-static void name_janitor(int argc)
-{
-	char *start = program_invocation_name, *end = start;
-	if (start == NULL)
-		return;
-	for (int i = 0; i < argc; i++)
-		end += strlen(end) + 1;
-	size_t room = (size_t)(end - start);
-	const char name[] = "nsh:janitor";
-	memset(start, 0, room);
-	memcpy(start, name, room - 1 < sizeof name - 1 ? room - 1 : sizeof name - 1);
-}
-
 // Starting the janitor before Go does.
 //
 // A script's first spawn waits for the janitor: no cgroup may exist before
 // it. Started from Go, it costs a vfork and an exec on the spawn's path,
 // while the vfork holds one of Go's processors. A script run (`nsh -c
 // SCRIPT`, `nsh FILE`) starts it here instead, while the process is a
-// single-threaded C program with no Go runtime: a plain fork, whose child
-// goes straight on to nsh_janitor with no exec at all (an exec of nsh's
-// image, and the page faults of the new image after it, cost more than
-// copying the few page tables of a process that has touched little yet;
-// bench/README.md has the figures). Go adopts it (cgroup.AdoptJanitor) and, before the first cgroup, reads its status
-// pipe: end of file once it runs, an errno if its set-up failed, in which
-// case Go starts one itself as before. A script that makes no cgroup
-// leaves it nothing to do: it sees the end of its pipe when nsh ends. The
-// REPL and the other modes start it from Go when first needed (an exec
-// of nsh as nsh:janitor).
+// single-threaded C program with no Go runtime, with posix_spawn (below).
+// It was a plain fork until issue 35: the fork copied nsh's page tables,
+// nsh then took a copy-on-write fault for each page it had touched, and
+// the new process's first run, on a machine whose page faults are dear,
+// often took nsh's own CPU for most of a millisecond. A vfork and exec
+// of nsh as nsh:janitor leaves nsh's memory alone and puts what the new
+// image costs on the janitor (bench/CHANGELOG.md has the figures).
+// Go adopts it (cgroup.AdoptJanitor) and, before the first cgroup, reads
+// its status pipe: end of file once it runs (its close_range closes the
+// pipe's other end), in which case Go starts one itself, as it does when
+// the spawn failed. A script that makes no cgroup leaves it nothing to do:
+// it sees the end of its pipe when nsh ends. The REPL and the other modes
+// start it from Go when first needed (the same exec of nsh).
+extern char **environ;
+
+// spawn_janitor starts nsh:janitor as Go does (an exec of nsh with
+// _NSH_STAGE=janitor, in a process group of its own, away from the
+// terminal's signals, with every signal blocked and its pipe as stdin),
+// and returns its pid, or -1. st_w stays open across the execve, until
+// the janitor's close_range.
+static int spawn_janitor(int in, int st_w)
+{
+	size_t n = 0;
+	while (environ && environ[n])
+		n++;
+	char **env = malloc((n + 2) * sizeof *env);
+	if (!env)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		env[i] = environ[i];
+	env[n] = "_NSH_STAGE=janitor";
+	env[n + 1] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all;
+	sigfillset(&all);
+	int pid = -1;
+	if (posix_spawn_file_actions_init(&fa) == 0) {
+		if (posix_spawnattr_init(&at) == 0) {
+			char *argv[] = {"nsh:janitor", NULL};
+			if (posix_spawn_file_actions_adddup2(&fa, in, 0) == 0 &&
+			    posix_spawn_file_actions_adddup2(&fa, st_w, st_w) == 0 &&
+			    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK) == 0 &&
+			    posix_spawnattr_setpgroup(&at, 0) == 0 &&
+			    posix_spawnattr_setsigmask(&at, &all) == 0 &&
+			    posix_spawn(&pid, "/proc/self/exe", &fa, &at, argv, env) != 0)
+				pid = -1;
+			posix_spawnattr_destroy(&at);
+		}
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	free(env);
+	return pid;
+}
+
 void nsh_janitor_early(void)
 {
 	int argc = script_args();
@@ -489,20 +519,7 @@ void nsh_janitor_early(void)
 	int st_r = above_stdio(status[0]), st_w = above_stdio(status[1]);
 	int pid = -1;
 	if (ours >= 0 && theirs >= 0 && st_r >= 0 && st_w >= 0)
-		pid = fork();
-	if (pid == 0) {
-		// Away from the terminal's signals (its own group), as Go
-		// starts it. Its end of the status pipe closes in
-		// nsh_janitor's close_range: nsh then knows it runs.
-		if (setpgid(0, 0) < 0 || dup2(theirs, 0) < 0) {
-			int err = errno;
-			if (write(st_w, &err, sizeof err) < 0)
-				_exit(126);
-			_exit(127);
-		}
-		name_janitor(argc);
-		nsh_janitor();
-	}
+		pid = spawn_janitor(theirs, st_w);
 	if (pid > 0) {
 		// The child has its own copies of the descriptors.
 		close(theirs);

@@ -112,7 +112,7 @@ __attribute__((constructor)) static void nsh_stage(void)
 {
 	const char *stage = getenv("_NSH_STAGE");
 	if (stage == NULL) {
-		nsh_janitor_early(); // first: a fork copies least before the image is mapped
+		nsh_janitor_early(); // first: before Go's threads and heap exist
 		go_start();
 		return;
 	}
