@@ -17,7 +17,7 @@ import (
 var capSets = []string{"bounding", "effective", "permitted", "inheritable", "ambient"}
 
 func init() {
-	later(func() {
+	later("cap user nonewprivs", func() {
 		register(
 			&Command{
 				Name: "cap", Group: "capabilities",

@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("cgroup", func() {
 		refs := func(s *Session, args []string, partial string) []string {
 			if len(args) == 0 {
 				return s.childRefs()

@@ -154,7 +154,7 @@ func describeStatus(st int) string {
 }
 
 func init() {
-	later(func() {
+	later("ps kill wait logs", func() {
 		register(
 			&Command{
 				Name: "ps", Group: "children",

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("doctor", func() {
 		register(&Command{
 			Name: "doctor", Group: "teaching",
 			Usage:   []string{"doctor"},

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("draw", func() {
 		register(&Command{
 			Name: "draw", Group: "teaching",
 			Usage:   []string{"draw ns [@ID|PID|self ...] [-o FILE.svg]", "draw caps [@ID|PID|self] [-o FILE.svg]", "draw caps --exec [PROGRAM] [-o FILE.svg]", "draw cgroup [@ID|PID|self] [-o FILE.svg]"},

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("enter", func() {
 		register(&Command{
 			Name: "enter", Group: "children",
 			Usage:   []string{"enter @ID|PID [CMD ARG...]", "enter --no-seccomp PID [CMD ARG...]", "enter --ns NS,NS @ID|PID [CMD ARG...]"},

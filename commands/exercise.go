@@ -56,7 +56,7 @@ func (s *Session) SetLearner(l Learner) { s.lesson.learner = l }
 var listHeadings = map[string]string{"goal": "What you will learn", "summary": "In short"}
 
 func init() {
-	later(func() {
+	later("goal summary skip back where learn needs task hint solution check", func() {
 		register(
 			&Command{
 				Name: "goal", Group: "lessons",

@@ -27,7 +27,7 @@ import (
 var expectForms = []string{"status", "output", "ns", "hostname", "cgroup", "cap", "uid", "syscall", "filecap"}
 
 func init() {
-	later(func() {
+	later("expect", func() {
 		register(&Command{
 			Name: "expect", Group: "session",
 			Usage: []string{"expect status N", "expect status nonzero",

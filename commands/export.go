@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("export", func() {
 		register(&Command{
 			Name: "export", Group: "teaching",
 			Subs: []Sub{

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("help", func() {
 		register(&Command{
 			Name: "help", Group: "session",
 			Usage:   []string{"help", "help CMD", "help tour"},

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("import", func() {
 		register(&Command{
 			Name: "import", Group: "teaching",
 			Usage:   []string{"import oci DIR|FILE [--strict]"},

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("join", func() {
 		register(&Command{
 			Name: "join", Group: "namespaces",
 			Usage:   []string{"join NS PATH", "join NS @ID|PID", "join NS off"},

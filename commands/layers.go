@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("diff commit", func() {
 		register(
 			&Command{
 				Name: "diff", Group: "filesystem",

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("mask readonly", func() {
 		for _, h := range []struct {
 			name, summary, example, help string
 			list                         func(*plan.Spec) *[]string

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("unshare share hostname map timens", func() {
 		register(
 			&Command{
 				Name: "unshare", Group: "namespaces",

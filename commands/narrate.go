@@ -6,7 +6,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("echo note", func() {
 		register(
 			&Command{
 				Name: "echo", Group: "teaching",

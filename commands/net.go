@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("net", func() {
 		register(&Command{
 			Name: "net", Group: "namespaces",
 			Summary: "the network of a child with a new net namespace: loopback, veth pairs",

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("ns", func() {
 		refs := func(s *Session) []string { return append([]string{"self", "parent"}, s.childRefs()...) }
 		register(&Command{
 			Name: "ns", Group: "children",

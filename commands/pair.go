@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("pair", func() {
 		register(&Command{
 			Name: "pair", Group: "teaching",
 			Subs: []Sub{

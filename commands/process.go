@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("process", func() {
 		register(&Command{
 			Name: "process", Group: "session",
 			Subs: []Sub{

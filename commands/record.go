@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("record", func() {
 		register(&Command{
 			Name: "record", Group: "teaching",
 			Usage:   []string{"record [-f] FILE.nsh", "record --cast [-f] FILE.cast", "record off"},

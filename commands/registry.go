@@ -7,6 +7,7 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -131,29 +132,76 @@ func fromSubs(c *Command) {
 
 var (
 	registry = map[string]*Command{}
-	order    []string
-	groups   []string
+	// order and groups are every command and every group, in the order
+	// of the registrations (init's): whole once commandsReady has run.
+	order  []string
+	groups []string
 
-	registrations []func()
-	registered    sync.Once
+	regMu         sync.Mutex
+	registrations []*registration
+	current       *registration // the one running, for register
+	allReady      bool
 )
 
-// later keeps a command file's registrations (its init) until a command is
-// first looked up: building the commands is a third of a millisecond that
-// `nsh --version`, and a start that fails before its first command, would
-// otherwise pay. They run in init's order.
-func later(f func()) { registrations = append(registrations, f) }
-
-// commandsReady builds the commands, once.
-func commandsReady() {
-	registered.Do(func() {
-		for _, f := range registrations {
-			f()
-		}
-	})
+// registration is one command file's: the commands it makes and the
+// function that makes them.
+type registration struct {
+	names []string
+	f     func()
+	done  bool
+	made  []string
 }
 
-// register is called from each command file's registrations (later).
+// later keeps a command file's registration (its init) until one of the
+// commands it names is first looked up: building all the commands is
+// half a millisecond (on a machine whose page faults are dear) that a
+// one-shot, which uses two or three of them, would otherwise pay, and
+// `nsh --version` too. names lists what f registers
+// (TestRegistrationsNameTheirCommands holds them to it).
+func later(names string, f func()) {
+	registrations = append(registrations, &registration{names: strings.Fields(names), f: f})
+}
+
+// run runs r's function once; regMu is held.
+func (r *registration) run() {
+	if r.done {
+		return
+	}
+	r.done = true
+	current = r
+	defer func() { current = nil }()
+	r.f()
+}
+
+// commandsReady builds every command not built yet, and the order help
+// and completion list them in, once.
+func commandsReady() {
+	regMu.Lock()
+	defer regMu.Unlock()
+	readyLocked()
+}
+
+func readyLocked() {
+	if allReady {
+		return
+	}
+	for _, r := range registrations {
+		r.run()
+	}
+	// In init's order, whichever command was looked up first.
+	order, groups = nil, nil
+	for _, r := range registrations {
+		for _, name := range r.made {
+			order = append(order, name)
+			if g := registry[name].Group; !slices.Contains(groups, g) {
+				groups = append(groups, g)
+			}
+		}
+	}
+	allReady = true
+}
+
+// register is called from each command file's registration (later).
 func register(cmds ...*Command) {
 	for _, c := range cmds {
 		if _, dup := registry[c.Name]; dup {
@@ -163,20 +211,27 @@ func register(cmds ...*Command) {
 			fromSubs(c)
 		}
 		registry[c.Name] = c
-		order = append(order, c.Name)
-		known := false
-		for _, g := range groups {
-			known = known || g == c.Group
-		}
-		if !known {
-			groups = append(groups, c.Group)
-		}
+		current.made = append(current.made, c.Name)
 	}
 }
 
-// Lookup finds a command by name.
+// Lookup finds a command by name, building only the registration that
+// names it; a name none names builds them all, for the nearest names.
 func Lookup(name string) (*Command, bool) {
-	commandsReady()
+	regMu.Lock()
+	defer regMu.Unlock()
+	if c, ok := registry[name]; ok || allReady {
+		return c, ok
+	}
+	for _, r := range registrations {
+		if !r.done && slices.Contains(r.names, name) {
+			r.run()
+		}
+	}
+	if c, ok := registry[name]; ok {
+		return c, ok
+	}
+	readyLocked()
 	c, ok := registry[name]
 	return c, ok
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("rlimit", func() {
 		register(&Command{
 			Name: "rlimit", Group: "capabilities",
 			Other: &Sub{Usage: []string{"rlimit NAME SOFT[:HARD] [@ID]", "rlimit NAME SOFT[:HARD] PID --force"}, Run: rlimitSet,

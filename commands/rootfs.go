@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("rootfs mount", func() {
 		register(
 			&Command{
 				Name: "rootfs", Group: "filesystem",

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("scratch", func() {
 		register(&Command{
 			Name: "scratch", Group: "teaching",
 			Usage:   []string{"scratch", "scratch path"},

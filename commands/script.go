@@ -14,7 +14,7 @@ import (
 const maxSourceDepth = 32
 
 func init() {
-	later(func() {
+	later("source explain time exit quit", func() {
 		register(
 			&Command{
 				Name: "source", Group: "session",

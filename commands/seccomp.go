@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("seccomp", func() {
 		register(&Command{
 			Name: "seccomp", Group: "capabilities",
 			Summary: "children's system call filter: Docker's default profile, rules of your own",

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -386,5 +387,30 @@ func TestExportDockerGivesWhatChildrenGet(t *testing.T) {
 		if own.Bounding&(1<<c) == 0 {
 			t.Errorf("export docker adds %s, which nsh's bounding set lacks (%#x), so no child of the plan has it:\n%s", m[1], own.Bounding, out)
 		}
+	}
+}
+
+// Each command file's registration names the commands it makes
+// (registry.go's later), so that a lookup builds that registration alone;
+// a name missing from the list would still be found, by building them
+// all, but a one-shot would pay for every command again. And help's order
+// is init's whichever command is looked up first.
+func TestRegistrationsNameTheirCommands(t *testing.T) {
+	if _, ok := Lookup("spawn"); !ok {
+		t.Fatal("no spawn")
+	}
+	commandsReady()
+	for _, r := range registrations {
+		got, want := slices.Sorted(slices.Values(r.made)), slices.Sorted(slices.Values(r.names))
+		if !slices.Equal(got, want) {
+			t.Errorf("a registration names %v and makes %v", want, got)
+		}
+	}
+	var inits []string
+	for _, r := range registrations {
+		inits = append(inits, r.made...)
+	}
+	if !slices.Equal(order, inits) {
+		t.Errorf("help's order %v, not the registrations' %v", order, inits)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("spawn", func() {
 		register(&Command{
 			Name: "spawn", Group: "children",
 			Usage:   []string{"spawn [CMD ARG...]", "spawn -d [--name NAME] CMD ARG...", "spawn --time [CMD ARG...]"},

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("show reset save", func() {
 		register(
 			&Command{
 				Name: "show", Group: "session",

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("sysctl", func() {
 		register(&Command{
 			Name: "sysctl", Group: "namespaces",
 			Usage:   []string{"sysctl KEY VALUE", "sysctl KEY off", "sysctl"},

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	later(func() {
+	later("top", func() {
 		register(&Command{
 			Name: "top", Group: "children",
 			Usage:   []string{"top", "top --once [--json]", "top --json"},
