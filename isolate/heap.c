@@ -1,28 +1,40 @@
-// The first pages of Go's heap, made resident in one system call.
+// The pages Go's heap is about to use, made resident in one system call.
 //
-// Go maps its heap in chunks of 4 MiB and more (mmap with MAP_FIXED over
-// an arena it reserved) and touches a few hundred 4 KiB pages of the
-// first chunk from its first instruction on: spans of each size class,
-// goroutine stacks, the package initialisers' data. Each first touch is
-// a page fault, and on a virtual machine a fault is dear (a trap to the
-// hypervisor). MADV_POPULATE_WRITE (Linux 5.14) makes that chunk (up to
-// 4 MiB) resident at once, in the kernel, without the traps, for more
-// resident memory than a short run touches by itself (a one-shot's peak
-// RSS: 6.8 -> 10.6 MB).
+// A start of nsh touches a few hundred 4 KiB pages of Go's heap from its
+// first instruction on: spans of each size class, goroutine stacks, the
+// package initialisers' data. Each first touch is a page fault, and on a
+// virtual machine a fault is dear (a trap to the hypervisor: 10 to 20 us
+// on the machine of issue 35). MADV_POPULATE_WRITE (Linux 5.14) makes a
+// range resident at once, in the kernel, without the traps.
+//
+// Which range: Go maps its heap in chunks of 4 MiB and more (mmap with
+// MAP_FIXED over an arena it reserved), and since Go 1.26 starts it at a
+// random page of its first chunk (the heap's base address is randomised,
+// a hardening kept here); the pages below are never touched. So the
+// range is found when the runtime starts its first thread (sysmon, at
+// the top of runtime.main), by which time it has touched the heap's
+// first pages: the lowest resident page of the chunk (mincore) is where
+// the heap starts, and Go's page allocator takes the lowest free pages
+// first, so the heap grows up from there. The next 1.5 MiB are populated
+// (a one-shot's heap reaches about 1.3 MiB), within the chunk; what is
+// left of them goes to the start of the chunk Go maps next. Populating
+// the whole first chunk instead (as nsh did) costs a millisecond for the
+// pages below the start and above the end. What it saves on a start,
+// measured: bench/CHANGELOG.md.
 //
 // Not huge pages: MADV_HUGEPAGE on the heap saved more, but a fault on
 // such memory may go into direct reclaim and compaction where memory is
 // fragmented, and stall for seconds or minutes (the reason Go itself
-// stopped asking for huge pages in Go 1.21.1, golang/go#61718). A
-// population of small pages takes what a fault would have taken, only
-// sooner. What it saves on a start, measured: bench/CHANGELOG.md.
+// stopped asking for huge pages in Go 1.21.1, golang/go#61718).
 //
-// Every mmap of nsh's Go runtime goes through runtime/cgo's x_cgo_mmap,
-// which calls mmap; isolate links with -Wl,--wrap=mmap, so that call
-// comes here (musl's own calls, to __mmap, do not). Where the kernel is
-// older than 5.14 the madvise fails and changes nothing.
+// Every mmap and thread start of nsh's Go runtime goes through
+// runtime/cgo, which calls mmap and pthread_create; isolate links with
+// -Wl,--wrap=mmap,--wrap=pthread_create, so those calls come here
+// (musl's own calls, to __mmap, do not). Where the kernel is older than
+// 5.14 the madvise fails and changes nothing.
 
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -33,36 +45,86 @@
 #endif
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f)(void *), void *arg);
 
-// Go's heap comes in chunks of 4 MiB and more; its other mappings are
-// smaller than the least here.
-enum { least = 2 << 20, most = 4 << 20 };
+// Go's heap comes in chunks of 4 MiB and more, aligned to 4 MiB; its
+// other mappings are smaller than the least here.
+enum { least = 2 << 20, chunk = 4 << 20, page = 4096, ahead = 3 << 19 };
 
-// The range populated, for its test.
-static void *populated_at;
+static uintptr_t chunk_at; // the heap's first chunk, as mapped
+static size_t chunk_len;
+static size_t left;        // of ahead, for the next chunk Go maps
+static int done;           // the range was found (and populated)
+
+// The range populated first, for its test.
+static uintptr_t populated_at;
 static size_t populated_len;
+
+static int heap_chunk(int prot, int flags, size_t len)
+{
+	return (flags & (MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE)) == (MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE) &&
+	       prot == (PROT_READ | PROT_WRITE) && len >= least;
+}
+
+static void populate_heap_ahead(void);
 
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	void *p = __real_mmap(addr, len, prot, flags, fd, off);
-	// The heap's first chunk: anonymous, read-write, placed (MAP_FIXED)
-	// in the arena Go reserved, and large. Go's other mappings are made
-	// elsewhere (not fixed) or are smaller.
-	int heap = (flags & (MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE)) == (MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE) &&
-		   prot == (PROT_READ | PROT_WRITE) && len >= least;
-	if (p != MAP_FAILED && heap && !populated_at) {
-		populated_at = p;
-		populated_len = len < most ? len : most;
-		if (madvise(p, populated_len, MADV_POPULATE_WRITE) != 0)
-			populated_len = 0;
+	if (p == MAP_FAILED)
+		return p;
+	if (!heap_chunk(prot, flags, len)) {
+		// The runtime maps its own metadata as it sets the heap up:
+		// once it has touched the heap, its start can be seen.
+		populate_heap_ahead();
+		return p;
+	}
+	if (!chunk_at) {
+		chunk_at = (uintptr_t)p;
+		chunk_len = len;
+	} else if (left > 0) {
+		// The heap went on past the range's chunk into this one.
+		madvise(p, left < len ? left : len, MADV_POPULATE_WRITE);
+		left = 0;
 	}
 	return p;
 }
 
-// nsh_heap_populated says where the heap's first pages were populated
-// (a length of 0: nowhere). For its test.
-void nsh_heap_populated(uintptr_t *at, size_t *len)
+// populate_heap_ahead finds where the heap starts in its first chunk and
+// populates the next pages (see above).
+static void populate_heap_ahead(void)
 {
-	*at = (uintptr_t)populated_at;
+	static unsigned char resident[chunk / page];
+	size_t n = chunk_len < chunk ? chunk_len : chunk;
+	if (!chunk_at || done || mincore((void *)chunk_at, n, resident) != 0)
+		return;
+	size_t first = 0;
+	while (first < n / page && !(resident[first] & 1))
+		first++;
+	if (first == n / page)
+		return; // nothing touched yet: where it starts is unknown
+	done = 1;
+	uintptr_t at = chunk_at + first * page, end = chunk_at + chunk_len;
+	size_t len = end - at < ahead ? end - at : ahead;
+	if (madvise((void *)at, len, MADV_POPULATE_WRITE) != 0)
+		return;
+	populated_at = at;
+	populated_len = len;
+	left = ahead - len;
+}
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f)(void *), void *arg)
+{
+	populate_heap_ahead();
+	return __real_pthread_create(t, attr, f, arg);
+}
+
+// nsh_heap_populated says where the heap's first chunk is and where
+// pages were populated in it (a length of 0: nowhere). For its test.
+void nsh_heap_populated(uintptr_t *chunk, size_t *chunklen, uintptr_t *at, size_t *len)
+{
+	*chunk = chunk_at;
+	*chunklen = chunk_len;
+	*at = populated_at;
 	*len = populated_len;
 }
