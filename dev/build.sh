@@ -1,8 +1,9 @@
 #!/bin/sh
-# Builds bin/nsh. Statically linked: the child stage is nsh re-executed, so
-# every spawn loads this binary again, and a static one skips the dynamic
-# loader (about 1.5 ms per start on the development VM); with musl
-# (dev/toolchain.sh says why). netgo and osusergo keep the C library's
+# Builds bin/nsh. Statically linked: a static binary skips the dynamic
+# loader at every start (about 1.5 ms on the development VM), and the
+# child stage, C run in a copy of nsh straight after clone3, then needs
+# no copy of Go's heap (isolate/clone.h); with musl (dev/toolchain.sh
+# says why). netgo and osusergo keep the C library's
 # name services out of it.
 set -eu
 cd "$(dirname "$0")/.."

@@ -13,10 +13,10 @@ import (
 
 // The janitor makes "nothing nsh made outlives it" hold even when nsh is
 // killed outright. It is C (isolate/janitor.c), run before any Go runtime
-// starts: for a script run a fork nsh's constructor makes, otherwise nsh
-// re-executed as nsh:janitor (every nsh binary links package isolate,
-// whose constructor runs it). It reads lines from a pipe whose
-// other end only nsh holds:
+// starts: nsh re-executed as nsh:janitor (every nsh binary links package
+// isolate, whose constructor runs it), for a script run by nsh's own
+// constructor (posix_spawn), otherwise by Go. It reads lines from a pipe
+// whose other end only nsh holds:
 //
 //	add DIR              nsh is about to make cgroup DIR
 //	made DIR             nsh made it (its children may be placed there)
