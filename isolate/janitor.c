@@ -456,8 +456,8 @@ static int above_stdio(int fd)
 // image costs on the janitor (bench/CHANGELOG.md has the figures).
 // Go adopts it (cgroup.AdoptJanitor) and, before the first cgroup, reads
 // its status pipe: end of file once it runs (its close_range closes the
-// pipe's other end), in which case Go starts one itself, as it does when
-// the spawn failed. A script that makes no cgroup leaves it nothing to do:
+// pipe's other end). If it has died by then, or the spawn failed, Go
+// starts one itself. A script that makes no cgroup leaves it nothing to do:
 // it sees the end of its pipe when nsh ends. The REPL and the other modes
 // start it from Go when first needed (the same exec of nsh).
 extern char **environ;
