@@ -3,6 +3,7 @@ package isolate
 // #include <stddef.h>
 // #include <stdint.h>
 // void nsh_heap_populated(uintptr_t *chunk, size_t *chunklen, uintptr_t *at, size_t *len);
+// int nsh_image_populated(int i, uintptr_t *at, size_t *len, int *err);
 import "C"
 
 // heapPopulated is the heap's first chunk, as Go mapped it, and where in
@@ -12,4 +13,26 @@ func heapPopulated() (chunk, chunkLen, at, n uintptr) {
 	var cl, l C.size_t
 	C.nsh_heap_populated(&c, &cl, &a, &l)
 	return uintptr(c), uintptr(cl), uintptr(a), uintptr(l)
+}
+
+// imageRange is a range of nsh's image the constructor populated, and
+// the errno of its madvise (0: done).
+type imageRange struct {
+	at, len uintptr
+	errno   int
+}
+
+// imagePopulated lists what the constructor populated of the image. For
+// its test.
+func imagePopulated() []imageRange {
+	var out []imageRange
+	for i := 0; ; i++ {
+		var a C.uintptr_t
+		var l C.size_t
+		var e C.int
+		if n := int(C.nsh_image_populated(C.int(i), &a, &l, &e)); i >= n {
+			return out
+		}
+		out = append(out, imageRange{uintptr(a), uintptr(l), int(e)})
+	}
 }
