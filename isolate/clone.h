@@ -72,7 +72,7 @@ static uintptr_t hex(const char **p)
 }
 
 extern char end[];                                // the linker's: the end of the binary's data and bss
-extern char _DYNAMIC[] __attribute__((weak)); // there in a dynamically linked binary only
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((weak)); // there in a dynamically linked binary only (declared as <link.h> does)
 
 // not_for_the_child marks MADV_DONTFORK the private anonymous mappings the
 // stage does not need: Go's heap and goroutine stacks, the runtime's own
