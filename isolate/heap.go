@@ -4,7 +4,18 @@ package isolate
 // #include <stdint.h>
 // void nsh_heap_populated(uintptr_t *chunk, size_t *chunklen, uintptr_t *at, size_t *len);
 // int nsh_image_populated(int i, uintptr_t *at, size_t *len, int *err);
+// int nsh_populate_chosen(int *heap, long *trap);
 import "C"
+
+// populateChosen is what the constructor chose to populate, and the
+// trap it timed to choose (-1: none, the choice forced or impossible).
+// For its test.
+func populateChosen() (heap, image bool, trapNs int64) {
+	var h C.int
+	var trap C.long
+	image = C.nsh_populate_chosen(&h, &trap) != 0
+	return h != 0, image, int64(trap)
+}
 
 // heapPopulated is the heap's first chunk, as Go mapped it, and where in
 // it heap.c made pages resident (n is 0 where it did not). For its test.

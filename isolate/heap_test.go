@@ -11,28 +11,40 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestHeapPopulated: heap.c found where Go's heap starts in its first
-// chunk (a random page since Go 1.26: the pages below it are padding Go
-// never touches) and made the pages from there on resident, every one,
-// though Go touches only some of them by itself. The populated range
-// begins at the lowest page of the chunk the heap has used: populating
-// the chunk's first pages, as nsh once did, shows as resident padding.
-// It is checked in a process of its own, fresh: in one that has run other
-// tests Go's scavenger may already have given pages they freed back to
-// the kernel (962 of 1024 were left once).
+// fresh runs test again in a process of its own, started with env, and
+// reports whether this is that process: what the constructor chose and
+// did is then the test's alone to see.
+func fresh(t *testing.T, test string, env ...string) bool {
+	t.Helper()
+	if os.Getenv("NSHTEST_FRESH") == test {
+		return true
+	}
+	cmd := exec.Command("/proc/self/exe", "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), append([]string{"NSHTEST_FRESH=" + test, "NSHTEST_STANDIN=inside"}, env...)...)
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err != nil:
+		t.Fatalf("the fresh process: %v\n%s", err, out)
+	case strings.Contains(string(out), "--- SKIP"):
+		t.Skipf("the fresh process skipped:\n%s", out)
+	case !strings.Contains(string(out), "--- PASS: "+test):
+		t.Fatalf("the fresh process ran no check:\n%s", out)
+	}
+	t.Logf("the fresh process:\n%s", out)
+	return false
+}
+
+// TestHeapPopulated: with populating chosen, heap.c found where Go's heap
+// starts in its first chunk (a random page since Go 1.26: the pages below
+// it are padding Go never touches) and made the pages from there on
+// resident, every one, though Go touches only some of them by itself. The
+// populated range begins at the lowest page of the chunk the heap has
+// used: populating the chunk's first pages, as nsh once did, shows as
+// resident padding. It is checked in a process of its own, fresh: in one
+// that has run other tests Go's scavenger may already have given pages
+// they freed back to the kernel (962 of 1024 were left once).
 func TestHeapPopulated(t *testing.T) {
-	if os.Getenv("NSHTEST_HEAP") != "fresh" {
-		cmd := exec.Command("/proc/self/exe", "-test.run=^TestHeapPopulated$", "-test.v")
-		cmd.Env = append(os.Environ(), "NSHTEST_HEAP=fresh", "NSHTEST_STANDIN=inside")
-		out, err := cmd.CombinedOutput()
-		switch {
-		case err != nil:
-			t.Fatalf("the fresh process: %v\n%s", err, out)
-		case strings.Contains(string(out), "--- SKIP"):
-			t.Skipf("the fresh process skipped:\n%s", out)
-		case !strings.Contains(string(out), "--- PASS: TestHeapPopulated"):
-			t.Fatalf("the fresh process ran no check:\n%s", out)
-		}
+	if !fresh(t, "TestHeapPopulated", "_NSH_POPULATE=1") {
 		return
 	}
 	var uts unix.Utsname
@@ -88,5 +100,49 @@ func TestHeapPopulated(t *testing.T) {
 	}
 	if resident != len(pages) {
 		t.Errorf("%d of the %d pages heap.c populated at %#x are resident", resident, len(pages), at)
+	}
+}
+
+// TestPopulateChoice: the constructor times a trap and populates the heap
+// and the image only where a trap costs more than their thresholds.
+func TestPopulateChoice(t *testing.T) {
+	if fresh(t, "TestPopulateChoice") {
+		checkPopulateChoice(t, false)
+	}
+}
+
+// TestPopulateForcedOff: _NSH_POPULATE=0 populates nothing, on any
+// machine, and nothing was.
+func TestPopulateForcedOff(t *testing.T) {
+	if fresh(t, "TestPopulateForcedOff", "_NSH_POPULATE=0") {
+		checkPopulateChoice(t, true)
+	}
+}
+
+// checkPopulateChoice checks the constructor's choice in this process
+// (forced off, or its own), and that what it chose not to populate it did
+// not. (nsh's initialiser drops _NSH_* from the environment Go sees.)
+func checkPopulateChoice(t *testing.T, forcedOff bool) {
+	heap, image, trap := populateChosen()
+	if forcedOff {
+		if heap || image || trap != -1 {
+			t.Errorf("_NSH_POPULATE=0: chose heap %v, image %v, timed %d ns", heap, image, trap)
+		}
+	} else {
+		t.Logf("a trap costs %d ns here: populate the heap %v, the image %v", trap, heap, image)
+		if trap == -1 {
+			var uts unix.Utsname
+			unix.Uname(&uts)
+			t.Skipf("no trap timed: MADV_POPULATE_WRITE failed (Linux 5.14+; this is %s)", unix.ByteSliceToString(uts.Release[:]))
+		}
+		if heap != (trap > 1000) || image != (trap > 4000) {
+			t.Errorf("a trap of %d ns chose heap %v (over 1000 ns), image %v (over 4000 ns)", trap, heap, image)
+		}
+	}
+	if _, _, _, n := heapPopulated(); !heap && n != 0 {
+		t.Errorf("the heap not chosen, yet %d bytes of it populated", n)
+	}
+	if r := imagePopulated(); !image && len(r) != 0 {
+		t.Errorf("the image not chosen, yet %d ranges of it populated: %v", len(r), r)
 	}
 }

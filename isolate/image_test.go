@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestImagePopulated: the constructor mapped the read-only part of the
+// TestImagePopulated: with populating chosen, the constructor mapped the read-only part of the
 // image (code, read-only data, Go's tables) whole, each read-only
 // loadable segment the ELF file lists (read here from the file, not as
 // the constructor found them) in one madvise that succeeded, and none of
@@ -15,6 +15,9 @@ import (
 // outside the kernel's own count: mincore says what the page cache holds,
 // and the kernel maps a freshly written binary's large folios whole.)
 func TestImagePopulated(t *testing.T) {
+	if !fresh(t, "TestImagePopulated", "_NSH_POPULATE=1") {
+		return
+	}
 	f, err := elf.Open("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)

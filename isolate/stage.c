@@ -148,9 +148,14 @@ int nsh_image_populated(int i, uintptr_t *at, size_t *len, int *err)
 
 // go_start is what a process of nsh's image that goes on to run Go does
 // before the runtime starts (the janitor never runs Go).
+void nsh_populate_decide(void);
+int nsh_populate_chosen(int *heap, long *trap);
+
 static void go_start(void)
 {
-	dl_iterate_phdr(populate_image, NULL);
+	nsh_populate_decide(); // heap.c: whether traps are dear here
+	if (nsh_populate_chosen(NULL, NULL))
+		dl_iterate_phdr(populate_image, NULL);
 	go_thread_stacks();
 	remember_nofile();
 }
