@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -467,18 +468,8 @@ extern char **environ;
 // terminal's signals, with every signal blocked and its pipe as stdin),
 // and returns its pid, or -1. st_w stays open across the execve, until
 // the janitor's close_range.
-static int spawn_janitor(int in, int st_w)
+static int spawn_janitor(int in, int st_w, char **env)
 {
-	size_t n = 0;
-	while (environ && environ[n])
-		n++;
-	char **env = malloc((n + 2) * sizeof *env);
-	if (!env)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		env[i] = environ[i];
-	env[n] = "_NSH_STAGE=janitor";
-	env[n + 1] = NULL;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t all;
@@ -498,8 +489,81 @@ static int spawn_janitor(int in, int st_w)
 		}
 		posix_spawn_file_actions_destroy(&fa);
 	}
-	free(env);
 	return pid;
+}
+
+// janitor_env is nsh's environment and _NSH_STAGE=janitor, copied while
+// the constructor is the only thread: Go's initialisers change environ
+// later (stage.go drops inherited _NSH_ variables).
+static char **janitor_env(void)
+{
+	size_t n = 0;
+	while (environ && environ[n])
+		n++;
+	char **env = malloc((n + 2) * sizeof *env);
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		env[i] = environ[i];
+	env[n] = "_NSH_STAGE=janitor";
+	env[n + 1] = NULL;
+	return env;
+}
+
+// fill_stdio opens /dev/null as any of descriptors 0, 1 and 2 that is
+// closed, as Go's runtime (checkfds) and main.go (ensureStdio) would
+// later: the spawn below runs beside the runtime's start, and a pipe of
+// its (musl's posix_spawn makes one, and closes it) that took a missing
+// 0, 1 or 2 would be seen by checkfds as that descriptor, or make the
+// runtime's own /dev/null land on another number, which it throws on.
+static void fill_stdio(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			int got = open("/dev/null", O_RDWR);
+			if (got >= 0 && got != fd)
+				close(got);
+		}
+}
+
+// What the spawning thread is given, made before it starts.
+static struct {
+	int theirs, st_w, ours, st_r;
+	char **env;
+} early;
+static pthread_t early_thread;
+static int early_thread_runs;
+
+static void *early_spawn(void *unused)
+{
+	(void)unused;
+	int pid = early.env ? spawn_janitor(early.theirs, early.st_w, early.env) : -1;
+	free(early.env);
+	early.env = NULL;
+	if (pid > 0) {
+		// The child has its own copies of the descriptors.
+		close(early.theirs);
+		close(early.st_w);
+		nsh_early_janitor_pid = pid;
+		nsh_early_janitor_in = early.ours;
+		nsh_early_janitor_status = early.st_r;
+		return NULL;
+	}
+	int fds[] = {early.ours, early.theirs, early.st_r, early.st_w};
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return NULL;
+}
+
+// nsh_janitor_early_join waits for the spawning thread, if one runs; Go
+// calls it before it reads nsh_early_janitor_*.
+void nsh_janitor_early_join(void)
+{
+	if (early_thread_runs) {
+		pthread_join(early_thread, NULL);
+		early_thread_runs = 0;
+	}
 }
 
 void nsh_janitor_early(void)
@@ -507,6 +571,7 @@ void nsh_janitor_early(void)
 	int argc = script_args();
 	if (argc == 0)
 		return;
+	fill_stdio();
 	int pipefd[2], status[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return;
@@ -515,22 +580,20 @@ void nsh_janitor_early(void)
 		close(pipefd[1]);
 		return;
 	}
-	int ours = above_stdio(pipefd[1]), theirs = above_stdio(pipefd[0]);
-	int st_r = above_stdio(status[0]), st_w = above_stdio(status[1]);
-	int pid = -1;
-	if (ours >= 0 && theirs >= 0 && st_r >= 0 && st_w >= 0)
-		pid = spawn_janitor(theirs, st_w);
-	if (pid > 0) {
-		// The child has its own copies of the descriptors.
-		close(theirs);
-		close(st_w);
-		nsh_early_janitor_pid = pid;
-		nsh_early_janitor_in = ours;
-		nsh_early_janitor_status = st_r;
-		return;
-	}
-	int fds[] = {ours, theirs, st_r, st_w};
-	for (int i = 0; i < 4; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	early.ours = above_stdio(pipefd[1]);
+	early.theirs = above_stdio(pipefd[0]);
+	early.st_r = above_stdio(status[0]);
+	early.st_w = above_stdio(status[1]);
+	early.env = early.ours >= 0 && early.theirs >= 0 && early.st_r >= 0 && early.st_w >= 0 ? janitor_env() : NULL;
+	// The spawn waits for the janitor's execve (posix_spawn is a vfork):
+	// 0.15 ms on the way to Go's start where it ran here. On a thread of
+	// its own, with every signal blocked (Go installs its handlers
+	// meanwhile), it overlaps the runtime's start instead.
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	early_thread_runs = pthread_create(&early_thread, NULL, early_spawn, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!early_thread_runs)
+		early_spawn(NULL);
 }
