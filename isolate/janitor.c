@@ -534,9 +534,12 @@ static struct {
 static pthread_t early_thread;
 static int early_thread_runs;
 
-static void *early_spawn(void *unused)
+void nsh_prefetch(void); // prefetch.c
+
+// early_spawn spawns the janitor and, on the thread (read_ahead not
+// NULL), reads ahead what cgroup detection will read.
+static void *early_spawn(void *read_ahead)
 {
-	(void)unused;
 	int pid = early.env ? spawn_janitor(early.theirs, early.st_w, early.env) : -1;
 	free(early.env);
 	early.env = NULL;
@@ -547,12 +550,14 @@ static void *early_spawn(void *unused)
 		nsh_early_janitor_pid = pid;
 		nsh_early_janitor_in = early.ours;
 		nsh_early_janitor_status = early.st_r;
-		return NULL;
+	} else {
+		int fds[] = {early.ours, early.theirs, early.st_r, early.st_w};
+		for (int i = 0; i < 4; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
 	}
-	int fds[] = {early.ours, early.theirs, early.st_r, early.st_w};
-	for (int i = 0; i < 4; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	if (read_ahead)
+		nsh_prefetch();
 	return NULL;
 }
 
@@ -592,7 +597,8 @@ void nsh_janitor_early(void)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	early_thread_runs = pthread_create(&early_thread, NULL, early_spawn, NULL) == 0;
+	static int read_ahead = 1;
+	early_thread_runs = pthread_create(&early_thread, NULL, early_spawn, &read_ahead) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!early_thread_runs)
 		early_spawn(NULL);

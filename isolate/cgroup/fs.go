@@ -42,6 +42,11 @@ func CgroupMounts() ([]CgroupMount, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCgroupMounts(b)
+}
+
+// parseCgroupMounts is CgroupMounts of mountinfo's text.
+func parseCgroupMounts(b []byte) ([]CgroupMount, error) {
 	infos, err := mountinfo.GetMountsFromReader(bytes.NewReader(b), mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, err
@@ -71,6 +76,11 @@ func ProcessCgroups(pid int) ([]CgroupLine, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCgroupLines(b), nil
+}
+
+// parseCgroupLines is ProcessCgroups of the file's text.
+func parseCgroupLines(b []byte) []CgroupLine {
 	var out []CgroupLine
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		parts := strings.SplitN(l, ":", 3)
@@ -80,7 +90,7 @@ func ProcessCgroups(pid int) ([]CgroupLine, error) {
 		h, _ := strconv.Atoi(parts[0])
 		out = append(out, CgroupLine{Hierarchy: h, Controllers: parts[1], Path: parts[2]})
 	}
-	return out, nil
+	return out
 }
 
 // Dir is the directory of cgroup l under the mounts, "" when its

@@ -118,13 +118,34 @@ func Detect() (*Host, error) {
 	return detected, detectErr
 }
 
+// readAhead is what the process read at its start of the two files detect
+// reads (isolate's constructor, prefetch.c), taken by the first detect.
+var readAhead struct{ mountinfo, self []byte }
+
+// ReadAhead gives detection the text of /proc/self/mountinfo and
+// /proc/self/cgroup as read at nsh's start, before any detection: the
+// first one parses them instead of reading them again.
+func ReadAhead(mountinfo, selfCgroup []byte) {
+	readAhead.mountinfo, readAhead.self = mountinfo, selfCgroup
+}
+
 func detect() (*Host, error) {
-	mounts, err := CgroupMounts()
+	mi, self := readAhead.mountinfo, readAhead.self
+	readAhead.mountinfo, readAhead.self = nil, nil
+	var mounts []CgroupMount
+	var err error
+	if mi != nil {
+		mounts, err = parseCgroupMounts(mi)
+	} else {
+		mounts, err = CgroupMounts()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read /proc/self/mountinfo: %w", err)
 	}
-	lines, err := ProcessCgroups(os.Getpid())
-	if err != nil {
+	var lines []CgroupLine
+	if self != nil {
+		lines = parseCgroupLines(self)
+	} else if lines, err = ProcessCgroups(os.Getpid()); err != nil {
 		return nil, fmt.Errorf("read /proc/self/cgroup: %w", err)
 	}
 	h := &Host{}
