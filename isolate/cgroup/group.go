@@ -502,15 +502,28 @@ func (g *Group) Remove(step Step) error {
 	if !g.owned {
 		return nil
 	}
-	if procs, _ := g.Procs(); len(procs) > 0 {
-		g.Kill(step)
-	}
 	var firstErr error
 	var gone []string
+	killed := false
 	for i := len(g.dirs) - 1; i >= 0; i-- {
 		d := g.dirs[i].dir
 		step.say("rmdir %s", d)
-		if err := rmdirRetry(d); err != nil {
+		// The child was reaped, and its group is empty as a rule: the
+		// rmdir itself says whether anything is left (EBUSY), without
+		// a read of cgroup.procs before each removal.
+		err := rmdir(d)
+		if errors.Is(err, unix.EBUSY) && !killed {
+			killed = true
+			if procs, _ := g.Procs(); len(procs) > 0 {
+				g.Kill(step)
+			}
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			err = rmdirRetry(d)
+		} else {
+			err = nil
+		}
+		if err != nil {
 			// Left announced: the janitor tries again when nsh ends.
 			if firstErr == nil {
 				firstErr = err
