@@ -30,6 +30,12 @@ func (g *Group) OOMKills() int {
 // ForksRefused is how many forks pids.max refused in the group
 // (pids.events max, v1 and v2 alike).
 func (g *Group) ForksRefused() int {
+	if _, set := g.cfg.Get("pids.max"); g.owned && !set {
+		// A group nsh made with no pids.max has "max": its own limit
+		// refuses nothing, and the note is about that limit. (One
+		// read less after each such spawn.)
+		return 0
+	}
 	dir := ""
 	if x := g.host.V1For("pids"); x != nil {
 		dir = g.dirFor(x)
