@@ -8,15 +8,21 @@
 # from the execve. A probe costs a trap, so the times run a little long;
 # compare the two columns, not with bench/run.sh's figures. Run as root:
 #   bench/phases.sh            # RUNS=40
-# Needs perf (Debian: linux-perf) and tracefs. It adds uprobes of its own
-# (group nshphase) to the kernel's list and removes them, and only them,
-# when it ends.
+# Needs perf (Debian: linux-perf) and tracefs (where it is not mounted,
+# the script mounts it in a mount namespace of its own). It adds uprobes
+# of its own (group nshphase) to the kernel's list and removes them, and
+# only them, when it ends.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 command -v perf >/dev/null || { echo "phases.sh: needs perf (apt-get install linux-perf)" >&2; exit 2; }
 tr=/sys/kernel/tracing
 [ -w "$tr/uprobe_events" ] || tr=/sys/kernel/debug/tracing
+if [ ! -w "$tr/uprobe_events" ] && [ -z "${NSH_PHASES_OWN_MOUNTS:-}" ] && [ "$(id -u)" = 0 ] && grep -qw tracefs /proc/filesystems; then
+	# tracefs is not mounted: mount it in a mount namespace of this
+	# script's own, not on the host's mounts (perf would mount it there).
+	NSH_PHASES_OWN_MOUNTS=1 exec unshare -m --propagation private sh -c 'mount -t tracefs nodev /sys/kernel/tracing && exec sh bench/phases.sh'
+fi
 [ -w "$tr/uprobe_events" ] || { echo "phases.sh: no writable uprobe_events under /sys/kernel/tracing (mount tracefs, run as root)" >&2; exit 2; }
 ./dev/build.sh
 work=$(mktemp -d /tmp/nsh-phases.XXXXXX)
