@@ -17,7 +17,11 @@
  * is marked MADV_DONTFORK (not_for_the_child, in nsh as dev/build.sh links
  * it), so the child has no copy of nsh's data (a pair token, another
  * child's plan) and nsh pays neither for copying it nor for the
- * copy-on-write faults of its own next writes to it. */
+ * copy-on-write faults of its own next writes to it.
+ *
+ * Where nsh has nothing to do until the command's execve, the stage is
+ * no copy at all but runs in nsh's memory, nsh's thread suspended, as
+ * posix_spawn's children do: see "A stage that shares nsh's memory". */
 #ifndef NSH_CLONE_H
 #define NSH_CLONE_H
 
@@ -198,6 +202,8 @@ static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigs
 	// /proc/PID/uid_map is root's, and nsh without root could not write
 	// it. Until then no process but the stage is in its namespaces.
 	int new_user = (a->flags & CLONE_NEWUSER) != 0;
+	// A stage in nsh's memory (below) makes nsh non-dumpable with it
+	// (the flag is the memory's), until nsh is back from the clone.
 	if (!new_user)
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// RLIMIT_NOFILE back as nsh started with it, by the stage itself:
@@ -258,6 +264,86 @@ static void clone_child(const struct nsh_clone_args *a, pid_t parent, const sigs
 	run_program();
 }
 
+// A stage that shares nsh's memory.
+//
+// Made as the others are, a stage is a copy of nsh: clone3 copies nsh's
+// page tables (what not_for_the_child leaves), nsh then takes a
+// copy-on-write fault for each page it writes while the copy lives, and
+// the stage's execve tears the copy down again. Where nsh has nothing to
+// do between the clone and the command's execve (the whole program is in
+// the socket already, no id maps, no relay, no step nsh must show, no
+// namespace joined: launch.sharesMemory), the stage is made as
+// posix_spawn makes a child instead: CLONE_VM|CLONE_VFORK, on a stack of
+// its own, with nsh's calling thread suspended until the execve (or the
+// stage's exit). Go's other threads go on meanwhile; the stage touches
+// only its stack, its static memory (one stage at a time: the mutex is
+// held until the execve) and its own thread's TLS, and maps nothing (a
+// program that would need more than stage_mem is not sent this way).
+// It is non-dumpable from its first instruction, as a copy is: the flag
+// is the memory's, so nsh is too until the stage's execve, when nsh sets
+// it back (launch.sharesMemory asks for a shared stage only where nsh
+// runs as root, whose own /proc files that leaves readable).
+//
+// clone3 with a new stack returns in the child on that stack, where no
+// C function's frame is: the child's first instructions are ours
+// (x86-64 only; elsewhere every stage is a copy).
+#if defined(__x86_64__)
+static long clone3_on_stack(struct nsh_kclone_args *ca, void (*fn)(void *), void *arg)
+{
+	register void (*r12)(void *) __asm__("r12") = fn;
+	register void *r13 __asm__("r13") = arg;
+	long ret = SYS_clone3;
+	__asm__ volatile("syscall\n\t"
+			 "testq %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xorl %%ebp, %%ebp\n\t"
+			 "movq %%r13, %%rdi\n\t"
+			 "callq *%%r12\n\t"
+			 "movl $60, %%eax\n\t" // SYS_exit, should fn return
+			 "movl $127, %%edi\n\t"
+			 "syscall\n\t"
+			 "hlt\n\t"
+			 "1:\n\t"
+			 : "+a"(ret)
+			 : "D"(ca), "S"(sizeof *ca), "r"(r12), "r"(r13)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#define NSH_SHARED_STAGE 1
+#else
+#define NSH_SHARED_STAGE 0
+#endif
+
+enum { shared_stack_size = 256 << 10 };
+static char *shared_stack; // its lowest byte, above a guard page; made once
+static long shared_stages; // how many were made, for the tests
+
+struct shared_start {
+	const struct nsh_clone_args *a;
+	pid_t parent;
+	const sigset_t *mask;
+	int cleared;
+};
+
+static void shared_child(void *p)
+{
+	const struct shared_start *s = p;
+	clone_child(s->a, s->parent, s->mask, s->cleared);
+}
+
+// nsh_shared_stage_possible says whether stages may share nsh's memory
+// here (x86-64). For tests.
+int nsh_shared_stage_possible(void)
+{
+	return NSH_SHARED_STAGE;
+}
+
+// nsh_shared_stages is how many stages shared nsh's memory. For tests.
+long nsh_shared_stages(void)
+{
+	return __atomic_load_n(&shared_stages, __ATOMIC_RELAXED);
+}
+
 // nsh_clone_stage makes the child stage as in, and returns its pid (the
 // kernel's, in nsh's pid namespace) with its pidfd in in->pidfd, or
 // -errno. in is copied first: the child reads nothing of Go's memory.
@@ -270,7 +356,15 @@ long nsh_clone_stage(struct nsh_clone_args *in)
 	// until that thread makes a stage of its own.
 	static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&one);
-	not_for_the_child();
+	if (a.share_memory && !shared_stack && NSH_SHARED_STAGE) {
+		char *m = mmap(NULL, shared_stack_size + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m != MAP_FAILED && mprotect(m, 4096, PROT_NONE) == 0)
+			shared_stack = m + 4096;
+	}
+	if (!shared_stack || !NSH_SHARED_STAGE)
+		a.share_memory = 0;
+	if (!a.share_memory)
+		not_for_the_child();
 	sigset_t all, old;
 	sigfillset(&all);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
@@ -286,16 +380,41 @@ long nsh_clone_stage(struct nsh_clone_args *in)
 		ca.cgroup = (uint64_t)a.cgroup_fd;
 	}
 	ca.flags |= CLONE_CLEAR_SIGHAND;
-	long pid = syscall(SYS_clone3, &ca, sizeof ca);
-	int cleared = 1;
-	if (pid < 0 && errno == EINVAL) { // before Linux 5.5
-		ca.flags &= ~CLONE_CLEAR_SIGHAND;
-		cleared = 0;
+	long pid;
+	int cleared = 1, err = 0;
+#if NSH_SHARED_STAGE
+	if (a.share_memory) {
+		ca.flags |= CLONE_VM | CLONE_VFORK;
+		ca.stack = (uintptr_t)shared_stack;
+		ca.stack_size = shared_stack_size;
+		struct shared_start st = {&a, parent, &old, 1};
+		int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+		pid = clone3_on_stack(&ca, shared_child, &st);
+		if (pid == -EINVAL) { // before Linux 5.5
+			ca.flags &= ~CLONE_CLEAR_SIGHAND;
+			st.cleared = 0;
+			pid = clone3_on_stack(&ca, shared_child, &st);
+		}
+		if (dumpable == 1) // the stage made it 0, where it ran
+			prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		if (pid < 0) {
+			err = (int)-pid;
+			pid = -1;
+		} else
+			__atomic_add_fetch(&shared_stages, 1, __ATOMIC_RELAXED);
+	} else
+#endif
+	{
 		pid = syscall(SYS_clone3, &ca, sizeof ca);
+		if (pid < 0 && errno == EINVAL) { // before Linux 5.5
+			ca.flags &= ~CLONE_CLEAR_SIGHAND;
+			cleared = 0;
+			pid = syscall(SYS_clone3, &ca, sizeof ca);
+		}
+		if (pid == 0)
+			clone_child(&a, parent, &old, cleared); // does not return
+		err = errno;
 	}
-	if (pid == 0)
-		clone_child(&a, parent, &old, cleared); // does not return
-	int err = errno;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 	pthread_mutex_unlock(&one);
 	if (pid < 0)

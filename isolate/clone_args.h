@@ -21,10 +21,15 @@ struct nsh_clone_args {
 	int njoin;
 	int join_fds[NSH_CLONE_MAX_JOIN], join_flags[NSH_CLONE_MAX_JOIN];
 	int join_root, join_cwd;
+	// The stage shares nsh's memory (CLONE_VM|CLONE_VFORK) where nsh
+	// has nothing to do until its execve: clone.h says when Go may ask.
+	int share_memory;
 	int pidfd; // out: the child's pidfd
 };
 
 long nsh_clone_stage(struct nsh_clone_args *in);
 int nsh_stage_forgets_go(void);
+long nsh_shared_stages(void);
+int nsh_shared_stage_possible(void);
 
 #endif

@@ -28,6 +28,9 @@ type stageClone struct {
 	// The target's root and working directory to take after joining,
 	// as the stage's descriptor numbers; -1: none.
 	root, cwd int
+	// shareMemory: the stage may be made in nsh's memory, nsh's thread
+	// waiting for its execve (clone.h; launch.sharesMemory says when).
+	shareMemory bool
 }
 
 // stageJoin is one setns of the stage: a namespace file or pidfd by its
@@ -66,6 +69,7 @@ func cloneStage(s *stageClone) (int, error) {
 	}
 	a.njoin = C.int(len(s.joins))
 	a.join_root, a.join_cwd = C.int(s.root), C.int(s.cwd)
+	a.share_memory = cbool(s.shareMemory)
 	a.pidfd = -1
 	r := C.nsh_clone_stage(&a)
 	if r < 0 {
@@ -94,6 +98,14 @@ func cloneStage(s *stageClone) (int, error) {
 	}
 	return pid, nil
 }
+
+// sharedStages is how many stages were made in nsh's memory (clone.h).
+// For tests.
+func sharedStages() int64 { return int64(C.nsh_shared_stages()) }
+
+// sharedStagePossible says whether stages may share nsh's memory on this
+// architecture (clone.h). For tests.
+func sharedStagePossible() bool { return C.nsh_shared_stage_possible() != 0 }
 
 // stageForgetsGo says whether a stage is made without a copy of Go's
 // memory: in a static nsh, as dev/build.sh links it (clone.h).

@@ -40,6 +40,12 @@ type program struct {
 	lateFilters []*bpf.Filter
 }
 
+// endsInExec says whether the program's last step is the command's
+// plain execve: no fork before it, no probe instead of it.
+func (p *program) endsInExec() bool {
+	return len(p.ops) > 0 && p.ops[len(p.ops)-1].code == opExec
+}
+
 func (p *program) add(code byte, desc, what string, args ...string) *op {
 	p.ops = append(p.ops, op{code: code, args: args, desc: desc, what: what})
 	return &p.ops[len(p.ops)-1]

@@ -211,7 +211,7 @@ func (l *launch) clone() error {
 	runtime.LockOSThread()
 	_, joinedPid := spec.Joined("pid")
 	pid, err := track(spec.Has("pid") && !joinedPid && !joins.enter, func() (int, error) {
-		return cloneStage(&stageClone{attr: attr, files: files, channel: l.parentEnd, joins: l.join, root: l.root, cwd: l.cwd})
+		return cloneStage(&stageClone{attr: attr, files: files, channel: l.parentEnd, joins: l.join, root: l.root, cwd: l.cwd, shareMemory: l.sharesMemory()})
 	})
 	runtime.UnlockOSThread()
 	l.childEnd.Close()
@@ -275,6 +275,23 @@ func (l *launch) sendAhead() {
 	if err == nil {
 		l.sent = n
 	}
+}
+
+// sharesMemory says whether the stage may be made in nsh's memory
+// (clone.h): where nsh has nothing to do between the clone and the
+// command's execve, and no process but the stage can be in its
+// namespaces before it. The whole program is in the socket (sendAhead:
+// no id maps, relay command, veths, limits or cgroups to place), small
+// enough for the stage's static memory; no step waits for nsh to show it
+// (-x); the stage joins no namespace and enters no one's root; it makes
+// no user namespace; and it forks no relay or time-namespace child (it
+// would copy nsh's memory whole): its last step is the plain execve. And
+// nsh runs as root: the stage makes nsh non-dumpable while it runs, which
+// would hide nsh's own /proc files from a non-root nsh meanwhile.
+func (l *launch) sharesMemory() bool {
+	return os.Geteuid() == 0 && l.encoded != nil && l.sent == len(l.encoded) && len(l.encoded) <= 8<<10 &&
+		l.opt.Step == nil && !l.joins.enter && len(l.joins.files) == 0 &&
+		l.root < 0 && l.cwd < 0 && !l.spec.Has("user") && l.prog.endsInExec()
 }
 
 // run finishes what the child needs from nsh (its relay's command placed,
