@@ -314,7 +314,10 @@ static long clone3_on_stack(struct nsh_kclone_args *ca, void (*fn)(void *), void
 #define NSH_SHARED_STAGE 0
 #endif
 
-enum { shared_stack_size = 256 << 10 };
+// As large as the stack a copy runs on (a thread of Go's: go_thread_stacks
+// in stage.c): in_root.h follows up to 40 links a level at a time, 16 KiB
+// a level. Only what the stage touches is ever resident.
+enum { shared_stack_size = 2 << 20 };
 static char *shared_stack; // its lowest byte, above a guard page; made once
 static long shared_stages; // how many were made, for the tests
 
