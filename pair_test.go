@@ -56,10 +56,14 @@ func TestPairInTheBrowser(t *testing.T) {
 	scr := x.screen()
 	view := regexp.MustCompile(`pair: watch at  (http://\S+)`).FindStringSubmatch(scr)[1]
 	drive := regexp.MustCompile(`pair: drive at  (http://\S+)`).FindStringSubmatch(scr)[1]
+	// One at a time: keys typed ahead are read (and the prompt drawn)
+	// while the command before runs, and its output may then follow a
+	// prompt on the screen, as a shell's would.
 	for i := 1; i <= 10; i++ {
-		x.keys("echo command-"+string(rune('a'+i-1)), "Enter")
+		c := "command-" + string(rune('a'+i-1))
+		x.keys("echo "+c, "Enter")
+		x.waitFor(`(?m)(^|# )` + c + `$`)
 	}
-	x.waitFor(`(?m)^command-j$`)
 
 	// A wrong token: 403.
 	if resp, err := http.Get(strings.SplitN(view, "?", 2)[0] + "?t=" + strings.Repeat("0", 32)); err != nil || resp.StatusCode != 403 {
@@ -126,8 +130,12 @@ func TestPairInTheBrowser(t *testing.T) {
 	// What the presenter runs, live.
 	svgBefore := nsSVG(ctx)
 	x.keys("unshare uts pid mnt; hostname pairbox; spawn hostname", "Enter")
-	waitText(ctx, "the child's hostname", func(s string) bool { return strings.Contains(s, "pairbox") })
+	// The child's output on the page, not only the command line that
+	// names it; and the prompt back before the next command is typed.
+	waitText(ctx, "the child's hostname", func(s string) bool { return regexp.MustCompile(`(?m)(^|# )pairbox\s*$`).MatchString(s) })
+	x.waitFor(`(?s)(\n|# )pairbox\n.*\[uts,pid,mnt\]#\s*$`)
 	x.keys("spawn -d --name web sleep 60", "Enter")
+	x.waitFor(`@1 pid [0-9]+`)
 	var svg string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if svg = nsSVG(ctx); strings.Contains(svg, "@1 (web)") {
@@ -135,7 +143,7 @@ func TestPairInTheBrowser(t *testing.T) {
 		}
 	}
 	if !strings.Contains(svg, "@1 (web)") || svg == svgBefore {
-		t.Fatalf("the namespaces picture did not show the child:\n%s", svg)
+		t.Fatalf("the namespaces picture did not show the child:\n%s\nthe terminal:\n%s", svg, x.screen())
 	}
 
 	// Keys from the view token's page reach nothing.
@@ -152,7 +160,9 @@ func TestPairInTheBrowser(t *testing.T) {
 	}
 	waitText(dctx, "the prompt", func(s string) bool { return strings.Contains(s, "pairbox") })
 	typeIn(t, dctx, "echo from-the-driver\r")
-	x.waitFor(`(?m)^from-the-driver$`)
+	// Its output on a line of its own, or after a prompt the editor drew
+	// while echo ran (chromedp's Enter may come as two).
+	x.waitFor(`(?m)(^|# )from-the-driver$`)
 	// A page in a background tab does not draw (requestAnimationFrame
 	// waits): the watcher's comes to the front, as a watcher looks at it.
 	if err := chromedp.Run(ctx, page.BringToFront()); err != nil {
