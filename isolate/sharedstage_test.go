@@ -84,13 +84,7 @@ func TestSharedStageLeavesNshAsItWas(t *testing.T) {
 	if !sharedStagePossible() {
 		t.Skip("stages share nsh's memory on x86-64 only (clone.h)")
 	}
-	dumpable := func() int {
-		d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	dumpable := func() int { return nshDumpable(t) }
 	// 1 as any process's; 0 here would be an earlier stage's doing.
 	was := dumpable()
 	if was != 1 {
@@ -116,6 +110,16 @@ func TestSharedStageLeavesNshAsItWas(t *testing.T) {
 	}
 }
 
+// nshDumpable is nsh's dumpable flag (prctl PR_GET_DUMPABLE): the
+// memory's, which a stage in it shares.
+func nshDumpable(t *testing.T) int {
+	d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // The attack on a stage in nsh's memory is a process that reads or writes
 // it before the execve (ptrace, /proc/PID/mem): one with the stage's own
 // uid and capabilities once the stage has dropped some, say. So the stage
@@ -128,13 +132,7 @@ func TestSharedStageIsNonDumpable(t *testing.T) {
 	if !sharedStagePossible() {
 		t.Skip("stages share nsh's memory on x86-64 only (clone.h)")
 	}
-	dumpable := func() int {
-		d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	dumpable := func() int { return nshDumpable(t) }
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
