@@ -12,7 +12,7 @@ import (
 )
 
 // A script run's janitor is started by the constructor, before Go, on a
-// thread of its own (janitor.c says why); package cgroup takes it over
+// thread of its own (janitor_early.c says why); package cgroup takes it over
 // before anything could need one, once that thread is done.
 func init() {
 	C.nsh_janitor_early_join()

@@ -3,7 +3,7 @@
 // A script run's first spawn waits for cgroup detection (package cgroup:
 // /proc/self/mountinfo and /proc/self/cgroup, then a parse), and reading
 // mountinfo alone takes 40 to 100 us: the kernel writes a line for every
-// mount. The constructor's thread that spawns the janitor (janitor.c)
+// mount. The constructor's thread that spawns the janitor (janitor_early.c)
 // reads both here as well, beside the Go runtime's start, and detection
 // parses what it read. Detection happens once a session either way
 // (cgroup.Detect), so the view is as fresh as it was: taken at the

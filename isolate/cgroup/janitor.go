@@ -150,7 +150,7 @@ func startLocked() error {
 var janStatus = -1
 
 // AdoptJanitor takes over the janitor that nsh's constructor started for
-// a script run (isolate/janitor.c): in is nsh's end of its pipe, status
+// a script run (isolate/janitor_early.c): in is nsh's end of its pipe, status
 // a pipe that ends once it runs, or carries the errno of a set-up that
 // failed. It is read before the first cgroup (startLocked).
 func AdoptJanitor(pid, in, status int) {
