@@ -2,9 +2,9 @@
 # repository root): how nsh's static binary, and the tests that stand for
 # it, are built.
 #
-# With musl, not glibc. nsh executes itself for every child (the stage)
-# and for the janitor, and a static glibc spends about a millisecond of
-# each start asking the CPU what it is (cpuid, some hundred times, for
+# With musl, not glibc. Every start of nsh (and of its janitor, an exec
+# of nsh; the child stage was one too before issue 35 made it a clone)
+# with a static glibc spends about a millisecond asking the CPU what it is (cpuid, some hundred times, for
 # its string functions and cache sizes: each one traps to the hypervisor
 # on a virtual machine, 6 us here); musl asks nothing. Measured on the
 # development VM: a static C program that only returns takes 2.7 ms with
