@@ -179,3 +179,27 @@ func TestSharedStageIsNonDumpable(t *testing.T) {
 		t.Errorf("nsh's dumpable flag went from %d to %d across a stage in its memory", was, now)
 	}
 }
+
+// explain shows what a run does: an explained stage is a copy (it waits
+// for nsh to show each step), and where an unexplained one would share
+// nsh's memory the steps say so, and only there.
+func TestSharedStageExplained(t *testing.T) {
+	needRoot(t)
+	const note = "unexplained, it would run in nsh's own memory (CLONE_VM|CLONE_VFORK"
+	for _, c := range []struct {
+		spec *plan.Spec
+		says bool
+	}{
+		{&plan.Spec{Namespaces: []string{"uts", "pid", "mnt"}}, true},
+		{&plan.Spec{Namespaces: []string{"user", "uts"}}, false},
+	} {
+		_, _, steps, err := run(t, c.spec, "true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.Join(steps, "\n")
+		if strings.Contains(joined, note) != c.says {
+			t.Errorf("namespaces %v: the steps say the unexplained stage shares nsh's memory: %v, want %v:\n%s", c.spec.Namespaces, !c.says, c.says, joined)
+		}
+	}
+}

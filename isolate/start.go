@@ -203,6 +203,11 @@ func (l *launch) clone() error {
 	files := append([]*os.File{opt.Stdin, opt.Stdout, opt.Stderr}, l.extra...)
 	if attr.Cloneflags != 0 || len(joins.files) == 0 {
 		opt.step("clone3(%s): the child runs nsh's stage, C that carries out the program below (no execve of nsh)", cloneFlagNames(spec))
+		if l.untended() {
+			// Explained, the stage waits for nsh to show each step, so it
+			// is a copy; what an unexplained run does is said all the same.
+			opt.step("  a copy of nsh, as it waits for these lines; unexplained, it would run in nsh's own memory (CLONE_VM|CLONE_VFORK, as posix_spawn's children do), nsh waiting for its execve")
+		}
 	} else {
 		opt.step("clone3: the child runs nsh's stage, C that joins the namespaces and carries out the program below")
 	}
@@ -288,9 +293,13 @@ func (l *launch) sendAhead() {
 // would copy nsh's memory whole): its last step is the plain execve. And
 // nsh runs as root: the stage makes nsh non-dumpable while it runs, which
 // would hide nsh's own /proc files from a non-root nsh meanwhile.
-func (l *launch) sharesMemory() bool {
+func (l *launch) sharesMemory() bool { return l.opt.Step == nil && l.untended() }
+
+// untended is sharesMemory but for the steps nsh shows: whether the stage
+// would share nsh's memory were the run not explained.
+func (l *launch) untended() bool {
 	return os.Geteuid() == 0 && l.encoded != nil && l.sent == len(l.encoded) && len(l.encoded) <= 8<<10 &&
-		l.opt.Step == nil && !l.joins.enter && len(l.joins.files) == 0 &&
+		!l.joins.enter && len(l.joins.files) == 0 &&
 		l.root < 0 && l.cwd < 0 && !l.spec.Has("user") && l.prog.endsInExec()
 }
 
