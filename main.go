@@ -69,7 +69,9 @@ var signalled atomic.Int32
 
 // ensureStdio opens /dev/null on any of fds 0-2 that nsh was started
 // without (CI runs with no stdin): else the first file nsh opens would take
-// that number and a child would read or write nsh's own sockets.
+// that number and a child would read or write nsh's own sockets. A script
+// run's constructor has done so already, before Go (fill_stdio in
+// isolate/janitor_early.c, for the thread it starts); the REPL's has not.
 func ensureStdio() {
 	for fd := 0; fd <= 2; fd++ {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == unix.EBADF {

@@ -82,10 +82,9 @@ static void populate_heap_ahead(void);
 // times one trap: the least of two first writes, each to a page of its
 // own, less what a page costs populated (8 pages in one madvise; on the
 // later machine a page populated cost more than one faulted, so the
-// "trap" there is below zero). A
-// trap's cost beyond heap_over pays for the heap's range (about 250
-// pages used of 384), beyond image_over for the image's (about 80 faults
-// saved for 0.15 to 0.35 ms of mapping). _NSH_POPULATE=1 or 0 forces the
+// "trap" there is below zero). A trap's cost beyond heap_over pays for
+// the heap's range (about 250 pages used of 384), beyond image_over for
+// the image's (about 80 faults saved for 0.15 to 0.35 ms of mapping). _NSH_POPULATE=1 or 0 forces the
 // choice (the tests take each way on any machine).
 enum { heap_over_ns = 1000, image_over_ns = 4000 };
 static int want_heap = 0, want_image = 0;
