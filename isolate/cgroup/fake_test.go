@@ -270,3 +270,37 @@ func TestV1CheckFileNotOffered(t *testing.T) {
 		t.Fatalf("Check at the root: %v", err)
 	}
 }
+
+// A parent that is gone is named as such, whether nsh's own (no stat
+// before its mkdir: the mkdir's ENOENT says it) or one `cgroup parent`
+// named, and whether or not controllers are enabled in it first.
+func TestMissingParent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		parent string
+		ctrls  string
+	}{
+		{"own, no controllers", "", ""},
+		{"own, controllers", "", "memory pids"},
+		{"named", "/gone.slice", "memory pids"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fakeV2(t, tc.ctrls)
+			x := h.Hierarchies[0]
+			gone := "/user.slice"
+			if tc.parent != "" {
+				gone = tc.parent
+			} else if err := os.RemoveAll(x.Dir(x.Self)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := New(h, Config{Parent: tc.parent}, "nsh-test", nil)
+			want := "parent cgroup " + x.Dir(gone) + " does not exist"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("New under a missing parent: %v, want %q", err, want)
+			}
+			if _, err := os.Stat(filepath.Join(x.Dir(gone), "nsh-test")); err == nil {
+				t.Fatal("a cgroup was made under a missing parent")
+			}
+		})
+	}
+}

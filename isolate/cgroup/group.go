@@ -181,8 +181,13 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 			parent = cfg.Parent
 		}
 		pdir := x.Dir(parent)
-		if st, err := os.Stat(pdir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("parent cgroup %s does not exist: create it, or `cgroup parent` one that does", pdir)
+		if cfg.Parent != "" {
+			// A parent the user named may not exist; nsh's own cgroup
+			// does (nsh is in it), and a mkdir under one that has gone
+			// says so as well (missingParent).
+			if st, err := os.Stat(pdir); err != nil || !st.IsDir() {
+				return nil, missingParent(pdir)
+			}
 		}
 		if x.V2 && len(v2ctrls) > 0 {
 			if err := enableControllers(x, parent, v2ctrls, step); err != nil {
@@ -198,6 +203,9 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		if err := mkdir(d.dir); err != nil {
 			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 				return false, fmt.Errorf("make cgroup: %w", &NoPermission{Dir: filepath.Dir(d.dir), Err: err})
+			}
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+				return false, missingParent(filepath.Dir(d.dir))
 			}
 			return false, fmt.Errorf("make cgroup: %w", err)
 		}
@@ -231,6 +239,11 @@ func New(h *Host, cfg Config, name string, step Step) (*Group, error) {
 		}
 	}
 	return g, nil
+}
+
+// missingParent is the error for a parent cgroup that is not there.
+func missingParent(dir string) error {
+	return fmt.Errorf("parent cgroup %s does not exist: create it, or `cgroup parent` one that does", dir)
 }
 
 // use adopts an existing cgroup: children are placed in it, nothing is

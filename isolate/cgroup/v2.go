@@ -1,7 +1,9 @@
 package cgroup
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,7 +43,11 @@ func readFields(file string) []string {
 // of their own first; anyone else there is an error.
 func enableControllers(x *Hierarchy, parent string, ctrls []string, step Step) error {
 	pdir := x.Dir(parent)
-	avail := readFields(filepath.Join(pdir, "cgroup.controllers"))
+	b, err := kfile.ReadFile(filepath.Join(pdir, "cgroup.controllers"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return missingParent(pdir)
+	}
+	avail := strings.Fields(string(b))
 	on := readFields(filepath.Join(pdir, "cgroup.subtree_control"))
 	var need []string
 	for _, c := range ctrls {
