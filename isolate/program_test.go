@@ -88,3 +88,27 @@ func TestStageRefusesBadPrograms(t *testing.T) {
 		}
 	}
 }
+
+// encode writes the wire form that step spells out, sized in one
+// allocation: its length, then the explain flag, then each step.
+func TestEncode(t *testing.T) {
+	p := &program{}
+	p.add(opExec, "", "exec", "/bin/true", "", strings.Repeat("x", 3000))
+	p.add(opExec, "", "exec")
+	for _, explain := range []bool{false, true} {
+		body := []byte{0}
+		if explain {
+			body[0] = 1
+		}
+		body = append(body, step(opExec, 3, "/bin/true", "", strings.Repeat("x", 3000))...)
+		body = append(body, step(opExec, 0)...)
+		want := append(binary.LittleEndian.AppendUint32(nil, uint32(len(body))), body...)
+		got := p.encode(explain)
+		if string(got) != string(want) {
+			t.Fatalf("encode(%v): %d bytes, want %d (%q...)", explain, len(got), len(want), got[:min(len(got), 16)])
+		}
+		if cap(got) != len(got) {
+			t.Errorf("encode(%v): cap %d for %d bytes: not sized before it was filled", explain, cap(got), len(got))
+		}
+	}
+}

@@ -102,9 +102,19 @@ func tellLocked(word string, dirs []string) {
 	if janIn == nil || len(dirs) == 0 {
 		return
 	}
-	var b strings.Builder
+	// Sized first: grown line by line, the builder took a fresh span
+	// of each size class on the way (page faults of a one-shot's).
+	n := 0
 	for _, d := range dirs {
-		b.WriteString(word + " " + d + "\n")
+		n += len(word) + 1 + len(d) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, d := range dirs {
+		b.WriteString(word)
+		b.WriteByte(' ')
+		b.WriteString(d)
+		b.WriteByte('\n')
 	}
 	janIn.WriteString(b.String())
 }
