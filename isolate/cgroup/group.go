@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -595,19 +594,3 @@ func (g *Group) PlaceOrNil(pid int, skipUnified, skipV1 bool, step Step) error {
 	}
 	return g.Place(pid, skipUnified, skipV1, step)
 }
-
-// KernelAtLeast says whether the running kernel is major.minor or newer.
-func KernelAtLeast(major, minor int) bool {
-	ma, mi := kernelVersion()
-	return ma > major || (ma == major && mi >= minor)
-}
-
-// kernelVersion is the running kernel's major.minor, read once: every
-// spawn asks (0.0 if uname fails).
-var kernelVersion = sync.OnceValues(func() (major, minor int) {
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
-	}
-	return major, minor
-})

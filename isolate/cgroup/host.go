@@ -494,3 +494,19 @@ func settingsWithout(settings []Setting, key string) []Setting {
 	}
 	return out
 }
+
+// KernelAtLeast says whether the running kernel is major.minor or newer.
+func KernelAtLeast(major, minor int) bool {
+	ma, mi := kernelVersion()
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// kernelVersion is the running kernel's major.minor, read once: every
+// spawn asks (0.0 if uname fails).
+var kernelVersion = sync.OnceValues(func() (major, minor int) {
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	}
+	return major, minor
+})
