@@ -102,8 +102,7 @@ func tellLocked(word string, dirs []string) {
 	if janIn == nil || len(dirs) == 0 {
 		return
 	}
-	// Sized first: grown line by line, the builder took a fresh span
-	// of each size class on the way (page faults of a one-shot's).
+	// Sized first: one allocation, not one per line and per growth.
 	n := 0
 	for _, d := range dirs {
 		n += len(word) + 1 + len(d) + 1
