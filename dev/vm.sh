@@ -251,8 +251,9 @@ if [ -n "$probe" ]; then
 	cat "$work/probe" >> "$log"
 fi
 # Not anchored: the line starts with the BIOS's clear-screen sequence.
-sed -n '/== kernel/,/^== \(script tests\|command\)/p' "$log"
-[ -n "${VM_CMD:-}" ] && sed -n '/^== command/,/^\(VM-STATUS\|== watchdog\|qemu-system\)/p' "$log"
+# A command's own line is the next sed's first.
+sed -n '/== kernel/,/^== \(script tests\|command\)/{/^== command/!p}' "$log"
+[ -n "${VM_CMD:-}" ] && sed -n '/^== command/,/^\(VM-STATUS\|== watchdog\|qemu-system\)/{/^VM-STATUS/!p}' "$log"
 awk '/^=== RUN/ {next} /^--- (PASS|SKIP)/ {print; next} /^--- FAIL/ {print; fail=1; next} /^    --- / {print; fail=($2=="FAIL:"); next} fail {print} /^(PASS|FAIL|ok|VM-STATUS)/ {print}' "$log"
 # A hang: the kernel's reports of blocked tasks and the watchdog's picture.
 grep -A 24 'blocked for more than' "$log" | head -n 200 || true
